@@ -1,0 +1,16 @@
+#pragma once
+// CLI subcommands: each file adds its subcommands to the app and runs them. Thin over the library.
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace facerec::cli {
+
+// Exit codes (documented in `facerec --help`).
+enum Exit : int { kOk = 0, kFailure = 1, kUsage = 2, kBadInput = 3, kExternal = 4 };
+
+using Action = std::function<int()>;
+// Adds `models` and its subcommands; stores the action to run in *action when selected.
+void add_models_commands(CLI::App& app, Action* action);
+
+}  // namespace facerec::cli

@@ -1,0 +1,53 @@
+// facerec — command-line interface. Results go to stdout, logs and progress to stderr.
+#include "commands.hpp"
+
+#include <facerec/error.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+using facerec::cli::Exit;
+
+static int exit_code_for(facerec::ErrorKind k) {
+  switch (k) {
+    case facerec::ErrorKind::InvalidArgument:
+      return Exit::kUsage;
+    case facerec::ErrorKind::NotFound:
+    case facerec::ErrorKind::BadModel:
+      return Exit::kBadInput;
+    case facerec::ErrorKind::External:
+      return Exit::kExternal;
+    default:
+      return Exit::kFailure;
+  }
+}
+
+int main(int argc, char** argv) {
+  CLI::App app{"facerec: face detection, alignment, embedding and matching on the CPU"};
+  app.footer(
+      "Exit codes: 0 success, 1 failure, 2 usage error, 3 bad or missing input (file, model),\n"
+      "4 an external tool or registry failed (npm, tar).\n"
+      "Environment: FACEREC_MODELS (model cache dir), FACEREC_MANIFEST (model manifest path).");
+  app.require_subcommand(1);
+  facerec::cli::Action action;
+  facerec::cli::add_models_commands(app, &action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return Exit::kUsage;
+  }
+  try {
+    return action ? action() : Exit::kUsage;
+  } catch (const facerec::Error& e) {
+    std::cerr << "facerec: " << facerec::to_string(e.kind()) << ": " << e.what() << "\n";
+    return exit_code_for(e.kind());
+  } catch (const std::exception& e) {
+    std::cerr << "facerec: error: " << e.what() << "\n";
+    return Exit::kFailure;
+  }
+}

@@ -1,0 +1,88 @@
+#pragma once
+// facerec::InferenceBackend — one abstract class for running a neural network.
+//
+// What it represents: a loaded network bound to one runtime (OpenCV DNN, the plain reference
+// interpreter, later libtorch, oneDNN int8, TensorRT, OpenVINO, TFLite). It knows tensors only:
+// image decoding, pre-processing (resize, colour order, normalisation) and post-processing
+// (anchors, NMS, point mapping) live in the pipeline stages and are shared by every backend.
+//
+// How a new runtime fits without changing callers:
+//   1. derive from InferenceBackend and implement load/inputs/outputs/run/name/precision;
+//   2. register a factory once, at static-initialisation time or from main:
+//        facerec::register_backend("onednn-int8", [] { return std::make_unique<MyBackend>(); });
+//   3. callers select it by name (from a config string, a CLI flag or the model manifest):
+//        auto net = facerec::create_backend("onednn-int8");
+//   A runtime that needs another model format (a TensorRT engine, a .tflite file) converts from
+//   the ONNX file inside load() or reads BackendOptions::extra; callers still pass the ONNX path.
+//
+// Thread safety: a backend instance is NOT safe to call from several threads at once (runtimes
+// keep per-call scratch memory). Use one instance per thread; instances are independent.
+// The registry functions are thread safe.
+
+#include <facerec/tensor.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace facerec {
+
+enum class Precision { FP32, FP16, INT8 };
+const char* to_string(Precision p) noexcept;
+
+struct BackendOptions {
+  int threads = 0;                           // 0: the runtime's default; >0: at most that many
+  Precision precision = Precision::FP32;     // a backend that cannot honour it throws Unsupported
+  std::map<std::string, std::string> extra;  // runtime-specific knobs, documented per backend
+};
+
+class InferenceBackend {
+ public:
+  virtual ~InferenceBackend() = default;
+
+  // Loads a network from an ONNX file.
+  // Requires: `model_path` names a readable ONNX file.
+  // Ensures: inputs()/outputs() describe the network; run() may be called.
+  // Throws Error: NotFound (no file), BadModel (empty, truncated, garbage, inconsistent),
+  //   Unsupported (an op or data type this runtime lacks; the message names it).
+  virtual void load(const std::string& model_path, const BackendOptions& options) = 0;
+
+  virtual std::vector<TensorSpec> inputs() const = 0;
+  virtual std::vector<TensorSpec> outputs() const = 0;
+
+  // Runs one batch. `batch` holds one tensor per input, in inputs() order; each shape must match
+  // its spec (a -1 dimension accepts any positive size).
+  // Ensures: one tensor per output, in outputs() order.
+  // Throws Error: InvalidArgument (wrong count or shape; the message says which and why),
+  //   Internal (the runtime failed).
+  virtual std::vector<Tensor> run(const std::vector<Tensor>& batch) = 0;
+
+  virtual std::string name() const = 0;
+  virtual Precision precision() const = 0;
+
+ protected:
+  // Shared check for run(): counts and shapes against inputs(). Throws InvalidArgument.
+  void check_batch(const std::vector<Tensor>& batch) const;
+};
+
+using BackendFactory = std::function<std::unique_ptr<InferenceBackend>()>;
+
+// Registers a runtime under `name`; a second registration of the same name replaces the first.
+void register_backend(const std::string& name, BackendFactory factory);
+
+// Removes a registration (for plugins that unload, and tests); false when the name is unknown.
+bool unregister_backend(const std::string& name);
+
+// Creates an unloaded backend. Throws Error(NotFound) listing the known names.
+std::unique_ptr<InferenceBackend> create_backend(const std::string& name);
+
+// Names of the registered backends, sorted.
+std::vector<std::string> backend_names();
+
+// Convenience: create_backend(name) then load(model_path, options).
+std::unique_ptr<InferenceBackend> load_backend(const std::string& name, const std::string& model_path,
+                                               const BackendOptions& options = {});
+
+}  // namespace facerec

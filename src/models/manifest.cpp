@@ -1,0 +1,129 @@
+#include "common/fs.hpp"
+
+#include <facerec/error.hpp>
+#include <facerec/models.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+
+#ifndef FACEREC_SOURCE_DIR
+#define FACEREC_SOURCE_DIR "."
+#endif
+
+namespace facerec {
+
+namespace {
+
+template <typename T>
+T field(const nlohmann::json& j, const std::string& key, const std::string& where) {
+  if (!j.contains(key)) throw Error(ErrorKind::BadModel, "manifest: " + where + " lacks '" + key + "'");
+  try {
+    return j.at(key).get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::BadModel, "manifest: " + where + "." + key + " has the wrong type: " + e.what());
+  }
+}
+
+void read3(const nlohmann::json& j, const char* key, float (&out)[3], const std::string& where) {
+  if (!j.contains(key)) return;
+  auto v = field<std::vector<float>>(j, key, where);
+  if (v.size() != 3) throw Error(ErrorKind::BadModel, "manifest: " + where + "." + key + " needs 3 values");
+  for (int i = 0; i < 3; ++i) out[i] = v[size_t(i)];
+}
+
+}  // namespace
+
+Manifest Manifest::load(const std::filesystem::path& path) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(detail::read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::BadModel, "manifest " + path.string() + " is not valid JSON: " + e.what());
+  }
+  Manifest m;
+  m.path_ = path;
+  for (const auto& p : field<nlohmann::json>(j, "packages", "root")) {
+    PackageSource s;
+    s.name = field<std::string>(p, "name", "package");
+    s.version = field<std::string>(p, "version", s.name);
+    s.sha256 = field<std::string>(p, "sha256", s.name);
+    if (s.sha256.size() != 64) throw Error(ErrorKind::BadModel, "manifest: " + s.name + ".sha256 is not 64 hex digits");
+    m.packages_.push_back(s);
+  }
+  for (const auto& e : field<nlohmann::json>(j, "models", "root")) {
+    ModelEntry me;
+    me.name = field<std::string>(e, "name", "model");
+    const std::string& w = me.name;
+    me.task = field<std::string>(e, "task", w);
+    me.package = field<std::string>(e, "package", w);
+    m.package(me.package);  // must exist
+    me.format = field<std::string>(e, "format", w);
+    if (me.format != "tfjs-graph" && me.format != "faceapi-weights")
+      throw Error(ErrorKind::BadModel, "manifest: " + w + ".format '" + me.format + "' is unknown");
+    me.arch = e.value("arch", std::string());
+    me.files = field<std::vector<std::string>>(e, "files", w);
+    if (me.files.empty()) throw Error(ErrorKind::BadModel, "manifest: " + w + ".files is empty");
+    me.weights_dtype = field<std::string>(e, "weights_dtype", w);
+    me.licence = field<std::string>(e, "licence", w);
+    me.origin = e.value("origin", std::string());
+    me.notes = e.value("notes", std::string());
+    const auto in = field<nlohmann::json>(e, "input", w);
+    me.input.name = field<std::string>(in, "name", w + ".input");
+    me.input.width = field<int>(in, "width", w + ".input");
+    me.input.height = field<int>(in, "height", w + ".input");
+    me.input.layout = in.value("layout", std::string("NCHW"));
+    me.input.color = in.value("color", std::string("RGB"));
+    read3(in, "mean", me.input.mean, w + ".input");
+    read3(in, "scale", me.input.scale, w + ".input");
+    for (const auto& o : field<nlohmann::json>(e, "outputs", w)) {
+      OutputSpec os;
+      os.name = field<std::string>(o, "name", w + ".outputs");
+      os.shape = field<std::vector<int64_t>>(o, "shape", w + ".outputs");
+      os.meaning = o.value("meaning", std::string());
+      me.outputs.push_back(os);
+    }
+    if (e.contains("thresholds"))
+      for (const auto& [k, v] : e.at("thresholds").items()) me.thresholds.emplace_back(k, v.get<double>());
+    for (const auto& other : m.models_)
+      if (other.name == me.name) throw Error(ErrorKind::BadModel, "manifest: model '" + me.name + "' listed twice");
+    m.models_.push_back(std::move(me));
+  }
+  return m;
+}
+
+Manifest Manifest::load_default() {
+  if (const char* p = std::getenv("FACEREC_MANIFEST"); p && *p) return load(p);
+  return load(std::filesystem::path(FACEREC_SOURCE_DIR) / "models" / "manifest.json");
+}
+
+const PackageSource& Manifest::package(const std::string& name) const {
+  for (const auto& p : packages_)
+    if (p.name == name) return p;
+  throw Error(ErrorKind::NotFound, "manifest has no package '" + name + "'");
+}
+
+const ModelEntry& Manifest::model(const std::string& name) const {
+  for (const auto& m : models_)
+    if (m.name == name) return m;
+  std::string known;
+  for (const auto& m : models_) known += (known.empty() ? "" : ", ") + m.name;
+  throw Error(ErrorKind::NotFound, "unknown model '" + name + "' (known: " + known + ")");
+}
+
+std::filesystem::path models_dir() {
+  if (const char* p = std::getenv("FACEREC_MODELS"); p && *p) return p;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::filesystem::path(x) / "facerec" / "models";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::filesystem::path(h) / ".cache" / "facerec" / "models";
+  return std::filesystem::temp_directory_path() / "facerec-models";
+}
+
+std::filesystem::path model_path(const ModelEntry& model) {
+  auto p = models_dir() / model.onnx_file();
+  if (!std::filesystem::exists(p))
+    throw Error(ErrorKind::NotFound,
+                "model '" + model.name + "' is not imported yet (" + p.string() + "); run `facerec models fetch`");
+  return p;
+}
+
+}  // namespace facerec

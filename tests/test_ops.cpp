@@ -1,0 +1,194 @@
+// One test per op (the ncnn way): a one-node ONNX model in the form facerec's importers emit,
+// run on every backend and compared with the plain reference backend within a tolerance.
+#include "models/onnx/onnx_builder.hpp"
+#include "test_util.hpp"
+
+#include <facerec/backend.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+
+namespace facerec {
+namespace {
+
+using detail::Attrs;
+using detail::OnnxBuilder;
+using Shape = std::vector<int64_t>;
+
+struct OpCase {
+  std::string name;
+  std::string op;
+  std::vector<Shape> inputs;                   // runtime inputs
+  std::vector<std::pair<Shape, bool>> consts;  // initializers after the inputs (shape, positive values)
+  Attrs attrs;
+  bool positive_inputs = false;
+  Shape reshape_to;  // for Reshape: int64 shape initializer
+};
+
+std::vector<float> random(int64_t n, unsigned seed, bool positive) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(positive ? 0.1f : -2.f, 2.f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+std::filesystem::path build(const OpCase& c, const std::filesystem::path& dir) {
+  OnnxBuilder b(c.name);
+  std::vector<std::string> ins;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    std::string n = "in" + std::to_string(i);
+    b.input(n, c.inputs[i]);
+    ins.push_back(n);
+  }
+  unsigned seed = 100;
+  for (const auto& [shape, pos] : c.consts)
+    ins.push_back(b.initializer("k", shape, random(Tensor::element_count(shape), seed++, pos)));
+  if (!c.reshape_to.empty()) ins.push_back(b.initializer_i64("shape", {int64_t(c.reshape_to.size())}, c.reshape_to));
+  std::string y = b.node(c.op, ins, "y", c.attrs);
+  b.output(y, {});
+  auto p = dir / (c.name + ".onnx");
+  std::ofstream(p, std::ios::binary) << b.serialize();
+  return p;
+}
+
+void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
+
+class Ops : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(Ops, EveryBackendMatchesTheReference) {
+  const OpCase& c = GetParam();
+  auto dir = test::temp_dir("ops-" + c.name);
+  auto path = build(c, dir);
+  std::vector<Tensor> batch;
+  unsigned seed = 1;
+  for (const auto& s : c.inputs) batch.emplace_back(s, random(Tensor::element_count(s), seed++, c.positive_inputs));
+  auto ref = load_backend("reference", path.string())->run(batch);
+  ASSERT_EQ(ref.size(), 1u);
+  for (const auto& name : backend_names()) {
+    if (name == "reference") continue;
+    auto got = load_backend(name, path.string())->run(batch);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(Tensor::element_count(got[0].shape), Tensor::element_count(ref[0].shape))
+        << name << " gives " << shape_to_string(got[0].shape) << ", reference " << shape_to_string(ref[0].shape);
+    double max_err = 0;
+    for (size_t i = 0; i < ref[0].data.size(); ++i)
+      max_err = std::max(max_err, std::abs(double(got[0].data[i]) - double(ref[0].data[i])));
+    EXPECT_LE(max_err, 1e-4) << c.name << " on " << name;
+  }
+}
+
+const Shape X = {1, 4, 7, 6};
+
+// The case table leaves trailing fields at their defaults on purpose.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+std::vector<OpCase> cases() {
+  using V = std::vector<int64_t>;
+  std::vector<OpCase> v;
+  v.push_back({"conv3x3_pad1",
+               "Conv",
+               {X},
+               {{{5, 4, 3, 3}, false}, {{5}, false}},
+               {{"kernel_shape", V{3, 3}}, {"pads", V{1, 1, 1, 1}}, {"strides", V{1, 1}}}});
+  v.push_back({"conv3x3_stride2_asymmetric_pads",
+               "Conv",
+               {X},
+               {{{5, 4, 3, 3}, false}, {{5}, false}},
+               {{"kernel_shape", V{3, 3}}, {"pads", V{0, 0, 1, 1}}, {"strides", V{2, 2}}}});
+  v.push_back({"conv7x7_stride2_valid",
+               "Conv",
+               {{1, 3, 17, 16}},
+               {{{4, 3, 7, 7}, false}},
+               {{"kernel_shape", V{7, 7}}, {"pads", V{0, 0, 0, 0}}, {"strides", V{2, 2}}}});
+  v.push_back({"conv_dilated",
+               "Conv",
+               {X},
+               {{{2, 4, 3, 3}, false}},
+               {{"kernel_shape", V{3, 3}}, {"pads", V{2, 2, 2, 2}}, {"dilations", V{2, 2}}}});
+  v.push_back({"conv_depthwise_multiplier2",
+               "Conv",
+               {X},
+               {{{8, 1, 3, 3}, false}, {{8}, false}},
+               {{"kernel_shape", V{3, 3}}, {"pads", V{1, 1, 1, 1}}, {"group", int64_t(4)}}});
+  v.push_back({"conv1x1", "Conv", {X}, {{{6, 4, 1, 1}, false}}, {{"kernel_shape", V{1, 1}}}});
+  v.push_back({"gemm_transB_bias", "Gemm", {{3, 10}}, {{{7, 10}, false}, {{7}, false}}, {{"transB", int64_t(1)}}});
+  v.push_back({"gemm_widen_column", "Gemm", {{3, 1}}, {{{5, 1}, true}, {{5}, false}}, {{"transB", int64_t(1)}}});
+  // the importers use Max/Min between computed tensors only (constants go through Clip or Relu)
+  for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
+    std::string o = op;
+    bool div = o == "Div";
+    if (o != "Max" && o != "Min") {
+      v.push_back({o + "_channel_const", op, {X}, {{{1, 4, 1, 1}, div}}, {}});
+      v.push_back({o + "_scalar_const", op, {X}, {{{1}, div}}, {}});
+    }
+    v.push_back({o + "_two_tensors", op, {X, X}, {}, {}, div});
+  }
+  v.push_back({"Add_rank2", "Add", {{3, 5}, {3, 5}}, {}, {}});
+  v.push_back({"PRelu_channel", "PRelu", {X}, {{{4, 1, 1}, false}}, {}});
+  v.push_back({"PRelu_rank2", "PRelu", {{2, 5}}, {{{5}, false}}, {}});
+  for (const char* op : {"Relu", "Sigmoid", "Tanh", "Abs", "Exp", "Identity"}) v.push_back({op, op, {X}, {}, {}});
+  v.push_back({"Sqrt", "Sqrt", {X}, {}, {}, true});
+  v.push_back({"Reciprocal", "Reciprocal", {X}, {}, {}, true});
+  v.push_back({"LeakyRelu", "LeakyRelu", {X}, {}, {{"alpha", 0.2f}}});
+  v.push_back({"Clip_relu6", "Clip", {X}, {}, {{"min", 0.f}, {"max", 0.6f}}});
+  v.push_back({"Clip_min_only", "Clip", {X}, {}, {{"min", -0.5f}, {"max", 3.4e38f}}});
+  v.push_back({"Softmax_rank2", "Softmax", {{3, 10}}, {}, {{"axis", int64_t(1)}}});
+  v.push_back({"Softmax_rank3_last", "Softmax", {{1, 6, 4}}, {}, {{"axis", int64_t(2)}}});
+  v.push_back({"MaxPool3_s2_valid",
+               "MaxPool",
+               {X},
+               {},
+               {{"kernel_shape", V{3, 3}}, {"strides", V{2, 2}}, {"pads", V{0, 0, 0, 0}}}});
+  v.push_back({"MaxPool2_s2_pad_end",
+               "MaxPool",
+               {X},
+               {},
+               {{"kernel_shape", V{2, 2}}, {"strides", V{2, 2}}, {"pads", V{0, 0, 1, 0}}}});
+  v.push_back({"AvgPool2_s2_valid",
+               "AveragePool",
+               {X},
+               {},
+               {{"kernel_shape", V{2, 2}}, {"strides", V{2, 2}}, {"pads", V{0, 0, 0, 0}}}});
+  v.push_back({"AvgPool3_s1_pads_excluded",
+               "AveragePool",
+               {X},
+               {},
+               {{"kernel_shape", V{3, 3}}, {"strides", V{1, 1}}, {"pads", V{1, 1, 1, 1}}}});
+  v.push_back({"AvgPool7_s2_global",
+               "AveragePool",
+               {{1, 3, 7, 7}},
+               {},
+               {{"kernel_shape", V{7, 7}}, {"strides", V{2, 2}}, {"pads", V{0, 0, 0, 0}}}});
+  v.push_back({"Pad_channels",
+               "Pad",
+               {X},
+               {},
+               {{"mode", std::string("constant")}, {"pads", V{0, 0, 0, 0, 0, 4, 0, 0}}, {"value", 0.f}}});
+  v.push_back({"Pad_spatial",
+               "Pad",
+               {X},
+               {},
+               {{"mode", std::string("constant")}, {"pads", V{0, 0, 1, 2, 0, 0, 2, 1}}, {"value", 0.f}}});
+  v.push_back({"Reshape_flatten", "Reshape", {X}, {}, {}, false, {1, -1}});
+  v.push_back({"Reshape_split", "Reshape", {{1, 6, 4, 2}}, {}, {}, false, {1, 24, 2}});
+  v.push_back({"Flatten", "Flatten", {X}, {}, {{"axis", int64_t(1)}}});
+  v.push_back({"Squeeze", "Squeeze", {{1, 5, 1, 1}}, {}, {{"axes", V{2, 3}}}});
+  v.push_back({"Concat_channels", "Concat", {X, X}, {}, {{"axis", int64_t(1)}}});
+  v.push_back({"Concat_rank3", "Concat", {{1, 6, 4}, {1, 5, 4}}, {}, {{"axis", int64_t(1)}}});
+  v.push_back({"Transpose_to_nhwc", "Transpose", {X}, {}, {{"perm", V{0, 2, 3, 1}}}});
+  v.push_back({"Transpose_to_nchw", "Transpose", {{1, 7, 6, 4}}, {}, {{"perm", V{0, 3, 1, 2}}}});
+  v.push_back({"ReduceMean_hw", "ReduceMean", {X}, {}, {{"axes", V{2, 3}}, {"keepdims", int64_t(0)}}});
+  v.push_back({"ReduceSum_keepdims", "ReduceSum", {{2, 9}}, {}, {{"axes", V{1}}, {"keepdims", int64_t(1)}}});
+  return v;
+}
+#pragma GCC diagnostic pop
+
+INSTANTIATE_TEST_SUITE_P(All, Ops, ::testing::ValuesIn(cases()),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+}  // namespace
+}  // namespace facerec

@@ -1,0 +1,265 @@
+// The TFJS -> ONNX importer on small hand-written graphs: layout handling (NHWC in TF, NCHW in
+// ONNX), TF 'SAME' padding with stride 2, fused ops, the folded patterns, and clear errors.
+// Expected values are computed here directly from the TF definitions, in NHWC.
+#include "test_util.hpp"
+
+#include <facerec/backend.hpp>
+#include <facerec/error.hpp>
+#include <facerec/models.hpp>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+
+namespace facerec {
+namespace {
+
+using nlohmann::json;
+
+// base64 of the attribute strings used below
+const char* kSame = "U0FNRQ==";
+const char* kValid = "VkFMSUQ=";
+const char* kBiasAdd = "Qmlhc0FkZA==";
+const char* kRelu = "UmVsdQ==";
+
+json ints(std::vector<int> v) {
+  json a = json::array();
+  for (int x : v) a.push_back(std::to_string(x));
+  return {{"list", {{"i", a}}}};
+}
+
+class TfjsBuilder {
+ public:
+  void placeholder(const std::string& name, std::vector<int> shape) {
+    json dims = json::array();
+    for (int d : shape) dims.push_back({{"size", std::to_string(d)}});
+    nodes_.push_back({{"name", name}, {"op", "Placeholder"}, {"attr", {{"shape", {{"shape", {{"dim", dims}}}}}}}});
+  }
+  void konst(const std::string& name, std::vector<int> shape, const std::vector<float>& v) {
+    nodes_.push_back({{"name", name}, {"op", "Const"}, {"attr", json::object()}});
+    weights_.push_back({{"name", name}, {"shape", shape}, {"dtype", "float32"}});
+    shard_.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+  }
+  void konst_i(const std::string& name, std::vector<int> shape, const std::vector<int32_t>& v) {
+    nodes_.push_back({{"name", name}, {"op", "Const"}, {"attr", json::object()}});
+    weights_.push_back({{"name", name}, {"shape", shape}, {"dtype", "int32"}});
+    shard_.append(reinterpret_cast<const char*>(v.data()), v.size() * 4);
+  }
+  void op(const std::string& name, const std::string& op, std::vector<std::string> in, json attr = json::object()) {
+    nodes_.push_back({{"name", name}, {"op", op}, {"input", in}, {"attr", attr}});
+  }
+  std::filesystem::path write(const std::filesystem::path& dir) {
+    std::ofstream(dir / "w.bin", std::ios::binary) << shard_;
+    json m = {{"format", "graph-model"},
+              {"modelTopology", {{"node", nodes_}}},
+              {"weightsManifest", json::array({{{"paths", {"w.bin"}}, {"weights", weights_}}})}};
+    std::ofstream(dir / "model.json") << m.dump();
+    return dir / "model.json";
+  }
+
+ private:
+  json nodes_ = json::array(), weights_ = json::array();
+  std::string shard_;
+};
+
+std::vector<float> randv(size_t n, unsigned seed, float lo = -1, float hi = 1) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// TF conv2d / depthwise in NHWC with TF 'SAME' or 'VALID' padding.
+std::vector<float> conv_nhwc(const std::vector<float>& x, int H, int W, int C, const std::vector<float>& f, int K,
+                             int M, int stride, bool same, bool depthwise, int& OH, int& OW) {
+  int pt = 0, pl = 0;
+  if (same) {
+    OH = (H + stride - 1) / stride;
+    OW = (W + stride - 1) / stride;
+    pt = std::max((OH - 1) * stride + K - H, 0) / 2;
+    pl = std::max((OW - 1) * stride + K - W, 0) / 2;
+  } else {
+    OH = (H - K) / stride + 1;
+    OW = (W - K) / stride + 1;
+  }
+  int CO = depthwise ? C * M : M;
+  std::vector<float> y(size_t(OH * OW * CO), 0.f);
+  for (int oy = 0; oy < OH; ++oy)
+    for (int ox = 0; ox < OW; ++ox)
+      for (int co = 0; co < CO; ++co) {
+        double acc = 0;
+        for (int ky = 0; ky < K; ++ky)
+          for (int kx = 0; kx < K; ++kx) {
+            int iy = oy * stride - pt + ky, ix = ox * stride - pl + kx;
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+            if (depthwise) {
+              int c = co / M, m = co % M;
+              acc += x[size_t((iy * W + ix) * C + c)] * f[size_t(((ky * K + kx) * C + c) * M + m)];
+            } else {
+              for (int c = 0; c < C; ++c)
+                acc += x[size_t((iy * W + ix) * C + c)] * f[size_t(((ky * K + kx) * C + c) * M + co)];
+            }
+          }
+        y[size_t((oy * OW + ox) * CO + co)] = float(acc);
+      }
+  return y;
+}
+
+// NHWC data -> the NCHW tensor our ONNX input takes
+Tensor to_nchw(const std::vector<float>& x, int H, int W, int C) {
+  Tensor t({1, C, H, W});
+  for (int h = 0; h < H; ++h)
+    for (int w = 0; w < W; ++w)
+      for (int c = 0; c < C; ++c) t.data[size_t((c * H + h) * W + w)] = x[size_t((h * W + w) * C + c)];
+  return t;
+}
+
+const Tensor& output(const std::vector<Tensor>& outs, InferenceBackend& net, const std::string& name) {
+  auto specs = net.outputs();
+  for (size_t i = 0; i < specs.size(); ++i)
+    if (specs[i].name == name) return outs[i];
+  throw std::runtime_error("no output " + name);
+}
+
+void expect_near(const std::vector<float>& got, const std::vector<float>& want, float tol, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], tol) << what << " [" << i << "]";
+}
+
+TEST(TfjsImport, ConvSameStride2FusedReluMeanAndNhwcFlattenMatchTfSemantics) {
+  const int H = 7, W = 6, C = 2, K = 3, M = 3;
+  auto xin = randv(H * W * C, 1);
+  auto f = randv(K * K * C * M, 2);
+  auto bias = randv(M, 3);
+  auto dwf = randv(K * K * C * 2, 4);
+  TfjsBuilder b;
+  b.placeholder("x", {1, H, W, C});
+  b.konst("f", {K, K, C, M}, f);
+  b.konst("bias", {M}, bias);
+  b.op("conv", "_FusedConv2D", {"x", "f", "bias"},
+       {{"strides", ints({1, 2, 2, 1})},
+        {"padding", {{"s", kSame}}},
+        {"fused_ops", {{"list", {{"s", {kBiasAdd, kRelu}}}}}},
+        {"num_args", {{"i", "1"}}}});
+  b.konst_i("axes", {2}, {1, 2});
+  b.op("mean", "Mean", {"conv", "axes"}, {{"keep_dims", {{"b", false}}}});
+  b.konst("dwf", {K, K, C, 2}, dwf);
+  b.op("dw", "DepthwiseConv2dNative", {"x", "dwf"}, {{"strides", ints({1, 1, 1, 1})}, {"padding", {{"s", kValid}}}});
+  b.konst_i("shape", {2}, {1, -1});
+  b.op("flat", "Reshape", {"dw", "shape"});
+  auto dir = test::temp_dir("tfjs-conv");
+  auto report = import_tfjs_graph(b.write(dir), dir / "m.onnx");
+  EXPECT_EQ(report.output_names, (std::vector<std::string>{"mean", "flat"}));
+
+  int OH, OW, DH, DW;
+  auto conv = conv_nhwc(xin, H, W, C, f, K, M, 2, true, false, OH, OW);
+  std::vector<float> mean(M, 0.f);
+  for (int i = 0; i < OH * OW; ++i)
+    for (int m = 0; m < M; ++m)
+      mean[size_t(m)] += std::max(conv[size_t(i * M + m)] + bias[size_t(m)], 0.f) / float(OH * OW);
+  auto flat = conv_nhwc(xin, H, W, C, dwf, K, 2, 1, false, true, DH, DW);  // NHWC order is the flatten order
+
+  for (const auto& backend : backend_names()) {
+    auto net = load_backend(backend, (dir / "m.onnx").string());
+    auto outs = net->run({to_nchw(xin, H, W, C)});
+    expect_near(output(outs, *net, "mean").data, mean, 1e-5f, backend + " mean");
+    expect_near(output(outs, *net, "flat").data, flat, 1e-5f, backend + " flat");
+  }
+}
+
+TEST(TfjsImport, PreluWrittenInPiecesIsFoldedAndExact) {
+  // relu(x) + c * (x - |x|)  ==  PReLU(x, 2c)
+  TfjsBuilder b;
+  b.placeholder("x", {1, 2, 2, 3});
+  b.konst("c", {3}, {0.05f, 0.1f, -0.2f});
+  b.op("relu", "Relu", {"x"});
+  b.op("abs", "Abs", {"x"});
+  b.op("sub", "Sub", {"x", "abs"});
+  b.op("mul", "Mul", {"sub", "c"});
+  b.op("prelu", "AddV2", {"relu", "mul"});
+  auto dir = test::temp_dir("tfjs-prelu");
+  auto report = import_tfjs_graph(b.write(dir), dir / "m.onnx");
+  EXPECT_GE(report.folded_patterns, 1);
+  EXPECT_EQ(report.nodes_out, 2);  // PRelu + the final transpose back to NHWC
+  auto xin = randv(12, 5);
+  std::vector<float> want(12);
+  float c[3] = {0.05f, 0.1f, -0.2f};
+  for (int i = 0; i < 12; ++i) want[size_t(i)] = xin[size_t(i)] > 0 ? xin[size_t(i)] : 2 * c[i % 3] * xin[size_t(i)];
+  for (const auto& backend : backend_names()) {
+    auto net = load_backend(backend, (dir / "m.onnx").string());
+    auto outs = net->run({to_nchw(xin, 2, 2, 3)});
+    expect_near(outs[0].data, want, 1e-6f, backend);
+  }
+}
+
+TEST(TfjsImport, Relu6ChainBecomesOneClip) {
+  TfjsBuilder b;
+  b.placeholder("x", {1, 4});
+  b.konst("six", {}, {6.f});
+  b.konst("zero", {}, {0.f});
+  b.op("relu", "Relu", {"x"});
+  b.op("min", "Minimum", {"relu", "six"});
+  b.op("max", "Maximum", {"min", "zero"});
+  auto dir = test::temp_dir("tfjs-relu6");
+  auto report = import_tfjs_graph(b.write(dir), dir / "m.onnx");
+  EXPECT_EQ(report.nodes_out, 1);
+  for (const auto& backend : backend_names()) {
+    auto net = load_backend(backend, (dir / "m.onnx").string());
+    auto outs = net->run({Tensor({1, 4}, {-3.f, 2.5f, 7.f, 6.f})});
+    expect_near(outs[0].data, {0.f, 2.5f, 6.f, 6.f}, 0.f, backend);
+  }
+}
+
+TEST(TfjsImport, UnsupportedOpNamesOpAndNode) {
+  TfjsBuilder b;
+  b.placeholder("x", {1, 4});
+  b.konst_i("axis", {}, {1});
+  b.op("stage/weird_cumsum", "Cumsum", {"x", "axis"});
+  auto dir = test::temp_dir("tfjs-unsupported");
+  try {
+    import_tfjs_graph(b.write(dir), dir / "m.onnx");
+    FAIL() << "expected Unsupported";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+    std::string what = e.what();
+    EXPECT_NE(what.find("Cumsum"), std::string::npos) << what;
+    EXPECT_NE(what.find("stage/weird_cumsum"), std::string::npos) << what;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "m.onnx")) << "no partial model may be written";
+}
+
+TEST(TfjsImport, MalformedInputsAreClearErrors) {
+  auto dir = test::temp_dir("tfjs-bad");
+  std::ofstream(dir / "garbage.json") << "{ this is not json";
+  EXPECT_THROW(import_tfjs_graph(dir / "garbage.json", dir / "m.onnx"), Error);
+  std::ofstream(dir / "layers.json") << R"({"modelTopology": {"class_name": "Sequential"}, "weightsManifest": []})";
+  try {
+    import_tfjs_graph(dir / "layers.json", dir / "m.onnx");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::BadModel);
+  }
+  try {
+    import_tfjs_graph(dir / "missing.json", dir / "m.onnx");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+  }
+  // a node refers to a node that does not exist
+  TfjsBuilder b;
+  b.placeholder("x", {1, 4});
+  b.op("y", "Relu", {"ghost"});
+  try {
+    import_tfjs_graph(b.write(dir), dir / "m.onnx");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ghost"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace facerec
