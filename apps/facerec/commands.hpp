@@ -7,10 +7,14 @@
 namespace facerec::cli {
 
 // Exit codes (documented in `facerec --help`).
-enum Exit : int { kOk = 0, kFailure = 1, kUsage = 2, kBadInput = 3, kExternal = 4 };
+enum Exit : int { kOk = 0, kFailure = 1, kUsage = 2, kBadInput = 3, kExternal = 4, kNoMatch = 5 };
 
 using Action = std::function<int()>;
 // Adds `models` and its subcommands; stores the action to run in *action when selected.
 void add_models_commands(CLI::App& app, Action* action);
+// detect, embed, compare
+void add_face_commands(CLI::App& app, Action* action);
+// eval lfw
+void add_eval_commands(CLI::App& app, Action* action);
 
 }  // namespace facerec::cli

@@ -26,10 +26,12 @@ int main(int argc, char** argv) {
   CLI::App app{"facerec: face detection, alignment, embedding and matching on the CPU"};
   app.footer(
       "Exit codes: 0 success, 1 failure, 2 usage error, 3 bad or missing input (file, model),\n"
-      "4 an external tool or registry failed (npm, tar).\n"
+      "4 an external tool or registry failed (npm, tar), 5 `compare`: the faces do not match.\n"
       "Environment: FACEREC_MODELS (model cache dir), FACEREC_MANIFEST (model manifest path).");
   app.require_subcommand(1);
   facerec::cli::Action action;
+  facerec::cli::add_face_commands(app, &action);
+  facerec::cli::add_eval_commands(app, &action);
   facerec::cli::add_models_commands(app, &action);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,263 @@
+// facerec eval lfw: the LFW View 2 protocol on the full pipeline.
+#include "commands.hpp"
+
+#include <facerec/analyzer.hpp>
+#include <facerec/error.hpp>
+#include <facerec/eval.hpp>
+#include <facerec/image.hpp>
+#include <facerec/models.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace facerec::cli {
+namespace {
+
+struct Embedded {
+  bool found = false;
+  std::vector<float> e;
+};
+
+std::string cache_key(const AnalyzerOptions& o, const std::string& root) {
+  std::string k = o.detector.model + "|" + std::to_string(o.detector.min_face) + "|" +
+                  std::to_string(o.detector.score_threshold) + "|" + o.landmarker.model + "|" +
+                  std::to_string(o.landmarker.crop_scale) + "|" + o.embedder.model + (o.embedder.flip ? "+flip" : "") +
+                  "|" + o.detector.backend + "|" + root + "|v1";
+  return std::to_string(std::hash<std::string>{}(k));
+}
+
+std::filesystem::path cache_file(const std::string& key) {
+  return models_dir().parent_path() / "embeddings" / ("lfw-" + key + ".bin");
+}
+
+std::map<std::string, Embedded> load_cache(const std::filesystem::path& p) {
+  std::map<std::string, Embedded> m;
+  std::ifstream in(p, std::ios::binary);
+  while (in) {
+    uint32_t n = 0, d = 0;
+    if (!in.read(reinterpret_cast<char*>(&n), 4) || n > 4096) break;
+    std::string name(n, '\0');
+    in.read(name.data(), n);
+    if (!in.read(reinterpret_cast<char*>(&d), 4) || d > 4096) break;
+    Embedded e;
+    e.found = d > 0;
+    e.e.resize(d);
+    if (!in.read(reinterpret_cast<char*>(e.e.data()), std::streamsize(d * 4))) break;
+    m[name] = std::move(e);
+  }
+  return m;
+}
+
+void append_cache(std::ofstream& out, const std::string& name, const Embedded& e) {
+  uint32_t n = uint32_t(name.size()), d = uint32_t(e.found ? e.e.size() : 0);
+  out.write(reinterpret_cast<const char*>(&n), 4);
+  out.write(name.data(), n);
+  out.write(reinterpret_cast<const char*>(&d), 4);
+  out.write(reinterpret_cast<const char*>(e.e.data()), std::streamsize(d * 4));
+}
+
+// The face nearest the image centre (LFW photos are centred on the labelled person).
+const Face* central(const std::vector<Face>& faces, const cv::Size& size) {
+  const Face* best = nullptr;
+  double best_d = 1e30;
+  for (const auto& f : faces) {
+    cv::Point2f c = (f.detection.box.tl() + f.detection.box.br()) * 0.5f;
+    double d = std::hypot(c.x - size.width / 2.0, c.y - size.height / 2.0);
+    if (d < best_d) {
+      best_d = d;
+      best = &f;
+    }
+  }
+  return best;
+}
+
+struct LfwFlags {
+  std::string images, pairs, json_out, embedder = "face_recognition_model", detector = "blazeface",
+                                       landmarker = "face_landmark_68_model";
+  int workers = 2;
+  bool flip = false, all = false, calibrate = false;
+  float crop_scale = 1.25f;
+};
+
+int eval_lfw(const LfwFlags& f) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto pairs = read_lfw_pairs(f.pairs);
+  AnalyzerOptions o;
+  o.detector.model = f.detector;
+  o.landmarker.model = f.landmarker;
+  o.landmarker.crop_scale = f.crop_scale;
+  o.embedder.model = f.embedder;
+  o.embedder.flip = f.flip;
+  o.detector.threads = o.landmarker.threads = o.embedder.threads = 1;
+  std::set<std::string> wanted;
+  for (const auto& p : pairs) {
+    wanted.insert(p.a);
+    wanted.insert(p.b);
+  }
+  if (f.all)
+    for (const auto& e : std::filesystem::recursive_directory_iterator(f.images))
+      if (e.path().extension() == ".jpg") wanted.insert(std::filesystem::relative(e.path(), f.images).string());
+  auto cpath = cache_file(cache_key(o, std::filesystem::absolute(f.images).string()));
+  std::filesystem::create_directories(cpath.parent_path());
+  auto cache = load_cache(cpath);
+  std::vector<std::string> todo;
+  for (const auto& w : wanted)
+    if (!cache.count(w)) todo.push_back(w);
+  std::cerr << "lfw: " << pairs.size() << " pairs, " << wanted.size() << " images (" << wanted.size() - todo.size()
+            << " cached in " << cpath.string() << ")\n";
+  if (!todo.empty()) {
+    std::ofstream out(cpath, std::ios::binary | std::ios::app);
+    std::mutex mu;
+    std::atomic<size_t> next{0}, done{0};
+    auto start = std::chrono::steady_clock::now();
+    auto worker = [&] {
+      FaceAnalyzer fa(o);
+      for (size_t i; (i = next++) < todo.size();) {
+        Embedded e;
+        try {
+          auto img = decode_image_file((std::filesystem::path(f.images) / todo[i]).string());
+          auto faces = fa.analyze(img.bgr, true);
+          if (const Face* c = central(faces, img.bgr.size())) {
+            e.found = true;
+            e.e = c->embedding;
+          }
+        } catch (const Error& err) {
+          if (err.kind() != ErrorKind::InvalidArgument && err.kind() != ErrorKind::NotFound) throw;
+          std::lock_guard lock(mu);
+          std::cerr << "\nlfw: " << err.what() << "\n";
+        }
+        std::lock_guard lock(mu);
+        cache[todo[i]] = e;
+        append_cache(out, todo[i], e);
+        size_t d = ++done;
+        if (d % 50 == 0 || d == todo.size()) {
+          double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+          std::fprintf(stderr, "\rembedding %zu/%zu  %.1f img/s  ETA %.0fs   ", d, todo.size(), double(d) / secs,
+                       double(todo.size() - d) / (double(d) / secs));
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    for (int w = 0; w < std::max(1, f.workers); ++w) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
+    std::cerr << "\n";
+  }
+  size_t found = 0;
+  for (const auto& w : wanted) found += cache[w].found ? 1 : 0;
+  std::vector<double> scores;
+  std::vector<bool> same;
+  std::vector<int> folds;
+  std::vector<double> genuine;
+  for (const auto& p : pairs) {
+    const auto &a = cache[p.a], &b = cache[p.b];
+    double s = a.found && b.found ? double(FaceAnalyzer::cosine(a.e, b.e)) : std::nan("");
+    scores.push_back(s);
+    same.push_back(p.same);
+    folds.push_back(p.fold);
+    if (p.same && !std::isnan(s)) genuine.push_back(s);
+  }
+  auto r = evaluate_verification(scores, same, folds);
+  // Impostor distribution for FMR thresholds: every pair of embedded images of different people
+  // (deterministic stride sampling above 20 million pairs).
+  std::vector<std::pair<std::string, const std::vector<float>*>> emb;
+  for (const auto& w : wanted)
+    if (cache[w].found) emb.emplace_back(w.substr(0, w.find('/')), &cache[w].e);
+  size_t total_pairs = emb.size() * (emb.size() - 1) / 2;
+  size_t stride = std::max<size_t>(1, total_pairs / 20'000'000);
+  std::vector<double> impostor;
+  size_t k = 0;
+  for (size_t i = 0; i < emb.size(); ++i)
+    for (size_t j = i + 1; j < emb.size(); ++j, ++k)
+      if (k % stride == 0 && emb[i].first != emb[j].first) {
+        const auto &x = *emb[i].second, &y = *emb[j].second;
+        double d = 0;
+        for (size_t q = 0; q < x.size(); ++q) d += double(x[q]) * y[q];
+        impostor.push_back(d);
+      }
+  double t3 = threshold_at_fmr(impostor, 1e-3), t4 = threshold_at_fmr(impostor, 1e-4);
+  double tbest = best_accuracy_threshold(scores, same);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::string model = f.embedder + (f.flip ? "+flip" : "");
+  std::printf("LFW View 2 (%s): %d pairs, %d folds\n", f.pairs.c_str(), r.pairs, int(r.fold_accuracy.size()));
+  std::printf("pipeline: %s -> %s -> %s\n", f.detector.c_str(), f.landmarker.c_str(), model.c_str());
+  std::printf("central face found: %zu / %zu images (%.3f%%)\n", found, wanted.size(),
+              100.0 * double(found) / double(wanted.size()));
+  std::printf("accuracy: %.2f%% +- %.2f%%  (failed pairs counted wrong: %d)\n", 100 * r.mean_accuracy,
+              100 * r.std_accuracy, r.failed_pairs);
+  std::printf("AUC %.5f  EER %.2f%%\n", r.auc, 100 * r.eer);
+  std::printf(
+      "thresholds from %zu impostor pairs: fmr_1e-3 %.4f (TAR %.2f%%)  fmr_1e-4 %.4f (TAR %.2f%%)  best_accuracy "
+      "%.4f\n",
+      impostor.size(), t3, 100 * tar_at(genuine, t3), t4, 100 * tar_at(genuine, t4), tbest);
+  std::printf("time: %.0f s\n", secs);
+  if (!f.json_out.empty()) {
+    nlohmann::json j = {{"model", model},
+                        {"detector", f.detector},
+                        {"landmarker", f.landmarker},
+                        {"pairs", r.pairs},
+                        {"failed_pairs", r.failed_pairs},
+                        {"images", wanted.size()},
+                        {"faces_found", found},
+                        {"mean_accuracy", r.mean_accuracy},
+                        {"std_accuracy", r.std_accuracy},
+                        {"fold_accuracy", r.fold_accuracy},
+                        {"fold_threshold", r.fold_threshold},
+                        {"auc", r.auc},
+                        {"eer", r.eer},
+                        {"impostor_pairs", impostor.size()},
+                        {"thresholds", {{"fmr_1e-3", t3}, {"fmr_1e-4", t4}, {"best_accuracy", tbest}}},
+                        {"tar", {{"fmr_1e-3", tar_at(genuine, t3)}, {"fmr_1e-4", tar_at(genuine, t4)}}},
+                        {"seconds", secs}};
+    std::ofstream(f.json_out) << j.dump(2) << "\n";
+  }
+  if (f.calibrate) {
+    auto path = Manifest::load_default().path();
+    auto j = nlohmann::ordered_json::parse(std::ifstream(path));
+    std::string suffix = f.flip ? "+flip" : "";
+    for (auto& m : j["models"])
+      if (m["name"] == f.embedder) {
+        m["thresholds"]["fmr_1e-3" + suffix] = t3;
+        m["thresholds"]["fmr_1e-4" + suffix] = t4;
+        m["thresholds"]["best_accuracy" + suffix] = tbest;
+      }
+    std::ofstream(path) << j.dump(2) << "\n";
+    std::cerr << "thresholds written to " << path.string() << "\n";
+  }
+  return kOk;
+}
+
+}  // namespace
+
+void add_eval_commands(CLI::App& app, Action* action) {
+  auto* ev = app.add_subcommand("eval", "Evaluate the pipeline on standard protocols");
+  ev->require_subcommand(1);
+  auto* lfw =
+      ev->add_subcommand("lfw", "LFW verification, 10-fold View 2 protocol (threshold from the other nine folds)");
+  auto f = std::make_shared<LfwFlags>();
+  lfw->add_option("--images", f->images, "LFW images root (Name/Name_0001.jpg)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  lfw->add_option("--pairs", f->pairs, "pairs.txt")->required()->check(CLI::ExistingFile);
+  lfw->add_option("--embedder", f->embedder, "Embedding model")->capture_default_str();
+  lfw->add_option("--detector", f->detector, "Detector model")->capture_default_str();
+  lfw->add_option("--landmarker", f->landmarker, "Landmark model or 'none'")->capture_default_str();
+  lfw->add_option("--crop-scale", f->crop_scale, "Landmarker crop size relative to the detection box")
+      ->capture_default_str();
+  lfw->add_flag("--flip", f->flip, "Flip test-time augmentation");
+  lfw->add_flag("--all", f->all, "Also embed every image under --images (detection rate, impostor distribution)");
+  lfw->add_option("--workers", f->workers, "Parallel pipelines")->capture_default_str()->check(CLI::Range(1, 64));
+  lfw->add_option("--json", f->json_out, "Write every figure as JSON to this file");
+  lfw->add_flag("--calibrate", f->calibrate, "Store the thresholds in the model manifest");
+  lfw->callback([=] { *action = [=] { return eval_lfw(*f); }; });
+}
+
+}  // namespace facerec::cli

@@ -1,0 +1,252 @@
+// facerec detect | embed | compare
+#include "commands.hpp"
+
+#include <facerec/analyzer.hpp>
+#include <facerec/error.hpp>
+#include <facerec/image.hpp>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <filesystem>
+#include <iostream>
+
+namespace facerec::cli {
+namespace {
+
+struct PipelineFlags {
+  std::string detector = "blazeface", landmarker = "face_landmark_68_model", embedder = "face_recognition_model";
+  std::string backend = "opencv-dnn";
+  int threads = 0, min_face = 20;
+  float score = 0.5f;
+  bool flip = false;
+
+  void add(CLI::App* app, bool with_embedder) {
+    app->add_option("--detector", detector, "Detector model (blazeface | blazeface-front)")->capture_default_str();
+    app->add_option("--landmarker", landmarker, "68-point landmark model, or 'none' for the detector's keypoints")
+        ->capture_default_str();
+    app->add_option("--backend", backend, "Inference backend")->capture_default_str();
+    app->add_option("--threads", threads, "Threads per network (0: runtime default)")->capture_default_str();
+    app->add_option("--min-face", min_face, "Smallest face to look for, in pixels")
+        ->capture_default_str()
+        ->check(CLI::Range(8, 4096));
+    app->add_option("--score", score, "Detection score threshold")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    if (with_embedder) {
+      app->add_option("--embedder", embedder, "Embedding model")->capture_default_str();
+      app->add_flag("--flip", flip, "Flip test-time augmentation (face + mirror image)");
+    }
+  }
+  AnalyzerOptions options() const {
+    AnalyzerOptions o;
+    o.detector.model = detector;
+    o.detector.backend = o.landmarker.backend = o.embedder.backend = backend;
+    o.detector.threads = o.landmarker.threads = o.embedder.threads = threads;
+    o.detector.min_face = min_face;
+    o.detector.score_threshold = score;
+    o.landmarker.model = landmarker;
+    o.embedder.model = embedder;
+    o.embedder.flip = flip;
+    return o;
+  }
+};
+
+nlohmann::json face_json(const std::string& image, size_t index, const Face& f, bool with_embedding) {
+  nlohmann::json j;
+  j["image"] = image;
+  j["face"] = index;
+  j["score"] = f.detection.score;
+  const auto& b = f.detection.box;
+  j["box"] = {b.x, b.y, b.width, b.height};
+  nlohmann::json kp = nlohmann::json::array();
+  for (const auto& p : f.detection.keypoints) kp.push_back({p.x, p.y});
+  j["keypoints"] = kp;
+  nlohmann::json five = nlohmann::json::array();
+  for (const auto& p : f.five) five.push_back({p.x, p.y});
+  j["five_points"] = five;
+  if (!f.landmarks.empty()) {
+    nlohmann::json l = nlohmann::json::array();
+    for (const auto& p : f.landmarks) l.push_back({p.x, p.y});
+    j["landmarks"] = l;
+  }
+  if (with_embedding) j["embedding"] = f.embedding;
+  return j;
+}
+
+void draw(cv::Mat& img, const std::vector<Face>& faces) {
+  int t = std::max(1, img.cols / 600);
+  for (const auto& f : faces) {
+    cv::rectangle(img, f.detection.box, cv::Scalar(0, 255, 0), t);
+    for (const auto& p : f.landmarks) cv::circle(img, p, t, cv::Scalar(255, 200, 0), -1);
+    for (const auto& p : f.five) cv::circle(img, p, 2 * t, cv::Scalar(0, 0, 255), -1);
+    char s[16];
+    std::snprintf(s, sizeof s, "%.2f", f.detection.score);
+    cv::putText(img, s, f.detection.box.tl() + cv::Point2f(0, -4.f * float(t)), cv::FONT_HERSHEY_SIMPLEX, 0.4 * t,
+                cv::Scalar(0, 255, 0), t);
+  }
+}
+
+// Runs the pipeline over every image; a bad image is reported and skipped (exit code 3 at the end).
+int for_each_image(const std::vector<std::string>& images, FaceAnalyzer& fa, bool embed,
+                   const std::function<void(const std::string&, const DecodedImage&, const std::vector<Face>&)>& fn) {
+  int bad = 0;
+  for (const auto& path : images) {
+    try {
+      auto img = decode_image_file(path);
+      auto faces = fa.analyze(img.bgr, embed);
+      // report coordinates in the original image when it was reduced while decoding
+      if (img.scale != 1.0) {
+        float k = float(1.0 / img.scale);
+        for (auto& f : faces) {
+          f.detection.box = cv::Rect2f(f.detection.box.x * k, f.detection.box.y * k, f.detection.box.width * k,
+                                       f.detection.box.height * k);
+          for (auto& p : f.detection.keypoints) p *= k;
+          for (auto& p : f.landmarks) p *= k;
+          for (auto& p : f.five) p *= k;
+        }
+      }
+      fn(path, img, faces);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::InvalidArgument && e.kind() != ErrorKind::NotFound) throw;
+      std::cerr << "facerec: " << e.what() << "\n";
+      ++bad;
+    }
+  }
+  return bad ? kBadInput : kOk;
+}
+
+int detect(const std::vector<std::string>& images, const PipelineFlags& pf, bool json, const std::string& draw_out) {
+  FaceAnalyzer fa(pf.options());
+  if (!draw_out.empty() && images.size() > 1) std::filesystem::create_directories(draw_out);
+  return for_each_image(
+      images, fa, false, [&](const std::string& path, const DecodedImage& img, const std::vector<Face>& faces) {
+        if (json) {
+          nlohmann::json arr = nlohmann::json::array();
+          for (size_t i = 0; i < faces.size(); ++i) arr.push_back(face_json(path, i, faces[i], false));
+          std::cout << nlohmann::json{{"image", path}, {"faces", arr}}.dump() << "\n";
+        } else {
+          std::cout << path << "\t" << faces.size() << " face(s)\n";
+          for (size_t i = 0; i < faces.size(); ++i) {
+            const auto& b = faces[i].detection.box;
+            std::printf("  %zu\tscore %.3f\tbox %.0f,%.0f %.0fx%.0f\n", i, double(faces[i].detection.score),
+                        double(b.x), double(b.y), double(b.width), double(b.height));
+          }
+          std::fflush(stdout);
+        }
+        if (!draw_out.empty()) {
+          cv::Mat canvas = img.bgr.clone();
+          std::vector<Face> scaled = faces;
+          for (auto& f : scaled) {  // back to the decoded image's pixels
+            float k = float(img.scale);
+            f.detection.box = cv::Rect2f(f.detection.box.x * k, f.detection.box.y * k, f.detection.box.width * k,
+                                         f.detection.box.height * k);
+            for (auto& p : f.landmarks) p *= k;
+            for (auto& p : f.five) p *= k;
+          }
+          draw(canvas, scaled);
+          std::string out = images.size() > 1
+                                ? (std::filesystem::path(draw_out) / std::filesystem::path(path).filename()).string()
+                                : draw_out;
+          if (!cv::imwrite(out, canvas)) throw Error(ErrorKind::Io, "cannot write " + out);
+        }
+      });
+}
+
+int embed(const std::vector<std::string>& images, const PipelineFlags& pf, bool json) {
+  FaceAnalyzer fa(pf.options());
+  return for_each_image(
+      images, fa, true, [&](const std::string& path, const DecodedImage&, const std::vector<Face>& faces) {
+        for (size_t i = 0; i < faces.size(); ++i) {
+          if (json) {
+            auto j = face_json(path, i, faces[i], true);
+            j["model"] = fa.embedder_model();
+            std::cout << j.dump() << "\n";
+          } else {
+            const auto& b = faces[i].detection.box;
+            std::printf("%s\t%zu\t%.3f\t%.0f,%.0f,%.0f,%.0f\t", path.c_str(), i, double(faces[i].detection.score),
+                        double(b.x), double(b.y), double(b.width), double(b.height));
+            for (size_t k = 0; k < faces[i].embedding.size(); ++k)
+              std::printf("%s%.6f", k ? "," : "", double(faces[i].embedding[k]));
+            std::printf("\n");
+          }
+        }
+        if (faces.empty()) std::cerr << "facerec: no face in " << path << "\n";
+      });
+}
+
+// The largest face of an image; throws InvalidArgument when there is none.
+Face largest_face(FaceAnalyzer& fa, const std::string& path) {
+  auto faces = fa.analyze(decode_image_file(path).bgr, true);
+  if (faces.empty()) throw Error(ErrorKind::InvalidArgument, "no face found in " + path);
+  if (faces.size() > 1) std::cerr << "facerec: " << path << " has " << faces.size() << " faces; using the largest\n";
+  return *std::max_element(faces.begin(), faces.end(), [](const Face& a, const Face& b) {
+    return a.detection.box.area() < b.detection.box.area();
+  });
+}
+
+int compare(const std::string& a, const std::string& b, const PipelineFlags& pf, const std::string& fmr, bool json) {
+  FaceAnalyzer fa(pf.options());
+  Face fa_ = largest_face(fa, a), fb = largest_face(fa, b);
+  std::string op = fmr == "best" ? "best_accuracy" : "fmr_" + fmr;
+  Match m = fa.compare(fa_.embedding, fb.embedding, op);
+  if (json) {
+    std::cout << nlohmann::json{{"a", a},
+                                {"b", b},
+                                {"similarity", m.similarity},
+                                {"same", m.same},
+                                {"threshold", m.threshold},
+                                {"operating_point", m.operating_point},
+                                {"model", fa.embedder_model()}}
+                     .dump()
+              << "\n";
+  } else {
+    std::printf("similarity %.4f  threshold %.4f (%s)  %s\n", double(m.similarity), m.threshold, op.c_str(),
+                m.same ? "SAME person" : "DIFFERENT people");
+  }
+  return m.same ? kOk : kNoMatch;
+}
+
+}  // namespace
+
+void add_face_commands(CLI::App& app, Action* action) {
+  {
+    auto* cmd = app.add_subcommand("detect", "Detect faces (box, score, landmarks) in images");
+    auto images = std::make_shared<std::vector<std::string>>();
+    auto pf = std::make_shared<PipelineFlags>();
+    auto json = std::make_shared<bool>(false);
+    auto out = std::make_shared<std::string>();
+    cmd->add_option("images", *images, "Image files")->required();
+    cmd->add_flag("--json", *json, "One JSON object per image");
+    cmd->add_option("--draw", *out, "Write a copy with boxes and landmarks drawn (a directory for several images)");
+    pf->add(cmd, false);
+    cmd->callback([=] { *action = [=] { return detect(*images, *pf, *json, *out); }; });
+  }
+  {
+    auto* cmd = app.add_subcommand("embed", "Embeddings of every face in images");
+    auto images = std::make_shared<std::vector<std::string>>();
+    auto pf = std::make_shared<PipelineFlags>();
+    auto json = std::make_shared<bool>(false);
+    cmd->add_option("images", *images, "Image files")->required();
+    cmd->add_flag("--json", *json, "One JSON object per face (image, box, score, landmarks, embedding)");
+    pf->add(cmd, true);
+    cmd->callback([=] { *action = [=] { return embed(*images, *pf, *json); }; });
+  }
+  {
+    auto* cmd =
+        app.add_subcommand("compare", "Compare the largest faces of two images (exit 0: same person, 5: different)");
+    auto a = std::make_shared<std::string>(), b = std::make_shared<std::string>();
+    auto pf = std::make_shared<PipelineFlags>();
+    auto fmr = std::make_shared<std::string>("1e-3");
+    auto json = std::make_shared<bool>(false);
+    cmd->add_option("a", *a, "First image")->required();
+    cmd->add_option("b", *b, "Second image")->required();
+    cmd->add_option("--fmr", *fmr, "Operating point: 1e-3, 1e-4 or best")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"1e-3", "1e-4", "best"}));
+    cmd->add_flag("--json", *json, "JSON output");
+    pf->add(cmd, true);
+    cmd->callback([=] { *action = [=] { return compare(*a, *b, *pf, *fmr, *json); }; });
+  }
+}
+
+}  // namespace facerec::cli

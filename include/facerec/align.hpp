@@ -1,0 +1,29 @@
+#pragma once
+// Face alignment: least-squares similarity transforms and warps to canonical crops.
+// Thread safety: pure functions.
+#include <facerec/face.hpp>
+
+#include <opencv2/core.hpp>
+
+#include <vector>
+
+namespace facerec {
+
+// The standard 112x112 five-point ArcFace template (image-left eye first).
+const FivePoints& arcface_template_112();
+
+// Least-squares similarity (rotation, uniform scale, translation; Umeyama 1991) mapping `from`
+// onto `to`. Requires: at least 2 point pairs, not all coincident. Returns a 2x3 CV_64F matrix.
+cv::Mat similarity_transform(const std::vector<cv::Point2f>& from, const std::vector<cv::Point2f>& to);
+
+// Warps the face to the ArcFace template scaled to size x size (bilinear).
+cv::Mat warp_to_template(const cv::Mat& bgr, const FivePoints& five, int size = 112);
+
+// dlib's face chip (get_face_chip_details): 68 landmarks onto dlib's mean face shape, with
+// `padding` around it, size x size. Downscales first when the face is much larger than the chip.
+cv::Mat dlib_face_chip(const cv::Mat& bgr, const std::vector<cv::Point2f>& l68, int size = 150, double padding = 0.25);
+
+// The same chip from five points (ArcFace order) fitted to the matching points of dlib's mean face.
+cv::Mat dlib_face_chip(const cv::Mat& bgr, const FivePoints& five, int size = 150, double padding = 0.25);
+
+}  // namespace facerec

@@ -1,0 +1,69 @@
+#pragma once
+// facerec::FaceAnalyzer — the whole pipeline behind one small class.
+//
+//   facerec::FaceAnalyzer fa;                          // default models, OpenCV DNN backend
+//   auto faces = fa.analyze(facerec::decode_image_file("a.jpg").bgr);
+//   auto m = fa.compare(faces[0].embedding, other.embedding);   // similarity + decision
+//
+// What it represents: a detector, a landmarker and an embedder chosen by model name, wired
+// detect -> landmarks -> align -> embed. Thread safety: NOT safe for concurrent calls on one
+// instance (each stage owns a backend session); use one FaceAnalyzer per thread. Instances are
+// independent and may run in parallel.
+#include <facerec/face.hpp>
+
+#include <opencv2/core.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace facerec {
+
+struct AnalyzerOptions {
+  DetectorOptions detector;
+  LandmarkerOptions landmarker;
+  EmbedderOptions embedder;
+};
+
+struct Face {
+  Detection detection;
+  std::vector<cv::Point2f> landmarks;  // 68 points, or empty with landmarker "none"
+  FivePoints five{};
+  cv::Mat aligned;               // the embedder's input crop (BGR)
+  std::vector<float> embedding;  // L2-normalised; empty when not embedded
+};
+
+struct Match {
+  float similarity = 0;  // cosine, in [-1, 1]
+  bool same = false;     // similarity >= threshold
+  double threshold = 0;
+  std::string operating_point;  // e.g. "fmr_1e-3", as calibrated in the model manifest
+};
+
+class FaceAnalyzer {
+ public:
+  explicit FaceAnalyzer(const AnalyzerOptions& options = {});
+  ~FaceAnalyzer();
+  FaceAnalyzer(FaceAnalyzer&&) noexcept;
+  FaceAnalyzer& operator=(FaceAnalyzer&&) noexcept;
+
+  // Every face in the image, by detector score. Requires: 8-bit BGR.
+  std::vector<Face> analyze(const cv::Mat& bgr, bool embed = true);
+  std::vector<std::vector<Face>> analyze_batch(const std::vector<cv::Mat>& images, bool embed = true);
+
+  // Cosine similarity and the decision at `operating_point` ("fmr_1e-3", "fmr_1e-4",
+  // "best_accuracy"), using the threshold calibrated for the embedder in the manifest.
+  // Throws Error(NotFound) when the manifest has no such threshold for this model.
+  Match compare(const std::vector<float>& a, const std::vector<float>& b,
+                const std::string& operating_point = "fmr_1e-3") const;
+  static float cosine(const std::vector<float>& a, const std::vector<float>& b);
+
+  std::string embedder_model() const;
+  const AnalyzerOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace facerec

@@ -1,0 +1,86 @@
+#pragma once
+// The face pipeline's data and stage interfaces: detect -> landmarks -> align -> embed.
+//
+// Every network-backed stage holds an InferenceBackend (by name, default "opencv-dnn") and takes
+// its input spec (size, colour order, normalisation) from the model manifest.
+// Thread safety: a stage object is NOT safe to use from several threads at once (it owns a
+// backend session); create one per thread. Results are plain values.
+#include <opencv2/core.hpp>
+
+#include <array>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace facerec {
+
+struct Detection {
+  cv::Rect2f box;                      // in image pixels
+  float score = 0;                     // detector confidence in [0, 1]
+  std::vector<cv::Point2f> keypoints;  // BlazeFace: right eye, left eye, nose tip, mouth centre,
+                                       // right ear, left ear (subject's right = image left)
+};
+
+// Five points in ArcFace order: image-left eye, image-right eye, nose tip, image-left mouth
+// corner, image-right mouth corner.
+using FivePoints = std::array<cv::Point2f, 5>;
+
+struct DetectorOptions {
+  std::string model = "blazeface";  // blazeface (256, full range) | blazeface-front (128)
+  std::string backend = "opencv-dnn";
+  int threads = 0;
+  float score_threshold = 0.5f;
+  float nms_iou = 0.3f;
+  int min_face = 20;  // smallest face (px) to look for; smaller = more tiles
+  int max_faces = 0;  // 0: all
+};
+
+class FaceDetector {
+ public:
+  virtual ~FaceDetector() = default;
+  // Requires: an 8-bit BGR image. Ensures: detections sorted by score, boxes clipped to the image.
+  virtual std::vector<Detection> detect(const cv::Mat& bgr) = 0;
+};
+std::unique_ptr<FaceDetector> make_detector(const DetectorOptions& options = {});
+
+struct LandmarkerOptions {
+  std::string model = "face_landmark_68_model";  // or "none": five points from the detector's keypoints
+  std::string backend = "opencv-dnn";
+  int threads = 0;
+  float crop_scale = 1.25f;  // square crop side = crop_scale * max(box w, h)
+};
+
+class Landmarker {
+ public:
+  virtual ~Landmarker() = default;
+  // 68 points (iBUG 300-W order) in image pixels; empty when the landmarker is "none".
+  virtual std::vector<cv::Point2f> landmarks(const cv::Mat& bgr, const Detection& face) = 0;
+};
+std::unique_ptr<Landmarker> make_landmarker(const LandmarkerOptions& options = {});
+
+// Five ArcFace points from 68 landmarks (eye centres, nose tip, mouth corners).
+FivePoints five_from_68(const std::vector<cv::Point2f>& l68);
+// Five points from BlazeFace keypoints (mouth corners estimated from the mouth centre and eyes).
+FivePoints five_from_detection(const Detection& d);
+
+struct EmbedderOptions {
+  std::string model = "face_recognition_model";
+  std::string backend = "opencv-dnn";
+  int threads = 0;
+  bool flip = false;  // test-time augmentation: sum of the embeddings of the face and its mirror
+};
+
+class FaceEmbedder {
+ public:
+  virtual ~FaceEmbedder() = default;
+  // The crop this embedder was trained on, from the image and the landmarks (68 points when
+  // available, else the five points).
+  virtual cv::Mat align(const cv::Mat& bgr, const FivePoints& five, const std::vector<cv::Point2f>& l68) const = 0;
+  // L2-normalised embedding of an aligned crop.
+  virtual std::vector<float> embed(const cv::Mat& aligned) = 0;
+  virtual std::string model() const = 0;
+  virtual int dimension() const = 0;
+};
+std::unique_ptr<FaceEmbedder> make_embedder(const EmbedderOptions& options = {});
+
+}  // namespace facerec

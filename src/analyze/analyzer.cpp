@@ -1,0 +1,88 @@
+#include <facerec/analyzer.hpp>
+#include <facerec/error.hpp>
+#include <facerec/models.hpp>
+
+#include <cmath>
+
+namespace facerec {
+
+struct FaceAnalyzer::Impl {
+  AnalyzerOptions opt;
+  std::unique_ptr<FaceDetector> detector;
+  std::unique_ptr<Landmarker> landmarker;
+  std::unique_ptr<FaceEmbedder> embedder;
+  std::vector<std::pair<std::string, double>> thresholds;
+};
+
+FaceAnalyzer::FaceAnalyzer(const AnalyzerOptions& o) : impl_(std::make_unique<Impl>()) {
+  impl_->opt = o;
+  impl_->detector = make_detector(o.detector);
+  impl_->landmarker = make_landmarker(o.landmarker);
+  impl_->embedder = make_embedder(o.embedder);
+  const auto& entry = Manifest::load_default().model(o.embedder.model);
+  std::string suffix = o.embedder.flip ? "+flip" : "";
+  for (const auto& [k, v] : entry.thresholds) {
+    // thresholds are stored per pipeline variant: "fmr_1e-3" (no flip) and "fmr_1e-3+flip"
+    bool flip_key = k.size() > 5 && k.substr(k.size() - 5) == "+flip";
+    if (flip_key == o.embedder.flip) impl_->thresholds.emplace_back(flip_key ? k.substr(0, k.size() - 5) : k, v);
+  }
+}
+
+FaceAnalyzer::~FaceAnalyzer() = default;
+FaceAnalyzer::FaceAnalyzer(FaceAnalyzer&&) noexcept = default;
+FaceAnalyzer& FaceAnalyzer::operator=(FaceAnalyzer&&) noexcept = default;
+
+std::vector<Face> FaceAnalyzer::analyze(const cv::Mat& bgr, bool embed) {
+  std::vector<Face> faces;
+  for (auto& d : impl_->detector->detect(bgr)) {
+    Face f;
+    f.detection = d;
+    f.landmarks = impl_->landmarker->landmarks(bgr, d);
+    f.five = f.landmarks.size() == 68 ? five_from_68(f.landmarks) : five_from_detection(d);
+    if (embed) {
+      f.aligned = impl_->embedder->align(bgr, f.five, f.landmarks);
+      f.embedding = impl_->embedder->embed(f.aligned);
+    }
+    faces.push_back(std::move(f));
+  }
+  return faces;
+}
+
+std::vector<std::vector<Face>> FaceAnalyzer::analyze_batch(const std::vector<cv::Mat>& images, bool embed) {
+  std::vector<std::vector<Face>> out;
+  out.reserve(images.size());
+  for (const auto& im : images) out.push_back(analyze(im, embed));
+  return out;
+}
+
+float FaceAnalyzer::cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size() || a.empty())
+    throw Error(ErrorKind::InvalidArgument, "cannot compare embeddings of sizes " + std::to_string(a.size()) + " and " +
+                                                std::to_string(b.size()) + " (different models?)");
+  double d = 0, na = 0, nb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    d += double(a[i]) * b[i];
+    na += double(a[i]) * a[i];
+    nb += double(b[i]) * b[i];
+  }
+  return na > 0 && nb > 0 ? float(d / std::sqrt(na * nb)) : 0.f;
+}
+
+Match FaceAnalyzer::compare(const std::vector<float>& a, const std::vector<float>& b, const std::string& op) const {
+  Match m;
+  m.similarity = cosine(a, b);
+  m.operating_point = op;
+  for (const auto& [k, v] : impl_->thresholds)
+    if (k == op) {
+      m.threshold = v;
+      m.same = m.similarity >= v;
+      return m;
+    }
+  throw Error(ErrorKind::NotFound, "no calibrated threshold '" + op + "' for model " + embedder_model() +
+                                       " in the manifest (calibrate with `facerec eval lfw`)");
+}
+
+std::string FaceAnalyzer::embedder_model() const { return impl_->embedder->model(); }
+const AnalyzerOptions& FaceAnalyzer::options() const { return impl_->opt; }
+
+}  // namespace facerec

@@ -1,0 +1,194 @@
+// MediaPipe BlazeFace: SSD anchors as MediaPipe configures them, box + 6 keypoint decoding,
+// weighted non-maximum suppression, and a scale pyramid of tiles so that faces from `min_face`
+// pixels up to the whole frame are found in large photos.
+//
+// Anchor configuration (MediaPipe's SsdAnchorsCalculator, fixed anchor size, offset 0.5):
+//   short-range (128x128 input): 4 layers, strides 8, 16, 16, 16 -> 16x16x2 + 8x8x6 = 896 anchors
+//   full-range  (256x256 input): 4 layers, strides 16, 32, 32, 32 -> 16x16x2 + 8x8x6 = 896 anchors
+// Layers with the same stride share one grid, 2 anchors per layer per cell. Decoding divides the
+// regressors by the input size (x/y/w/h scale) and adds the anchor centre.
+#include <facerec/backend.hpp>
+#include <facerec/error.hpp>
+#include <facerec/face.hpp>
+#include <facerec/models.hpp>
+
+#include "image/preprocess.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace facerec {
+namespace {
+
+struct Anchor {
+  float cx, cy;
+};
+
+std::vector<Anchor> make_anchors(int input, const std::vector<int>& strides) {
+  std::vector<Anchor> out;
+  size_t i = 0;
+  while (i < strides.size()) {
+    int stride = strides[i];
+    int per_cell = 0;
+    while (i < strides.size() && strides[i] == stride) {
+      per_cell += 2;
+      ++i;
+    }
+    int fm = (input + stride - 1) / stride;
+    for (int y = 0; y < fm; ++y)
+      for (int x = 0; x < fm; ++x)
+        for (int a = 0; a < per_cell; ++a)
+          out.push_back({(float(x) + 0.5f) / float(fm), (float(y) + 0.5f) / float(fm)});
+  }
+  return out;
+}
+
+float iou(const cv::Rect2f& a, const cv::Rect2f& b) {
+  float inter = (a & b).area();
+  float uni = a.area() + b.area() - inter;
+  return uni > 0 ? inter / uni : 0.f;
+}
+
+// MediaPipe's weighted NMS: each cluster of overlapping detections becomes their score-weighted mean.
+std::vector<Detection> weighted_nms(std::vector<Detection> dets, float thr) {
+  std::sort(dets.begin(), dets.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
+  std::vector<Detection> out;
+  std::vector<bool> used(dets.size(), false);
+  for (size_t i = 0; i < dets.size(); ++i) {
+    if (used[i]) continue;
+    double wsum = 0, x = 0, y = 0, w = 0, h = 0;
+    std::vector<cv::Point2d> kp(dets[i].keypoints.size());
+    for (size_t j = i; j < dets.size(); ++j) {
+      if (used[j] || iou(dets[i].box, dets[j].box) < thr) continue;
+      used[j] = true;
+      double s = dets[j].score;
+      wsum += s;
+      x += s * dets[j].box.x;
+      y += s * dets[j].box.y;
+      w += s * dets[j].box.width;
+      h += s * dets[j].box.height;
+      for (size_t k = 0; k < kp.size(); ++k) kp[k] += s * cv::Point2d(dets[j].keypoints[k]);
+    }
+    Detection d = dets[i];
+    d.box = cv::Rect2f(float(x / wsum), float(y / wsum), float(w / wsum), float(h / wsum));
+    for (size_t k = 0; k < kp.size(); ++k) d.keypoints[k] = cv::Point2f(float(kp[k].x / wsum), float(kp[k].y / wsum));
+    out.push_back(d);
+  }
+  return out;
+}
+
+class BlazeFace final : public FaceDetector {
+ public:
+  explicit BlazeFace(const DetectorOptions& o) : opt_(o) {
+    auto manifest = Manifest::load_default();
+    entry_ = manifest.model(o.model);
+    if (entry_.task != "detect")
+      throw Error(ErrorKind::InvalidArgument, "model '" + o.model + "' is not a face detector");
+    size_ = entry_.input.width;
+    anchors_ = make_anchors(size_, size_ >= 256 ? std::vector<int>{16, 32, 32, 32} : std::vector<int>{8, 16, 16, 16});
+    BackendOptions bo;
+    bo.threads = o.threads;
+    net_ = load_backend(o.backend, model_path(entry_).string(), bo);
+  }
+
+  std::vector<Detection> detect(const cv::Mat& bgr) override {
+    if (bgr.empty() || bgr.type() != CV_8UC3)
+      throw Error(ErrorKind::InvalidArgument, "detect: expected an 8-bit BGR image");
+    std::vector<Detection> all;
+    const float W = float(bgr.cols), H = float(bgr.rows);
+    const float S = float(size_);
+    // Pyramid: level 0 fits the whole image in one input; each next level doubles the scale,
+    // tiling the image with overlapping inputs, up to the scale where `min_face` pixels span
+    // about 24 input pixels (or 2x, whichever is smaller).
+    float s = S / std::max(W, H);
+    float s_max = std::min(2.f, 24.f / float(std::max(opt_.min_face, 4)));
+    for (int level = 0;; ++level) {
+      float sw = W * s, sh = H * s;
+      float stride = S * 0.75f;
+      int nx = sw <= S ? 1 : int(std::ceil((sw - S) / stride)) + 1;
+      int ny = sh <= S ? 1 : int(std::ceil((sh - S) / stride)) + 1;
+      // below scale 1, shrink once per level with area averaging; tiles then sample that copy
+      cv::Mat level_img = bgr;
+      if (s < 1)
+        cv::resize(bgr, level_img, cv::Size(std::max(1, int(std::lround(sw))), std::max(1, int(std::lround(sh)))), 0, 0,
+                   cv::INTER_AREA);
+      for (int ty = 0; ty < ny; ++ty)
+        for (int tx = 0; tx < nx; ++tx) {
+          float ox = nx == 1 ? 0.f : std::min(float(tx) * stride, sw - S);  // tile origin, scaled pixels
+          float oy = ny == 1 ? 0.f : std::min(float(ty) * stride, sh - S);
+          bool inner_l = ox > 0, inner_t = oy > 0, inner_r = ox + S < sw, inner_b = oy + S < sh;
+          run_tile(level_img, float(level_img.cols) / W, s, ox, oy, inner_l, inner_t, inner_r, inner_b, all);
+        }
+      if (s * 2 > s_max * 1.0001f || level > 6) break;
+      s *= 2;
+    }
+    auto out = weighted_nms(std::move(all), opt_.nms_iou);
+    for (auto& d : out) d.box &= cv::Rect2f(0, 0, W, H);
+    out.erase(std::remove_if(out.begin(), out.end(), [](const Detection& d) { return d.box.area() <= 0; }), out.end());
+    if (opt_.max_faces > 0 && int(out.size()) > opt_.max_faces) out.resize(size_t(opt_.max_faces));
+    return out;
+  }
+
+ private:
+  DetectorOptions opt_;
+  ModelEntry entry_;
+  int size_ = 0;
+  std::vector<Anchor> anchors_;
+  std::unique_ptr<InferenceBackend> net_;
+
+  // `img` is the image at `img_scale` (1 or the level's reduced copy); `s` the level's scale.
+  void run_tile(const cv::Mat& img, float img_scale, float s, float ox, float oy, bool inner_l, bool inner_t,
+                bool inner_r, bool inner_b, std::vector<Detection>& out) {
+    const float S = float(size_);
+    // input pixel (u, v) -> original image ((u + ox) / s, (v + oy) / s) -> img pixel * img_scale
+    double k = double(img_scale) / s;
+    cv::Mat m = (cv::Mat_<double>(2, 3) << k, 0, ox * k, 0, k, oy * k);
+    cv::Mat crop = detail::warp_crop(img, m, cv::Size(size_, size_));
+    Tensor in({1, 3, size_, size_});
+    detail::fill_input(in, 0, crop, entry_.input);
+    auto outs = net_->run({in});
+    // Outputs by shape: [1, n, 1] scores and [1, n, 16] regressors for n = 512 and 384.
+    const Tensor *s512 = nullptr, *r512 = nullptr, *s384 = nullptr, *r384 = nullptr;
+    for (const auto& t : outs) {
+      if (t.shape.size() != 3) continue;
+      bool score = t.shape[2] == 1;
+      if (t.shape[1] == 512) (score ? s512 : r512) = &t;
+      if (t.shape[1] == 384) (score ? s384 : r384) = &t;
+    }
+    if (!s512 || !r512 || !s384 || !r384 || anchors_.size() != 896)
+      throw Error(ErrorKind::BadModel, "BlazeFace model '" + entry_.name + "' has unexpected outputs");
+    const float edge = 0.01f * S;
+    for (size_t i = 0; i < 896; ++i) {
+      const Tensor& sc = i < 512 ? *s512 : *s384;
+      const Tensor& rg = i < 512 ? *r512 : *r384;
+      size_t j = i < 512 ? i : i - 512;
+      float raw = std::clamp(sc.data[j], -100.f, 100.f);
+      float score = 1.f / (1.f + std::exp(-raw));
+      if (score < opt_.score_threshold) continue;
+      const float* r = rg.data.data() + j * 16;
+      const Anchor& a = anchors_[i];
+      float cx = (r[0] / S + a.cx) * S, cy = (r[1] / S + a.cy) * S;  // input pixels
+      float w = r[2], h = r[3];
+      float x0 = cx - w / 2, y0 = cy - h / 2, x1 = cx + w / 2, y1 = cy + h / 2;
+      // a face cut by an inner tile edge is found whole by a neighbouring tile or a coarser level
+      if ((inner_l && x0 < edge) || (inner_t && y0 < edge) || (inner_r && x1 > S - edge) || (inner_b && y1 > S - edge))
+        continue;
+      Detection d;
+      d.score = score;
+      d.box = cv::Rect2f((x0 + ox) / s, (y0 + oy) / s, w / s, h / s);
+      for (int p = 0; p < 6; ++p)
+        d.keypoints.emplace_back((r[4 + 2 * p] + a.cx * S + ox) / s, (r[5 + 2 * p] + a.cy * S + oy) / s);
+      out.push_back(std::move(d));
+    }
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<FaceDetector> make_detector(const DetectorOptions& options) {
+  return std::make_unique<BlazeFace>(options);
+}
+
+}  // namespace facerec

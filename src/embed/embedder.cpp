@@ -1,0 +1,90 @@
+// Face embedders: each model gets the alignment it was trained on and its own normalisation
+// (from the manifest); outputs are L2-normalised; optional flip test-time augmentation.
+#include <facerec/align.hpp>
+#include <facerec/backend.hpp>
+#include <facerec/error.hpp>
+#include <facerec/face.hpp>
+#include <facerec/models.hpp>
+
+#include "image/preprocess.hpp"
+
+#include <cmath>
+
+namespace facerec {
+namespace {
+
+enum class Alignment { DlibChip, ArcFace };
+
+class NetEmbedder final : public FaceEmbedder {
+ public:
+  explicit NetEmbedder(const EmbedderOptions& o) : opt_(o) {
+    entry_ = Manifest::load_default().model(o.model);
+    if (entry_.task != "embed")
+      throw Error(ErrorKind::InvalidArgument, "model '" + o.model + "' is not a face embedder");
+    alignment_ = entry_.name == "face_recognition_model" ? Alignment::DlibChip : Alignment::ArcFace;
+    BackendOptions bo;
+    bo.threads = o.threads;
+    net_ = load_backend(o.backend, model_path(entry_).string(), bo);
+    // the embedding is the widest output (faceres also gives age and gender)
+    auto outs = net_->outputs();
+    for (size_t i = 0; i < outs.size(); ++i)
+      if (outs[i].shape.back() > outs[out_].shape.back()) out_ = i;
+    dim_ = int(outs[out_].shape.back());
+  }
+
+  cv::Mat align(const cv::Mat& bgr, const FivePoints& five, const std::vector<cv::Point2f>& l68) const override {
+    const int S = entry_.input.width;
+    if (alignment_ == Alignment::DlibChip) {
+      if (l68.size() == 68) return dlib_face_chip(bgr, l68, S, 0.25);
+      return dlib_face_chip(bgr, five, S, 0.25);
+    }
+    if (S == 112) return warp_to_template(bgr, five, S);
+    // larger inputs (faceres, 224): the ArcFace template with 25% more context around it
+    std::vector<cv::Point2f> tmpl, pts(five.begin(), five.end());
+    for (const auto& p : arcface_template_112())
+      tmpl.push_back((p - cv::Point2f(56, 56)) * (float(S) / 112.f / 1.25f) +
+                     cv::Point2f(float(S) / 2.f, float(S) / 2.f));
+    return detail::warp_crop(bgr, similarity_transform(tmpl, pts), cv::Size(S, S));
+  }
+
+  std::vector<float> embed(const cv::Mat& aligned) override {
+    const int S = entry_.input.width;
+    if (aligned.cols != S || aligned.rows != S || aligned.type() != CV_8UC3)
+      throw Error(ErrorKind::InvalidArgument,
+                  "embed: the aligned crop must be " + std::to_string(S) + "x" + std::to_string(S) + " BGR");
+    int n = opt_.flip ? 2 : 1;
+    std::vector<float> e(size_t(dim_), 0.f);
+    for (int i = 0; i < n; ++i) {  // batch of 1: some graphs fix the batch dimension
+      Tensor in({1, 3, S, S});
+      detail::fill_input(in, 0, aligned, entry_.input, i == 1);
+      auto outs = net_->run({in});
+      const auto& v = outs.at(out_).data;
+      for (size_t k = 0; k < e.size(); ++k) e[k] += v[k];
+    }
+    double norm = 0;
+    for (float v : e) norm += double(v) * v;
+    norm = std::sqrt(norm);
+    if (norm > 0)
+      for (auto& v : e) v = float(v / norm);
+    return e;
+  }
+
+  std::string model() const override { return entry_.name + (opt_.flip ? "+flip" : ""); }
+  int dimension() const override { return dim_; }
+
+ private:
+  EmbedderOptions opt_;
+  ModelEntry entry_;
+  Alignment alignment_;
+  std::unique_ptr<InferenceBackend> net_;
+  size_t out_ = 0;
+  int dim_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<FaceEmbedder> make_embedder(const EmbedderOptions& options) {
+  return std::make_unique<NetEmbedder>(options);
+}
+
+}  // namespace facerec

@@ -1,0 +1,101 @@
+// The whole pipeline on real photos from ../shared (skips when absent): one central face per LFW
+// photo, unit-norm embeddings that separate people, no face in a face-free image, group photos,
+// and one FaceAnalyzer per thread giving the same answers as a single thread.
+#include "test_util.hpp"
+
+#include <facerec/analyzer.hpp>
+#include <facerec/error.hpp>
+#include <facerec/image.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <thread>
+
+namespace facerec {
+namespace {
+
+std::filesystem::path lfw(const std::string& name, int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "_%04d.jpg", i);
+  return test::shared_dir() / "data" / "lfw" / "images" / name / (name + buf);
+}
+
+#define NEED_SHARED()                                                           \
+  if (!std::filesystem::exists(test::shared_dir() / "data" / "lfw" / "images")) \
+  GTEST_SKIP() << "../shared/data/lfw is absent; pipeline tests need real photos"
+
+std::vector<float> embed_one(FaceAnalyzer& fa, const std::filesystem::path& p) {
+  auto faces = fa.analyze(decode_image_file(p.string()).bgr);
+  EXPECT_EQ(faces.size(), 1u) << p;
+  return faces.empty() ? std::vector<float>{} : faces[0].embedding;
+}
+
+TEST(Pipeline, SeparatesPeopleOnLfw) {
+  NEED_SHARED();
+  FaceAnalyzer fa;
+  auto a1 = embed_one(fa, lfw("Colin_Powell", 1)), a2 = embed_one(fa, lfw("Colin_Powell", 2));
+  auto b1 = embed_one(fa, lfw("George_W_Bush", 1)), b2 = embed_one(fa, lfw("George_W_Bush", 2));
+  ASSERT_EQ(a1.size(), 128u);
+  double n = 0;
+  for (float v : a1) n += v * v;
+  EXPECT_NEAR(n, 1.0, 1e-5);
+  float same_a = FaceAnalyzer::cosine(a1, a2), same_b = FaceAnalyzer::cosine(b1, b2);
+  float diff = std::max({FaceAnalyzer::cosine(a1, b1), FaceAnalyzer::cosine(a1, b2), FaceAnalyzer::cosine(a2, b1)});
+  EXPECT_GT(same_a, diff + 0.05f);
+  EXPECT_GT(same_b, diff + 0.05f);
+}
+
+TEST(Pipeline, FindsTheFaceAndItsLandmarks) {
+  NEED_SHARED();
+  FaceAnalyzer fa;
+  auto faces = fa.analyze(decode_image_file(lfw("Colin_Powell", 1).string()).bgr, false);
+  ASSERT_EQ(faces.size(), 1u);
+  const auto& f = faces[0];
+  EXPECT_GT(f.detection.score, 0.7f);
+  cv::Point2f c = (f.detection.box.tl() + f.detection.box.br()) * 0.5f;
+  EXPECT_NEAR(c.x, 125, 25);  // LFW photos are centred on the face
+  EXPECT_NEAR(c.y, 125, 30);
+  ASSERT_EQ(f.landmarks.size(), 68u);
+  EXPECT_LT(f.five[0].x, f.five[1].x);  // image-left eye first
+  EXPECT_LT(f.five[0].y, f.five[3].y);  // eyes above the mouth
+  EXPECT_TRUE(f.detection.box.contains(f.five[2]));
+}
+
+TEST(Pipeline, NoFaceInAFaceFreeImage) {
+  cv::Mat noise(480, 640, CV_8UC3);
+  cv::randu(noise, cv::Scalar::all(0), cv::Scalar::all(255));
+  cv::Mat flat(480, 640, CV_8UC3, cv::Scalar(128, 128, 128));
+  FaceAnalyzer fa;
+  EXPECT_TRUE(fa.analyze(flat).empty());
+  EXPECT_TRUE(fa.analyze(noise).empty());
+}
+
+TEST(Pipeline, OneAnalyzerPerThreadGivesTheSameAnswers) {
+  NEED_SHARED();
+  std::vector<std::filesystem::path> imgs = {lfw("Colin_Powell", 1), lfw("George_W_Bush", 1), lfw("Serena_Williams", 1),
+                                             lfw("Angelina_Jolie", 1)};
+  std::vector<std::vector<float>> seq(imgs.size()), par(imgs.size());
+  {
+    FaceAnalyzer fa;
+    for (size_t i = 0; i < imgs.size(); ++i) seq[i] = embed_one(fa, imgs[i]);
+  }
+  std::vector<std::thread> ts;
+  for (size_t t = 0; t < 2; ++t)
+    ts.emplace_back([&, t] {
+      FaceAnalyzer fa;
+      for (size_t i = t; i < imgs.size(); i += 2) par[i] = embed_one(fa, imgs[i]);
+    });
+  for (auto& t : ts) t.join();
+  for (size_t i = 0; i < imgs.size(); ++i) {
+    ASSERT_EQ(seq[i].size(), par[i].size());
+    for (size_t k = 0; k < seq[i].size(); ++k) EXPECT_NEAR(seq[i][k], par[i][k], 1e-5f);
+  }
+}
+
+TEST(Pipeline, ComparingEmbeddingsOfDifferentModelsIsAnError) {
+  EXPECT_THROW(FaceAnalyzer::cosine(std::vector<float>(128, 0.1f), std::vector<float>(256, 0.1f)), Error);
+}
+
+}  // namespace
+}  // namespace facerec
