@@ -8,6 +8,8 @@
 #include <facerec/models.hpp>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -30,8 +32,10 @@ struct Embedded {
 std::string cache_key(const AnalyzerOptions& o, const std::string& root) {
   std::string k = o.detector.model + "|" + std::to_string(o.detector.min_face) + "|" +
                   std::to_string(o.detector.score_threshold) + "|" + o.landmarker.model + "|" +
-                  std::to_string(o.landmarker.crop_scale) + "|" + o.embedder.model + (o.embedder.flip ? "+flip" : "") +
-                  "|" + o.detector.backend + "|" + root + "|v1";
+                  std::to_string(o.landmarker.crop_scale) + "|" + std::to_string(o.landmarker.passes) + "|" +
+                  std::to_string(o.landmarker.refine_scale) + (o.landmarker.flip ? "|lmflip|" : "|") + o.detector.verifier + "|" +
+                  std::to_string(o.detector.verify_threshold) + "|" + o.embedder.model + (o.embedder.flip ? "+flip" : "") +
+                  "|" + o.detector.backend + "|" + root + "|v2";
   return std::to_string(std::hash<std::string>{}(k));
 }
 
@@ -84,8 +88,9 @@ struct LfwFlags {
   std::string images, pairs, json_out, embedder = "face_recognition_model", detector = "blazeface",
                                        landmarker = "face_landmark_68_model";
   int workers = 2;
-  bool flip = false, all = false, calibrate = false;
-  float crop_scale = 1.25f;
+  bool flip = false, all = false, calibrate = false, landmark_flip = false;
+  float crop_scale = 1.25f, refine_scale = 1.4f;
+  int passes = 2;
 };
 
 int eval_lfw(const LfwFlags& f) {
@@ -95,6 +100,9 @@ int eval_lfw(const LfwFlags& f) {
   o.detector.model = f.detector;
   o.landmarker.model = f.landmarker;
   o.landmarker.crop_scale = f.crop_scale;
+  o.landmarker.passes = f.passes;
+  o.landmarker.refine_scale = f.refine_scale;
+  o.landmarker.flip = f.landmark_flip;
   o.embedder.model = f.embedder;
   o.embedder.flip = f.flip;
   o.detector.threads = o.landmarker.threads = o.embedder.threads = 1;
@@ -235,6 +243,52 @@ int eval_lfw(const LfwFlags& f) {
   return kOk;
 }
 
+int eval_detection(const std::string& xml, std::string images, const DetectorOptions& dopt, const std::string& draw_dir,
+                   bool json) {
+  auto labelled = read_dlib_xml(xml);
+  if (images.empty()) images = std::filesystem::path(xml).parent_path().string();
+  auto det = make_detector(dopt);
+  DetectionCounts total;
+  nlohmann::json per = nlohmann::json::array();
+  auto t0 = std::chrono::steady_clock::now();
+  for (const auto& li : labelled) {
+    auto img = decode_image_file((std::filesystem::path(images) / li.file).string());
+    auto found = det->detect(img.bgr);
+    std::vector<Box> boxes;
+    for (const auto& d : found) boxes.push_back({d.box.x, d.box.y, d.box.width, d.box.height});
+    auto c = match_detections(li.boxes, boxes, 0.5);
+    total.true_positives += c.true_positives;
+    total.false_positives += c.false_positives;
+    total.false_negatives += c.false_negatives;
+    per.push_back({{"image", li.file}, {"truth", li.boxes.size()}, {"found", boxes.size()}, {"tp", c.true_positives},
+                   {"fp", c.false_positives}, {"fn", c.false_negatives}});
+    if (!json)
+      std::printf("%-28s truth %2zu  found %2zu  tp %2d  fp %2d  fn %2d\n", li.file.c_str(), li.boxes.size(), boxes.size(),
+                  c.true_positives, c.false_positives, c.false_negatives);
+    if (!draw_dir.empty()) {
+      std::filesystem::create_directories(draw_dir);
+      cv::Mat canvas = img.bgr.clone();
+      for (const auto& b : li.boxes) cv::rectangle(canvas, cv::Rect2f(b.x, b.y, b.w, b.h), cv::Scalar(255, 0, 0), 2);
+      for (const auto& d : found) cv::rectangle(canvas, d.box, cv::Scalar(0, 255, 0), 1);
+      cv::imwrite((std::filesystem::path(draw_dir) / (std::filesystem::path(li.file).stem().string() + ".png")).string(), canvas);
+    }
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (json) {
+    std::cout << nlohmann::json{{"xml", xml}, {"detector", dopt.model}, {"verifier", dopt.verifier},
+                                {"recall", total.recall()}, {"precision", total.precision()}, {"tp", total.true_positives},
+                                {"fp", total.false_positives}, {"fn", total.false_negatives}, {"images", per},
+                                {"seconds", secs}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::printf("detector %s (verifier %s): recall %.3f  precision %.3f  (tp %d, fp %d, fn %d; IoU >= 0.5)  %.1f s\n",
+                dopt.model.c_str(), dopt.verifier.c_str(), total.recall(), total.precision(), total.true_positives,
+                total.false_positives, total.false_negatives, secs);
+  }
+  return kOk;
+}
+
 }  // namespace
 
 void add_eval_commands(CLI::App& app, Action* action) {
@@ -252,12 +306,29 @@ void add_eval_commands(CLI::App& app, Action* action) {
   lfw->add_option("--landmarker", f->landmarker, "Landmark model or 'none'")->capture_default_str();
   lfw->add_option("--crop-scale", f->crop_scale, "Landmarker crop size relative to the detection box")
       ->capture_default_str();
+  lfw->add_option("--passes", f->passes, "Landmark passes (2: re-centre on the first pass's points)")->capture_default_str();
+  lfw->add_option("--refine-scale", f->refine_scale, "Crop size of the refining pass relative to the points' extent")->capture_default_str();
+  lfw->add_flag("--landmark-flip", f->landmark_flip, "Average the landmarks with those of the mirror image");
   lfw->add_flag("--flip", f->flip, "Flip test-time augmentation");
   lfw->add_flag("--all", f->all, "Also embed every image under --images (detection rate, impostor distribution)");
   lfw->add_option("--workers", f->workers, "Parallel pipelines")->capture_default_str()->check(CLI::Range(1, 64));
   lfw->add_option("--json", f->json_out, "Write every figure as JSON to this file");
   lfw->add_flag("--calibrate", f->calibrate, "Store the thresholds in the model manifest");
   lfw->callback([=] { *action = [=] { return eval_lfw(*f); }; });
+
+  auto* det = ev->add_subcommand("detection", "Detection recall and precision against dlib imglab XML boxes (IoU >= 0.5)");
+  auto xml = std::make_shared<std::string>(), images = std::make_shared<std::string>(), draw = std::make_shared<std::string>();
+  auto dopt = std::make_shared<DetectorOptions>();
+  auto djson = std::make_shared<bool>(false);
+  det->add_option("--xml", *xml, "dlib XML with <box> ground truth (e.g. testing.xml)")->required()->check(CLI::ExistingFile);
+  det->add_option("--images", *images, "Image directory (default: the XML's directory)");
+  det->add_option("--detector", dopt->model, "Detector model")->capture_default_str();
+  det->add_option("--verifier", dopt->verifier, "Verifier model or 'none'")->capture_default_str();
+  det->add_option("--score", dopt->score_threshold, "Score threshold")->capture_default_str();
+  det->add_option("--min-face", dopt->min_face, "Smallest face in pixels")->capture_default_str();
+  det->add_option("--draw", *draw, "Directory for images with truth (blue) and detections (green)");
+  det->add_flag("--json", *djson, "JSON output");
+  det->callback([=] { *action = [=] { return eval_detection(*xml, *images, *dopt, *draw, *djson); }; });
 }
 
 }  // namespace facerec::cli

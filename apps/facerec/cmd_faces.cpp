@@ -19,7 +19,8 @@ struct PipelineFlags {
   std::string detector = "blazeface", landmarker = "face_landmark_68_model", embedder = "face_recognition_model";
   std::string backend = "opencv-dnn";
   int threads = 0, min_face = 20;
-  float score = 0.5f;
+  float score = 0.5f, verify_threshold = 0.5f;
+  std::string verifier = "facemesh";
   bool flip = false;
 
   void add(CLI::App* app, bool with_embedder) {
@@ -32,6 +33,10 @@ struct PipelineFlags {
         ->capture_default_str()
         ->check(CLI::Range(8, 4096));
     app->add_option("--score", score, "Detection score threshold")->capture_default_str()->check(CLI::Range(0.0, 1.0));
+    app->add_option("--verifier", verifier, "Face-presence model checking each detection, or 'none'")->capture_default_str();
+    app->add_option("--verify-threshold", verify_threshold, "Minimum face-presence score")
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 1.0));
     if (with_embedder) {
       app->add_option("--embedder", embedder, "Embedding model")->capture_default_str();
       app->add_flag("--flip", flip, "Flip test-time augmentation (face + mirror image)");
@@ -44,6 +49,8 @@ struct PipelineFlags {
     o.detector.threads = o.landmarker.threads = o.embedder.threads = threads;
     o.detector.min_face = min_face;
     o.detector.score_threshold = score;
+    o.detector.verifier = verifier;
+    o.detector.verify_threshold = verify_threshold;
     o.landmarker.model = landmarker;
     o.embedder.model = embedder;
     o.embedder.flip = flip;

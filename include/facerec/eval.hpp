@@ -39,4 +39,24 @@ double best_accuracy_threshold(const std::vector<double>& scores, const std::vec
 // Fraction of genuine scores >= t.
 double tar_at(const std::vector<double>& genuine, double t);
 
+// Detection matching: each ground-truth box is matched to at most one detection (greedy by IoU,
+// highest first) with IoU >= min_iou.
+struct DetectionCounts {
+  int true_positives = 0, false_positives = 0, false_negatives = 0;
+  double recall() const;
+  double precision() const;
+};
+struct Box {
+  float x = 0, y = 0, w = 0, h = 0;
+};
+DetectionCounts match_detections(const std::vector<Box>& truth, const std::vector<Box>& found, double min_iou = 0.5);
+
+// One image of a dlib imglab XML file (<image file=...><box top left width height [ignore]>).
+struct LabelledImage {
+  std::string file;
+  std::vector<Box> boxes;  // boxes marked ignore='1' are left out
+};
+// Throws Error(NotFound | InvalidArgument) naming the file and the problem.
+std::vector<LabelledImage> read_dlib_xml(const std::filesystem::path& file);
+
 }  // namespace facerec

@@ -33,6 +33,10 @@ struct DetectorOptions {
   float nms_iou = 0.3f;
   int min_face = 20;  // smallest face (px) to look for; smaller = more tiles
   int max_faces = 0;  // 0: all
+  // Second opinion on every detection: FaceMesh's face-presence score on a crop around the box
+  // removes BlazeFace's false positives (ears, hands, patterns) at small scales. "none" disables it.
+  std::string verifier = "facemesh";
+  float verify_threshold = 0.5f;
 };
 
 class FaceDetector {
@@ -48,6 +52,9 @@ struct LandmarkerOptions {
   std::string backend = "opencv-dnn";
   int threads = 0;
   float crop_scale = 1.25f;  // square crop side = crop_scale * max(box w, h)
+  int passes = 2;            // >1: re-run on a crop framed by the previous pass's points
+  float refine_scale = 1.4f; // crop side = refine_scale * max(extent of the points)
+  bool flip = false;         // average with the points found on the mirror image
 };
 
 class Landmarker {

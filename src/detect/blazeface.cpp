@@ -12,6 +12,7 @@
 #include <facerec/face.hpp>
 #include <facerec/models.hpp>
 
+#include "detect/postprocess.hpp"
 #include "image/preprocess.hpp"
 
 #include <opencv2/imgproc.hpp>
@@ -22,62 +23,9 @@
 namespace facerec {
 namespace {
 
-struct Anchor {
-  float cx, cy;
-};
-
-std::vector<Anchor> make_anchors(int input, const std::vector<int>& strides) {
-  std::vector<Anchor> out;
-  size_t i = 0;
-  while (i < strides.size()) {
-    int stride = strides[i];
-    int per_cell = 0;
-    while (i < strides.size() && strides[i] == stride) {
-      per_cell += 2;
-      ++i;
-    }
-    int fm = (input + stride - 1) / stride;
-    for (int y = 0; y < fm; ++y)
-      for (int x = 0; x < fm; ++x)
-        for (int a = 0; a < per_cell; ++a)
-          out.push_back({(float(x) + 0.5f) / float(fm), (float(y) + 0.5f) / float(fm)});
-  }
-  return out;
-}
-
-float iou(const cv::Rect2f& a, const cv::Rect2f& b) {
-  float inter = (a & b).area();
-  float uni = a.area() + b.area() - inter;
-  return uni > 0 ? inter / uni : 0.f;
-}
-
-// MediaPipe's weighted NMS: each cluster of overlapping detections becomes their score-weighted mean.
-std::vector<Detection> weighted_nms(std::vector<Detection> dets, float thr) {
-  std::sort(dets.begin(), dets.end(), [](const auto& a, const auto& b) { return a.score > b.score; });
-  std::vector<Detection> out;
-  std::vector<bool> used(dets.size(), false);
-  for (size_t i = 0; i < dets.size(); ++i) {
-    if (used[i]) continue;
-    double wsum = 0, x = 0, y = 0, w = 0, h = 0;
-    std::vector<cv::Point2d> kp(dets[i].keypoints.size());
-    for (size_t j = i; j < dets.size(); ++j) {
-      if (used[j] || iou(dets[i].box, dets[j].box) < thr) continue;
-      used[j] = true;
-      double s = dets[j].score;
-      wsum += s;
-      x += s * dets[j].box.x;
-      y += s * dets[j].box.y;
-      w += s * dets[j].box.width;
-      h += s * dets[j].box.height;
-      for (size_t k = 0; k < kp.size(); ++k) kp[k] += s * cv::Point2d(dets[j].keypoints[k]);
-    }
-    Detection d = dets[i];
-    d.box = cv::Rect2f(float(x / wsum), float(y / wsum), float(w / wsum), float(h / wsum));
-    for (size_t k = 0; k < kp.size(); ++k) d.keypoints[k] = cv::Point2f(float(kp[k].x / wsum), float(kp[k].y / wsum));
-    out.push_back(d);
-  }
-  return out;
-}
+using detail::Anchor;
+using detail::make_anchors;
+using detail::weighted_nms;
 
 class BlazeFace final : public FaceDetector {
  public:
@@ -91,6 +39,13 @@ class BlazeFace final : public FaceDetector {
     BackendOptions bo;
     bo.threads = o.threads;
     net_ = load_backend(o.backend, model_path(entry_).string(), bo);
+    if (o.verifier != "none") {
+      verifier_entry_ = manifest.model(o.verifier);
+      verifier_ = load_backend(o.backend, model_path(verifier_entry_).string(), bo);
+      for (size_t i = 0; i < verifier_entry_.outputs.size(); ++i)
+        if (verifier_entry_.outputs[i].name == "output_faceflag") flag_output_ = verifier_entry_.outputs[i].name;
+      if (flag_output_.empty()) throw Error(ErrorKind::InvalidArgument, "verifier '" + o.verifier + "' has no face-presence output");
+    }
   }
 
   std::vector<Detection> detect(const cv::Mat& bgr) override {
@@ -125,6 +80,9 @@ class BlazeFace final : public FaceDetector {
       s *= 2;
     }
     auto out = weighted_nms(std::move(all), opt_.nms_iou);
+    if (verifier_)
+      out.erase(std::remove_if(out.begin(), out.end(), [&](const Detection& d) { return presence(bgr, d) < opt_.verify_threshold; }),
+                out.end());
     for (auto& d : out) d.box &= cv::Rect2f(0, 0, W, H);
     out.erase(std::remove_if(out.begin(), out.end(), [](const Detection& d) { return d.box.area() <= 0; }), out.end());
     if (opt_.max_faces > 0 && int(out.size()) > opt_.max_faces) out.resize(size_t(opt_.max_faces));
@@ -137,6 +95,26 @@ class BlazeFace final : public FaceDetector {
   int size_ = 0;
   std::vector<Anchor> anchors_;
   std::unique_ptr<InferenceBackend> net_;
+  ModelEntry verifier_entry_;
+  std::unique_ptr<InferenceBackend> verifier_;
+  std::string flag_output_;
+
+  // FaceMesh's face-presence score for a square crop of 1.5x the box around its centre.
+  float presence(const cv::Mat& bgr, const Detection& d) {
+    const int S = verifier_entry_.input.width;
+    float side = 1.5f * std::max(d.box.width, d.box.height);
+    cv::Point2f c = (d.box.tl() + d.box.br()) * 0.5f;
+    double k = double(side) / S;
+    cv::Mat m = (cv::Mat_<double>(2, 3) << k, 0, c.x - side / 2, 0, k, c.y - side / 2);
+    cv::Mat crop = detail::warp_crop(bgr, m, cv::Size(S, S));
+    Tensor in({1, 3, S, S});
+    detail::fill_input(in, 0, crop, verifier_entry_.input);
+    auto outs = verifier_->run({in});
+    auto specs = verifier_->outputs();
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (specs[i].name == flag_output_) return outs[i].data.at(0);
+    return 0.f;
+  }
 
   // `img` is the image at `img_scale` (1 or the level's reduced copy); `s` the level's scale.
   void run_tile(const cv::Mat& img, float img_scale, float s, float ox, float oy, bool inner_l, bool inner_t,

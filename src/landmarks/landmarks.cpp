@@ -7,8 +7,18 @@
 
 #include "image/preprocess.hpp"
 
+#include <opencv2/imgproc.hpp>
+
 namespace facerec {
 namespace {
+
+// The iBUG 68-point index of each point's mirror image (left and right swap).
+size_t mirror68(size_t i) {
+  static const int m[68] = {16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0,  26, 25, 24, 23, 22, 21,
+                            20, 19, 18, 17, 27, 28, 29, 30, 35, 34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36,
+                            41, 40, 54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65};
+  return size_t(m[i]);
+}
 
 class FaceApi68 final : public Landmarker {
  public:
@@ -22,22 +32,43 @@ class FaceApi68 final : public Landmarker {
   }
 
   std::vector<cv::Point2f> landmarks(const cv::Mat& bgr, const Detection& face) override {
+    auto pts = run(bgr, (face.box.tl() + face.box.br()) * 0.5f, opt_.crop_scale * std::max(face.box.width, face.box.height));
+    for (int pass = 1; pass < opt_.passes; ++pass) {
+      // re-centre on the points found: a crop framed like the ones the network was trained on
+      float x0 = pts[0].x, y0 = pts[0].y, x1 = x0, y1 = y0;
+      for (const auto& p : pts) {
+        x0 = std::min(x0, p.x), y0 = std::min(y0, p.y), x1 = std::max(x1, p.x), y1 = std::max(y1, p.y);
+      }
+      cv::Rect2f b(x0, y0, x1 - x0, y1 - y0);
+      pts = run(bgr, (b.tl() + b.br()) * 0.5f, opt_.refine_scale * std::max(b.width, b.height));
+    }
+    return pts;
+  }
+
+ private:
+  std::vector<cv::Point2f> run(const cv::Mat& bgr, cv::Point2f centre, float side) {
     const int S = entry_.input.width;
-    float side = opt_.crop_scale * std::max(face.box.width, face.box.height);
-    float x0 = face.box.x + face.box.width / 2 - side / 2, y0 = face.box.y + face.box.height / 2 - side / 2;
+    float x0 = centre.x - side / 2, y0 = centre.y - side / 2;
     double k = double(side) / S;
     cv::Mat m = (cv::Mat_<double>(2, 3) << k, 0, x0, 0, k, y0);
     cv::Mat crop = detail::warp_crop(bgr, m, cv::Size(S, S));
     Tensor in({1, 3, S, S});
     detail::fill_input(in, 0, crop, entry_.input);
-    auto out = net_->run({in});
-    const auto& v = out.at(0).data;
+    auto v = net_->run({in}).at(0).data;
+    if (opt_.flip) {  // average with the points found on the mirror image, mirrored back
+      detail::fill_input(in, 0, crop, entry_.input, true);
+      auto mv = net_->run({in}).at(0).data;
+      for (size_t i = 0; i < 68; ++i) {
+        size_t j = mirror68(i);
+        v[2 * i] = 0.5f * (v[2 * i] + (1.f - mv[2 * j]));
+        v[2 * i + 1] = 0.5f * (v[2 * i + 1] + mv[2 * j + 1]);
+      }
+    }
     std::vector<cv::Point2f> pts(68);
     for (size_t i = 0; i < 68; ++i) pts[i] = cv::Point2f(x0 + v[2 * i] * side, y0 + v[2 * i + 1] * side);
     return pts;
   }
 
- private:
   LandmarkerOptions opt_;
   ModelEntry entry_;
   std::unique_ptr<InferenceBackend> net_;

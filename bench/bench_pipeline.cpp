@@ -1,0 +1,114 @@
+// Speed of each pipeline stage on this machine, with OpenCV's YuNet (cv::FaceDetectorYN, from
+// ../shared/models/reference, comparison only) measured in the same run.
+//   build/bench/bench_pipeline [--benchmark_filter=detect]
+// Threads: the /threads:N suffix sets OpenCV's thread pool (cv::setNumThreads) for that run.
+#include <facerec/align.hpp>
+#include <facerec/analyzer.hpp>
+#include <facerec/image.hpp>
+
+#include <benchmark/benchmark.h>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
+
+#include <filesystem>
+
+namespace {
+
+std::filesystem::path shared() {
+  if (const char* p = std::getenv("FACEREC_SHARED"); p && *p) return p;
+  return std::filesystem::path(FACEREC_SOURCE_DIR).parent_path() / "shared";
+}
+
+cv::Mat photo(int w, int h) {  // a group photo resized (letterboxed) to w x h
+  static cv::Mat src = facerec::decode_image_file((shared() / "data/samples/group-photos/sample3.jpg").string()).bgr;
+  double s = std::min(double(w) / src.cols, double(h) / src.rows);
+  cv::Mat r, out(h, w, CV_8UC3, cv::Scalar(0, 0, 0));
+  cv::resize(src, r, cv::Size(), s, s, cv::INTER_AREA);
+  r.copyTo(out(cv::Rect(0, 0, r.cols, r.rows)));
+  return out;
+}
+
+void detect(benchmark::State& st, int w, int h, int min_face, std::string verifier) {
+  cv::setNumThreads(int(st.range(0)));
+  facerec::DetectorOptions o;
+  o.min_face = min_face;
+  o.verifier = verifier;
+  auto det = facerec::make_detector(o);
+  cv::Mat img = photo(w, h);
+  size_t n = 0;
+  for (auto _ : st) n = det->detect(img).size();
+  st.counters["faces"] = double(n);
+}
+
+void yunet(benchmark::State& st, int w, int h) {
+  auto model = shared() / "models/reference/yunet_legacy_320x320.onnx";
+  if (!std::filesystem::exists(model)) {
+    st.SkipWithError("../shared/models/reference/yunet_legacy_320x320.onnx is absent");
+    return;
+  }
+  cv::setNumThreads(int(st.range(0)));
+  auto det = cv::FaceDetectorYN::create(model.string(), "", cv::Size(w, h), 0.6f, 0.3f, 5000);
+  cv::Mat img = photo(w, h), faces;
+  for (auto _ : st) det->detect(img, faces);
+  st.counters["faces"] = faces.rows;
+}
+
+struct Prepared {
+  cv::Mat img;
+  facerec::Face face;
+};
+Prepared& prepared() {
+  static Prepared p = [] {
+    Prepared q;
+    q.img = facerec::decode_image_file((shared() / "data/lfw/images/Colin_Powell/Colin_Powell_0001.jpg").string()).bgr;
+    facerec::FaceAnalyzer fa;
+    q.face = fa.analyze(q.img).at(0);
+    return q;
+  }();
+  return p;
+}
+
+void landmarks(benchmark::State& st) {
+  cv::setNumThreads(int(st.range(0)));
+  auto lm = facerec::make_landmarker();
+  auto& p = prepared();
+  for (auto _ : st) benchmark::DoNotOptimize(lm->landmarks(p.img, p.face.detection));
+}
+
+void align(benchmark::State& st) {
+  auto& p = prepared();
+  for (auto _ : st) benchmark::DoNotOptimize(facerec::dlib_face_chip(p.img, p.face.landmarks, 150, 0.25));
+}
+
+void embed(benchmark::State& st, bool flip) {
+  cv::setNumThreads(int(st.range(0)));
+  facerec::EmbedderOptions o;
+  o.flip = flip;
+  auto e = facerec::make_embedder(o);
+  auto& p = prepared();
+  for (auto _ : st) benchmark::DoNotOptimize(e->embed(p.face.aligned));
+}
+
+void whole(benchmark::State& st) {
+  cv::setNumThreads(int(st.range(0)));
+  facerec::FaceAnalyzer fa;
+  auto& p = prepared();
+  for (auto _ : st) benchmark::DoNotOptimize(fa.analyze(p.img));
+}
+
+}  // namespace
+
+#define THREADS ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime()
+BENCHMARK_CAPTURE(detect, blazeface_640x480_min20, 640, 480, 20, std::string("facemesh")) THREADS;
+BENCHMARK_CAPTURE(detect, blazeface_640x480_min20_noverify, 640, 480, 20, std::string("none")) THREADS;
+BENCHMARK_CAPTURE(detect, blazeface_1920x1080_min20, 1920, 1080, 20, std::string("facemesh")) THREADS;
+BENCHMARK_CAPTURE(detect, blazeface_1920x1080_min80, 1920, 1080, 80, std::string("facemesh")) THREADS;
+BENCHMARK_CAPTURE(yunet, yunet_640x480, 640, 480) THREADS;
+BENCHMARK_CAPTURE(yunet, yunet_1920x1080, 1920, 1080) THREADS;
+BENCHMARK(landmarks) THREADS;
+BENCHMARK(align)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(embed, dlib_resnet, false) THREADS;
+BENCHMARK_CAPTURE(embed, dlib_resnet_flip, true) THREADS;
+BENCHMARK(whole) THREADS;
+BENCHMARK_MAIN();
