@@ -14,6 +14,8 @@ using Action = std::function<int()>;
 void add_models_commands(CLI::App& app, Action* action);
 // detect, embed, compare
 void add_face_commands(CLI::App& app, Action* action);
+// enroll, identify, people
+void add_gallery_commands(CLI::App& app, Action* action);
 // eval lfw
 void add_eval_commands(CLI::App& app, Action* action);
 

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   facerec::cli::Action action;
   facerec::cli::add_face_commands(app, &action);
+  facerec::cli::add_gallery_commands(app, &action);
   facerec::cli::add_eval_commands(app, &action);
   facerec::cli::add_models_commands(app, &action);
   try {

@@ -48,23 +48,27 @@ class FaceDetector {
 std::unique_ptr<FaceDetector> make_detector(const DetectorOptions& options = {});
 
 struct LandmarkerOptions {
-  std::string model = "face_landmark_68_model";  // or "none": five points from the detector's keypoints
+  std::string model = "face_landmark_68_model";  // or "facemesh" (468 points), or "none": the detector's keypoints
   std::string backend = "opencv-dnn";
   int threads = 0;
-  float crop_scale = 1.25f;  // square crop side = crop_scale * max(box w, h)
-  int passes = 2;            // >1: re-run on a crop framed by the previous pass's points
-  float refine_scale = 1.4f; // crop side = refine_scale * max(extent of the points)
-  bool flip = false;         // average with the points found on the mirror image
+  float crop_scale = 1.25f;   // square crop side = crop_scale * max(box w, h)
+  int passes = 2;             // >1: re-run on a crop framed by the previous pass's points
+  float refine_scale = 1.4f;  // crop side = refine_scale * max(extent of the points)
+  bool flip = false;          // average with the points found on the mirror image
 };
 
 class Landmarker {
  public:
   virtual ~Landmarker() = default;
-  // 68 points (iBUG 300-W order) in image pixels; empty when the landmarker is "none".
+  // Points in image pixels: 68 (iBUG 300-W order, face-api), 468 (FaceMesh order), or none when
+  // the landmarker is "none".
   virtual std::vector<cv::Point2f> landmarks(const cv::Mat& bgr, const Detection& face) = 0;
 };
 std::unique_ptr<Landmarker> make_landmarker(const LandmarkerOptions& options = {});
 
+// Five ArcFace points from whatever the landmarker gave: 68 or 468 points, else the detector's
+// keypoints.
+FivePoints five_points(const std::vector<cv::Point2f>& landmarks, const Detection& d);
 // Five ArcFace points from 68 landmarks (eye centres, nose tip, mouth corners).
 FivePoints five_from_68(const std::vector<cv::Point2f>& l68);
 // Five points from BlazeFace keypoints (mouth corners estimated from the mouth centre and eyes).

@@ -38,7 +38,7 @@ std::vector<Face> FaceAnalyzer::analyze(const cv::Mat& bgr, bool embed) {
     Face f;
     f.detection = d;
     f.landmarks = impl_->landmarker->landmarks(bgr, d);
-    f.five = f.landmarks.size() == 68 ? five_from_68(f.landmarks) : five_from_detection(d);
+    f.five = five_points(f.landmarks, d);
     if (embed) {
       f.aligned = impl_->embedder->align(bgr, f.five, f.landmarks);
       f.embedding = impl_->embedder->embed(f.aligned);

@@ -52,21 +52,26 @@ class NetEmbedder final : public FaceEmbedder {
     if (aligned.cols != S || aligned.rows != S || aligned.type() != CV_8UC3)
       throw Error(ErrorKind::InvalidArgument,
                   "embed: the aligned crop must be " + std::to_string(S) + "x" + std::to_string(S) + " BGR");
-    int n = opt_.flip ? 2 : 1;
+    // with flip: the mean direction of the face's and its mirror image's unit embeddings
     std::vector<float> e(size_t(dim_), 0.f);
-    for (int i = 0; i < n; ++i) {  // batch of 1: some graphs fix the batch dimension
+    for (int i = 0; i < (opt_.flip ? 2 : 1); ++i) {  // batch of 1: some graphs fix the batch dimension
       Tensor in({1, 3, S, S});
       detail::fill_input(in, 0, aligned, entry_.input, i == 1);
       auto outs = net_->run({in});
-      const auto& v = outs.at(out_).data;
+      auto v = outs.at(out_).data;
+      normalise(v);
       for (size_t k = 0; k < e.size(); ++k) e[k] += v[k];
     }
+    normalise(e);
+    return e;
+  }
+
+  static void normalise(std::vector<float>& v) {
     double norm = 0;
-    for (float v : e) norm += double(v) * v;
+    for (float x : v) norm += double(x) * x;
     norm = std::sqrt(norm);
     if (norm > 0)
-      for (auto& v : e) v = float(v / norm);
-    return e;
+      for (auto& x : v) x = float(x / norm);
   }
 
   std::string model() const override { return entry_.name + (opt_.flip ? "+flip" : ""); }

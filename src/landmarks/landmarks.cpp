@@ -32,7 +32,8 @@ class FaceApi68 final : public Landmarker {
   }
 
   std::vector<cv::Point2f> landmarks(const cv::Mat& bgr, const Detection& face) override {
-    auto pts = run(bgr, (face.box.tl() + face.box.br()) * 0.5f, opt_.crop_scale * std::max(face.box.width, face.box.height));
+    auto pts =
+        run(bgr, (face.box.tl() + face.box.br()) * 0.5f, opt_.crop_scale * std::max(face.box.width, face.box.height));
     for (int pass = 1; pass < opt_.passes; ++pass) {
       // re-centre on the points found: a crop framed like the ones the network was trained on
       float x0 = pts[0].x, y0 = pts[0].y, x1 = x0, y1 = y0;
@@ -74,6 +75,53 @@ class FaceApi68 final : public Landmarker {
   std::unique_ptr<InferenceBackend> net_;
 };
 
+// MediaPipe FaceMesh on an upright crop: 1.5x the detection box around its centre, rotated so that
+// the detector's eye keypoints are level (as MediaPipe frames its region of interest).
+class FaceMesh final : public Landmarker {
+ public:
+  explicit FaceMesh(const LandmarkerOptions& o) {
+    entry_ = Manifest::load_default().model(o.model);
+    BackendOptions bo;
+    bo.threads = o.threads;
+    net_ = load_backend(o.backend, model_path(entry_).string(), bo);
+    auto specs = net_->outputs();
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (specs[i].name == "output_mesh") mesh_ = i;
+  }
+
+  std::vector<cv::Point2f> landmarks(const cv::Mat& bgr, const Detection& face) override {
+    const int S = entry_.input.width;
+    cv::Point2f c = (face.box.tl() + face.box.br()) * 0.5f;
+    float side = 1.5f * std::max(face.box.width, face.box.height);
+    double angle = 0;
+    if (face.keypoints.size() >= 2) {
+      cv::Point2f d = face.keypoints[1] - face.keypoints[0];
+      angle = std::atan2(double(d.y), double(d.x));
+    }
+    // crop (u, v) -> image: centre + R(angle) * ((u, v) - S/2) * side / S
+    double k = double(side) / S, ca = std::cos(angle) * k, sa = std::sin(angle) * k;
+    cv::Mat m =
+        (cv::Mat_<double>(2, 3) << ca, -sa, c.x - ca * S / 2 + sa * S / 2, sa, ca, c.y - sa * S / 2 - ca * S / 2);
+    cv::Mat crop = detail::warp_crop(bgr, m, cv::Size(S, S));
+    Tensor in({1, 3, S, S});
+    detail::fill_input(in, 0, crop, entry_.input);
+    auto outs = net_->run({in});
+    const auto& v = outs.at(mesh_).data;
+    std::vector<cv::Point2f> pts(468);
+    for (size_t i = 0; i < 468; ++i) {
+      double u = v[3 * i], w = v[3 * i + 1];
+      pts[i] = cv::Point2f(float(m.at<double>(0, 0) * u + m.at<double>(0, 1) * w + m.at<double>(0, 2)),
+                           float(m.at<double>(1, 0) * u + m.at<double>(1, 1) * w + m.at<double>(1, 2)));
+    }
+    return pts;
+  }
+
+ private:
+  ModelEntry entry_;
+  std::unique_ptr<InferenceBackend> net_;
+  size_t mesh_ = 0;
+};
+
 class NoLandmarks final : public Landmarker {
  public:
   std::vector<cv::Point2f> landmarks(const cv::Mat&, const Detection&) override { return {}; }
@@ -89,6 +137,7 @@ cv::Point2f mean_of(const std::vector<cv::Point2f>& p, size_t a, size_t b) {
 
 std::unique_ptr<Landmarker> make_landmarker(const LandmarkerOptions& options) {
   if (options.model == "none") return std::make_unique<NoLandmarks>();
+  if (options.model == "facemesh") return std::make_unique<FaceMesh>(options);
   return std::make_unique<FaceApi68>(options);
 }
 
@@ -96,6 +145,15 @@ FivePoints five_from_68(const std::vector<cv::Point2f>& l) {
   if (l.size() != 68) throw Error(ErrorKind::InvalidArgument, "five_from_68 needs 68 points");
   // iBUG 68: 36-41 the image-left eye, 42-47 the image-right eye, 30 nose tip, 48/54 mouth corners
   return {mean_of(l, 36, 41), mean_of(l, 42, 47), l[30], l[48], l[54]};
+}
+
+FivePoints five_points(const std::vector<cv::Point2f>& l, const Detection& d) {
+  if (l.size() == 68) return five_from_68(l);
+  if (l.size() == 468) {
+    // FaceMesh: eye corners 33/133 (image-left eye) and 362/263, nose tip 1, mouth corners 61/291
+    return {(l[33] + l[133]) * 0.5f, (l[362] + l[263]) * 0.5f, l[1], l[61], l[291]};
+  }
+  return five_from_detection(d);
 }
 
 FivePoints five_from_detection(const Detection& d) {

@@ -1,0 +1,211 @@
+// facerec enroll | identify | people list|show|remove
+#include "commands.hpp"
+
+#include <facerec/analyzer.hpp>
+#include <facerec/error.hpp>
+#include <facerec/gallery.hpp>
+#include <facerec/image.hpp>
+
+#include "common/fs.hpp"
+#include "common/sha256.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <iostream>
+
+namespace facerec::cli {
+namespace {
+
+std::string default_db() {
+  if (const char* p = std::getenv("FACEREC_DB"); p && *p) return p;
+  std::filesystem::path base;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x)
+    base = x;
+  else if (const char* h = std::getenv("HOME"); h && *h)
+    base = std::filesystem::path(h) / ".local" / "share";
+  else
+    base = std::filesystem::temp_directory_path();
+  std::filesystem::create_directories(base / "facerec");
+  return (base / "facerec" / "gallery.db").string();
+}
+
+struct GalleryFlags {
+  std::string db = default_db();
+  std::string embedder = "face_recognition_model";
+  bool flip = false;
+  void add(CLI::App* app) {
+    app->add_option("--db", db, "Gallery: a SQLite file (env FACEREC_DB)")->capture_default_str();
+    app->add_option("--embedder", embedder, "Embedding model")->capture_default_str();
+    app->add_flag("--flip", flip, "Flip test-time augmentation");
+  }
+  AnalyzerOptions options() const {
+    AnalyzerOptions o;
+    o.embedder.model = embedder;
+    o.embedder.flip = flip;
+    return o;
+  }
+};
+
+int enroll(const std::string& name, const std::string& metadata, const std::vector<std::string>& images,
+           const GalleryFlags& g) {
+  FaceAnalyzer fa(g.options());
+  std::vector<Template> templates;
+  for (const auto& path : images) {
+    try {
+      std::string bytes = detail::read_file(path);
+      auto img = decode_image_bytes(bytes);
+      auto faces = fa.analyze(img.bgr, true);
+      if (faces.empty()) {
+        std::cerr << "facerec: no face in " << path << "; skipped\n";
+        continue;
+      }
+      if (faces.size() > 1)
+        std::cerr << "facerec: " << faces.size() << " faces in " << path << "; enrolling the largest\n";
+      const Face& f = *std::max_element(faces.begin(), faces.end(), [](const Face& a, const Face& b) {
+        return a.detection.box.area() < b.detection.box.area();
+      });
+      templates.push_back({f.embedding, fa.embedder_model(), detail::sha256_hex(bytes), f.detection.score});
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::InvalidArgument && e.kind() != ErrorKind::NotFound) throw;
+      std::cerr << "facerec: " << e.what() << "; skipped\n";
+    }
+  }
+  if (templates.empty())
+    throw Error(ErrorKind::InvalidArgument, "no face found in any image for " + name + "; nothing enrolled");
+  auto store = open_store(g.db);
+  int64_t id = store->enroll(name, metadata, templates);
+  std::cout << "enrolled " << name << " (id " << id << "): " << templates.size() << " face(s) from " << images.size()
+            << " image(s)\n";
+  return kOk;
+}
+
+int identify(const std::vector<std::string>& images, int top, const std::string& fmr, bool json,
+             const GalleryFlags& g) {
+  FaceAnalyzer fa(g.options());
+  Gallery gallery(g.db);
+  std::string op = fmr == "best" ? "best_accuracy" : "fmr_" + fmr;
+  int bad = 0;
+  for (const auto& path : images) {
+    std::vector<Face> faces;
+    try {
+      faces = fa.analyze(decode_image_file(path).bgr, true);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::InvalidArgument && e.kind() != ErrorKind::NotFound) throw;
+      std::cerr << "facerec: " << e.what() << "\n";
+      ++bad;
+      continue;
+    }
+    nlohmann::json jfaces = nlohmann::json::array();
+    if (!json) std::cout << path << "\t" << faces.size() << " face(s)\n";
+    for (size_t i = 0; i < faces.size(); ++i) {
+      auto cands = gallery.search(faces[i].embedding, fa.embedder_model(), top);
+      double threshold = cands.empty() ? 0.0 : fa.compare(faces[i].embedding, faces[i].embedding, op).threshold;
+      bool known = !cands.empty() && cands[0].similarity >= threshold;
+      const auto& b = faces[i].detection.box;
+      if (json) {
+        nlohmann::json jc = nlohmann::json::array();
+        for (const auto& c : cands)
+          jc.push_back({{"id", c.identity_id}, {"name", c.name}, {"similarity", c.similarity}});
+        jfaces.push_back({{"face", i},
+                          {"box", {b.x, b.y, b.width, b.height}},
+                          {"score", faces[i].detection.score},
+                          {"identity", known ? nlohmann::json(cands[0].name) : nlohmann::json(nullptr)},
+                          {"threshold", threshold},
+                          {"operating_point", op},
+                          {"candidates", jc}});
+      } else {
+        std::printf("  %zu\tbox %.0f,%.0f %.0fx%.0f\t%s", i, double(b.x), double(b.y), double(b.width),
+                    double(b.height), known ? cands[0].name.c_str() : "unknown");
+        for (const auto& c : cands) std::printf("\t%s %.3f", c.name.c_str(), double(c.similarity));
+        std::printf("\n");
+      }
+    }
+    if (json)
+      std::cout << nlohmann::json{{"image", path}, {"model", fa.embedder_model()}, {"faces", jfaces}}.dump() << "\n";
+    std::fflush(stdout);
+  }
+  return bad ? kBadInput : kOk;
+}
+
+int people(const std::string& verb, const std::string& who, const std::string& db, bool json) {
+  auto store = open_store(db);
+  if (verb == "list") {
+    auto all = store->list();
+    if (json) {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& i : all)
+        arr.push_back({{"id", i.id}, {"name", i.name}, {"templates", i.templates}, {"metadata", i.metadata}});
+      std::cout << arr.dump(2) << "\n";
+    } else {
+      for (const auto& i : all) std::cout << i.id << "\t" << i.name << "\t" << i.templates << " face(s)\n";
+      std::cerr << all.size() << " people; model " << (store->model().empty() ? "(none yet)" : store->model()) << "\n";
+    }
+    return kOk;
+  }
+  auto person = store->find(who);
+  if (!person) throw Error(ErrorKind::NotFound, "no person '" + who + "' in " + db);
+  if (verb == "show") {
+    std::cout << nlohmann::json{{"id", person->id},
+                                {"name", person->name},
+                                {"templates", person->templates},
+                                {"metadata", person->metadata},
+                                {"model", store->model()}}
+                     .dump(2)
+              << "\n";
+    return kOk;
+  }
+  store->remove(person->id);
+  std::cout << "removed " << person->name << " (id " << person->id << ", " << person->templates << " face(s))\n";
+  return kOk;
+}
+
+}  // namespace
+
+void add_gallery_commands(CLI::App& app, Action* action) {
+  {
+    auto* cmd = app.add_subcommand("enroll", "Add a person's face(s) to the gallery (one transaction)");
+    auto name = std::make_shared<std::string>(), meta = std::make_shared<std::string>();
+    auto images = std::make_shared<std::vector<std::string>>();
+    auto g = std::make_shared<GalleryFlags>();
+    cmd->add_option("--name", *name, "The person's name")->required();
+    cmd->add_option("--metadata", *meta, "Free metadata (JSON by convention)");
+    cmd->add_option("images", *images, "Photos of the person (the largest face of each is used)")->required();
+    g->add(cmd);
+    cmd->callback([=] { *action = [=] { return enroll(*name, *meta, *images, *g); }; });
+  }
+  {
+    auto* cmd =
+        app.add_subcommand("identify", "Who is in these photos? Every face with its best candidates, or unknown");
+    auto images = std::make_shared<std::vector<std::string>>();
+    auto top = std::make_shared<int>(3);
+    auto fmr = std::make_shared<std::string>("1e-3");
+    auto json = std::make_shared<bool>(false);
+    auto g = std::make_shared<GalleryFlags>();
+    cmd->add_option("images", *images, "Photos")->required();
+    cmd->add_option("--top", *top, "Candidates per face")->capture_default_str()->check(CLI::Range(1, 1000));
+    cmd->add_option("--fmr", *fmr, "Operating point for known/unknown: 1e-3, 1e-4 or best")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"1e-3", "1e-4", "best"}));
+    cmd->add_flag("--json", *json, "One JSON object per image");
+    g->add(cmd);
+    cmd->callback([=] { *action = [=] { return identify(*images, *top, *fmr, *json, *g); }; });
+  }
+  {
+    auto* cmd = app.add_subcommand("people", "List, show or remove enrolled people");
+    cmd->require_subcommand(1);
+    auto db = std::make_shared<std::string>(default_db());
+    auto json = std::make_shared<bool>(false);
+    for (const char* verb : {"list", "show", "remove"}) {
+      auto* sub = cmd->add_subcommand(verb, std::string(verb) + " enrolled people");
+      auto who = std::make_shared<std::string>();
+      if (std::string(verb) != "list") sub->add_option("person", *who, "Name or id")->required();
+      sub->add_option("--db", *db, "Gallery: a SQLite file (env FACEREC_DB)")->capture_default_str();
+      sub->add_flag("--json", *json, "JSON output");
+      std::string v = verb;
+      sub->callback([=] { *action = [=] { return people(v, *who, *db, *json); }; });
+    }
+  }
+}
+
+}  // namespace facerec::cli
