@@ -30,7 +30,7 @@ struct Embedded {
 };
 
 std::string cache_key(const AnalyzerOptions& o, const std::string& root) {
-  std::string k = o.detector.model + "|" + std::to_string(o.detector.min_face) + "|" +
+  std::string k = o.detector.model + "+" + o.detector.close_range_model + "-fallback|" + std::to_string(o.detector.min_face) + "|" +
                   std::to_string(o.detector.score_threshold) + "|" + o.landmarker.model + "|" +
                   std::to_string(o.landmarker.crop_scale) + "|" + std::to_string(o.landmarker.passes) + "|" +
                   std::to_string(o.landmarker.refine_scale) + (o.landmarker.flip ? "|lmflip|" : "|") +
@@ -88,7 +88,7 @@ struct LfwFlags {
   std::string images, pairs, json_out, embedder = "face_recognition_model", detector = "blazeface",
                                        landmarker = "face_landmark_68_model";
   int workers = 2;
-  bool flip = false, all = false, calibrate = false, landmark_flip = false;
+  bool flip = false, all = false, calibrate = false, landmark_flip = true;
   float crop_scale = 1.25f, refine_scale = 1.4f;
   int passes = 2;
 };
@@ -420,7 +420,8 @@ void add_eval_commands(CLI::App& app, Action* action) {
       ->capture_default_str();
   lfw->add_option("--refine-scale", f->refine_scale, "Crop size of the refining pass relative to the points' extent")
       ->capture_default_str();
-  lfw->add_flag("--landmark-flip", f->landmark_flip, "Average the landmarks with those of the mirror image");
+  lfw->add_flag("--landmark-flip,!--no-landmark-flip", f->landmark_flip,
+                "Average the landmarks with those of the mirror image (default: on)");
   lfw->add_flag("--flip", f->flip, "Also evaluate each embedder with flip test-time augmentation");
   lfw->add_flag("--all", f->all, "Also embed every image under --images (detection rate, impostor distribution)");
   lfw->add_option("--workers", f->workers, "Parallel pipelines")->capture_default_str()->check(CLI::Range(1, 64));

@@ -21,7 +21,7 @@ struct PipelineFlags {
   int threads = 0, min_face = 20;
   float score = 0.5f, verify_threshold = 0.5f;
   std::string verifier = "facemesh";
-  bool flip = false;
+  bool flip = true;
 
   void add(CLI::App* app, bool with_embedder) {
     app->add_option("--detector", detector, "Detector model (blazeface | blazeface-front)")->capture_default_str();
@@ -39,7 +39,7 @@ struct PipelineFlags {
         ->check(CLI::Range(0.0, 1.0));
     if (with_embedder) {
       app->add_option("--embedder", embedder, "Embedding model")->capture_default_str();
-      app->add_flag("--flip", flip, "Flip test-time augmentation (face + mirror image)");
+      app->add_flag("--flip,!--no-flip", flip, "Flip test-time augmentation: face + mirror image (default: on)");
     }
   }
   AnalyzerOptions options() const {

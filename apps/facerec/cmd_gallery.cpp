@@ -33,11 +33,11 @@ std::string default_db() {
 struct GalleryFlags {
   std::string db = default_db();
   std::string embedder = "face_recognition_model";
-  bool flip = false;
+  bool flip = true;
   void add(CLI::App* app) {
     app->add_option("--db", db, "Gallery: a SQLite file (env FACEREC_DB)")->capture_default_str();
     app->add_option("--embedder", embedder, "Embedding model")->capture_default_str();
-    app->add_flag("--flip", flip, "Flip test-time augmentation");
+    app->add_flag("--flip,!--no-flip", flip, "Flip test-time augmentation (default: on)");
   }
   AnalyzerOptions options() const {
     AnalyzerOptions o;

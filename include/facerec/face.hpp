@@ -27,6 +27,9 @@ using FivePoints = std::array<cv::Point2f, 5>;
 
 struct DetectorOptions {
   std::string model = "blazeface";  // blazeface (256, full range) | blazeface-front (128)
+  // Also run this short-range model once on the whole image, for faces that fill the frame
+  // (selfies, ID photos), which the full-range model misses. "none" disables it.
+  std::string close_range_model = "blazeface-front";
   std::string backend = "opencv-dnn";
   int threads = 0;
   float score_threshold = 0.5f;
@@ -78,7 +81,7 @@ struct EmbedderOptions {
   std::string model = "face_recognition_model";
   std::string backend = "opencv-dnn";
   int threads = 0;
-  bool flip = false;  // test-time augmentation: sum of the embeddings of the face and its mirror
+  bool flip = true;  // test-time augmentation: mean direction of the face's and its mirror image's embeddings
 };
 
 class FaceEmbedder {

@@ -19,7 +19,8 @@ FaceAnalyzer::FaceAnalyzer(const AnalyzerOptions& o) : impl_(std::make_unique<Im
   impl_->detector = make_detector(o.detector);
   impl_->landmarker = make_landmarker(o.landmarker);
   impl_->embedder = make_embedder(o.embedder);
-  const auto& entry = Manifest::load_default().model(o.embedder.model);
+  const Manifest manifest = Manifest::load_default();  // keep it alive: entry refers into it
+  const auto& entry = manifest.model(o.embedder.model);
   std::string suffix = o.embedder.flip ? "+flip" : "";
   for (const auto& [k, v] : entry.thresholds) {
     // thresholds are stored per pipeline variant: "fmr_1e-3" (no flip) and "fmr_1e-3+flip"

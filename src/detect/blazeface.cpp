@@ -27,19 +27,34 @@ using detail::Anchor;
 using detail::make_anchors;
 using detail::weighted_nms;
 
+// One BlazeFace network: its manifest entry, input size, anchors and backend session.
+struct Net {
+  ModelEntry entry;
+  int size = 0;
+  std::vector<Anchor> anchors;
+  std::unique_ptr<InferenceBackend> backend;
+
+  Net(const Manifest& manifest, const std::string& name, const DetectorOptions& o) {
+    entry = manifest.model(name);
+    if (entry.task != "detect") throw Error(ErrorKind::InvalidArgument, "model '" + name + "' is not a face detector");
+    size = entry.input.width;
+    anchors = make_anchors(size, size >= 256 ? std::vector<int>{16, 32, 32, 32} : std::vector<int>{8, 16, 16, 16});
+    BackendOptions bo;
+    bo.threads = o.threads;
+    backend = load_backend(o.backend, model_path(entry).string(), bo);
+  }
+};
+
 class BlazeFace final : public FaceDetector {
  public:
   explicit BlazeFace(const DetectorOptions& o) : opt_(o) {
     auto manifest = Manifest::load_default();
-    entry_ = manifest.model(o.model);
-    if (entry_.task != "detect")
-      throw Error(ErrorKind::InvalidArgument, "model '" + o.model + "' is not a face detector");
-    size_ = entry_.input.width;
-    anchors_ = make_anchors(size_, size_ >= 256 ? std::vector<int>{16, 32, 32, 32} : std::vector<int>{8, 16, 16, 16});
-    BackendOptions bo;
-    bo.threads = o.threads;
-    net_ = load_backend(o.backend, model_path(entry_).string(), bo);
+    main_ = std::make_unique<Net>(manifest, o.model, o);
+    if (!o.close_range_model.empty() && o.close_range_model != "none" && o.close_range_model != o.model)
+      close_ = std::make_unique<Net>(manifest, o.close_range_model, o);
     if (o.verifier != "none") {
+      BackendOptions bo;
+      bo.threads = o.threads;
       verifier_entry_ = manifest.model(o.verifier);
       verifier_ = load_backend(o.backend, model_path(verifier_entry_).string(), bo);
       for (size_t i = 0; i < verifier_entry_.outputs.size(); ++i)
@@ -53,7 +68,7 @@ class BlazeFace final : public FaceDetector {
       throw Error(ErrorKind::InvalidArgument, "detect: expected an 8-bit BGR image");
     std::vector<Detection> all;
     const float W = float(bgr.cols), H = float(bgr.rows);
-    const float S = float(size_);
+    const float S = float(main_->size);
     // Pyramid: level 0 fits the whole image in one input; each next level doubles the scale,
     // tiling the image with overlapping inputs, up to the scale where `min_face` pixels span
     // about 24 input pixels (or 2x, whichever is smaller).
@@ -74,15 +89,33 @@ class BlazeFace final : public FaceDetector {
           float ox = nx == 1 ? 0.f : std::min(float(tx) * stride, sw - S);  // tile origin, scaled pixels
           float oy = ny == 1 ? 0.f : std::min(float(ty) * stride, sh - S);
           bool inner_l = ox > 0, inner_t = oy > 0, inner_r = ox + S < sw, inner_b = oy + S < sh;
-          run_tile(level_img, float(level_img.cols) / W, s, ox, oy, inner_l, inner_t, inner_r, inner_b, all);
+          run_tile(*main_, level_img, float(level_img.cols) / W, s, ox, oy, inner_l, inner_t, inner_r, inner_b, all);
         }
       if (s * 2 > s_max * 1.0001f || level > 6) break;
       s *= 2;
     }
     auto out = weighted_nms(std::move(all), opt_.nms_iou);
-    if (verifier_)
-      out.erase(std::remove_if(out.begin(), out.end(), [&](const Detection& d) { return presence(bgr, d) < opt_.verify_threshold; }),
-                out.end());
+    auto verify = [&](std::vector<Detection>& ds) {
+      if (verifier_)
+        ds.erase(std::remove_if(ds.begin(), ds.end(), [&](const Detection& d) { return presence(bgr, d) < opt_.verify_threshold; }),
+                 ds.end());
+    };
+    verify(out);
+    // The close-range network on the whole image, as a fallback: it adds faces that fill the frame
+    // (selfies, ID photos), which the full-range network misses, and leaves the others' boxes as
+    // the full-range network found them.
+    if (close_) {
+      std::vector<Detection> near;
+      run_tile(*close_, bgr, 1.f, float(close_->size) / std::max(W, H), 0, 0, false, false, false, false, near);
+      near = detail::weighted_nms(std::move(near), opt_.nms_iou);
+      verify(near);
+      for (auto& d : near) {
+        bool known = false;
+        for (const auto& k : out) known = known || detail::iou(k.box, d.box) > 0.1f || (k.box & d.box).area() > 0.5f * std::min(k.box.area(), d.box.area());
+        if (!known) out.push_back(std::move(d));
+      }
+      std::sort(out.begin(), out.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });
+    }
     for (auto& d : out) d.box &= cv::Rect2f(0, 0, W, H);
     out.erase(std::remove_if(out.begin(), out.end(), [](const Detection& d) { return d.box.area() <= 0; }), out.end());
     if (opt_.max_faces > 0 && int(out.size()) > opt_.max_faces) out.resize(size_t(opt_.max_faces));
@@ -91,10 +124,7 @@ class BlazeFace final : public FaceDetector {
 
  private:
   DetectorOptions opt_;
-  ModelEntry entry_;
-  int size_ = 0;
-  std::vector<Anchor> anchors_;
-  std::unique_ptr<InferenceBackend> net_;
+  std::unique_ptr<Net> main_, close_;
   ModelEntry verifier_entry_;
   std::unique_ptr<InferenceBackend> verifier_;
   std::string flag_output_;
@@ -117,16 +147,18 @@ class BlazeFace final : public FaceDetector {
   }
 
   // `img` is the image at `img_scale` (1 or the level's reduced copy); `s` the level's scale.
-  void run_tile(const cv::Mat& img, float img_scale, float s, float ox, float oy, bool inner_l, bool inner_t,
+  void run_tile(Net& net, const cv::Mat& img, float img_scale, float s, float ox, float oy, bool inner_l, bool inner_t,
                 bool inner_r, bool inner_b, std::vector<Detection>& out) {
+    const int size_ = net.size;
     const float S = float(size_);
+    const auto& anchors_ = net.anchors;
     // input pixel (u, v) -> original image ((u + ox) / s, (v + oy) / s) -> img pixel * img_scale
     double k = double(img_scale) / s;
     cv::Mat m = (cv::Mat_<double>(2, 3) << k, 0, ox * k, 0, k, oy * k);
     cv::Mat crop = detail::warp_crop(img, m, cv::Size(size_, size_));
     Tensor in({1, 3, size_, size_});
-    detail::fill_input(in, 0, crop, entry_.input);
-    auto outs = net_->run({in});
+    detail::fill_input(in, 0, crop, net.entry.input);
+    auto outs = net.backend->run({in});
     // Outputs by shape: [1, n, 1] scores and [1, n, 16] regressors for n = 512 and 384.
     const Tensor *s512 = nullptr, *r512 = nullptr, *s384 = nullptr, *r384 = nullptr;
     for (const auto& t : outs) {
@@ -136,7 +168,7 @@ class BlazeFace final : public FaceDetector {
       if (t.shape[1] == 384) (score ? s384 : r384) = &t;
     }
     if (!s512 || !r512 || !s384 || !r384 || anchors_.size() != 896)
-      throw Error(ErrorKind::BadModel, "BlazeFace model '" + entry_.name + "' has unexpected outputs");
+      throw Error(ErrorKind::BadModel, "BlazeFace model '" + net.entry.name + "' has unexpected outputs");
     const float edge = 0.01f * S;
     for (size_t i = 0; i < 896; ++i) {
       const Tensor& sc = i < 512 ? *s512 : *s384;
