@@ -85,6 +85,7 @@ int identify(const std::vector<std::string>& images, int top, const std::string&
   FaceAnalyzer fa(g.options());
   Gallery gallery(g.db);
   std::string op = fmr == "best" ? "best_accuracy" : "fmr_" + fmr;
+  const double threshold = fa.threshold(op);
   int bad = 0;
   for (const auto& path : images) {
     std::vector<Face> faces;
@@ -100,7 +101,6 @@ int identify(const std::vector<std::string>& images, int top, const std::string&
     if (!json) std::cout << path << "\t" << faces.size() << " face(s)\n";
     for (size_t i = 0; i < faces.size(); ++i) {
       auto cands = gallery.search(faces[i].embedding, fa.embedder_model(), top);
-      double threshold = cands.empty() ? 0.0 : fa.compare(faces[i].embedding, faces[i].embedding, op).threshold;
       bool known = !cands.empty() && cands[0].similarity >= threshold;
       const auto& b = faces[i].detection.box;
       if (json) {

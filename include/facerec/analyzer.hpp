@@ -56,6 +56,8 @@ class FaceAnalyzer {
   // Throws Error(NotFound) when the manifest has no such threshold for this model.
   Match compare(const std::vector<float>& a, const std::vector<float>& b,
                 const std::string& operating_point = "fmr_1e-3") const;
+  // The calibrated threshold at `operating_point`; throws Error(NotFound) when there is none.
+  double threshold(const std::string& operating_point = "fmr_1e-3") const;
   static float cosine(const std::vector<float>& a, const std::vector<float>& b);
 
   std::string embedder_model() const;

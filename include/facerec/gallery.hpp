@@ -3,13 +3,14 @@
 //
 // What it represents: identities (id, name, free metadata) with several face templates each
 // (embedding, the embedding model's name, source-image sha256, quality, time), kept in a
-// GalleryStore (SQLite today), searched through a SearchIndex built from the stored templates.
+// GalleryStore (SQLite today), searched exactly over all stored templates (FAISS indexes later).
 // Every template records its model: enrolling or searching with another model is refused.
 //
 // Thread safety: a Gallery is NOT safe for concurrent use; open one per thread (SQLite in WAL
 // mode lets several readers and one writer share the file; each enrolment is one transaction,
 // so a crash never leaves half an enrolment behind).
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -71,6 +72,7 @@ class Gallery {
   void load_index();
   std::unique_ptr<GalleryStore> store_;
   std::vector<int64_t> owners_;
+  std::map<int64_t, std::string> names_;
   std::vector<float> matrix_;  // templates x dim, row-major
   int dim_ = 0;
   bool loaded_ = false;

@@ -69,18 +69,20 @@ float FaceAnalyzer::cosine(const std::vector<float>& a, const std::vector<float>
   return na > 0 && nb > 0 ? float(d / std::sqrt(na * nb)) : 0.f;
 }
 
+double FaceAnalyzer::threshold(const std::string& op) const {
+  for (const auto& [k, v] : impl_->thresholds)
+    if (k == op) return v;
+  throw Error(ErrorKind::NotFound, "no calibrated threshold '" + op + "' for model " + embedder_model() +
+                                       " in the manifest (calibrate with `facerec eval lfw --calibrate`)");
+}
+
 Match FaceAnalyzer::compare(const std::vector<float>& a, const std::vector<float>& b, const std::string& op) const {
   Match m;
   m.similarity = cosine(a, b);
   m.operating_point = op;
-  for (const auto& [k, v] : impl_->thresholds)
-    if (k == op) {
-      m.threshold = v;
-      m.same = m.similarity >= v;
-      return m;
-    }
-  throw Error(ErrorKind::NotFound, "no calibrated threshold '" + op + "' for model " + embedder_model() +
-                                       " in the manifest (calibrate with `facerec eval lfw`)");
+  m.threshold = threshold(op);
+  m.same = m.similarity >= m.threshold;
+  return m;
 }
 
 std::string FaceAnalyzer::embedder_model() const { return impl_->embedder->model(); }

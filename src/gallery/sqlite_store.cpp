@@ -251,6 +251,8 @@ GalleryStore& Gallery::store() {
 void Gallery::load_index() {
   owners_.clear();
   matrix_.clear();
+  names_.clear();
+  for (const auto& i : store_->list()) names_[i.id] = i.name;
   dim_ = 0;
   model_ = store_->model();
   for (auto& [id, t] : store_->templates()) {
@@ -277,9 +279,7 @@ std::vector<Candidate> Gallery::search(const std::vector<float>& q, const std::s
     if (it == best.end() || d > it->second) best[owners_[r]] = d;
   }
   std::vector<Candidate> out;
-  std::map<int64_t, std::string> names;
-  for (const auto& i : store_->list()) names[i.id] = i.name;
-  for (const auto& [id, s] : best) out.push_back({id, names[id], s});
+  for (const auto& [id, s] : best) out.push_back({id, names_[id], s});
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.similarity > b.similarity; });
   if (k > 0 && int(out.size()) > k) out.resize(size_t(k));
   return out;
