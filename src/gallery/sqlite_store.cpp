@@ -70,11 +70,17 @@ class SqliteStore final : public GalleryStore {
       db_ = nullptr;
       throw Error(ErrorKind::Io, "cannot open gallery " + path + ": " + msg);
     }
-    sqlite3_busy_timeout(db_, 10000);
-    exec("PRAGMA journal_mode=WAL");
-    exec("PRAGMA synchronous=NORMAL");
-    exec("PRAGMA foreign_keys=ON");
-    migrate(path);
+    try {
+      sqlite3_busy_timeout(db_, 10000);
+      exec("PRAGMA journal_mode=WAL");
+      exec("PRAGMA synchronous=NORMAL");
+      exec("PRAGMA foreign_keys=ON");
+      migrate(path);
+    } catch (...) {  // the destructor does not run for a constructor that throws
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw;
+    }
   }
   ~SqliteStore() override { sqlite3_close(db_); }
 
