@@ -33,26 +33,29 @@ std::string OnnxBuilder::unique(const std::string& hint) {
   }
 }
 
+namespace {
+// One initializer with raw little-endian data (the form every ONNX reader accepts).
+std::string add_raw_initializer(onnx::ModelProto* model, const std::string& name, int data_type,
+                                const std::vector<int64_t>& shape, const void* data, size_t bytes) {
+  auto* t = model->mutable_graph()->add_initializer();
+  t->set_name(name);
+  t->set_data_type(data_type);
+  for (auto d : shape) t->add_dims(d);
+  t->set_raw_data(std::string(static_cast<const char*>(data), bytes));
+  return name;
+}
+}  // namespace
+
 std::string OnnxBuilder::initializer(const std::string& hint, const std::vector<int64_t>& shape,
                                      const std::vector<float>& data) {
-  auto* t = model_->mutable_graph()->add_initializer();
-  std::string name = unique(hint);
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::FLOAT);
-  for (auto d : shape) t->add_dims(d);
-  t->set_raw_data(std::string(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(float)));
-  return name;
+  return add_raw_initializer(model_, unique(hint), onnx::TensorProto::FLOAT, shape, data.data(),
+                             data.size() * sizeof(float));
 }
 
 std::string OnnxBuilder::initializer_i64(const std::string& hint, const std::vector<int64_t>& shape,
                                          const std::vector<int64_t>& data) {
-  auto* t = model_->mutable_graph()->add_initializer();
-  std::string name = unique(hint);
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::INT64);
-  for (auto d : shape) t->add_dims(d);
-  t->set_raw_data(std::string(reinterpret_cast<const char*>(data.data()), data.size() * sizeof(int64_t)));
-  return name;
+  return add_raw_initializer(model_, unique(hint), onnx::TensorProto::INT64, shape, data.data(),
+                             data.size() * sizeof(int64_t));
 }
 
 std::string OnnxBuilder::node(const std::string& op, const std::vector<std::string>& inputs, const std::string& hint,
