@@ -1,97 +1,35 @@
-// facerec eval lfw: the LFW View 2 protocol on the full pipeline.
+// facerec eval: LFW verification, 1:N identification, quality pairs, detection, report comparison.
 #include "commands.hpp"
+#include "common/fs.hpp"
+#include "common/sha256.hpp"
+#include "eval_report.hpp"
 
 #include <facerec/analyzer.hpp>
+#include <facerec/dataset.hpp>
+#include <facerec/degrade.hpp>
 #include <facerec/error.hpp>
 #include <facerec/eval.hpp>
 #include <facerec/image.hpp>
 #include <facerec/models.hpp>
+#include <facerec/version.hpp>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <set>
-#include <thread>
 
 namespace facerec::cli {
 namespace {
 
-struct Embedded {
-  bool found = false;
-  std::vector<float> e;
-};
-
-std::string cache_key(const AnalyzerOptions& o, const std::string& root) {
-  std::string k = o.detector.model + "+" + o.detector.close_range_model + "-fallback|" + std::to_string(o.detector.min_face) + "|" +
-                  std::to_string(o.detector.score_threshold) + "|" + o.landmarker.model + "|" +
-                  std::to_string(o.landmarker.crop_scale) + "|" + std::to_string(o.landmarker.passes) + "|" +
-                  std::to_string(o.landmarker.refine_scale) + (o.landmarker.flip ? "|lmflip|" : "|") +
-                  o.detector.verifier + "|" + std::to_string(o.detector.verify_threshold) + "|" + o.embedder.model +
-                  (o.embedder.flip ? "+flip" : "") + "|" + o.detector.backend + "|" + root + "|v3";
-  return std::to_string(std::hash<std::string>{}(k));
-}
-
-std::filesystem::path cache_file(const std::string& key) {
-  return models_dir().parent_path() / "embeddings" / ("lfw-" + key + ".bin");
-}
-
-std::map<std::string, Embedded> load_cache(const std::filesystem::path& p) {
-  std::map<std::string, Embedded> m;
-  std::ifstream in(p, std::ios::binary);
-  while (in) {
-    uint32_t n = 0, d = 0;
-    if (!in.read(reinterpret_cast<char*>(&n), 4) || n > 4096) break;
-    std::string name(n, '\0');
-    in.read(name.data(), n);
-    if (!in.read(reinterpret_cast<char*>(&d), 4) || d > 4096) break;
-    Embedded e;
-    e.found = d > 0;
-    e.e.resize(d);
-    if (!in.read(reinterpret_cast<char*>(e.e.data()), std::streamsize(d * 4))) break;
-    m[name] = std::move(e);
-  }
-  return m;
-}
-
-void append_cache(std::ofstream& out, const std::string& name, const Embedded& e) {
-  uint32_t n = uint32_t(name.size()), d = uint32_t(e.found ? e.e.size() : 0);
-  out.write(reinterpret_cast<const char*>(&n), 4);
-  out.write(name.data(), n);
-  out.write(reinterpret_cast<const char*>(&d), 4);
-  out.write(reinterpret_cast<const char*>(e.e.data()), std::streamsize(d * 4));
-}
-
-// The face nearest the image centre (LFW photos are centred on the labelled person).
-const Face* central(const std::vector<Face>& faces, const cv::Size& size) {
-  const Face* best = nullptr;
-  double best_d = 1e30;
-  for (const auto& f : faces) {
-    cv::Point2f c = (f.detection.box.tl() + f.detection.box.br()) * 0.5f;
-    double d = std::hypot(c.x - size.width / 2.0, c.y - size.height / 2.0);
-    if (d < best_d) {
-      best_d = d;
-      best = &f;
-    }
-  }
-  return best;
-}
-
-struct LfwFlags {
-  std::string images, pairs, json_out, embedder = "face_recognition_model", detector = "blazeface",
-                                       landmarker = "face_landmark_68_model";
-  int workers = 2;
-  bool flip = false, all = false, calibrate = false, landmark_flip = true;
-  float crop_scale = 1.25f, refine_scale = 1.4f;
-  int passes = 2;
-};
+using Clock = std::chrono::steady_clock;
 
 // Splits "a,b,c".
 std::vector<std::string> split_list(const std::string& s) {
@@ -106,236 +44,454 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-struct Variant {
-  std::string embedder;
-  bool flip = false;
-  std::string name() const { return embedder + (flip ? "+flip" : ""); }
-  std::filesystem::path cache_path;
-  std::map<std::string, Embedded> cache;
-  std::ofstream out;
-};
+// Options shared by the dataset evaluations (pipeline, embedders, cache, quality, outputs).
+struct EvalFlags {
+  std::string embedder = "face_recognition_model+flip", detector = "blazeface", landmarker = "face_landmark_68_model";
+  float crop_scale = 1.25f, refine_scale = 1.4f;
+  int passes = 2;
+  bool landmark_flip = true, flip = false, no_cache = false, quality = false;
+  int workers = 2;
+  std::string cache, json_out, report_dir;
+  uint64_t seed = DegradationRanges{}.seed;
 
-struct VariantResult {
-  std::string name;
-  VerificationResult r;
-  size_t impostor_pairs = 0;
-  double t3 = 0, t4 = 0, tbest = 0, tar3 = 0, tar4 = 0;
-};
-
-VariantResult score_variant(const Variant& v, const std::vector<LfwPair>& pairs, const std::set<std::string>& wanted) {
-  VariantResult out;
-  out.name = v.name();
-  std::vector<double> scores, genuine;
-  std::vector<bool> same;
-  std::vector<int> folds;
-  for (const auto& p : pairs) {
-    const auto &a = v.cache.at(p.a), &b = v.cache.at(p.b);
-    double s = a.found && b.found ? double(FaceAnalyzer::cosine(a.e, b.e)) : std::nan("");
-    scores.push_back(s);
-    same.push_back(p.same);
-    folds.push_back(p.fold);
-    if (p.same && !std::isnan(s)) genuine.push_back(s);
+  void add(CLI::App* c) {
+    c->add_option("--embedder", embedder,
+                  "Embedding model(s), comma-separated, evaluated side by side; NAME+flip = with flip test-time "
+                  "augmentation")
+        ->capture_default_str();
+    c->add_option("--detector", detector, "Detector model")->capture_default_str();
+    c->add_option("--landmarker", landmarker, "Landmark model or 'none'")->capture_default_str();
+    c->add_option("--crop-scale", crop_scale, "Landmarker crop size relative to the detection box")
+        ->capture_default_str();
+    c->add_option("--passes", passes, "Landmark passes (2: re-centre on the first pass's points)")
+        ->capture_default_str();
+    c->add_option("--refine-scale", refine_scale, "Crop size of the refining pass relative to the points' extent")
+        ->capture_default_str();
+    c->add_flag("--landmark-flip,!--no-landmark-flip", landmark_flip,
+                "Average the landmarks with those of the mirror image (default: on)");
+    c->add_flag("--flip", flip, "Evaluate each embedder both with and without flip test-time augmentation");
+    c->add_flag("--quality", quality,
+                "Also embed seeded low-quality copies and report high-high, low-high and low-low");
+    c->add_option("--seed", seed, "Seed of the quality degradations")->capture_default_str();
+    c->add_option("--workers", workers, "Parallel pipelines")->capture_default_str()->check(CLI::Range(1, 64));
+    c->add_option("--cache", cache, "Embedding cache directory (default ~/.cache/facerec/embeddings)");
+    c->add_flag("--no-cache", no_cache, "Embed everything again (nothing read from or written to a cache)");
+    c->add_option("--json", json_out, "Write the report JSON (every figure, manifest, options, checksums) here");
+    c->add_option("--report", report_dir, "Write report.json and a self-contained report.html into this directory");
   }
-  out.r = evaluate_verification(scores, same, folds);
-  // Impostor distribution for the FMR thresholds: every pair of embedded images of different
-  // people (deterministic stride sampling above 20 million pairs).
-  std::vector<std::pair<std::string, const std::vector<float>*>> emb;
-  for (const auto& w : wanted)
-    if (v.cache.at(w).found) emb.emplace_back(w.substr(0, w.find('/')), &v.cache.at(w).e);
-  size_t total = emb.size() * (emb.size() - 1) / 2, stride = std::max<size_t>(1, total / 20'000'000), k = 0;
-  std::vector<double> impostor;
-  for (size_t i = 0; i < emb.size(); ++i)
-    for (size_t j = i + 1; j < emb.size(); ++j, ++k)
-      if (k % stride == 0 && emb[i].first != emb[j].first) {
-        const float* x = emb[i].second->data();
-        const float* y = emb[j].second->data();
-        float d = 0;  // float accumulation vectorises; unit vectors keep it well within float precision
-        for (size_t q = 0, n = emb[i].second->size(); q < n; ++q) d += x[q] * y[q];
-        impostor.push_back(double(d));
-      }
-  out.impostor_pairs = impostor.size();
-  out.t3 = threshold_at_fmr(impostor, 1e-3);
-  out.t4 = threshold_at_fmr(impostor, 1e-4);
-  out.tbest = best_accuracy_threshold(scores, same);
-  out.tar3 = tar_at(genuine, out.t3);
-  out.tar4 = tar_at(genuine, out.t4);
+
+  std::vector<EmbeddingVariant> variants() const {
+    std::vector<EmbeddingVariant> v;
+    for (auto e : split_list(embedder)) {
+      bool with_flip = e.size() > 5 && e.compare(e.size() - 5, 5, "+flip") == 0;
+      if (with_flip) e.resize(e.size() - 5);
+      for (bool f : {false, true})
+        if ((flip || f == with_flip) &&
+            std::none_of(v.begin(), v.end(), [&](const EmbeddingVariant& x) { return x.embedder == e && x.flip == f; }))
+          v.push_back({e, f});
+    }
+    if (v.empty()) throw Error(ErrorKind::InvalidArgument, "--embedder names no model");
+    return v;
+  }
+
+  DatasetEmbedOptions options(bool degraded) const {
+    DatasetEmbedOptions o;
+    o.pipeline.detector.model = detector;
+    o.pipeline.landmarker.model = landmarker;
+    o.pipeline.landmarker.crop_scale = crop_scale;
+    o.pipeline.landmarker.passes = passes;
+    o.pipeline.landmarker.refine_scale = refine_scale;
+    o.pipeline.landmarker.flip = landmark_flip;
+    o.variants = variants();
+    o.degraded = degraded;
+    o.degradation.seed = seed;
+    o.workers = workers;
+    if (!no_cache) o.cache_dir = cache.empty() ? default_embedding_cache_dir() : std::filesystem::path(cache);
+    return o;
+  }
+
+  Json pipeline_json() const {
+    auto o = options(false).pipeline;
+    return Json{{"detector", o.detector.model},
+                {"close_range_detector", o.detector.close_range_model},
+                {"verifier", o.detector.verifier},
+                {"verify_threshold", o.detector.verify_threshold},
+                {"min_face", o.detector.min_face},
+                {"score_threshold", o.detector.score_threshold},
+                {"landmarker", o.landmarker.model},
+                {"landmark_crop_scale", o.landmarker.crop_scale},
+                {"landmark_passes", o.landmarker.passes},
+                {"landmark_refine_scale", o.landmarker.refine_scale},
+                {"landmark_mirror", o.landmarker.flip},
+                {"embedders", embedder},
+                {"flip_tta_variants", flip},
+                {"backend", o.detector.backend},
+                {"face", "the detection nearest the image centre"}};
+  }
+};
+
+// Progress on stderr: done/total, rate, ETA.
+std::function<void(size_t, size_t)> progress_printer(const std::string& label) {
+  auto start = std::make_shared<Clock::time_point>(Clock::now());
+  return [label, start](size_t d, size_t n) {
+    if (d % 25 != 0 && d != n) return;
+    double secs = std::chrono::duration<double>(Clock::now() - *start).count();
+    double rate = double(d) / std::max(secs, 1e-9);
+    std::fprintf(stderr, "\r%s %zu/%zu  %.1f img/s  ETA %.0f s   ", label.c_str(), d, n, rate, double(n - d) / rate);
+    if (d == n) std::fprintf(stderr, "\n");
+  };
+}
+
+DatasetEmbedResult embed(const std::filesystem::path& root, const std::vector<std::string>& images,
+                         const DatasetEmbedOptions& o, const std::string& label) {
+  auto opt = o;
+  opt.progress = progress_printer(label);
+  auto errors = std::make_shared<size_t>(0);
+  opt.on_error = [errors](const std::string& img, const std::string& msg) {
+    if (++*errors <= 20) std::fprintf(stderr, "\r%s: %s\n", img.c_str(), msg.c_str());
+  };
+  auto r = embed_dataset(root, images, opt);
+  std::fprintf(stderr, "%s: %zu images, %zu embedded now, %zu from the cache%s\n", label.c_str(),
+               std::set<std::string>(images.begin(), images.end()).size(), r.computed,
+               std::set<std::string>(images.begin(), images.end()).size() - r.computed,
+               *errors > 20 ? (", " + std::to_string(*errors) + " failures (first 20 shown)").c_str() : "");
+  return r;
+}
+
+std::string now_utc() {
+  std::time_t t = std::time(nullptr);
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return b;
+}
+
+// sha256 over "path NUL sha256(file) LF" of every image, sorted by path.
+std::string images_digest(const std::filesystem::path& root, const std::vector<std::string>& sorted_images) {
+  detail::Sha256 h;
+  for (const auto& img : sorted_images) {
+    std::string line = img + '\0' + detail::sha256_file(root / img) + "\n";
+    h.update(line.data(), line.size());
+  }
+  return h.hex_digest();
+}
+
+// Report skeleton: what ran, on what, with which models.
+Json report_header(const EvalFlags& f, const std::vector<std::string>& model_names) {
+  Json r;
+  r["report"] = "facerec evaluation";
+  r["version"] = version();
+  r["command"] = command_line();
+  r["date"] = now_utc();
+  r["pipeline"] = f.pipeline_json();
+  auto manifest = Manifest::load_default();
+  r["manifest"] = Json::parse(detail::read_file(manifest.path()));
+  Json models = Json::array();
+  for (const auto& m : manifest.models())
+    if (std::find(model_names.begin(), model_names.end(), m.name) != model_names.end())
+      models.push_back({{"name", m.name}, {"package", m.package}, {"origin", m.origin}, {"licence", m.licence}});
+  r["models"] = models;
+  return r;
+}
+
+std::vector<std::string> used_models(const EvalFlags& f) {
+  auto p = f.options(false).pipeline;
+  std::vector<std::string> m{p.detector.model, p.detector.close_range_model, p.detector.verifier, p.landmarker.model};
+  for (const auto& v : f.variants()) m.push_back(v.embedder);
+  return m;
+}
+
+std::vector<DegradationSample> degradation_samples(const std::filesystem::path& root,
+                                                   const std::vector<std::string>& images, const EvalFlags& f) {
+  std::vector<DegradationSample> out;
+  if (images.empty()) return out;
+  auto det = make_detector(f.options(false).pipeline.detector);
+  DegradationRanges ranges;
+  ranges.seed = f.seed;
+  for (size_t k = 0; k < 6 && out.size() < 4; ++k) {
+    const auto& img = images[(k * 7919) % images.size()];
+    try {
+      auto d = decode_image_file((root / img).string());
+      auto dets = det->detect(d.bgr);
+      if (dets.empty() || dets[0].keypoints.size() < 2) continue;
+      DegradationSample s;
+      s.image = img;
+      s.params = draw_degradation(ranges, img);
+      cv::Mat low = degrade(d.bgr, float(cv::norm(dets[0].keypoints[0] - dets[0].keypoints[1])), s.params);
+      cv::imencode(".jpg", d.bgr, s.original_jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
+      cv::imencode(".jpg", low, s.degraded_jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
+      out.push_back(std::move(s));
+    } catch (const Error&) {
+    }
+  }
   return out;
 }
 
-int eval_lfw(const LfwFlags& f) {
-  auto t0 = std::chrono::steady_clock::now();
-  auto pairs = read_lfw_pairs(f.pairs);
-  AnalyzerOptions o;
-  o.detector.model = f.detector;
-  o.landmarker.model = f.landmarker;
-  o.landmarker.crop_scale = f.crop_scale;
-  o.landmarker.passes = f.passes;
-  o.landmarker.refine_scale = f.refine_scale;
-  o.landmarker.flip = f.landmark_flip;
-  o.detector.threads = o.landmarker.threads = o.embedder.threads = 1;
+void print_pairs(const std::string& name, const PairEvaluation& e) {
+  const auto& v = e.verification;
+  std::printf("%-34s %7.2f%% ±%5.2f %8.5f %5.2f%% %7d %7.2f%% (%.4f) %7.2f%% (%.4f) %9.4f\n", name.c_str(),
+              100 * v.mean_accuracy, 100 * v.std_accuracy, v.auc, 100 * v.eer, v.failed_pairs, 100 * e.fmr_1e3.tar,
+              e.fmr_1e3.threshold, 100 * e.fmr_1e4.tar, e.fmr_1e4.threshold, e.best_accuracy_threshold);
+}
+void print_pairs_header() {
+  std::printf("%-34s %16s %8s %6s %7s %18s %18s %9s\n", "embedder", "accuracy", "AUC", "EER", "failed",
+              "TAR@FMR1e-3 (thr)", "TAR@FMR1e-4 (thr)", "best_thr");
+}
+void print_ident(const std::string& name, const IdentificationResult& r) {
+  auto fnir = [&](size_t k) {
+    char b[48];
+    if (k >= r.points.size()) return std::string("—");
+    std::snprintf(b, sizeof b, "%.2f%% (%.4f)", 100 * r.points[k].fnir, r.points[k].threshold);
+    return std::string(b);
+  };
+  std::printf("%-34s %7.2f%% %7.2f%% %7.2f%% %18s %18s %6zu/%-4zu %6zu/%-4zu\n", name.c_str(),
+              r.cmc.empty() ? 0 : 100 * r.cmc[0], r.cmc.size() > 4 ? 100 * r.cmc[4] : 0.0,
+              r.cmc.size() > 9 ? 100 * r.cmc[9] : 0.0, fnir(0).c_str(), fnir(1).c_str(), r.mated, r.failed_mated,
+              r.nonmated, r.failed_nonmated);
+}
+void print_ident_header() {
+  std::printf("%-34s %8s %8s %8s %18s %18s %11s %11s\n", "embedder", "rank-1", "rank-5", "rank-10", "FNIR@FPIR1e-2",
+              "FNIR@FPIR1e-3", "mated/fail", "nonmat/fail");
+}
+
+Json protocol_json(const IdentificationProtocol& p, const std::string& description) {
+  return Json{
+      {"description", description},
+      {"identities", p.identities.size()},
+      {"enrolled_identities", p.enrolled_identities},
+      {"gallery_images", p.gallery.size()},
+      {"probes", p.probes.size()},
+      {"mated_probes", std::count_if(p.probe_labels.begin(), p.probe_labels.end(), [](int l) { return l >= 0; })},
+      {"nonmated_probes", std::count_if(p.probe_labels.begin(), p.probe_labels.end(), [](int l) { return l < 0; })}};
+}
+
+void finish_report(const EvalFlags& f, Json& report, const std::filesystem::path& root,
+                   const std::vector<std::string>& images, Clock::time_point t0) {
+  if (f.json_out.empty() && f.report_dir.empty()) return;
+  std::fprintf(stderr, "checksumming %zu images for the report...\n", images.size());
+  report["data"]["images_sha256"] = images_digest(root, images);
+  report["seconds"] = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!f.json_out.empty()) detail::write_file_atomic(f.json_out, report.dump(2) + "\n");
+  if (!f.report_dir.empty()) {
+    std::vector<DegradationSample> samples;
+    if (f.quality) samples = degradation_samples(root, images, f);
+    auto html = write_report(f.report_dir, report, samples);
+    std::fprintf(stderr, "report: %s (and report.json beside it)\n", html.string().c_str());
+  }
+}
+
+struct LfwOptions {
+  std::string images, pairs;
+  bool all = false, identification = false, calibrate = false;
+  EvalFlags f;
+};
+
+const char* kLfwProtocol =
+    "LFW 1:N: every person with two or more images enrols the first (by file name) and searches with each of the "
+    "others (mated searches); every person with one image searches as a non-mated probe (distractor). Scores are "
+    "aggregated per identity; a mated search is a hit at threshold t when the mate ranks first with a similarity of "
+    "at least t. A probe without a face returns no candidates.";
+
+int eval_lfw(const LfwOptions& lo) {
+  auto t0 = Clock::now();
+  const auto& f = lo.f;
+  auto pairs = read_lfw_pairs(lo.pairs);
   std::set<std::string> wanted;
   for (const auto& p : pairs) {
     wanted.insert(p.a);
     wanted.insert(p.b);
   }
-  if (f.all)
-    for (const auto& e : std::filesystem::recursive_directory_iterator(f.images))
-      if (e.path().extension() == ".jpg") wanted.insert(std::filesystem::relative(e.path(), f.images).string());
-  std::string root = std::filesystem::absolute(f.images).string();
-  std::vector<std::unique_ptr<Variant>> variants;
-  for (const auto& e : split_list(f.embedder))
-    for (bool flip : f.flip ? std::vector<bool>{false, true} : std::vector<bool>{false}) {
-      auto v = std::make_unique<Variant>();
-      v->embedder = e;
-      v->flip = flip;
-      o.embedder.model = e;
-      o.embedder.flip = flip;
-      v->cache_path = cache_file(cache_key(o, root));
-      std::filesystem::create_directories(v->cache_path.parent_path());
-      v->cache = load_cache(v->cache_path);
-      variants.push_back(std::move(v));
-    }
-  if (variants.empty()) throw Error(ErrorKind::InvalidArgument, "--embedder names no model");
-  std::vector<std::string> todo;
-  for (const auto& w : wanted) {
-    bool missing = false;
-    for (const auto& v : variants) missing = missing || !v->cache.count(w);
-    if (missing) todo.push_back(w);
+  IdentificationProtocol protocol;
+  if (lo.identification) {
+    protocol = make_identification_protocol(read_identity_folders(lo.images), 1, 0);
+    wanted.insert(protocol.gallery.begin(), protocol.gallery.end());
+    wanted.insert(protocol.probes.begin(), protocol.probes.end());
   }
-  std::cerr << "lfw: " << pairs.size() << " pairs, " << wanted.size() << " images, " << todo.size()
-            << " to embed (the rest cached in " << variants[0]->cache_path.parent_path().string() << ")\n";
-  if (!todo.empty()) {
-    for (auto& v : variants) v->out.open(v->cache_path, std::ios::binary | std::ios::app);
-    std::mutex mu;
-    std::atomic<size_t> next{0}, done{0};
-    auto start = std::chrono::steady_clock::now();
-    auto worker = [&] {
-      auto det = make_detector(o.detector);
-      auto lm = make_landmarker(o.landmarker);
-      std::map<std::string, std::unique_ptr<FaceEmbedder>> embedders;
-      for (const auto& v : variants)
-        if (!embedders.count(v->embedder)) {
-          EmbedderOptions eo = o.embedder;
-          eo.model = v->embedder;
-          eo.flip = false;
-          embedders[v->embedder] = make_embedder(eo);
-        }
-      for (size_t i; (i = next++) < todo.size();) {
-        std::vector<Embedded> results(variants.size());
-        try {
-          auto img = decode_image_file((std::filesystem::path(f.images) / todo[i]).string());
-          std::vector<Face> faces;
-          for (auto& d : det->detect(img.bgr)) faces.push_back(Face{d, {}, {}, {}, {}});
-          if (const Face* c = central(faces, img.bgr.size())) {
-            auto l68 = lm->landmarks(img.bgr, c->detection);
-            FivePoints five = five_points(l68, c->detection);
-            std::map<std::string, std::pair<std::vector<float>, std::vector<float>>> per;  // plain, mirror
-            for (auto& [name, emb] : embedders) {
-              cv::Mat aligned = emb->align(img.bgr, five, l68), mirrored;
-              cv::flip(aligned, mirrored, 1);
-              per[name] = {emb->embed(aligned), f.flip ? emb->embed(mirrored) : std::vector<float>{}};
-            }
-            for (size_t k = 0; k < variants.size(); ++k) {
-              const auto& [plain, mirror] = per[variants[k]->embedder];
-              results[k].found = true;
-              results[k].e = plain;
-              if (variants[k]->flip) {  // as FaceEmbedder with flip: normalised sum of unit vectors
-                double n = 0;
-                for (size_t q = 0; q < plain.size(); ++q) {
-                  results[k].e[q] += mirror[q];
-                  n += double(results[k].e[q]) * results[k].e[q];
-                }
-                for (auto& x : results[k].e) x = float(x / std::sqrt(n));
-              }
-            }
-          }
-        } catch (const Error& err) {
-          if (err.kind() != ErrorKind::InvalidArgument && err.kind() != ErrorKind::NotFound) throw;
-          std::lock_guard lock(mu);
-          std::cerr << "\nlfw: " << err.what() << "\n";
-        }
-        std::lock_guard lock(mu);
-        for (size_t k = 0; k < variants.size(); ++k) {
-          variants[k]->cache[todo[i]] = results[k];
-          append_cache(variants[k]->out, todo[i], results[k]);
-        }
-        size_t d = ++done;
-        if (d % 50 == 0 || d == todo.size()) {
-          double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          std::fprintf(stderr, "\rembedding %zu/%zu  %.1f img/s  ETA %.0fs   ", d, todo.size(), double(d) / secs,
-                       double(todo.size() - d) / (double(d) / secs));
-        }
-      }
-    };
-    std::vector<std::thread> threads;
-    for (int w = 0; w < std::max(1, f.workers); ++w) threads.emplace_back(worker);
-    for (auto& t : threads) t.join();
-    std::cerr << "\n";
-  }
+  if (lo.all)
+    for (const auto& e : std::filesystem::recursive_directory_iterator(lo.images))
+      if (e.path().extension() == ".jpg") wanted.insert(std::filesystem::relative(e.path(), lo.images).string());
+  std::vector<std::string> images(wanted.begin(), wanted.end());
+  auto variants = f.variants();
+  std::fprintf(stderr, "lfw: %zu pairs, %zu images, %zu variant(s)\n", pairs.size(), images.size(), variants.size());
+  auto high = embed(lo.images, images, f.options(false), "embedding originals");
+  DatasetEmbedResult low;
+  if (f.quality) low = embed(lo.images, images, f.options(true), "embedding degraded copies");
+
+  Json report = report_header(f, used_models(f));
+  report["data"] = {{"images_root", std::filesystem::absolute(lo.images).string()},
+                    {"pairs_file", std::filesystem::absolute(lo.pairs).string()},
+                    {"pairs_sha256", detail::sha256_file(lo.pairs)},
+                    {"pairs", pairs.size()},
+                    {"images", images.size()}};
   size_t found = 0;
-  for (const auto& w : wanted) found += variants[0]->cache[w].found ? 1 : 0;
-  std::vector<VariantResult> results(variants.size());
-  {  // the impostor sweeps are independent: one thread per variant, at most `workers` at a time
-    std::atomic<size_t> nv{0};
-    std::vector<std::thread> ts;
-    for (int w = 0; w < std::max(1, f.workers); ++w)
-      ts.emplace_back([&] {
-        for (size_t k; (k = nv++) < variants.size();) results[k] = score_variant(*variants[k], pairs, wanted);
-      });
-    for (auto& t : ts) t.join();
+  for (const auto& img : images) found += high.tables[0].at(img).found ? 1 : 0;
+  report["data"]["central_face_found"] = found;
+
+  std::printf("LFW %s: %zu pairs, %d folds (threshold of each fold chosen on the others)\n", lo.pairs.c_str(),
+              pairs.size(), pairs.empty() ? 0 : pairs.back().fold + 1);
+  std::printf("central face found: %zu / %zu images (%.3f%%)\n", found, images.size(),
+              100.0 * double(found) / double(images.size()));
+  print_pairs_header();
+  Json lfw_variants = Json::array();
+  std::vector<PairEvaluation> hh(variants.size());
+  for (size_t k = 0; k < variants.size(); ++k) {
+    hh[k] = evaluate_pairs(high.tables[k], high.tables[k], pairs, images, std::nan(""), f.workers);
+    print_pairs(variants[k].name(), hh[k]);
+    Json j{{"name", variants[k].name()}};
+    j.update(to_json(hh[k]));
+    lfw_variants.push_back(j);
   }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("LFW %s: %d pairs, %zu folds (threshold of each fold chosen on the others)\n", f.pairs.c_str(),
-              results[0].r.pairs, results[0].r.fold_accuracy.size());
-  std::printf("pipeline: %s (verifier %s) -> %s (%d pass%s%s)\n", f.detector.c_str(), o.detector.verifier.c_str(),
-              f.landmarker.c_str(), f.passes, f.passes == 1 ? "" : "es", f.landmark_flip ? ", mirrored" : "");
-  std::printf("central face found: %zu / %zu images (%.3f%%)\n", found, wanted.size(),
-              100.0 * double(found) / double(wanted.size()));
-  std::printf("%-30s %16s %8s %6s %7s %14s %14s %10s\n", "embedder", "accuracy", "AUC", "EER", "failed", "TAR@FMR1e-3",
-              "TAR@FMR1e-4", "best_thr");
-  for (const auto& r : results)
-    std::printf("%-30s %8.2f%% ±%5.2f %8.5f %5.2f%% %7d %6.2f%% (%.3f) %6.2f%% (%.3f) %10.4f\n", r.name.c_str(),
-                100 * r.r.mean_accuracy, 100 * r.r.std_accuracy, r.r.auc, 100 * r.r.eer, r.r.failed_pairs, 100 * r.tar3,
-                r.t3, 100 * r.tar4, r.t4, r.tbest);
-  std::printf("FMR thresholds from %zu impostor pairs (all pairs of different people among the embedded images)\n",
-              results[0].impostor_pairs);
+  std::printf("FMR thresholds from %zu impostor pairs (pairs of different people among the embedded images)\n",
+              hh[0].impostor_pairs);
+  report["lfw"] = {{"variants", lfw_variants}};
+
+  if (lo.identification) {
+    std::printf("\nLFW 1:N: %zu identities enrolled (1 image each), %zu probes\n", protocol.enrolled_identities,
+                protocol.probes.size());
+    print_ident_header();
+    Json iv = Json::array();
+    for (size_t k = 0; k < variants.size(); ++k) {
+      auto r = evaluate_identification(protocol, high.tables[k], high.tables[k]);
+      print_ident(variants[k].name(), r);
+      Json j{{"name", variants[k].name()}};
+      j.update(to_json(r));
+      iv.push_back(j);
+    }
+    report["identification"] = {{"protocol", protocol_json(protocol, kLfwProtocol)}, {"variants", iv}};
+  }
+
+  if (f.quality) {
+    DegradationRanges ranges;
+    ranges.seed = f.seed;
+    Json qv = Json::array();
+    std::printf("\nquality pairs (seed %llu): deployed threshold = high-high FMR 1e-3 threshold\n",
+                static_cast<unsigned long long>(f.seed));
+    for (size_t k = 0; k < variants.size(); ++k) {
+      struct Pairing {
+        const char* name;
+        const EmbeddingTable *a, *b;
+      };
+      Pairing pairings[] = {{"high-high", &high.tables[k], &high.tables[k]},
+                            {"low-high", &high.tables[k], &low.tables[k]},
+                            {"low-low", &low.tables[k], &low.tables[k]}};
+      Json pv = Json::array();
+      double deployed = hh[k].fmr_1e3.threshold;
+      std::printf("%s\n%-10s %16s %8s %18s %12s %12s %7s", variants[k].name().c_str(), "pairing", "accuracy", "AUC",
+                  "TAR@FMR1e-3 (thr)", "TAR@deploy", "FMR@deploy", "failed");
+      if (lo.identification) std::printf(" %8s %14s %14s", "rank-1", "FNIR@FPIR1e-2", "FNIR@FPIR1e-3");
+      std::printf("\n");
+      for (const auto& p : pairings) {
+        auto e = evaluate_pairs(*p.a, *p.b, pairs, images, deployed, f.workers);
+        const auto& v = e.verification;
+        std::printf("%-10s %7.2f%% ±%5.2f %8.5f %8.2f%% (%.4f) %11.2f%% %12.2e %7d", p.name, 100 * v.mean_accuracy,
+                    100 * v.std_accuracy, v.auc, 100 * e.fmr_1e3.tar, e.fmr_1e3.threshold, 100 * e.fixed.tar,
+                    e.fixed.fmr, v.failed_pairs);
+        Json pj{{"name", p.name}, {"verification", to_json(e)}};
+        if (lo.identification) {
+          auto r = evaluate_identification(protocol, *p.a, *p.b);
+          std::printf(" %7.2f%% %13.2f%% %13.2f%%", 100 * r.cmc[0], r.points.size() > 0 ? 100 * r.points[0].fnir : 0.0,
+                      r.points.size() > 1 ? 100 * r.points[1].fnir : 0.0);
+          pj["identification"] = to_json(r);
+        }
+        std::printf("\n");
+        pv.push_back(pj);
+      }
+      qv.push_back({{"name", variants[k].name()}, {"pairings", pv}});
+    }
+    report["quality"] = {{"degradation", to_json(ranges)}, {"variants", qv}};
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   std::printf("time: %.0f s\n", secs);
-  if (!f.json_out.empty()) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : results)
-      arr.push_back({{"model", r.name},
-                     {"detector", f.detector},
-                     {"landmarker", f.landmarker},
-                     {"pairs", r.r.pairs},
-                     {"failed_pairs", r.r.failed_pairs},
-                     {"images", wanted.size()},
-                     {"faces_found", found},
-                     {"mean_accuracy", r.r.mean_accuracy},
-                     {"std_accuracy", r.r.std_accuracy},
-                     {"fold_accuracy", r.r.fold_accuracy},
-                     {"fold_threshold", r.r.fold_threshold},
-                     {"auc", r.r.auc},
-                     {"eer", r.r.eer},
-                     {"impostor_pairs", r.impostor_pairs},
-                     {"thresholds", {{"fmr_1e-3", r.t3}, {"fmr_1e-4", r.t4}, {"best_accuracy", r.tbest}}},
-                     {"tar", {{"fmr_1e-3", r.tar3}, {"fmr_1e-4", r.tar4}}},
-                     {"seconds", secs}});
-    std::ofstream(f.json_out) << arr.dump(2) << "\n";
-  }
-  if (f.calibrate) {
+
+  if (lo.calibrate) {
     auto path = Manifest::load_default().path();
     auto j = nlohmann::ordered_json::parse(std::ifstream(path));
     for (size_t k = 0; k < variants.size(); ++k) {
-      std::string suffix = variants[k]->flip ? "+flip" : "";
+      std::string suffix = variants[k].flip ? "+flip" : "";
       for (auto& m : j["models"])
-        if (m["name"] == variants[k]->embedder) {
-          m["thresholds"]["fmr_1e-3" + suffix] = results[k].t3;
-          m["thresholds"]["fmr_1e-4" + suffix] = results[k].t4;
-          m["thresholds"]["best_accuracy" + suffix] = results[k].tbest;
+        if (m["name"] == variants[k].embedder) {
+          m["thresholds"]["fmr_1e-3" + suffix] = hh[k].fmr_1e3.threshold;
+          m["thresholds"]["fmr_1e-4" + suffix] = hh[k].fmr_1e4.threshold;
+          m["thresholds"]["best_accuracy" + suffix] = hh[k].best_accuracy_threshold;
         }
     }
-    std::ofstream(path) << j.dump(2) << "\n";
+    detail::write_file_atomic(path, j.dump(2) + "\n");
     std::cerr << "thresholds written to " << path.string() << "\n";
+  }
+  finish_report(f, report, lo.images, images, t0);
+  return kOk;
+}
+
+struct IdentOptions {
+  std::string dataset;
+  int enrol = 1, holdout = 0;
+  EvalFlags f;
+};
+
+int eval_identification(const IdentOptions& io) {
+  auto t0 = Clock::now();
+  const auto& f = io.f;
+  auto subjects = read_identity_folders(io.dataset);
+  auto protocol = make_identification_protocol(subjects, io.enrol, io.holdout);
+  if (protocol.gallery.empty())
+    throw Error(ErrorKind::InvalidArgument, io.dataset + ": no identity has more than " + std::to_string(io.enrol) +
+                                                " image(s), so nobody can be enrolled");
+  std::set<std::string> wanted(protocol.gallery.begin(), protocol.gallery.end());
+  wanted.insert(protocol.probes.begin(), protocol.probes.end());
+  std::vector<std::string> images(wanted.begin(), wanted.end());
+  auto variants = f.variants();
+  auto high = embed(io.dataset, images, f.options(false), "embedding originals");
+  DatasetEmbedResult low;
+  if (f.quality) low = embed(io.dataset, images, f.options(true), "embedding degraded copies");
+  std::string description =
+      "Folder-per-identity 1:N: every identity with more than " + std::to_string(io.enrol) +
+      " image(s) enrols its first " + std::to_string(io.enrol) +
+      " (by file name) and searches with the rest (mated); identities with fewer images" +
+      (io.holdout > 0 ? " and every " + std::to_string(io.holdout) + "-th enrollable identity" : std::string()) +
+      " search as non-mated probes. Scores aggregated per identity (best template); a probe without a face returns "
+      "no candidates.";
+  Json report = report_header(f, used_models(f));
+  report["data"] = {{"dataset", std::filesystem::absolute(io.dataset).string()},
+                    {"identities", subjects.size()},
+                    {"images", images.size()}};
+  std::printf("%s: %zu identities, %zu enrolled (%d image(s) each), %zu probes\n", io.dataset.c_str(), subjects.size(),
+              protocol.enrolled_identities, io.enrol, protocol.probes.size());
+  print_ident_header();
+  Json iv = Json::array(), qv = Json::array();
+  for (size_t k = 0; k < variants.size(); ++k) {
+    auto r = evaluate_identification(protocol, high.tables[k], high.tables[k]);
+    print_ident(variants[k].name(), r);
+    Json j{{"name", variants[k].name()}};
+    j.update(to_json(r));
+    iv.push_back(j);
+    if (f.quality) {
+      Json pv = Json::array();
+      for (auto [name, g, p] : {std::tuple{"high-high", &high.tables[k], &high.tables[k]},
+                                std::tuple{"low-high", &high.tables[k], &low.tables[k]},
+                                std::tuple{"low-low", &low.tables[k], &low.tables[k]}}) {
+        auto q = evaluate_identification(protocol, *g, *p);
+        print_ident("  " + std::string(name), q);
+        pv.push_back({{"name", name}, {"identification", to_json(q)}});
+      }
+      qv.push_back({{"name", variants[k].name()}, {"pairings", pv}});
+    }
+  }
+  report["identification"] = {{"protocol", protocol_json(protocol, description)}, {"variants", iv}};
+  if (f.quality) {
+    DegradationRanges ranges;
+    ranges.seed = f.seed;
+    report["quality"] = {{"degradation", to_json(ranges)}, {"variants", qv}};
+  }
+  std::printf("time: %.0f s\n", std::chrono::duration<double>(Clock::now() - t0).count());
+  finish_report(f, report, io.dataset, images, t0);
+  return kOk;
+}
+
+int eval_compare(const std::string& a, const std::string& b, const std::string& html, bool all) {
+  std::string ja = detail::read_file(a), jb = detail::read_file(b);
+  std::cout << compare_text(a, b, ja, jb, all);
+  if (!html.empty()) {
+    detail::write_file_atomic(html, compare_html(a, b, ja, jb, all));
+    std::cerr << "comparison: " << html << "\n";
   }
   return kOk;
 }
@@ -403,31 +559,44 @@ int eval_detection(const std::string& xml, std::string images, const DetectorOpt
 void add_eval_commands(CLI::App& app, Action* action) {
   auto* ev = app.add_subcommand("eval", "Evaluate the pipeline on standard protocols");
   ev->require_subcommand(1);
-  auto* lfw =
-      ev->add_subcommand("lfw", "LFW verification, 10-fold View 2 protocol (threshold from the other nine folds)");
-  auto f = std::make_shared<LfwFlags>();
-  lfw->add_option("--images", f->images, "LFW images root (Name/Name_0001.jpg)")
+  auto* lfw = ev->add_subcommand(
+      "lfw", "LFW verification (10-fold View 2), optionally 1:N identification and quality pairs, with a report");
+  auto lo = std::make_shared<LfwOptions>();
+  lfw->add_option("--images", lo->images, "LFW images root (Name/Name_0001.jpg)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  lfw->add_option("--pairs", f->pairs, "pairs.txt")->required()->check(CLI::ExistingFile);
-  lfw->add_option("--embedder", f->embedder, "Embedding model(s), comma-separated: evaluated side by side")
-      ->capture_default_str();
-  lfw->add_option("--detector", f->detector, "Detector model")->capture_default_str();
-  lfw->add_option("--landmarker", f->landmarker, "Landmark model or 'none'")->capture_default_str();
-  lfw->add_option("--crop-scale", f->crop_scale, "Landmarker crop size relative to the detection box")
-      ->capture_default_str();
-  lfw->add_option("--passes", f->passes, "Landmark passes (2: re-centre on the first pass's points)")
-      ->capture_default_str();
-  lfw->add_option("--refine-scale", f->refine_scale, "Crop size of the refining pass relative to the points' extent")
-      ->capture_default_str();
-  lfw->add_flag("--landmark-flip,!--no-landmark-flip", f->landmark_flip,
-                "Average the landmarks with those of the mirror image (default: on)");
-  lfw->add_flag("--flip", f->flip, "Also evaluate each embedder with flip test-time augmentation");
-  lfw->add_flag("--all", f->all, "Also embed every image under --images (detection rate, impostor distribution)");
-  lfw->add_option("--workers", f->workers, "Parallel pipelines")->capture_default_str()->check(CLI::Range(1, 64));
-  lfw->add_option("--json", f->json_out, "Write every figure as JSON to this file");
-  lfw->add_flag("--calibrate", f->calibrate, "Store the thresholds in the model manifest");
-  lfw->callback([=] { *action = [=] { return eval_lfw(*f); }; });
+  lfw->add_option("--pairs", lo->pairs, "pairs.txt")->required()->check(CLI::ExistingFile);
+  lfw->add_flag("--identification", lo->identification,
+                "Also run the LFW 1:N protocol over every image (people with one image are distractors)");
+  lfw->add_flag("--all", lo->all, "Embed every image under --images (detection rate, impostor distribution)");
+  lfw->add_flag("--calibrate", lo->calibrate, "Store the thresholds in the model manifest");
+  lo->f.add(lfw);
+  lfw->callback([=] { *action = [=] { return eval_lfw(*lo); }; });
+
+  auto* id = ev->add_subcommand(
+      "identification", "1:N identification on a folder-per-identity dataset (closed-set CMC, open-set FNIR@FPIR)");
+  auto io = std::make_shared<IdentOptions>();
+  id->add_option("--dataset", io->dataset, "Root folder: <identity>/<image>")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  id->add_option("--enrol", io->enrol, "Images enrolled per identity (the first by name)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  id->add_option("--holdout", io->holdout, "Leave every k-th enrollable identity out as non-mated probes (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000000));
+  io->f.add(id);
+  id->callback([=] { *action = [=] { return eval_identification(*io); }; });
+
+  auto* cmp = ev->add_subcommand("compare", "Compare two report JSON files side by side (B - A)");
+  auto ca = std::make_shared<std::string>(), cb = std::make_shared<std::string>(),
+       chtml = std::make_shared<std::string>();
+  auto call = std::make_shared<bool>(false);
+  cmp->add_option("A", *ca, "report.json")->required()->check(CLI::ExistingFile);
+  cmp->add_option("B", *cb, "report.json")->required()->check(CLI::ExistingFile);
+  cmp->add_option("--html", *chtml, "Also write the table as HTML");
+  cmp->add_flag("--all", *call, "Every number (options, per-fold figures), not only the results");
+  cmp->callback([=] { *action = [=] { return eval_compare(*ca, *cb, *chtml, *call); }; });
 
   auto* det =
       ev->add_subcommand("detection", "Detection recall and precision against dlib imglab XML boxes (IoU >= 0.5)");

@@ -33,7 +33,8 @@ struct PipelineFlags {
         ->capture_default_str()
         ->check(CLI::Range(8, 4096));
     app->add_option("--score", score, "Detection score threshold")->capture_default_str()->check(CLI::Range(0.0, 1.0));
-    app->add_option("--verifier", verifier, "Face-presence model checking each detection, or 'none'")->capture_default_str();
+    app->add_option("--verifier", verifier, "Face-presence model checking each detection, or 'none'")
+        ->capture_default_str();
     app->add_option("--verify-threshold", verify_threshold, "Minimum face-presence score")
         ->capture_default_str()
         ->check(CLI::Range(0.0, 1.0));

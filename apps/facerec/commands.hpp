@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 namespace facerec::cli {
 
@@ -10,6 +11,9 @@ namespace facerec::cli {
 enum Exit : int { kOk = 0, kFailure = 1, kUsage = 2, kBadInput = 3, kExternal = 4, kNoMatch = 5 };
 
 using Action = std::function<int()>;
+// The command line as typed (for reports); set by main.
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
 // Adds `models` and its subcommands; stores the action to run in *action when selected.
 void add_models_commands(CLI::App& app, Action* action);
 // detect, embed, compare

@@ -22,7 +22,30 @@ static int exit_code_for(facerec::ErrorKind k) {
   }
 }
 
+namespace facerec::cli {
+namespace {
+std::string g_command_line;
+}
+void set_command_line(int argc, char** argv) {
+  g_command_line.clear();
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    bool quote = a.empty() || a.find_first_of(" \t'\"$\\") != std::string::npos;
+    if (i) g_command_line += ' ';
+    if (!quote) {
+      g_command_line += a;
+      continue;
+    }
+    g_command_line += '\'';
+    for (char c : a) g_command_line += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    g_command_line += '\'';
+  }
+}
+const std::string& command_line() { return g_command_line; }
+}  // namespace facerec::cli
+
 int main(int argc, char** argv) {
+  facerec::cli::set_command_line(argc, argv);
   CLI::App app{"facerec: face detection, alignment, embedding and matching on the CPU"};
   app.footer(
       "Exit codes: 0 success, 1 failure, 2 usage error, 3 bad or missing input (file, model),\n"

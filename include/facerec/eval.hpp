@@ -39,6 +39,83 @@ double best_accuracy_threshold(const std::vector<double>& scores, const std::vec
 // Fraction of genuine scores >= t.
 double tar_at(const std::vector<double>& genuine, double t);
 
+// One point of a curve swept over a score threshold.
+struct CurvePoint {
+  double threshold = 0;
+  double x = 0, y = 0;
+};
+
+// ROC over all thresholds: x = FMR (share of impostor scores >= t), y = TMR (share of genuine
+// scores >= t), at FMR targets spaced logarithmically from 1/#impostors to 1 (`points` of them,
+// plus the end points). Requires non-empty lists; NaN scores (failures) never match.
+std::vector<CurvePoint> roc_curve(const std::vector<double>& genuine, const std::vector<double>& impostor,
+                                  int points = 80);
+// Precision-recall over the threshold, with "same person" as the positive class: x = recall,
+// y = precision. Failed pairs (NaN) count as negatives decisions (missed when genuine). At most
+// `points` points, thresholds taken evenly over the sorted scores.
+std::vector<CurvePoint> pr_curve(const std::vector<double>& scores, const std::vector<bool>& same, int points = 200);
+
+// ---- 1:N identification -------------------------------------------------------------------
+// One search of a probe against the gallery, reduced to what the metrics need. Gallery scores
+// are aggregated per identity (the best template of each identity) before ranking.
+struct SearchOutcome {
+  bool mated = false;     // the probe's identity is enrolled
+  bool failed = false;    // no template for the probe (no face): no candidates returned
+  int mate_rank = 0;      // 1-based rank of the mate among identities; 0 = not returned
+  double mate_score = 0;  // similarity of the mate (valid when mate_rank > 0)
+  double top_score = -2;  // best similarity of any identity (-2 when the gallery is empty)
+};
+
+// Ranks identities for one probe. `gallery_labels[i]` is the identity of gallery template i;
+// `scores[i]` its similarity with the probe; `probe_label` -1 for a non-mated probe.
+SearchOutcome rank_search(const std::vector<double>& scores, const std::vector<int>& gallery_labels, int probe_label);
+
+struct FpirPoint {
+  double target = 0;     // the FPIR asked for
+  double threshold = 0;  // the lowest threshold whose FPIR is at most the target
+  double fpir = 0;       // achieved FPIR
+  double fnir = 0;       // FNIR at that threshold
+};
+struct IdentificationResult {
+  size_t mated = 0, nonmated = 0;                // searches of each kind (failed ones included)
+  size_t failed_mated = 0, failed_nonmated = 0;  // probes without a template
+  std::vector<double> cmc;                       // cmc[r-1]: share of mated searches with the mate at rank <= r
+  std::vector<FpirPoint> points;                 // open-set operating points (empty without non-mated searches)
+  std::vector<CurvePoint> det;                   // x = FPIR, y = FNIR over the threshold
+};
+// Closed-set CMC over the mated searches (a failed search is a miss at every rank) and open-set
+// FNIR at each FPIR target: a mated search is a hit at threshold t when its mate is ranked first
+// with a similarity >= t; a non-mated search is a false positive when its top similarity >= t; a
+// failed non-mated search returns nothing and is never a false positive.
+IdentificationResult evaluate_identification(const std::vector<SearchOutcome>& searches, int max_rank = 10,
+                                             const std::vector<double>& fpir_targets = {1e-2, 1e-3});
+
+// A folder-per-identity dataset: root/<identity>/<image>. Identities and images sorted by name.
+struct Subject {
+  std::string id;
+  std::vector<std::string> images;  // relative to the root: "<identity>/<file>"
+};
+// Lists image files (jpg, jpeg, png, pgm, ppm, bmp, webp, tif, tiff). Throws Error(NotFound) when
+// the root is missing and Error(InvalidArgument) when it holds no identity folder with images.
+std::vector<Subject> read_identity_folders(const std::filesystem::path& root);
+
+// The deterministic 1:N protocol. An identity with more than `enrol` images gives its first
+// `enrol` images (by name) to the gallery and the rest as mated probes; an identity with at most
+// `enrol` images gives all its images as non-mated probes (distractors). With holdout_every = k >
+// 0, every k-th enrollable identity (1-based, in name order) is also left out of the gallery and
+// its images become non-mated probes.
+// LFW 1:N: enrol = 1, holdout_every = 0 (people with one image are the distractors).
+struct IdentificationProtocol {
+  std::vector<std::string> gallery;  // image paths
+  std::vector<int> gallery_labels;   // identity index per gallery image
+  std::vector<std::string> probes;
+  std::vector<int> probe_labels;  // identity index, -1 for a non-mated probe
+  std::vector<std::string> identities;
+  size_t enrolled_identities = 0;
+};
+IdentificationProtocol make_identification_protocol(const std::vector<Subject>& subjects, int enrol = 1,
+                                                    int holdout_every = 0);
+
 // Detection matching: each ground-truth box is matched to at most one detection (greedy by IoU,
 // highest first) with IoU >= min_iou.
 struct DetectionCounts {

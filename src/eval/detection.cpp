@@ -65,7 +65,8 @@ std::vector<LabelledImage> read_dlib_xml(const std::filesystem::path& file) {
     }
     size_t start = size_t(it->position() + it->length());
     size_t end = text.find("</image>", start);
-    if (end == std::string::npos) throw Error(ErrorKind::InvalidArgument, file.string() + ": <image file='" + li.file + "'> is not closed");
+    if (end == std::string::npos)
+      throw Error(ErrorKind::InvalidArgument, file.string() + ": <image file='" + li.file + "'> is not closed");
     std::string body = text.substr(start, end - start);
     for (auto b = std::sregex_iterator(body.begin(), body.end(), box_re); b != std::sregex_iterator(); ++b) {
       std::string attrs = (*b)[1];
@@ -75,16 +76,24 @@ std::vector<LabelledImage> read_dlib_xml(const std::filesystem::path& file) {
       for (auto a = std::sregex_iterator(attrs.begin(), attrs.end(), attr_re); a != std::sregex_iterator(); ++a) {
         std::string k = (*a)[1], v = (*a)[2];
         try {
-          if (k == "top") box.y = std::stof(v), ++have;
-          else if (k == "left") box.x = std::stof(v), ++have;
-          else if (k == "width") box.w = std::stof(v), ++have;
-          else if (k == "height") box.h = std::stof(v), ++have;
-          else if (k == "ignore") ignore = v == "1";
+          if (k == "top")
+            box.y = std::stof(v), ++have;
+          else if (k == "left")
+            box.x = std::stof(v), ++have;
+          else if (k == "width")
+            box.w = std::stof(v), ++have;
+          else if (k == "height")
+            box.h = std::stof(v), ++have;
+          else if (k == "ignore")
+            ignore = v == "1";
         } catch (const std::exception&) {
-          throw Error(ErrorKind::InvalidArgument, file.string() + ": box attribute " + k + "='" + v + "' is not a number");
+          throw Error(ErrorKind::InvalidArgument,
+                      file.string() + ": box attribute " + k + "='" + v + "' is not a number");
         }
       }
-      if (have != 4) throw Error(ErrorKind::InvalidArgument, file.string() + ": a box in " + li.file + " lacks top/left/width/height");
+      if (have != 4)
+        throw Error(ErrorKind::InvalidArgument,
+                    file.string() + ": a box in " + li.file + " lacks top/left/width/height");
       if (!ignore) li.boxes.push_back(box);
     }
     out.push_back(li);

@@ -1,0 +1,95 @@
+#pragma once
+// Embedding a whole dataset for evaluation: the central face of every image (the face nearest
+// the image centre, as in LFW and folder-per-identity sets), one detection and landmark pass
+// shared by several embedders and flip variants, optionally on seeded low-quality copies, with a
+// cache per (pipeline options, variant, dataset root, degradation) so that re-scoring is quick.
+//
+// Thread safety: embed_dataset runs its own worker threads; callbacks are called one at a time.
+#include <facerec/analyzer.hpp>
+#include <facerec/degrade.hpp>
+#include <facerec/eval.hpp>
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace facerec {
+
+struct EmbeddingVariant {
+  std::string embedder = "face_recognition_model";
+  bool flip = false;
+  std::string name() const { return embedder + (flip ? "+flip" : ""); }
+};
+
+struct ImageEmbedding {
+  bool found = false;  // false: unreadable image or no face
+  std::vector<float> embedding;
+};
+using EmbeddingTable = std::map<std::string, ImageEmbedding>;  // image path (relative) -> result
+
+struct DatasetEmbedOptions {
+  AnalyzerOptions pipeline;  // detector and landmarker; embedder backend (model/flip come from variants)
+  std::vector<EmbeddingVariant> variants = {EmbeddingVariant{}};
+  bool degraded = false;  // embed degraded copies (see degrade.hpp) instead of the originals
+  DegradationRanges degradation;
+  std::filesystem::path cache_dir;  // empty: no cache
+  int workers = 2;
+  std::function<void(size_t done, size_t total)> progress;
+  std::function<void(const std::string& image, const std::string& message)> on_error;
+};
+
+struct DatasetEmbedResult {
+  std::vector<EmbeddingTable> tables;  // one per variant, every requested image present
+  size_t computed = 0;                 // images run through the pipeline now (the rest came from the cache)
+  std::vector<std::filesystem::path> cache_files;
+};
+
+// Requires: `images` relative to `root`, at least one variant. Unreadable images and images
+// without a face are results with found = false (reported through on_error); model or backend
+// failures throw. Ensures: tables[k] holds every image of `images`.
+DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::vector<std::string>& images,
+                                 const DatasetEmbedOptions& options);
+
+// ---- protocols over embedded datasets ----------------------------------------------------
+// The identity of an image path "<identity>/<file>" (LFW and folder-per-identity sets).
+std::string identity_of(const std::string& image);
+
+struct OperatingPoint {
+  double threshold = 0;
+  double tar = 0;  // share of genuine pairs (pairs file) at or above the threshold
+  double fmr = 0;  // share of impostor pairs at or above the threshold
+};
+
+struct PairEvaluation {
+  VerificationResult verification;               // 10-fold accuracy, AUC, EER over the pairs file
+  size_t genuine_pairs = 0, impostor_pairs = 0;  // impostor_pairs: the sweep behind the FMR figures
+  OperatingPoint fmr_1e3, fmr_1e4;               // thresholds set on this evaluation's own impostor sweep
+  double best_accuracy_threshold = 0;
+  OperatingPoint fixed;  // at `fixed_threshold` (NaN when none was given)
+  std::vector<CurvePoint> roc, pr;
+};
+
+// Scores every pair with pair.a taken from `a_side` and pair.b from `b_side` (the same table for
+// high-high or low-low; different tables for low-vs-high). The FMR thresholds come from the
+// impostor sweep: every pair of images of different identities among `sweep_images` (a from
+// a_side, b from b_side; unordered when both sides are the same table), sampled with a fixed
+// stride above `max_impostor_pairs`. Runs the sweep on `threads` threads.
+PairEvaluation evaluate_pairs(const EmbeddingTable& a_side, const EmbeddingTable& b_side,
+                              const std::vector<LfwPair>& pairs, const std::vector<std::string>& sweep_images,
+                              double fixed_threshold = std::numeric_limits<double>::quiet_NaN(), int threads = 2,
+                              size_t max_impostor_pairs = 20'000'000);
+
+// Runs the 1:N protocol: gallery templates from `gallery_side`, probes from `probe_side`.
+// A gallery image without a face leaves its identity with fewer (possibly no) templates.
+IdentificationResult evaluate_identification(const IdentificationProtocol& protocol, const EmbeddingTable& gallery_side,
+                                             const EmbeddingTable& probe_side, int max_rank = 10,
+                                             const std::vector<double>& fpir_targets = {1e-2, 1e-3});
+
+// The default cache directory (next to the model cache: ~/.cache/facerec/embeddings).
+std::filesystem::path default_embedding_cache_dir();
+
+}  // namespace facerec

@@ -1,0 +1,207 @@
+// Dataset embedding for the evaluations: shared detection + landmarks, several embedders, cache.
+#include <facerec/dataset.hpp>
+#include <facerec/error.hpp>
+#include <facerec/image.hpp>
+#include <facerec/models.hpp>
+
+#include <opencv2/imgproc.hpp>
+
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+
+namespace facerec {
+namespace {
+
+std::string fmt_float(float v) { return std::to_string(v); }
+
+// The key must stay stable: existing caches are found by it (v3 = the format of release 0.1).
+std::string cache_key(const AnalyzerOptions& o, const EmbeddingVariant& v, const std::string& root,
+                      const DatasetEmbedOptions& opt) {
+  std::string k =
+      o.detector.model + "+" + o.detector.close_range_model + "-fallback|" + std::to_string(o.detector.min_face) + "|" +
+      fmt_float(o.detector.score_threshold) + "|" + o.landmarker.model + "|" + fmt_float(o.landmarker.crop_scale) +
+      "|" + std::to_string(o.landmarker.passes) + "|" + fmt_float(o.landmarker.refine_scale) +
+      (o.landmarker.flip ? "|lmflip|" : "|") + o.detector.verifier + "|" + fmt_float(o.detector.verify_threshold) +
+      "|" + v.embedder + (v.flip ? "+flip" : "") + "|" + o.detector.backend + "|" + root + "|v3";
+  if (opt.degraded) {
+    const auto& r = opt.degradation;
+    k += "|degraded:" + std::to_string(r.seed) + "," + fmt_float(r.iod_min) + "," + fmt_float(r.iod_max) + "," +
+         fmt_float(r.motion_share) + "," + fmt_float(r.gaussian_sigma_min) + "," + fmt_float(r.gaussian_sigma_max) +
+         "," + fmt_float(r.motion_length_min) + "," + fmt_float(r.motion_length_max) + "," + fmt_float(r.gain_min) +
+         "," + fmt_float(r.gain_max) + "," + fmt_float(r.gamma_min) + "," + fmt_float(r.gamma_max) + "," +
+         fmt_float(r.noise_min) + "," + fmt_float(r.noise_max) + "," + std::to_string(r.jpeg_min) + "," +
+         std::to_string(r.jpeg_max) + "|d1";
+  }
+  return std::to_string(std::hash<std::string>{}(k));
+}
+
+// Cache file: records of (u32 name length, name, u32 dims (0 = no face), dims floats), appended.
+// A torn last record (the process was killed while writing) is ignored on load.
+EmbeddingTable load_cache(const std::filesystem::path& p) {
+  EmbeddingTable m;
+  std::ifstream in(p, std::ios::binary);
+  while (in) {
+    uint32_t n = 0, d = 0;
+    if (!in.read(reinterpret_cast<char*>(&n), 4) || n > 4096) break;
+    std::string name(n, '\0');
+    if (!in.read(name.data(), n)) break;
+    if (!in.read(reinterpret_cast<char*>(&d), 4) || d > 4096) break;
+    ImageEmbedding e;
+    e.found = d > 0;
+    e.embedding.resize(d);
+    if (!in.read(reinterpret_cast<char*>(e.embedding.data()), std::streamsize(d * 4))) break;
+    m[name] = std::move(e);
+  }
+  return m;
+}
+
+void append_cache(std::ofstream& out, const std::string& name, const ImageEmbedding& e) {
+  uint32_t n = uint32_t(name.size()), d = uint32_t(e.found ? e.embedding.size() : 0);
+  out.write(reinterpret_cast<const char*>(&n), 4);
+  out.write(name.data(), n);
+  out.write(reinterpret_cast<const char*>(&d), 4);
+  out.write(reinterpret_cast<const char*>(e.embedding.data()), std::streamsize(d * 4));
+  out.flush();
+}
+
+// The detection nearest the image centre.
+const Detection* central(const std::vector<Detection>& dets, const cv::Size& size) {
+  const Detection* best = nullptr;
+  double best_d = 1e30;
+  for (const auto& d : dets) {
+    cv::Point2f c = (d.box.tl() + d.box.br()) * 0.5f;
+    double dist = std::hypot(c.x - size.width / 2.0, c.y - size.height / 2.0);
+    if (dist < best_d) {
+      best_d = dist;
+      best = &d;
+    }
+  }
+  return best;
+}
+
+std::vector<float> normalised_sum(std::vector<float> a, const std::vector<float>& b) {
+  double n = 0;
+  for (size_t q = 0; q < a.size(); ++q) {
+    a[q] += b[q];
+    n += double(a[q]) * a[q];
+  }
+  for (auto& x : a) x = float(x / std::sqrt(n));
+  return a;
+}
+
+}  // namespace
+
+std::filesystem::path default_embedding_cache_dir() { return models_dir().parent_path() / "embeddings"; }
+
+DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::vector<std::string>& images,
+                                 const DatasetEmbedOptions& opt) {
+  if (opt.variants.empty()) throw Error(ErrorKind::InvalidArgument, "embed_dataset: no embedder variant");
+  DatasetEmbedResult res;
+  res.tables.resize(opt.variants.size());
+  std::string root_key = std::filesystem::absolute(root).string();
+  if (!opt.cache_dir.empty()) {
+    std::filesystem::create_directories(opt.cache_dir);
+    for (size_t k = 0; k < opt.variants.size(); ++k) {
+      auto path = opt.cache_dir /
+                  ((opt.degraded ? "low-" : "lfw-") + cache_key(opt.pipeline, opt.variants[k], root_key, opt) + ".bin");
+      res.cache_files.push_back(path);
+      res.tables[k] = load_cache(path);
+    }
+  }
+  std::vector<std::string> todo;
+  for (const auto& img : std::set<std::string>(images.begin(), images.end())) {
+    bool missing = false;
+    for (const auto& t : res.tables) missing = missing || !t.count(img);
+    if (missing) todo.push_back(img);
+  }
+  res.computed = todo.size();
+  if (todo.empty()) return res;
+
+  std::vector<std::ofstream> outs(res.cache_files.size());
+  for (size_t k = 0; k < outs.size(); ++k) {
+    outs[k].open(res.cache_files[k], std::ios::binary | std::ios::app);
+    if (!outs[k]) throw Error(ErrorKind::Io, "cannot write the embedding cache " + res.cache_files[k].string());
+  }
+  std::mutex mu;
+  std::atomic<size_t> next{0}, done{0};
+  std::exception_ptr failure;
+  AnalyzerOptions o = opt.pipeline;
+  o.detector.threads = o.landmarker.threads = o.embedder.threads = 1;  // parallel over images instead
+  auto worker = [&] {
+    try {
+      auto det = make_detector(o.detector);
+      auto lm = make_landmarker(o.landmarker);
+      std::map<std::string, std::unique_ptr<FaceEmbedder>> embedders;
+      bool any_flip = false;
+      for (const auto& v : opt.variants) {
+        any_flip = any_flip || v.flip;
+        if (!embedders.count(v.embedder)) {
+          EmbedderOptions eo = o.embedder;
+          eo.model = v.embedder;
+          eo.flip = false;  // flip variants are formed here from the same crops
+          embedders[v.embedder] = make_embedder(eo);
+        }
+      }
+      for (size_t i; (i = next++) < todo.size() && !failure;) {
+        std::vector<ImageEmbedding> results(opt.variants.size());
+        std::string error;
+        try {
+          auto img = decode_image_file((root / todo[i]).string());
+          cv::Mat bgr = img.bgr;
+          if (opt.degraded) {
+            // the face's size in the original decides how far to scale down
+            auto clean = det->detect(bgr);
+            const Detection* c = central(clean, bgr.size());
+            if (!c || c->keypoints.size() < 2) throw Error(ErrorKind::InvalidArgument, "no face in the original");
+            float iod = float(cv::norm(c->keypoints[0] - c->keypoints[1]));
+            bgr = degrade(bgr, std::max(iod, 1.0f), draw_degradation(opt.degradation, todo[i]));
+          }
+          auto dets = det->detect(bgr);
+          if (const Detection* c = central(dets, bgr.size())) {
+            auto points = lm->landmarks(bgr, *c);
+            FivePoints five = five_points(points, *c);
+            std::map<std::string, std::pair<std::vector<float>, std::vector<float>>> per;  // plain, mirror
+            for (auto& [name, emb] : embedders) {
+              cv::Mat aligned = emb->align(bgr, five, points), mirrored;
+              if (any_flip) cv::flip(aligned, mirrored, 1);
+              per[name] = {emb->embed(aligned), any_flip ? emb->embed(mirrored) : std::vector<float>{}};
+            }
+            for (size_t k = 0; k < opt.variants.size(); ++k) {
+              const auto& [plain, mirror] = per[opt.variants[k].embedder];
+              results[k].found = true;
+              // as FaceEmbedder with flip: the normalised sum of the two unit vectors
+              results[k].embedding = opt.variants[k].flip ? normalised_sum(plain, mirror) : plain;
+            }
+          } else {
+            error = "no face found";
+          }
+        } catch (const Error& err) {
+          if (err.kind() != ErrorKind::InvalidArgument && err.kind() != ErrorKind::NotFound) throw;
+          error = err.what();
+        }
+        std::lock_guard lock(mu);
+        for (size_t k = 0; k < opt.variants.size(); ++k) {
+          if (k < outs.size()) append_cache(outs[k], todo[i], results[k]);
+          res.tables[k][todo[i]] = std::move(results[k]);
+        }
+        if (!error.empty() && opt.on_error) opt.on_error(todo[i], error);
+        size_t d = ++done;
+        if (opt.progress) opt.progress(d, todo.size());
+      }
+    } catch (...) {
+      std::lock_guard lock(mu);
+      if (!failure) failure = std::current_exception();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int w = 0; w < std::max(1, opt.workers); ++w) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
+  return res;
+}
+
+}  // namespace facerec

@@ -1,0 +1,102 @@
+// The CLI's evaluation commands end to end: a small folder-per-identity set from ../shared (AT&T
+// faces) gives a report with plots and every figure in JSON; two reports compare; bad input fails
+// with a message and a non-zero exit code.
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace facerec {
+namespace {
+
+struct Run {
+  int code = -1;
+  std::string out;  // stdout and stderr
+};
+
+Run run(const std::string& args) {
+  Run r;
+  std::string cmd = std::string(FACEREC_CLI) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+  int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// 4 AT&T people x 3 images, linked into a temporary folder-per-identity set.
+std::filesystem::path small_att() {
+  auto src = test::shared_dir() / "data" / "att_faces";
+  auto d = test::temp_dir("cli-att");
+  for (const char* who : {"s1", "s2", "s3", "s4"}) {
+    std::filesystem::create_directories(d / who);
+    for (const char* f : {"1.pgm", "2.pgm", "3.pgm"}) std::filesystem::create_symlink(src / who / f, d / who / f);
+  }
+  return d;
+}
+
+TEST(Cli, IdentificationReportAndComparison) {
+  if (!std::filesystem::exists(test::shared_dir() / "data" / "att_faces" / "s1"))
+    GTEST_SKIP() << "../shared/data/att_faces is absent";
+  auto data = small_att();
+  auto out = test::temp_dir("cli-report");
+  auto r = run("eval identification --dataset " + data.string() + " --holdout 4 --no-cache --workers 1 --report " +
+               (out / "a").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("rank-1"), std::string::npos) << r.out;
+  auto j = nlohmann::json::parse(std::ifstream(out / "a" / "report.json"));
+  const auto& v = j["identification"]["variants"][0];
+  EXPECT_EQ(v["name"], "face_recognition_model+flip");
+  // s4 (the 4th enrollable identity) is held out: 3 people x 2 mated probes, 3 non-mated images
+  EXPECT_EQ(v["mated_searches"], 6);
+  EXPECT_EQ(v["nonmated_searches"], 3);
+  EXPECT_GE(v["rank1"].get<double>(), 5.0 / 6.0);  // AT&T is easy; at most one miss
+  EXPECT_EQ(v["fnir_at_fpir"].size(), 2u);
+  EXPECT_EQ(j["data"]["images_sha256"].get<std::string>().size(), 64u);
+  EXPECT_TRUE(j["manifest"].contains("models"));
+  EXPECT_NE(j["command"].get<std::string>().find("eval identification"), std::string::npos);
+  std::ifstream html_in(out / "a" / "report.html");
+  std::string html((std::istreambuf_iterator<char>(html_in)), {});
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("CMC"), std::string::npos);
+
+  // the same command again gives the same figures: zero differences
+  auto r2 = run("eval identification --dataset " + data.string() + " --holdout 4 --no-cache --workers 1 --json " +
+                (out / "b.json").string());
+  ASSERT_EQ(r2.code, 0) << r2.out;
+  auto c = run("eval compare " + (out / "a" / "report.json").string() + " " + (out / "b.json").string() + " --html " +
+               (out / "cmp.html").string());
+  ASSERT_EQ(c.code, 0) << c.out;
+  EXPECT_NE(c.out.find("identification/variants/face_recognition_model+flip/rank1"), std::string::npos) << c.out;
+  EXPECT_NE(c.out.find("+0"), std::string::npos) << c.out;
+  EXPECT_TRUE(std::filesystem::exists(out / "cmp.html"));
+}
+
+TEST(Cli, EvalRejectsBadInput) {
+  auto d = test::temp_dir("cli-bad");
+  std::ofstream(d / "bad.json") << "{ not json";
+  std::ofstream(d / "good.json") << "{}";
+  auto c = run("eval compare " + (d / "bad.json").string() + " " + (d / "good.json").string());
+  EXPECT_NE(c.code, 0);
+  EXPECT_NE(c.out.find("not valid JSON"), std::string::npos) << c.out;
+  auto m = run("eval identification --dataset " + (d / "missing").string());
+  EXPECT_NE(m.code, 0);
+  std::filesystem::create_directories(d / "empty");
+  auto e = run("eval identification --dataset " + (d / "empty").string());
+  EXPECT_NE(e.code, 0);
+  EXPECT_NE(e.out.find("no identity folders"), std::string::npos) << e.out;
+  std::ofstream(d / "pairs.txt") << "1\t1\nA\tone\t2\nB 1 C 1\n";
+  auto p = run("eval lfw --images " + d.string() + " --pairs " + (d / "pairs.txt").string());
+  EXPECT_NE(p.code, 0);
+  EXPECT_NE(p.out.find("pairs.txt:2"), std::string::npos) << p.out;
+}
+
+}  // namespace
+}  // namespace facerec
