@@ -7,6 +7,11 @@
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 
+#include <facerec/analyzer.hpp>
+
+#include <jpeglib.h>
+
+#include <cstdio>
 #include <fstream>
 
 namespace facerec {
@@ -40,6 +45,66 @@ TEST(Image, ConvertsDepthsAndChannelsTo8BitBgr) {
   auto d = decode_image_bytes(encode(deep, ".png"));
   EXPECT_EQ(d.bgr.at<cv::Vec3b>(0, 0)[0], 255);  // 16-bit scaled, not truncated
   EXPECT_NEAR(d.bgr.at<cv::Vec3b>(0, 0)[2], 128, 1);
+}
+
+// A CMYK JPEG as Photoshop and most print workflows write it (Adobe APP14 marker, inverted
+// values: stored = 255 - ink), made with libjpeg from a BGR image (K = 0).
+std::string cmyk_jpeg(const cv::Mat& bgr) {
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  jpeg_compress_struct c;
+  jpeg_error_mgr err;
+  c.err = jpeg_std_error(&err);
+  jpeg_create_compress(&c);
+  jpeg_mem_dest(&c, &out, &size);
+  c.image_width = JDIMENSION(bgr.cols);
+  c.image_height = JDIMENSION(bgr.rows);
+  c.input_components = 4;
+  c.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&c);
+  jpeg_set_quality(&c, 95, TRUE);
+  jpeg_start_compress(&c, TRUE);
+  std::vector<unsigned char> row(size_t(bgr.cols) * 4);
+  while (c.next_scanline < c.image_height) {
+    const auto* p = bgr.ptr<cv::Vec3b>(int(c.next_scanline));
+    for (int x = 0; x < bgr.cols; ++x) {  // ink C = 255 - R etc.; stored inverted: R, G, B, 255 - K
+      row[size_t(x) * 4 + 0] = p[x][2];
+      row[size_t(x) * 4 + 1] = p[x][1];
+      row[size_t(x) * 4 + 2] = p[x][0];
+      row[size_t(x) * 4 + 3] = 255;
+    }
+    JSAMPROW r = row.data();
+    jpeg_write_scanlines(&c, &r, 1);
+  }
+  jpeg_finish_compress(&c);
+  jpeg_destroy_compress(&c);
+  std::string bytes(reinterpret_cast<char*>(out), size);
+  std::free(out);
+  return bytes;
+}
+
+TEST(Image, CmykJpegDecodesToTheRightColours) {
+  cv::Mat bgr(64, 64, CV_8UC3, cv::Scalar(0, 0, 255));                    // red
+  bgr(cv::Rect(32, 0, 32, 64)).setTo(cv::Scalar(255, 0, 0));               // blue
+  bgr(cv::Rect(0, 48, 64, 16)).setTo(cv::Scalar(40, 160, 90));             // a skin-free green
+  auto d = decode_image_bytes(cmyk_jpeg(bgr));
+  ASSERT_EQ(d.bgr.type(), CV_8UC3);
+  ASSERT_EQ(d.bgr.size(), bgr.size());
+  for (auto [x, y] : {std::pair{10, 10}, {50, 10}, {20, 56}})
+    for (int k = 0; k < 3; ++k)
+      EXPECT_NEAR(d.bgr.at<cv::Vec3b>(y, x)[k], bgr.at<cv::Vec3b>(y, x)[k], 6) << x << "," << y << " channel " << k;
+  // a face photo saved as CMYK is still a face
+  auto photo = test::shared_dir() / "data" / "lfw" / "images" / "Colin_Powell" / "Colin_Powell_0001.jpg";
+  if (!std::filesystem::exists(photo)) GTEST_SKIP() << "../shared absent: colours checked, face skipped";
+  auto original = decode_image_file(photo.string()).bgr;
+  auto cmyk = decode_image_bytes(cmyk_jpeg(original)).bgr;
+  EXPECT_LT(cv::norm(original, cmyk, cv::NORM_L1) / double(original.total() * 3), 4.0);
+  FaceAnalyzer fa;
+  auto faces = fa.analyze(cmyk);
+  ASSERT_EQ(faces.size(), 1u);
+  auto ref = fa.analyze(original);
+  ASSERT_EQ(ref.size(), 1u);
+  EXPECT_GT(FaceAnalyzer::cosine(faces[0].embedding, ref[0].embedding), 0.97f);
 }
 
 TEST(Image, AppliesExifOrientation) {
