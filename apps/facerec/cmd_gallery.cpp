@@ -1,5 +1,6 @@
 // facerec enroll | identify | people list|show|remove
 #include "commands.hpp"
+#include "gallery_util.hpp"
 
 #include <facerec/analyzer.hpp>
 #include <facerec/error.hpp>
@@ -9,8 +10,11 @@
 #include "common/fs.hpp"
 #include "common/sha256.hpp"
 
+#include <facerec/eval.hpp>
+
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 
@@ -30,60 +34,134 @@ std::string default_db() {
   return (base / "facerec" / "gallery.db").string();
 }
 
-struct GalleryFlags {
-  std::string db = default_db();
-  std::string embedder = "face_recognition_model";
-  bool flip = true;
-  void add(CLI::App* app) {
-    app->add_option("--db", db, "Gallery: a SQLite file (env FACEREC_DB)")->capture_default_str();
-    app->add_option("--embedder", embedder, "Embedding model")->capture_default_str();
-    app->add_flag("--flip,!--no-flip", flip, "Flip test-time augmentation (default: on)");
-  }
-  AnalyzerOptions options() const {
-    AnalyzerOptions o;
-    o.embedder.model = embedder;
-    o.embedder.flip = flip;
-    return o;
-  }
-};
+}  // namespace
 
-int enroll(const std::string& name, const std::string& metadata, const std::vector<std::string>& images,
-           const GalleryFlags& g) {
-  FaceAnalyzer fa(g.options());
+std::string default_gallery() { return default_db(); }
+
+void GalleryFlags::add(CLI::App* app, bool with_index) {
+  app->add_option("--db", db, "Gallery: a SQLite file or a postgresql:// URL (env FACEREC_DB)")->capture_default_str();
+  app->add_option("--embedder", embedder, "Embedding model")->capture_default_str();
+  app->add_flag("--flip,!--no-flip", flip, "Flip test-time augmentation (default: on)");
+  if (with_index) {
+    app->add_option("--index", index, "Search index: Flat (exact) or faiss:<factory>, e.g. faiss:HNSW32;efSearch=128")
+        ->capture_default_str();
+    app->add_option("--index-file", index_file,
+                    "Keep the index here: loaded at start when it matches the gallery, else rebuilt and saved");
+  }
+}
+
+AnalyzerOptions GalleryFlags::options() const {
+  AnalyzerOptions o;
+  o.embedder.model = embedder;
+  o.embedder.flip = flip;
+  return o;
+}
+
+GalleryOptions GalleryFlags::gallery_options() const {
+  GalleryOptions o;
+  o.index = index;
+  o.index_file = index_file;
+  o.log = [](const std::string& line) { std::cerr << "facerec: " << line << "\n"; };
+  return o;
+}
+
+std::optional<Template> template_from_image(FaceAnalyzer& fa, const std::string& bytes, bool keep_crop,
+                                            std::string* note) {
+  auto img = decode_image_bytes(bytes);
+  auto faces = fa.analyze(img.bgr, true);
+  if (faces.empty()) {
+    if (note) *note = "no face";
+    return std::nullopt;
+  }
+  if (faces.size() > 1 && note) *note = std::to_string(faces.size()) + " faces; the largest enrolled";
+  const Face& f = *std::max_element(faces.begin(), faces.end(), [](const Face& a, const Face& b) {
+    return a.detection.box.area() < b.detection.box.area();
+  });
+  Template t{f.embedding, fa.embedder_model(), detail::sha256_hex(bytes), f.detection.score, {}};
+  if (keep_crop) t.crop = fa.face_crop(img.bgr, f);
+  return t;
+}
+
+namespace {
+
+std::vector<Template> templates_from_files(FaceAnalyzer& fa, const std::vector<std::string>& images, bool keep_crops) {
   std::vector<Template> templates;
   for (const auto& path : images) {
     try {
-      std::string bytes = detail::read_file(path);
-      auto img = decode_image_bytes(bytes);
-      auto faces = fa.analyze(img.bgr, true);
-      if (faces.empty()) {
-        std::cerr << "facerec: no face in " << path << "; skipped\n";
-        continue;
-      }
-      if (faces.size() > 1)
-        std::cerr << "facerec: " << faces.size() << " faces in " << path << "; enrolling the largest\n";
-      const Face& f = *std::max_element(faces.begin(), faces.end(), [](const Face& a, const Face& b) {
-        return a.detection.box.area() < b.detection.box.area();
-      });
-      templates.push_back({f.embedding, fa.embedder_model(), detail::sha256_hex(bytes), f.detection.score});
+      std::string note;
+      auto t = template_from_image(fa, detail::read_file(path), keep_crops, &note);
+      if (!note.empty()) std::cerr << "facerec: " << path << ": " << note << (t ? "\n" : "; skipped\n");
+      if (t) templates.push_back(std::move(*t));
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::InvalidArgument && e.kind() != ErrorKind::NotFound) throw;
       std::cerr << "facerec: " << e.what() << "; skipped\n";
     }
   }
+  return templates;
+}
+
+int enroll(const std::string& name, const std::string& metadata, const std::vector<std::string>& images,
+           const std::string& folders, bool keep_crops, const GalleryFlags& g) {
+  FaceAnalyzer fa(g.options());
+  auto store = open_store(g.db);
+  if (!folders.empty()) {  // one person per sub-folder, one transaction each
+    auto subjects = read_identity_folders(folders);
+    size_t done = 0, people = 0, faces = 0;
+    auto start = std::chrono::steady_clock::now();
+    for (const auto& s : subjects) {
+      std::vector<std::string> paths;
+      for (const auto& i : s.images) paths.push_back((std::filesystem::path(folders) / i).string());
+      auto templates = templates_from_files(fa, paths, keep_crops);
+      done += paths.size();
+      if (templates.empty()) {
+        std::cerr << "facerec: no face for " << s.id << "; not enrolled\n";
+      } else {
+        int64_t id = store->enroll(s.id, metadata, templates);
+        ++people;
+        faces += templates.size();
+        std::cout << "enrolled " << s.id << " (id " << id << "): " << templates.size() << " face(s)\n" << std::flush;
+      }
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(stderr, "\renrolling %zu/%zu people, %zu images, %.1f img/s   ", people, subjects.size(), done,
+                   double(done) / secs);
+    }
+    std::fprintf(stderr, "\n");
+    std::cout << "enrolled " << people << " people, " << faces << " faces\n";
+    return people ? kOk : kBadInput;
+  }
+  if (name.empty()) throw Error(ErrorKind::InvalidArgument, "--name is required (or --folders DIR)");
+  if (images.empty()) throw Error(ErrorKind::InvalidArgument, "no images given for " + name);
+  auto templates = templates_from_files(fa, images, keep_crops);
   if (templates.empty())
     throw Error(ErrorKind::InvalidArgument, "no face found in any image for " + name + "; nothing enrolled");
-  auto store = open_store(g.db);
   int64_t id = store->enroll(name, metadata, templates);
   std::cout << "enrolled " << name << " (id " << id << "): " << templates.size() << " face(s) from " << images.size()
             << " image(s)\n";
   return kOk;
 }
 
+int reembed(const GalleryFlags& g) {
+  FaceAnalyzer fa(g.options());
+  Gallery gallery(g.db, g.gallery_options());
+  std::string from = gallery.model();
+  auto start = std::chrono::steady_clock::now();
+  size_t n = gallery.reembed(fa.embedder_model(), [&](const FaceCrop& c) { return fa.embed_crop(c); },
+                             [&](size_t d, size_t total) {
+                               if (d % 20 && d != total) return;
+                               double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+                               std::fprintf(stderr, "\rre-embedding %zu/%zu  %.1f/s  ETA %.0f s   ", d, total,
+                                            double(d) / secs, double(total - d) * secs / double(d));
+                               if (d == total) std::fprintf(stderr, "\n");
+                             });
+  std::cout << "re-embedded " << n << " templates: " << (from.empty() ? "(empty)" : from) << " -> "
+            << fa.embedder_model() << "\n";
+  return kOk;
+}
+
 int identify(const std::vector<std::string>& images, int top, const std::string& fmr, bool json,
              const GalleryFlags& g) {
   FaceAnalyzer fa(g.options());
-  Gallery gallery(g.db);
+  Gallery gallery(g.db, g.gallery_options());
   std::string op = fmr == "best" ? "best_accuracy" : "fmr_" + fmr;
   const double threshold = fa.threshold(op);
   int bad = 0;
@@ -164,15 +242,28 @@ int people(const std::string& verb, const std::string& who, const std::string& d
 
 void add_gallery_commands(CLI::App& app, Action* action) {
   {
-    auto* cmd = app.add_subcommand("enroll", "Add a person's face(s) to the gallery (one transaction)");
-    auto name = std::make_shared<std::string>(), meta = std::make_shared<std::string>();
+    auto* cmd = app.add_subcommand("enroll", "Add a person's face(s) to the gallery (one transaction per person)");
+    auto name = std::make_shared<std::string>(), meta = std::make_shared<std::string>(),
+         folders = std::make_shared<std::string>();
     auto images = std::make_shared<std::vector<std::string>>();
+    auto keep = std::make_shared<bool>(true);
     auto g = std::make_shared<GalleryFlags>();
-    cmd->add_option("--name", *name, "The person's name")->required();
+    cmd->add_option("--name", *name, "The person's name");
     cmd->add_option("--metadata", *meta, "Free metadata (JSON by convention)");
-    cmd->add_option("images", *images, "Photos of the person (the largest face of each is used)")->required();
+    cmd->add_option("--folders", *folders, "Enrol every sub-folder of DIR as one person named after it")
+        ->check(CLI::ExistingDirectory);
+    cmd->add_flag("--keep-crops,!--no-crops", *keep,
+                  "Store each face crop so the gallery can be re-embedded for another model (default: on)");
+    cmd->add_option("images", *images, "Photos of the person (the largest face of each is used)");
+    g->add(cmd, false);
+    cmd->callback([=] { *action = [=] { return enroll(*name, *meta, *images, *folders, *keep, *g); }; });
+  }
+  {
+    auto* cmd = app.add_subcommand(
+        "reembed", "Re-embed every template of the gallery with another model, from the stored face crops");
+    auto g = std::make_shared<GalleryFlags>();
     g->add(cmd);
-    cmd->callback([=] { *action = [=] { return enroll(*name, *meta, *images, *g); }; });
+    cmd->callback([=] { *action = [=] { return reembed(*g); }; });
   }
   {
     auto* cmd =
@@ -188,7 +279,7 @@ void add_gallery_commands(CLI::App& app, Action* action) {
         ->capture_default_str()
         ->check(CLI::IsMember({"1e-3", "1e-4", "best"}));
     cmd->add_flag("--json", *json, "One JSON object per image");
-    g->add(cmd);
+    g->add(cmd, true);
     cmd->callback([=] { *action = [=] { return identify(*images, *top, *fmr, *json, *g); }; });
   }
   {
@@ -200,7 +291,8 @@ void add_gallery_commands(CLI::App& app, Action* action) {
       auto* sub = cmd->add_subcommand(verb, std::string(verb) + " enrolled people");
       auto who = std::make_shared<std::string>();
       if (std::string(verb) != "list") sub->add_option("person", *who, "Name or id")->required();
-      sub->add_option("--db", *db, "Gallery: a SQLite file (env FACEREC_DB)")->capture_default_str();
+      sub->add_option("--db", *db, "Gallery: a SQLite file or a postgresql:// URL (env FACEREC_DB)")
+          ->capture_default_str();
       sub->add_flag("--json", *json, "JSON output");
       std::string v = verb;
       sub->callback([=] { *action = [=] { return people(v, *who, *db, *json); }; });

@@ -60,6 +60,13 @@ class FaceAnalyzer {
   double threshold(const std::string& operating_point = "fmr_1e-3") const;
   static float cosine(const std::vector<float>& a, const std::vector<float>& b);
 
+  // The crop a gallery keeps to re-embed this face with another model later (FaceCrop).
+  // Requires: the image the face was found in.
+  FaceCrop face_crop(const cv::Mat& bgr, const Face& face) const;
+  // This analyzer's embedding of a stored crop (the embedder's own alignment is redone from the
+  // crop's landmarks). Throws Error(InvalidArgument) for an undecodable crop or bad landmarks.
+  std::vector<float> embed_crop(const FaceCrop& crop);
+
   std::string embedder_model() const;
   const AnalyzerOptions& options() const;
 

@@ -25,6 +25,16 @@ struct Detection {
 // corner, image-right mouth corner.
 using FivePoints = std::array<cv::Point2f, 5>;
 
+// A face kept for later re-embedding (galleries): the face warped to the ArcFace five-point
+// template scaled into a kSize x kSize crop whose centre (1 - kMargin) holds the 112-px template
+// region, as JPEG, with the landmarks found on the original image mapped into the crop.
+struct FaceCrop {
+  static constexpr int kSize = 256;
+  static constexpr float kMargin = 0.4f;
+  std::string jpeg;              // empty: not kept
+  std::vector<float> landmarks;  // x0, y0, x1, y1, ... in crop pixels: 68, 468 or 5 points
+};
+
 struct DetectorOptions {
   std::string model = "blazeface";  // blazeface (256, full range) | blazeface-front (128)
   // Also run this short-range model once on the whole image, for faces that fill the frame

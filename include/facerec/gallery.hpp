@@ -2,21 +2,31 @@
 // facerec::Gallery — enrolled people and 1:N identification.
 //
 // What it represents: identities (id, name, free metadata) with several face templates each
-// (embedding, the embedding model's name, source-image sha256, quality, time), kept in a
-// GalleryStore (SQLite today), searched exactly over all stored templates (FAISS indexes later).
-// Every template records its model: enrolling or searching with another model is refused.
+// (embedding, the embedding model's name, source-image sha256, quality, time, and optionally the
+// face crop needed to re-embed with another model), kept in a GalleryStore (SQLite file by
+// default, PostgreSQL by URL) and searched through a SearchIndex (exact by default, FAISS by
+// factory string). Every template records its model: enrolling or searching with another model
+// is refused; `reembed` moves a whole gallery to a new model from the stored crops.
 //
-// Thread safety: a Gallery is NOT safe for concurrent use; open one per thread (SQLite in WAL
-// mode lets several readers and one writer share the file; each enrolment is one transaction,
-// so a crash never leaves half an enrolment behind).
+// Thread safety: a GalleryStore is NOT safe for concurrent use (one per thread, or behind a
+// lock). A Gallery IS safe for concurrent use: searches run in parallel, enrolments and removals
+// are serialised; several processes may share one SQLite file (WAL) or one PostgreSQL database,
+// each enrolment being one transaction, so a crash never leaves half an enrolment behind.
+#include <facerec/face.hpp>
+
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 namespace facerec {
+
+class SearchIndex;
 
 struct Identity {
   int64_t id = 0;
@@ -29,7 +39,13 @@ struct Template {
   std::vector<float> embedding;  // L2-normalised
   std::string model;             // e.g. "face_recognition_model+flip"
   std::string image_sha256;
-  float quality = 0;  // detector score today
+  float quality = 0;  // detector score
+  FaceCrop crop;
+};
+
+struct StoredTemplate {
+  int64_t id = 0, identity_id = 0;
+  Template t;
 };
 
 struct Candidate {
@@ -38,45 +54,89 @@ struct Candidate {
   float similarity = 0;  // best over the identity's templates
 };
 
-// Storage behind one interface. open_store("path.db") or open_store("sqlite:path.db").
+// Storage behind one interface: open_store("path.db"), open_store("sqlite:path.db"),
+// open_store("postgresql://user@host/db") (also "postgres://").
 class GalleryStore {
  public:
   virtual ~GalleryStore() = default;
   // Adds a person with templates in one transaction; returns the identity id. An existing name
-  // gets the templates added to it. Throws Error(InvalidArgument) on a model mismatch.
-  virtual int64_t enroll(const std::string& name, const std::string& metadata,
-                         const std::vector<Template>& templates) = 0;
+  // gets the templates added (and its metadata replaced when non-empty). Requires: a name, at
+  // least one template, one model and dimension across them and the gallery. Throws
+  // Error(InvalidArgument) otherwise, storing nothing.
+  // `template_ids`, when given, receives the new templates' ids.
+  virtual int64_t enroll(const std::string& name, const std::string& metadata, const std::vector<Template>& templates,
+                         std::vector<int64_t>* template_ids = nullptr) = 0;
   virtual std::vector<Identity> list() = 0;
+  // By name, or by id when `name_or_id` is all digits.
   virtual std::optional<Identity> find(const std::string& name_or_id) = 0;
   virtual bool remove(int64_t identity_id) = 0;  // with its templates; false when unknown
-  // All templates with their identity ids (the model they were made with is the gallery's model).
-  virtual std::vector<std::pair<int64_t, Template>> templates() = 0;
+  // Templates with id > after_id in id order; crops only when asked (they are large).
+  virtual std::vector<StoredTemplate> templates(bool with_crops = false, int64_t after_id = 0) = 0;
+  // Replaces the embedding and model of every template in one transaction (re-embedding). Requires:
+  // an entry for every stored template. Throws Error(InvalidArgument) otherwise, changing nothing.
+  virtual void replace_embeddings(const std::string& model, const std::map<int64_t, std::vector<float>>& embeddings) = 0;
   // The embedding model of the gallery, empty while it holds no template.
   virtual std::string model() = 0;
   virtual int schema_version() = 0;
+  // Bumped by every committed change; with the template count it identifies an index snapshot.
+  virtual int64_t revision() = 0;
 };
 
 // Throws Error(InvalidArgument) for an unknown URL scheme, Error(Io) when the store cannot open.
 std::unique_ptr<GalleryStore> open_store(const std::string& url);
 
-// Exact search over the templates (inner products), aggregated per identity.
+struct GalleryOptions {
+  std::string index = "Flat";  // SearchIndex factory string (index.hpp)
+  // When set: loaded at start if it matches the store (same revision and template count),
+  // otherwise rebuilt from the store and written there.
+  std::string index_file;
+  // Log lines (index rebuilt / loaded); may be empty.
+  std::function<void(const std::string&)> log;
+};
+
 class Gallery {
  public:
-  explicit Gallery(const std::string& url);
+  explicit Gallery(const std::string& url, GalleryOptions options = {});
   ~Gallery();
-  GalleryStore& store();
-  // Top-k identities for one embedding (model must match the gallery's).
+
+  int64_t enroll(const std::string& name, const std::string& metadata, const std::vector<Template>& templates);
+  bool remove(int64_t identity_id);
+  std::vector<Identity> list();
+  std::optional<Identity> find(const std::string& name_or_id);
+  // Top-k identities for one embedding. Requires: the gallery's model (or an empty gallery) and
+  // its dimension; throws Error(InvalidArgument) otherwise.
   std::vector<Candidate> search(const std::vector<float>& embedding, const std::string& model, int k);
+  std::string model();
+  size_t size();                   // templates in the index
+  std::string index_description();  // e.g. "Flat", or "Flat (faiss:IVF... needs N templates)"
+  // Re-embeds every template from its stored crop with `embed` (crop image, crop landmarks ->
+  // embedding) and stores them under `model` in one transaction. Throws Error(InvalidArgument)
+  // naming the templates without a crop, changing nothing.
+  using CropEmbedder = std::function<std::vector<float>(const FaceCrop&)>;
+  size_t reembed(const std::string& model, const CropEmbedder& embed,
+                 const std::function<void(size_t, size_t)>& progress = {});
+  // Direct access (not synchronised with other users of this Gallery); the index is rebuilt on
+  // the next call.
+  GalleryStore& store();
 
  private:
-  void load_index();
+  bool index_current();  // requires a lock; true when the index reflects the store
+  void refresh_index();  // requires the exclusive lock: catches up with the store
+  void rebuild_index();
+  bool load_index_file();
+  void save_index_file();
   std::unique_ptr<GalleryStore> store_;
-  std::vector<int64_t> owners_;
+  GalleryOptions options_;
+  std::shared_mutex mu_;
+  std::unique_ptr<SearchIndex> index_;
+  std::string index_note_;
+  std::map<int64_t, int64_t> owner_;  // template id -> identity id
   std::map<int64_t, std::string> names_;
-  std::vector<float> matrix_;  // templates x dim, row-major
-  int dim_ = 0;
-  bool loaded_ = false;
   std::string model_;
+  int dim_ = 0;
+  int64_t revision_ = -1, max_template_id_ = 0;
+  bool stale_ = true, dirty_ = false;
+  std::mutex store_mu_;  // the store is used by one thread at a time
 };
 
 }  // namespace facerec

@@ -1,6 +1,10 @@
+#include <facerec/align.hpp>
 #include <facerec/analyzer.hpp>
 #include <facerec/error.hpp>
 #include <facerec/models.hpp>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <cmath>
 
@@ -83,6 +87,48 @@ Match FaceAnalyzer::compare(const std::vector<float>& a, const std::vector<float
   m.threshold = threshold(op);
   m.same = m.similarity >= m.threshold;
   return m;
+}
+
+FaceCrop FaceAnalyzer::face_crop(const cv::Mat& bgr, const Face& face) const {
+  // the ArcFace template, scaled and centred in the crop
+  const auto& t = arcface_template_112();
+  const float scale = float(FaceCrop::kSize) * (1 - FaceCrop::kMargin) / 112.f;
+  std::vector<cv::Point2f> from(face.five.begin(), face.five.end()), to;
+  for (const auto& p : t) to.push_back((p - cv::Point2f(56, 56)) * scale + cv::Point2f(FaceCrop::kSize / 2.f, FaceCrop::kSize / 2.f));
+  cv::Mat m = similarity_transform(from, to);
+  cv::Mat crop;
+  cv::warpAffine(bgr, crop, m, cv::Size(FaceCrop::kSize, FaceCrop::kSize), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+  FaceCrop c;
+  std::vector<uchar> buf;
+  cv::imencode(".jpg", crop, buf, {cv::IMWRITE_JPEG_QUALITY, 95});
+  c.jpeg.assign(buf.begin(), buf.end());
+  std::vector<cv::Point2f> pts = face.landmarks.empty() ? from : face.landmarks, mapped;
+  cv::transform(pts, mapped, m);
+  for (const auto& p : mapped) {
+    c.landmarks.push_back(p.x);
+    c.landmarks.push_back(p.y);
+  }
+  return c;
+}
+
+std::vector<float> FaceAnalyzer::embed_crop(const FaceCrop& c) {
+  std::vector<uchar> buf(c.jpeg.begin(), c.jpeg.end());
+  cv::Mat crop = buf.empty() ? cv::Mat() : cv::imdecode(buf, cv::IMREAD_COLOR);
+  if (crop.empty()) throw Error(ErrorKind::InvalidArgument, "stored face crop cannot be decoded");
+  size_t n = c.landmarks.size() / 2;
+  if (c.landmarks.size() % 2 || (n != 5 && n != 68 && n != 468))
+    throw Error(ErrorKind::InvalidArgument, "stored face crop has " + std::to_string(n) + " landmarks (5, 68 or 468 expected)");
+  std::vector<cv::Point2f> pts;
+  for (size_t i = 0; i < n; ++i) pts.emplace_back(c.landmarks[2 * i], c.landmarks[2 * i + 1]);
+  FivePoints five{};
+  std::vector<cv::Point2f> landmarks;
+  if (n == 5) {
+    std::copy(pts.begin(), pts.end(), five.begin());
+  } else {
+    landmarks = pts;
+    five = five_points(landmarks, Detection{});
+  }
+  return impl_->embedder->embed(impl_->embedder->align(crop, five, landmarks));
 }
 
 std::string FaceAnalyzer::embedder_model() const { return impl_->embedder->model(); }

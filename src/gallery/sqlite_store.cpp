@@ -1,5 +1,7 @@
 // SQLite gallery store: one file, WAL journal, each enrolment one transaction, schema versioned
 // and migrated on open (table meta, key 'schema_version').
+#include "gallery/store_common.hpp"
+
 #include <facerec/error.hpp>
 #include <facerec/gallery.hpp>
 
@@ -13,7 +15,7 @@
 namespace facerec {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 class Stmt {
  public:
@@ -30,6 +32,7 @@ class Stmt {
     return check(sqlite3_bind_text(s_, i, v.data(), int(v.size()), SQLITE_TRANSIENT));
   }
   Stmt& bind_blob(int i, const void* p, size_t n) {
+    if (n == 0) return check(sqlite3_bind_zeroblob(s_, i, 0));  // empty, not NULL
     return check(sqlite3_bind_blob(s_, i, p, int(n), SQLITE_TRANSIENT));
   }
   bool step() {
@@ -43,6 +46,10 @@ class Stmt {
   std::string text(int c) {
     auto* p = sqlite3_column_text(s_, c);
     return p ? std::string(reinterpret_cast<const char*>(p), size_t(sqlite3_column_bytes(s_, c))) : std::string();
+  }
+  std::string blob(int c) {
+    auto* p = static_cast<const char*>(sqlite3_column_blob(s_, c));
+    return p ? std::string(p, size_t(sqlite3_column_bytes(s_, c))) : std::string();
   }
   std::vector<float> floats(int c) {
     size_t n = size_t(sqlite3_column_bytes(s_, c)) / sizeof(float);
@@ -84,18 +91,9 @@ class SqliteStore final : public GalleryStore {
   }
   ~SqliteStore() override { sqlite3_close(db_); }
 
-  int64_t enroll(const std::string& name, const std::string& metadata,
-                 const std::vector<Template>& templates) override {
-    if (name.empty()) throw Error(ErrorKind::InvalidArgument, "a person needs a name");
-    if (templates.empty()) throw Error(ErrorKind::InvalidArgument, "nothing to enrol for " + name + " (no face)");
-    std::string m = model();
-    for (const auto& t : templates) {
-      if (!m.empty() && t.model != m)
-        throw Error(ErrorKind::InvalidArgument, "the gallery holds " + m + " templates; refusing " + t.model +
-                                                    " (re-embed the gallery for the new model)");
-      if (t.embedding.empty() || t.embedding.size() != templates[0].embedding.size() || t.model != templates[0].model)
-        throw Error(ErrorKind::InvalidArgument, "templates of one enrolment must share model and dimension");
-    }
+  int64_t enroll(const std::string& name, const std::string& metadata, const std::vector<Template>& templates,
+                 std::vector<int64_t>* template_ids) override {
+    validate_enrolment(name, templates, model());
     exec("BEGIN IMMEDIATE");
     try {
       int64_t id = 0;
@@ -114,15 +112,20 @@ class SqliteStore final : public GalleryStore {
         s.bind(1, metadata).bind(2, id);
         s.step();
       }
+      if (template_ids) template_ids->clear();
       for (const auto& t : templates) {
         Stmt s(db_,
-               "INSERT INTO templates(identity_id, model, dim, embedding, image_sha256, quality, created) VALUES (?, "
-               "?, ?, ?, ?, ?, ?)");
+               "INSERT INTO templates(identity_id, model, dim, embedding, image_sha256, quality, created, crop, "
+               "crop_landmarks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
         s.bind(1, id).bind(2, t.model).bind(3, int64_t(t.embedding.size()));
         s.bind_blob(4, t.embedding.data(), t.embedding.size() * sizeof(float));
         s.bind(5, t.image_sha256).bind(6, double(t.quality)).bind(7, now());
+        s.bind_blob(8, t.crop.jpeg.data(), t.crop.jpeg.size());
+        s.bind_blob(9, t.crop.landmarks.data(), t.crop.landmarks.size() * sizeof(float));
         s.step();
+        if (template_ids) template_ids->push_back(sqlite3_last_insert_rowid(db_));
       }
+      bump_revision();
       exec("COMMIT");
       return id;
     } catch (...) {
@@ -142,8 +145,12 @@ class SqliteStore final : public GalleryStore {
   }
 
   std::optional<Identity> find(const std::string& key) override {
-    for (const auto& i : list())
-      if (i.name == key || std::to_string(i.id) == key) return i;
+    bool numeric = !key.empty() && key.size() < 19 && key.find_first_not_of("0123456789") == std::string::npos;
+    Stmt s(db_,
+           "SELECT i.id, i.name, i.metadata, (SELECT COUNT(*) FROM templates t WHERE t.identity_id = i.id) FROM "
+           "identities i WHERE i.name = ? OR i.id = ? ORDER BY i.name = ? DESC LIMIT 1");
+    s.bind(1, key).bind(2, numeric ? int64_t(std::stoll(key)) : int64_t(-1)).bind(3, key);
+    if (s.step()) return Identity{s.i64(0), s.text(1), s.text(2), int(s.i64(3))};
     return std::nullopt;
   }
 
@@ -157,6 +164,7 @@ class SqliteStore final : public GalleryStore {
       s.bind(1, id);
       s.step();
       bool removed = sqlite3_changes(db_) > 0;
+      if (removed) bump_revision();
       exec("COMMIT");
       return removed;
     } catch (...) {
@@ -165,18 +173,56 @@ class SqliteStore final : public GalleryStore {
     }
   }
 
-  std::vector<std::pair<int64_t, Template>> templates() override {
-    std::vector<std::pair<int64_t, Template>> out;
-    Stmt s(db_, "SELECT identity_id, model, embedding, image_sha256, quality FROM templates ORDER BY id");
+  std::vector<StoredTemplate> templates(bool with_crops, int64_t after_id) override {
+    std::vector<StoredTemplate> out;
+    Stmt s(db_, with_crops ? "SELECT id, identity_id, model, embedding, image_sha256, quality, crop, crop_landmarks "
+                             "FROM templates WHERE id > ? ORDER BY id"
+                           : "SELECT id, identity_id, model, embedding, image_sha256, quality FROM templates WHERE "
+                             "id > ? ORDER BY id");
+    s.bind(1, after_id);
     while (s.step()) {
-      Template t;
-      t.model = s.text(1);
-      t.embedding = s.floats(2);
-      t.image_sha256 = s.text(3);
-      t.quality = float(s.dbl(4));
-      out.emplace_back(s.i64(0), std::move(t));
+      StoredTemplate st;
+      st.id = s.i64(0);
+      st.identity_id = s.i64(1);
+      st.t.model = s.text(2);
+      st.t.embedding = s.floats(3);
+      st.t.image_sha256 = s.text(4);
+      st.t.quality = float(s.dbl(5));
+      if (with_crops) {
+        st.t.crop.jpeg = s.blob(6);
+        st.t.crop.landmarks = s.floats(7);
+      }
+      out.push_back(std::move(st));
     }
     return out;
+  }
+
+  void replace_embeddings(const std::string& model, const std::map<int64_t, std::vector<float>>& e) override {
+    exec("BEGIN IMMEDIATE");
+    try {
+      std::vector<int64_t> ids;
+      {
+        Stmt s(db_, "SELECT id FROM templates ORDER BY id");
+        while (s.step()) ids.push_back(s.i64(0));
+      }
+      validate_replacement(model, ids, e);
+      for (int64_t id : ids) {
+        const auto& v = e.at(id);
+        Stmt s(db_, "UPDATE templates SET model = ?, dim = ?, embedding = ? WHERE id = ?");
+        s.bind(1, model).bind(2, int64_t(v.size())).bind_blob(3, v.data(), v.size() * sizeof(float)).bind(4, id);
+        s.step();
+      }
+      bump_revision();
+      exec("COMMIT");
+    } catch (...) {
+      exec("ROLLBACK");
+      throw;
+    }
+  }
+
+  int64_t revision() override {
+    Stmt s(db_, "SELECT value FROM meta WHERE key = 'revision'");
+    return s.step() ? std::stoll(s.text(0)) : 0;
   }
 
   std::string model() override {
@@ -191,6 +237,11 @@ class SqliteStore final : public GalleryStore {
 
  private:
   sqlite3* db_ = nullptr;
+
+  void bump_revision() {
+    exec("INSERT INTO meta(key, value) VALUES ('revision', '1') ON CONFLICT(key) DO UPDATE SET value = "
+         "CAST(value AS INTEGER) + 1");
+  }
 
   static int64_t now() {
     return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -231,64 +282,24 @@ class SqliteStore final : public GalleryStore {
         throw;
       }
     }
+    if (schema_version() < 2) {  // v2: face crops for re-embedding, a revision counter
+      exec("BEGIN IMMEDIATE");
+      try {
+        exec("ALTER TABLE templates ADD COLUMN crop BLOB NOT NULL DEFAULT x''");
+        exec("ALTER TABLE templates ADD COLUMN crop_landmarks BLOB NOT NULL DEFAULT x''");
+        exec("INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', '0')");
+        exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+        exec("COMMIT");
+      } catch (...) {
+        exec("ROLLBACK");
+        throw;
+      }
+    }
   }
 };
 
 }  // namespace
 
-std::unique_ptr<GalleryStore> open_store(const std::string& url) {
-  std::string path = url;
-  if (path.rfind("sqlite:", 0) == 0)
-    path = path.substr(7);
-  else if (path.find("://") != std::string::npos)
-    throw Error(ErrorKind::InvalidArgument,
-                "gallery URL scheme not supported yet: " + url + " (use a SQLite file path)");
-  if (path.empty()) throw Error(ErrorKind::InvalidArgument, "empty gallery path");
-  return std::make_unique<SqliteStore>(path);
-}
-
-Gallery::Gallery(const std::string& url) : store_(open_store(url)) {}
-Gallery::~Gallery() = default;
-GalleryStore& Gallery::store() {
-  loaded_ = false;  // the caller may change the store
-  return *store_;
-}
-
-void Gallery::load_index() {
-  owners_.clear();
-  matrix_.clear();
-  names_.clear();
-  for (const auto& i : store_->list()) names_[i.id] = i.name;
-  dim_ = 0;
-  model_ = store_->model();
-  for (auto& [id, t] : store_->templates()) {
-    if (dim_ == 0) dim_ = int(t.embedding.size());
-    if (int(t.embedding.size()) != dim_) continue;
-    owners_.push_back(id);
-    matrix_.insert(matrix_.end(), t.embedding.begin(), t.embedding.end());
-  }
-  loaded_ = true;
-}
-
-std::vector<Candidate> Gallery::search(const std::vector<float>& q, const std::string& model, int k) {
-  if (!loaded_) load_index();
-  if (owners_.empty()) return {};
-  if (model != model_)
-    throw Error(ErrorKind::InvalidArgument, "the gallery holds " + model_ + " templates; the probe is " + model);
-  if (int(q.size()) != dim_) throw Error(ErrorKind::InvalidArgument, "probe dimension differs from the gallery's");
-  std::map<int64_t, float> best;
-  for (size_t r = 0; r < owners_.size(); ++r) {
-    const float* row = matrix_.data() + r * size_t(dim_);
-    float d = 0;
-    for (int c = 0; c < dim_; ++c) d += row[c] * q[size_t(c)];
-    auto it = best.find(owners_[r]);
-    if (it == best.end() || d > it->second) best[owners_[r]] = d;
-  }
-  std::vector<Candidate> out;
-  for (const auto& [id, s] : best) out.push_back({id, names_[id], s});
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.similarity > b.similarity; });
-  if (k > 0 && int(out.size()) > k) out.resize(size_t(k));
-  return out;
-}
+std::unique_ptr<GalleryStore> open_sqlite_store(const std::string& path) { return std::make_unique<SqliteStore>(path); }
 
 }  // namespace facerec

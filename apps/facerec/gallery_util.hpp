@@ -1,0 +1,31 @@
+#pragma once
+// Gallery options and enrolment shared by the CLI commands and the REST service.
+#include <facerec/analyzer.hpp>
+#include <facerec/gallery.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+
+namespace facerec::cli {
+
+// ~/.local/share/facerec/gallery.db, or FACEREC_DB.
+std::string default_gallery();
+
+struct GalleryFlags {
+  std::string db = default_gallery();
+  std::string embedder = "face_recognition_model";
+  bool flip = true;
+  std::string index = "Flat", index_file;
+  void add(CLI::App* app, bool with_index = true);
+  AnalyzerOptions options() const;
+  GalleryOptions gallery_options() const;
+};
+
+// The template of the largest face in an encoded image; nullopt when it holds no face. Throws
+// Error(InvalidArgument) for an undecodable image. *note explains skipped or ambiguous images.
+std::optional<Template> template_from_image(FaceAnalyzer& fa, const std::string& bytes, bool keep_crop,
+                                            std::string* note = nullptr);
+
+}  // namespace facerec::cli

@@ -1,0 +1,62 @@
+#pragma once
+// facerec::SearchIndex — nearest-neighbour search over face templates by inner product (cosine for
+// the L2-normalised embeddings facerec produces), behind one small interface with a factory
+// string, after faiss's Index.
+//
+// Factory strings:
+//   "Flat"                          exact search (facerec's own; vectorised inner products, top-k)
+//   "faiss:<faiss factory>[;<params>]"  a FAISS index built by faiss::index_factory with the inner
+//                                   product metric, e.g. "faiss:HNSW32;efSearch=128",
+//                                   "faiss:IVF256,PQ16;nprobe=16", "faiss:Flat". <params> are set with
+//                                   faiss::ParameterSpace (efSearch, nprobe, ...).
+//
+// Thread safety: const member functions (search, save, ...) may run concurrently with each other;
+// add/train need exclusive access.
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace facerec {
+
+struct SearchHit {
+  int64_t id = -1;  // -1: fewer than k vectors stored
+  float score = 0;  // inner product
+};
+
+class SearchIndex {
+ public:
+  virtual ~SearchIndex() = default;
+  virtual int dim() const = 0;
+  virtual size_t size() const = 0;
+  virtual std::string description() const = 0;  // the factory string it was made from
+  // Indexes that cluster or quantise (IVF, PQ) must be trained before add; others are always trained.
+  virtual bool is_trained() const = 0;
+  // Requires: n vectors of dim() floats. Throws Error(InvalidArgument) when n is too small to train.
+  virtual void train(const float* x, size_t n) = 0;
+  // Requires: is_trained(); ids unique across adds.
+  virtual void add(const int64_t* ids, const float* x, size_t n) = 0;
+  // Ensures: min(k, size()) hits, best first (then id -1 entries up to k).
+  virtual std::vector<SearchHit> search(const float* query, int k) const = 0;
+  // Approximate bytes held for the vectors and the structure.
+  virtual size_t memory_bytes() const = 0;
+  // The implementation's part of the file written by save_index.
+  virtual void save_payload(std::ostream& out) const = 0;
+};
+
+// Writes "FRIX", u32 format version, the factory string, dim, then the index's payload.
+// Readers accept every earlier format version.
+void save_index(const SearchIndex& index, std::ostream& out);
+
+// Throws Error(InvalidArgument) naming the problem for an unknown or malformed factory string.
+std::unique_ptr<SearchIndex> make_index(const std::string& factory, int dim);
+// Reads what save() wrote (any earlier format version too). Throws Error(BadModel) for a
+// truncated or foreign file.
+std::unique_ptr<SearchIndex> load_index(std::istream& in);
+
+// Minimum vectors needed to train an index made from `factory` (0 when it needs no training).
+size_t training_size(const std::string& factory);
+
+}  // namespace facerec

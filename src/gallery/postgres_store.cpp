@@ -1,0 +1,242 @@
+// PostgreSQL gallery store through libpqxx: the same schema and rules as the SQLite store. Every
+// enrolment is one transaction; enrolments serialise on an advisory lock so that the one-model
+// rule holds across concurrent clients; the schema is versioned (table meta) and migrated on open.
+#include "gallery/store_common.hpp"
+
+#include <facerec/error.hpp>
+#include <facerec/gallery.hpp>
+
+#include <pqxx/pqxx>
+
+#include <chrono>
+#include <cstring>
+
+namespace facerec {
+namespace {
+
+constexpr int kSchemaVersion = 2;
+constexpr long kEnrolLock = 0x66616365;  // advisory lock key ("face")
+
+std::vector<float> floats(const pqxx::field& f) {
+  pqxx::binarystring b(f);
+  std::vector<float> v(b.size() / sizeof(float));
+  if (!v.empty()) std::memcpy(v.data(), b.data(), v.size() * sizeof(float));
+  return v;
+}
+
+pqxx::binarystring bytes(const void* p, size_t n) {
+  return pqxx::binarystring(static_cast<const unsigned char*>(p), n);
+}
+
+int64_t now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// libpqxx errors become facerec errors that name the database problem.
+template <class F>
+auto guarded(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Error&) {
+    throw;
+  } catch (const pqxx::broken_connection& e) {
+    throw Error(ErrorKind::Io, std::string("gallery (PostgreSQL) connection lost during ") + what + ": " + e.what());
+  } catch (const std::exception& e) {
+    throw Error(ErrorKind::Io, std::string("gallery (PostgreSQL) ") + what + ": " + e.what());
+  }
+}
+
+class PostgresStore final : public GalleryStore {
+ public:
+  explicit PostgresStore(const std::string& url) {
+    try {
+      conn_ = std::make_unique<pqxx::connection>(url);
+    } catch (const std::exception& e) {
+      throw Error(ErrorKind::Io, "cannot connect to the gallery database: " + std::string(e.what()));
+    }
+    guarded("migration", [&] { migrate(); });
+  }
+
+  int64_t enroll(const std::string& name, const std::string& metadata, const std::vector<Template>& templates,
+                 std::vector<int64_t>* template_ids) override {
+    return guarded("enrolment", [&] {
+      pqxx::work w(*conn_);
+      w.exec_params("SELECT pg_advisory_xact_lock($1)", kEnrolLock);
+      auto m = w.exec("SELECT model FROM templates LIMIT 1");
+      validate_enrolment(name, templates, m.empty() ? std::string() : m[0][0].as<std::string>());
+      auto r = w.exec_params(
+          "INSERT INTO identities(name, metadata, created) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET "
+          "metadata = CASE WHEN excluded.metadata <> '' THEN excluded.metadata ELSE identities.metadata END "
+          "RETURNING id",
+          name, metadata, now());
+      int64_t id = r[0][0].as<int64_t>();
+      if (template_ids) template_ids->clear();
+      for (const auto& t : templates) {
+        auto ti = w.exec_params(
+            "INSERT INTO templates(identity_id, model, dim, embedding, image_sha256, quality, created, crop, "
+            "crop_landmarks) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            id, t.model, int64_t(t.embedding.size()), bytes(t.embedding.data(), t.embedding.size() * sizeof(float)),
+            t.image_sha256, double(t.quality), now(), bytes(t.crop.jpeg.data(), t.crop.jpeg.size()),
+            bytes(t.crop.landmarks.data(), t.crop.landmarks.size() * sizeof(float)));
+        if (template_ids) template_ids->push_back(ti[0][0].as<int64_t>());
+      }
+      bump_revision(w);
+      w.commit();
+      return id;
+    });
+  }
+
+  std::vector<Identity> list() override {
+    return guarded("listing", [&] {
+      pqxx::read_transaction w(*conn_);
+      std::vector<Identity> out;
+      for (const auto& row : w.exec("SELECT i.id, i.name, i.metadata, COUNT(t.id) FROM identities i LEFT JOIN "
+                                    "templates t ON t.identity_id = i.id GROUP BY i.id ORDER BY i.name"))
+        out.push_back({row[0].as<int64_t>(), row[1].as<std::string>(), row[2].as<std::string>(), row[3].as<int>()});
+      return out;
+    });
+  }
+
+  std::optional<Identity> find(const std::string& key) override {
+    return guarded("lookup", [&]() -> std::optional<Identity> {
+      bool numeric = !key.empty() && key.size() < 19 && key.find_first_not_of("0123456789") == std::string::npos;
+      pqxx::read_transaction w(*conn_);
+      auto r = w.exec_params(
+          "SELECT i.id, i.name, i.metadata, (SELECT COUNT(*) FROM templates t WHERE t.identity_id = i.id) FROM "
+          "identities i WHERE i.name = $1 OR i.id = $2 ORDER BY (i.name = $1) DESC LIMIT 1",
+          key, numeric ? int64_t(std::stoll(key)) : int64_t(-1));
+      if (r.empty()) return std::nullopt;
+      return Identity{r[0][0].as<int64_t>(), r[0][1].as<std::string>(), r[0][2].as<std::string>(), r[0][3].as<int>()};
+    });
+  }
+
+  bool remove(int64_t id) override {
+    return guarded("removal", [&] {
+      pqxx::work w(*conn_);
+      w.exec_params("DELETE FROM templates WHERE identity_id = $1", id);
+      auto r = w.exec_params("DELETE FROM identities WHERE id = $1", id);
+      bool removed = r.affected_rows() > 0;
+      if (removed) bump_revision(w);
+      w.commit();
+      return removed;
+    });
+  }
+
+  std::vector<StoredTemplate> templates(bool with_crops, int64_t after_id) override {
+    return guarded("reading templates", [&] {
+      pqxx::read_transaction w(*conn_);
+      std::vector<StoredTemplate> out;
+      auto r = w.exec_params(
+          with_crops ? "SELECT id, identity_id, model, embedding, image_sha256, quality, crop, crop_landmarks FROM "
+                       "templates WHERE id > $1 ORDER BY id"
+                     : "SELECT id, identity_id, model, embedding, image_sha256, quality FROM templates WHERE id > $1 "
+                       "ORDER BY id",
+          after_id);
+      out.reserve(r.size());
+      for (const auto& row : r) {
+        StoredTemplate st;
+        st.id = row[0].as<int64_t>();
+        st.identity_id = row[1].as<int64_t>();
+        st.t.model = row[2].as<std::string>();
+        st.t.embedding = floats(row[3]);
+        st.t.image_sha256 = row[4].as<std::string>();
+        st.t.quality = row[5].as<float>();
+        if (with_crops) {
+          pqxx::binarystring c(row[6]);
+          st.t.crop.jpeg.assign(reinterpret_cast<const char*>(c.data()), c.size());
+          st.t.crop.landmarks = floats(row[7]);
+        }
+        out.push_back(std::move(st));
+      }
+      return out;
+    });
+  }
+
+  void replace_embeddings(const std::string& model, const std::map<int64_t, std::vector<float>>& e) override {
+    guarded("re-embedding", [&] {
+      pqxx::work w(*conn_);
+      w.exec_params("SELECT pg_advisory_xact_lock($1)", kEnrolLock);
+      std::vector<int64_t> ids;
+      for (const auto& row : w.exec("SELECT id FROM templates ORDER BY id")) ids.push_back(row[0].as<int64_t>());
+      validate_replacement(model, ids, e);
+      for (int64_t id : ids) {
+        const auto& v = e.at(id);
+        w.exec_params("UPDATE templates SET model = $1, dim = $2, embedding = $3 WHERE id = $4", model,
+                      int64_t(v.size()), bytes(v.data(), v.size() * sizeof(float)), id);
+      }
+      bump_revision(w);
+      w.commit();
+    });
+  }
+
+  std::string model() override {
+    return guarded("reading the model", [&] {
+      pqxx::read_transaction w(*conn_);
+      auto r = w.exec("SELECT model FROM templates LIMIT 1");
+      return r.empty() ? std::string() : r[0][0].as<std::string>();
+    });
+  }
+
+  int schema_version() override {
+    return guarded("reading the schema version", [&] {
+      pqxx::read_transaction w(*conn_);
+      return version(w);
+    });
+  }
+
+  int64_t revision() override {
+    return guarded("reading the revision", [&] {
+      pqxx::read_transaction w(*conn_);
+      auto r = w.exec("SELECT value FROM meta WHERE key = 'revision'");
+      return r.empty() ? int64_t(0) : std::stoll(r[0][0].as<std::string>());
+    });
+  }
+
+ private:
+  std::unique_ptr<pqxx::connection> conn_;
+
+  static int version(pqxx::transaction_base& w) {
+    auto t = w.exec("SELECT to_regclass('meta') IS NOT NULL");
+    if (!t[0][0].as<bool>()) return 0;
+    auto r = w.exec("SELECT value FROM meta WHERE key = 'schema_version'");
+    return r.empty() ? 0 : std::stoi(r[0][0].as<std::string>());
+  }
+
+  static void bump_revision(pqxx::work& w) {
+    w.exec("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'revision'");
+  }
+
+  void migrate() {
+    pqxx::work w(*conn_);
+    w.exec_params("SELECT pg_advisory_xact_lock($1)", kEnrolLock);  // one client migrates, the others wait
+    int v = version(w);
+    if (v > kSchemaVersion)
+      throw Error(ErrorKind::Unsupported, "gallery database has schema version " + std::to_string(v) +
+                                              ", newer than this facerec (" + std::to_string(kSchemaVersion) + ")");
+    if (v < 1) {
+      w.exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+      w.exec(
+          "CREATE TABLE IF NOT EXISTS identities(id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, metadata TEXT "
+          "NOT NULL DEFAULT '', created BIGINT NOT NULL)");
+      w.exec(
+          "CREATE TABLE IF NOT EXISTS templates(id BIGSERIAL PRIMARY KEY, identity_id BIGINT NOT NULL REFERENCES "
+          "identities(id), model TEXT NOT NULL, dim INTEGER NOT NULL, embedding BYTEA NOT NULL, image_sha256 TEXT "
+          "NOT NULL DEFAULT '', quality REAL NOT NULL DEFAULT 0, created BIGINT NOT NULL)");
+      w.exec("CREATE INDEX IF NOT EXISTS templates_identity ON templates(identity_id)");
+      w.exec("INSERT INTO meta(key, value) VALUES ('schema_version', '1') ON CONFLICT (key) DO UPDATE SET value = '1'");
+    }
+    if (v < 2) {  // v2: face crops for re-embedding, a revision counter
+      w.exec("ALTER TABLE templates ADD COLUMN IF NOT EXISTS crop BYTEA NOT NULL DEFAULT ''::bytea");
+      w.exec("ALTER TABLE templates ADD COLUMN IF NOT EXISTS crop_landmarks BYTEA NOT NULL DEFAULT ''::bytea");
+      w.exec("INSERT INTO meta(key, value) VALUES ('revision', '0') ON CONFLICT (key) DO NOTHING");
+      w.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+    }
+    w.commit();
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<GalleryStore> open_postgres_store(const std::string& url) { return std::make_unique<PostgresStore>(url); }
+
+}  // namespace facerec

@@ -1,0 +1,250 @@
+// Search indexes: the exact Flat index, the FAISS wrapper, the factory and the file format.
+#include <facerec/error.hpp>
+#include <facerec/index.hpp>
+
+#include <faiss/AutoTune.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexPQ.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+
+#include <algorithm>
+#include <cstring>
+#include <istream>
+#include <ostream>
+#include <regex>
+
+namespace facerec {
+namespace {
+
+constexpr char kMagic[4] = {'F', 'R', 'I', 'X'};
+constexpr uint32_t kFormat = 1;
+
+template <class T>
+void put(std::ostream& o, const T& v) {
+  o.write(reinterpret_cast<const char*>(&v), sizeof v);
+}
+template <class T>
+T get(std::istream& in) {
+  T v{};
+  if (!in.read(reinterpret_cast<char*>(&v), sizeof v)) throw Error(ErrorKind::BadModel, "index file is truncated");
+  return v;
+}
+void put_bytes(std::ostream& o, const void* p, uint64_t n) {
+  put(o, n);
+  o.write(static_cast<const char*>(p), std::streamsize(n));
+}
+std::vector<uint8_t> get_bytes(std::istream& in, uint64_t limit) {
+  auto n = get<uint64_t>(in);
+  if (n > limit) throw Error(ErrorKind::BadModel, "index file: a field claims " + std::to_string(n) + " bytes");
+  std::vector<uint8_t> v(n);
+  if (n && !in.read(reinterpret_cast<char*>(v.data()), std::streamsize(n)))
+    throw Error(ErrorKind::BadModel, "index file is truncated");
+  return v;
+}
+
+void check_dim(int dim) {
+  if (dim <= 0 || dim > 65536) throw Error(ErrorKind::InvalidArgument, "index dimension must be in 1..65536");
+}
+
+// Top k of (score, id) pairs, best first.
+std::vector<SearchHit> top_k(std::vector<SearchHit> hits, int k) {
+  size_t kk = std::min(hits.size(), size_t(std::max(k, 0)));
+  auto better = [](const SearchHit& a, const SearchHit& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); };
+  std::partial_sort(hits.begin(), hits.begin() + std::ptrdiff_t(kk), hits.end(), better);
+  hits.resize(kk);
+  return hits;
+}
+
+// ---- exact ---------------------------------------------------------------------------------
+class FlatIndex final : public SearchIndex {
+ public:
+  explicit FlatIndex(int dim) : dim_(dim) { check_dim(dim); }
+  int dim() const override { return dim_; }
+  size_t size() const override { return ids_.size(); }
+  std::string description() const override { return "Flat"; }
+  bool is_trained() const override { return true; }
+  void train(const float*, size_t) override {}
+  void add(const int64_t* ids, const float* x, size_t n) override {
+    ids_.insert(ids_.end(), ids, ids + n);
+    data_.insert(data_.end(), x, x + n * size_t(dim_));
+  }
+  std::vector<SearchHit> search(const float* q, int k) const override {
+    std::vector<SearchHit> hits(ids_.size());
+    const size_t d = size_t(dim_);
+    for (size_t r = 0; r < ids_.size(); ++r) {
+      const float* row = data_.data() + r * d;
+      float s = 0;
+      for (size_t c = 0; c < d; ++c) s += row[c] * q[c];  // vectorised by the compiler (-O3)
+      hits[r] = {ids_[r], s};
+    }
+    auto out = top_k(std::move(hits), k);
+    out.resize(size_t(std::max(k, 0)), SearchHit{});
+    return out;
+  }
+  size_t memory_bytes() const override { return data_.size() * sizeof(float) + ids_.size() * sizeof(int64_t); }
+  void save_payload(std::ostream& o) const override {
+    put(o, uint64_t(ids_.size()));
+    o.write(reinterpret_cast<const char*>(ids_.data()), std::streamsize(ids_.size() * sizeof(int64_t)));
+    o.write(reinterpret_cast<const char*>(data_.data()), std::streamsize(data_.size() * sizeof(float)));
+  }
+  void load(std::istream& in) {
+    auto n = get<uint64_t>(in);
+    if (n > (uint64_t(1) << 34) / uint64_t(dim_)) throw Error(ErrorKind::BadModel, "index file: implausible size");
+    ids_.resize(n);
+    data_.resize(n * size_t(dim_));
+    if (!in.read(reinterpret_cast<char*>(ids_.data()), std::streamsize(n * sizeof(int64_t))) ||
+        !in.read(reinterpret_cast<char*>(data_.data()), std::streamsize(data_.size() * sizeof(float))))
+      throw Error(ErrorKind::BadModel, "index file is truncated");
+  }
+
+ private:
+  int dim_;
+  std::vector<int64_t> ids_;
+  std::vector<float> data_;
+};
+
+// ---- FAISS ---------------------------------------------------------------------------------
+class FaissIndex final : public SearchIndex {
+ public:
+  FaissIndex(const std::string& factory, int dim) : factory_(factory), dim_(dim) {
+    check_dim(dim);
+    split(factory.substr(6), spec_, params_);
+    try {
+      faiss::Index* base = faiss::index_factory(dim, spec_.c_str(), faiss::METRIC_INNER_PRODUCT);
+      // index_factory turns on polysemous training for PQ codes: a simulated annealing that takes
+      // minutes and only serves Hamming pre-filtering, which facerec does not use
+      if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(base)) ivfpq->do_polysemous_training = false;
+      if (auto* pq = dynamic_cast<faiss::IndexPQ*>(base)) pq->do_polysemous_training = false;
+      apply_params(base);
+      auto* map = new faiss::IndexIDMap2(base);
+      map->own_fields = true;
+      index_.reset(map);
+    } catch (const faiss::FaissException& e) {
+      throw Error(ErrorKind::InvalidArgument, "index factory '" + factory + "': " + e.what());
+    }
+  }
+  FaissIndex(const std::string& factory, int dim, const std::vector<uint8_t>& payload) : factory_(factory), dim_(dim) {
+    split(factory.substr(6), spec_, params_);
+    try {
+      faiss::VectorIOReader r;
+      r.data = payload;
+      index_.reset(faiss::read_index(&r));
+      auto* map = dynamic_cast<faiss::IndexIDMap2*>(index_.get());
+      if (!map || index_->d != dim) throw Error(ErrorKind::BadModel, "index file: unexpected FAISS index type");
+      apply_params(map->index);
+    } catch (const faiss::FaissException& e) {
+      throw Error(ErrorKind::BadModel, std::string("index file: ") + e.what());
+    }
+  }
+  int dim() const override { return dim_; }
+  size_t size() const override { return size_t(index_->ntotal); }
+  std::string description() const override { return factory_; }
+  bool is_trained() const override { return index_->is_trained; }
+  void train(const float* x, size_t n) override {
+    try {
+      index_->train(faiss::Index::idx_t(n), x);
+    } catch (const faiss::FaissException& e) {
+      throw Error(ErrorKind::InvalidArgument, "training " + factory_ + " on " + std::to_string(n) + " vectors: " + e.what());
+    }
+  }
+  void add(const int64_t* ids, const float* x, size_t n) override {
+    if (!index_->is_trained) throw Error(ErrorKind::InvalidArgument, factory_ + " must be trained before add");
+    index_->add_with_ids(faiss::Index::idx_t(n), x, reinterpret_cast<const faiss::Index::idx_t*>(ids));
+  }
+  std::vector<SearchHit> search(const float* q, int k) const override {
+    std::vector<SearchHit> out(size_t(std::max(k, 0)));
+    if (k <= 0) return out;
+    std::vector<float> d(static_cast<size_t>(k));
+    std::vector<faiss::Index::idx_t> l(static_cast<size_t>(k));
+    index_->search(1, q, k, d.data(), l.data());
+    for (size_t i = 0; i < size_t(k); ++i) out[i] = {int64_t(l[i]), l[i] < 0 ? 0.f : d[i]};
+    return out;
+  }
+  size_t memory_bytes() const override {
+    faiss::VectorIOWriter w;  // the serialised size is a fair measure of what the index holds
+    faiss::write_index(index_.get(), &w);
+    return w.data.size();
+  }
+  void save_payload(std::ostream& o) const override {
+    faiss::VectorIOWriter w;
+    faiss::write_index(index_.get(), &w);
+    put_bytes(o, w.data.data(), w.data.size());
+  }
+
+ private:
+  static void split(const std::string& s, std::string& spec, std::string& params) {
+    auto semi = s.find(';');
+    spec = s.substr(0, semi);
+    params = semi == std::string::npos ? "" : s.substr(semi + 1);
+    if (spec.empty()) throw Error(ErrorKind::InvalidArgument, "index factory 'faiss:' needs a FAISS factory string");
+  }
+  void apply_params(faiss::Index* base) const {
+    if (params_.empty()) return;
+    try {
+      faiss::ParameterSpace().set_index_parameters(base, params_.c_str());
+    } catch (const faiss::FaissException& e) {
+      throw Error(ErrorKind::InvalidArgument, "index parameters '" + params_ + "': " + e.what());
+    }
+  }
+  std::string factory_, spec_, params_;
+  int dim_;
+  std::unique_ptr<faiss::Index> index_;
+};
+
+}  // namespace
+
+std::unique_ptr<SearchIndex> make_index(const std::string& factory, int dim) {
+  if (factory == "Flat") return std::make_unique<FlatIndex>(dim);
+  if (factory.rfind("faiss:", 0) == 0) return std::make_unique<FaissIndex>(factory, dim);
+  throw Error(ErrorKind::InvalidArgument,
+              "unknown index '" + factory + "' (use Flat or faiss:<factory>, e.g. faiss:HNSW32;efSearch=128)");
+}
+
+size_t training_size(const std::string& factory) {
+  if (factory.rfind("faiss:", 0) != 0) return 0;
+  size_t need = 0;
+  std::smatch m;
+  std::string spec = factory.substr(6, factory.find(';') == std::string::npos ? std::string::npos : factory.find(';') - 6);
+  if (std::regex_search(spec, m, std::regex("IVF(\\d+)"))) need = std::max<size_t>(need, std::stoul(m[1]) * 39);
+  if (std::regex_search(spec, m, std::regex("PQ\\d+(x(\\d+))?"))) {
+    size_t bits = m[2].matched ? std::stoul(m[2]) : 8;
+    need = std::max<size_t>(need, size_t(1) << std::min<size_t>(bits, 16));
+  }
+  return need;
+}
+
+void save_index(const SearchIndex& ix, std::ostream& o) {
+  o.write(kMagic, 4);
+  put(o, kFormat);
+  std::string f = ix.description();
+  put_bytes(o, f.data(), f.size());
+  put(o, int32_t(ix.dim()));
+  ix.save_payload(o);
+  if (!o) throw Error(ErrorKind::Io, "writing the index failed");
+}
+
+std::unique_ptr<SearchIndex> load_index(std::istream& in) {
+  char magic[4] = {};
+  if (!in.read(magic, 4) || std::memcmp(magic, kMagic, 4) != 0)
+    throw Error(ErrorKind::BadModel, "not a facerec index file (bad magic)");
+  auto version = get<uint32_t>(in);
+  if (version < 1 || version > kFormat)
+    throw Error(ErrorKind::BadModel, "index file format " + std::to_string(version) + " is newer than this facerec");
+  auto fb = get_bytes(in, 4096);
+  std::string factory(fb.begin(), fb.end());
+  int dim = get<int32_t>(in);
+  check_dim(dim);
+  if (factory == "Flat") {
+    auto ix = std::make_unique<FlatIndex>(dim);
+    ix->load(in);
+    return ix;
+  }
+  if (factory.rfind("faiss:", 0) == 0) return std::make_unique<FaissIndex>(factory, dim, get_bytes(in, uint64_t(1) << 36));
+  throw Error(ErrorKind::BadModel, "index file names an unknown index type '" + factory + "'");
+}
+
+}  // namespace facerec
