@@ -9,8 +9,8 @@
 #include <facerec/index.hpp>
 
 #include <gtest/gtest.h>
-#include <pqxx/pqxx>
 #include <sqlite3.h>
+#include <pqxx/pqxx>
 
 #include <atomic>
 #include <cmath>
@@ -332,7 +332,8 @@ TEST(Index, ApproximateIndexesFindWhatExactSearchFinds) {
     save_index(*ix, buf);
     auto back = load_index(buf);
     EXPECT_EQ(back->description(), f);
-    for (int i = 0; i < 20; ++i) EXPECT_EQ(back->search(queries[size_t(i)].data(), 3)[0].id, ix->search(queries[size_t(i)].data(), 3)[0].id);
+    for (int i = 0; i < 20; ++i)
+      EXPECT_EQ(back->search(queries[size_t(i)].data(), 3)[0].id, ix->search(queries[size_t(i)].data(), 3)[0].id);
   }
   // exact: fewer stored than asked -> -1 padding; save/load round trip
   auto small = make_index("Flat", dim);

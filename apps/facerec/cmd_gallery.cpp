@@ -10,6 +10,7 @@
 #include "common/fs.hpp"
 #include "common/sha256.hpp"
 
+#include <facerec/enrol.hpp>
 #include <facerec/eval.hpp>
 
 #include <nlohmann/json.hpp>
@@ -68,18 +69,7 @@ GalleryOptions GalleryFlags::gallery_options() const {
 std::optional<Template> template_from_image(FaceAnalyzer& fa, const std::string& bytes, bool keep_crop,
                                             std::string* note) {
   auto img = decode_image_bytes(bytes);
-  auto faces = fa.analyze(img.bgr, true);
-  if (faces.empty()) {
-    if (note) *note = "no face";
-    return std::nullopt;
-  }
-  if (faces.size() > 1 && note) *note = std::to_string(faces.size()) + " faces; the largest enrolled";
-  const Face& f = *std::max_element(faces.begin(), faces.end(), [](const Face& a, const Face& b) {
-    return a.detection.box.area() < b.detection.box.area();
-  });
-  Template t{f.embedding, fa.embedder_model(), detail::sha256_hex(bytes), f.detection.score, {}};
-  if (keep_crop) t.crop = fa.face_crop(img.bgr, f);
-  return t;
+  return facerec::template_from_image(fa, img.bgr, detail::sha256_hex(bytes), keep_crop, note);
 }
 
 namespace {
@@ -145,14 +135,15 @@ int reembed(const GalleryFlags& g) {
   Gallery gallery(g.db, g.gallery_options());
   std::string from = gallery.model();
   auto start = std::chrono::steady_clock::now();
-  size_t n = gallery.reembed(fa.embedder_model(), [&](const FaceCrop& c) { return fa.embed_crop(c); },
-                             [&](size_t d, size_t total) {
-                               if (d % 20 && d != total) return;
-                               double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                               std::fprintf(stderr, "\rre-embedding %zu/%zu  %.1f/s  ETA %.0f s   ", d, total,
-                                            double(d) / secs, double(total - d) * secs / double(d));
-                               if (d == total) std::fprintf(stderr, "\n");
-                             });
+  size_t n = gallery.reembed(
+      fa.embedder_model(), [&](const FaceCrop& c) { return fa.embed_crop(c); },
+      [&](size_t d, size_t total) {
+        if (d % 20 && d != total) return;
+        double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::fprintf(stderr, "\rre-embedding %zu/%zu  %.1f/s  ETA %.0f s   ", d, total, double(d) / secs,
+                     double(total - d) * secs / double(d));
+        if (d == total) std::fprintf(stderr, "\n");
+      });
   std::cout << "re-embedded " << n << " templates: " << (from.empty() ? "(empty)" : from) << " -> "
             << fa.embedder_model() << "\n";
   return kOk;

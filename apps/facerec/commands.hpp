@@ -20,6 +20,8 @@ void add_models_commands(CLI::App& app, Action* action);
 void add_face_commands(CLI::App& app, Action* action);
 // enroll, identify, people
 void add_gallery_commands(CLI::App& app, Action* action);
+// serve
+void add_serve_command(CLI::App& app, Action* action);
 // eval lfw
 void add_eval_commands(CLI::App& app, Action* action);
 

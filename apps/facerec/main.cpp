@@ -50,11 +50,13 @@ int main(int argc, char** argv) {
   app.footer(
       "Exit codes: 0 success, 1 failure, 2 usage error, 3 bad or missing input (file, model),\n"
       "4 an external tool or registry failed (npm, tar), 5 `compare`: the faces do not match.\n"
-      "Environment: FACEREC_MODELS (model cache dir), FACEREC_MANIFEST (model manifest path).");
+      "Environment: FACEREC_MODELS (model cache dir), FACEREC_MANIFEST (model manifest path),\n"
+      "FACEREC_DB (gallery), FACEREC_API_KEYS (serve).");
   app.require_subcommand(1);
   facerec::cli::Action action;
   facerec::cli::add_face_commands(app, &action);
   facerec::cli::add_gallery_commands(app, &action);
+  facerec::cli::add_serve_command(app, &action);
   facerec::cli::add_eval_commands(app, &action);
   facerec::cli::add_models_commands(app, &action);
   try {

@@ -18,6 +18,7 @@ enum class ErrorKind {
   Io,               // reading or writing failed
   External,         // an external tool or registry failed (npm, tar)
   Internal,         // a bug: an invariant did not hold
+  AlreadyExists,    // creating something whose name is taken
 };
 
 class Error : public std::runtime_error {

@@ -66,15 +66,20 @@ class GalleryStore {
   // `template_ids`, when given, receives the new templates' ids.
   virtual int64_t enroll(const std::string& name, const std::string& metadata, const std::vector<Template>& templates,
                          std::vector<int64_t>* template_ids = nullptr) = 0;
+  // A person without templates yet. Throws Error(AlreadyExists) when the name is taken.
+  virtual int64_t create(const std::string& name, const std::string& metadata) = 0;
   virtual std::vector<Identity> list() = 0;
   // By name, or by id when `name_or_id` is all digits.
   virtual std::optional<Identity> find(const std::string& name_or_id) = 0;
   virtual bool remove(int64_t identity_id) = 0;  // with its templates; false when unknown
   // Templates with id > after_id in id order; crops only when asked (they are large).
   virtual std::vector<StoredTemplate> templates(bool with_crops = false, int64_t after_id = 0) = 0;
+  // The templates of one identity (no crops).
+  virtual std::vector<StoredTemplate> templates_of(int64_t identity_id) = 0;
   // Replaces the embedding and model of every template in one transaction (re-embedding). Requires:
   // an entry for every stored template. Throws Error(InvalidArgument) otherwise, changing nothing.
-  virtual void replace_embeddings(const std::string& model, const std::map<int64_t, std::vector<float>>& embeddings) = 0;
+  virtual void replace_embeddings(const std::string& model,
+                                  const std::map<int64_t, std::vector<float>>& embeddings) = 0;
   // The embedding model of the gallery, empty while it holds no template.
   virtual std::string model() = 0;
   virtual int schema_version() = 0;
@@ -100,14 +105,19 @@ class Gallery {
   ~Gallery();
 
   int64_t enroll(const std::string& name, const std::string& metadata, const std::vector<Template>& templates);
+  int64_t create(const std::string& name, const std::string& metadata);
   bool remove(int64_t identity_id);
+  // The best similarity between `embedding` and the templates of one identity; nullopt when it
+  // has none. Requires the gallery's model.
+  std::optional<float> best_similarity(int64_t identity_id, const std::vector<float>& embedding,
+                                       const std::string& model);
   std::vector<Identity> list();
   std::optional<Identity> find(const std::string& name_or_id);
   // Top-k identities for one embedding. Requires: the gallery's model (or an empty gallery) and
   // its dimension; throws Error(InvalidArgument) otherwise.
   std::vector<Candidate> search(const std::vector<float>& embedding, const std::string& model, int k);
   std::string model();
-  size_t size();                   // templates in the index
+  size_t size();                    // templates in the index
   std::string index_description();  // e.g. "Flat", or "Flat (faiss:IVF... needs N templates)"
   // Re-embeds every template from its stored crop with `embed` (crop image, crop landmarks ->
   // embedding) and stores them under `model` in one transaction. Throws Error(InvalidArgument)

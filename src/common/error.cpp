@@ -18,6 +18,8 @@ const char* to_string(ErrorKind kind) noexcept {
       return "external tool failed";
     case ErrorKind::Internal:
       return "internal error";
+    case ErrorKind::AlreadyExists:
+      return "already exists";
   }
   return "error";
 }

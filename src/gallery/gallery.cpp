@@ -75,6 +75,38 @@ int64_t Gallery::enroll(const std::string& name, const std::string& metadata, co
   return id;
 }
 
+int64_t Gallery::create(const std::string& name, const std::string& metadata) {
+  std::unique_lock lock(mu_);
+  int64_t id;
+  {
+    std::lock_guard s(store_mu_);
+    id = store_->create(name, metadata);
+    if (!stale_ && revision_ + 1 == store_->revision()) revision_ += 1;  // nothing else changed
+  }
+  names_[id] = name;
+  return id;
+}
+
+std::optional<float> Gallery::best_similarity(int64_t identity_id, const std::vector<float>& e,
+                                              const std::string& model) {
+  std::vector<StoredTemplate> ts;
+  {
+    std::lock_guard s(store_mu_);
+    ts = store_->templates_of(identity_id);
+  }
+  std::optional<float> best;
+  for (const auto& st : ts) {
+    if (st.t.model != model)
+      throw Error(ErrorKind::InvalidArgument, "the gallery holds " + st.t.model + " templates; the probe is " + model);
+    if (st.t.embedding.size() != e.size())
+      throw Error(ErrorKind::InvalidArgument, "probe dimension differs from the gallery's");
+    float d = 0;
+    for (size_t i = 0; i < e.size(); ++i) d += e[i] * st.t.embedding[i];
+    best = best ? std::max(*best, d) : d;
+  }
+  return best;
+}
+
 bool Gallery::remove(int64_t identity_id) {
   std::unique_lock lock(mu_);
   bool removed;
@@ -193,8 +225,8 @@ void Gallery::rebuild_index() {
   }
   index_->add(ids.data(), x.data(), ids.size());
   if (options_.log)
-    options_.log("gallery index " + (index_note_.empty() ? options_.index : index_note_) + " built over " + std::to_string(ids.size()) +
-                 " templates");
+    options_.log("gallery index " + (index_note_.empty() ? options_.index : index_note_) + " built over " +
+                 std::to_string(ids.size()) + " templates");
   dirty_ = true;
   save_index_file();
 }
@@ -281,8 +313,8 @@ std::vector<Candidate> Gallery::search(const std::vector<float>& q, const std::s
   if (model != model_)
     throw Error(ErrorKind::InvalidArgument, "the gallery holds " + model_ + " templates; the probe is " + model);
   if (int(q.size()) != dim_)
-    throw Error(ErrorKind::InvalidArgument, "probe dimension " + std::to_string(q.size()) + " differs from the gallery's " +
-                                                std::to_string(dim_));
+    throw Error(ErrorKind::InvalidArgument,
+                "probe dimension " + std::to_string(q.size()) + " differs from the gallery's " + std::to_string(dim_));
   if (k <= 0) k = 1;
   // fetch templates until k identities are covered (or everything was fetched)
   size_t fetch = std::min(index_->size(), size_t(std::max(64, 8 * k)));
@@ -325,7 +357,8 @@ size_t Gallery::reembed(const std::string& model, const CropEmbedder& embed,
     if (st.t.crop.jpeg.empty()) missing.push_back(st.id);
   if (!missing.empty()) {
     std::string ids;
-    for (size_t i = 0; i < std::min<size_t>(missing.size(), 10); ++i) ids += (i ? ", " : "") + std::to_string(missing[i]);
+    for (size_t i = 0; i < std::min<size_t>(missing.size(), 10); ++i)
+      ids += (i ? ", " : "") + std::to_string(missing[i]);
     throw Error(ErrorKind::InvalidArgument,
                 std::to_string(missing.size()) + " of " + std::to_string(all.size()) +
                     " templates were enrolled without a face crop (templates " + ids +

@@ -86,6 +86,41 @@ class PostgresStore final : public GalleryStore {
     });
   }
 
+  int64_t create(const std::string& name, const std::string& metadata) override {
+    if (name.empty()) throw Error(ErrorKind::InvalidArgument, "a person needs a name");
+    return guarded("creating a person", [&] {
+      pqxx::work w(*conn_);
+      auto r = w.exec_params(
+          "INSERT INTO identities(name, metadata, created) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING "
+          "id",
+          name, metadata, now());
+      if (r.empty()) throw Error(ErrorKind::AlreadyExists, "a person named '" + name + "' exists");
+      bump_revision(w);
+      w.commit();
+      return r[0][0].as<int64_t>();
+    });
+  }
+
+  std::vector<StoredTemplate> templates_of(int64_t identity_id) override {
+    return guarded("reading templates", [&] {
+      pqxx::read_transaction w(*conn_);
+      std::vector<StoredTemplate> out;
+      for (const auto& row : w.exec_params("SELECT id, identity_id, model, embedding, image_sha256, quality FROM "
+                                           "templates WHERE identity_id = $1 ORDER BY id",
+                                           identity_id)) {
+        StoredTemplate st;
+        st.id = row[0].as<int64_t>();
+        st.identity_id = row[1].as<int64_t>();
+        st.t.model = row[2].as<std::string>();
+        st.t.embedding = floats(row[3]);
+        st.t.image_sha256 = row[4].as<std::string>();
+        st.t.quality = row[5].as<float>();
+        out.push_back(std::move(st));
+      }
+      return out;
+    });
+  }
+
   std::vector<Identity> list() override {
     return guarded("listing", [&] {
       pqxx::read_transaction w(*conn_);
@@ -237,6 +272,8 @@ class PostgresStore final : public GalleryStore {
 
 }  // namespace
 
-std::unique_ptr<GalleryStore> open_postgres_store(const std::string& url) { return std::make_unique<PostgresStore>(url); }
+std::unique_ptr<GalleryStore> open_postgres_store(const std::string& url) {
+  return std::make_unique<PostgresStore>(url);
+}
 
 }  // namespace facerec

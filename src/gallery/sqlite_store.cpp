@@ -134,6 +134,49 @@ class SqliteStore final : public GalleryStore {
     }
   }
 
+  int64_t create(const std::string& name, const std::string& metadata) override {
+    if (name.empty()) throw Error(ErrorKind::InvalidArgument, "a person needs a name");
+    exec("BEGIN IMMEDIATE");
+    try {
+      {
+        Stmt s(db_, "SELECT id FROM identities WHERE name = ?");
+        s.bind(1, name);
+        if (s.step())
+          throw Error(ErrorKind::AlreadyExists,
+                      "a person named '" + name + "' exists (id " + std::to_string(s.i64(0)) + ")");
+      }
+      Stmt s(db_, "INSERT INTO identities(name, metadata, created) VALUES (?, ?, ?)");
+      s.bind(1, name).bind(2, metadata).bind(3, now());
+      s.step();
+      int64_t id = sqlite3_last_insert_rowid(db_);
+      bump_revision();
+      exec("COMMIT");
+      return id;
+    } catch (...) {
+      exec("ROLLBACK");
+      throw;
+    }
+  }
+
+  std::vector<StoredTemplate> templates_of(int64_t identity_id) override {
+    std::vector<StoredTemplate> out;
+    Stmt s(db_,
+           "SELECT id, identity_id, model, embedding, image_sha256, quality FROM templates WHERE identity_id = ? ORDER "
+           "BY id");
+    s.bind(1, identity_id);
+    while (s.step()) {
+      StoredTemplate st;
+      st.id = s.i64(0);
+      st.identity_id = s.i64(1);
+      st.t.model = s.text(2);
+      st.t.embedding = s.floats(3);
+      st.t.image_sha256 = s.text(4);
+      st.t.quality = float(s.dbl(5));
+      out.push_back(std::move(st));
+    }
+    return out;
+  }
+
   std::vector<Identity> list() override {
     std::vector<Identity> out;
     Stmt s(
@@ -239,8 +282,9 @@ class SqliteStore final : public GalleryStore {
   sqlite3* db_ = nullptr;
 
   void bump_revision() {
-    exec("INSERT INTO meta(key, value) VALUES ('revision', '1') ON CONFLICT(key) DO UPDATE SET value = "
-         "CAST(value AS INTEGER) + 1");
+    exec(
+        "INSERT INTO meta(key, value) VALUES ('revision', '1') ON CONFLICT(key) DO UPDATE SET value = "
+        "CAST(value AS INTEGER) + 1");
   }
 
   static int64_t now() {

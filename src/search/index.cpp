@@ -53,7 +53,9 @@ void check_dim(int dim) {
 // Top k of (score, id) pairs, best first.
 std::vector<SearchHit> top_k(std::vector<SearchHit> hits, int k) {
   size_t kk = std::min(hits.size(), size_t(std::max(k, 0)));
-  auto better = [](const SearchHit& a, const SearchHit& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); };
+  auto better = [](const SearchHit& a, const SearchHit& b) {
+    return a.score > b.score || (a.score == b.score && a.id < b.id);
+  };
   std::partial_sort(hits.begin(), hits.begin() + std::ptrdiff_t(kk), hits.end(), better);
   hits.resize(kk);
   return hits;
@@ -148,7 +150,8 @@ class FaissIndex final : public SearchIndex {
     try {
       index_->train(faiss::Index::idx_t(n), x);
     } catch (const faiss::FaissException& e) {
-      throw Error(ErrorKind::InvalidArgument, "training " + factory_ + " on " + std::to_string(n) + " vectors: " + e.what());
+      throw Error(ErrorKind::InvalidArgument,
+                  "training " + factory_ + " on " + std::to_string(n) + " vectors: " + e.what());
     }
   }
   void add(const int64_t* ids, const float* x, size_t n) override {
@@ -208,7 +211,8 @@ size_t training_size(const std::string& factory) {
   if (factory.rfind("faiss:", 0) != 0) return 0;
   size_t need = 0;
   std::smatch m;
-  std::string spec = factory.substr(6, factory.find(';') == std::string::npos ? std::string::npos : factory.find(';') - 6);
+  std::string spec =
+      factory.substr(6, factory.find(';') == std::string::npos ? std::string::npos : factory.find(';') - 6);
   if (std::regex_search(spec, m, std::regex("IVF(\\d+)"))) need = std::max<size_t>(need, std::stoul(m[1]) * 39);
   if (std::regex_search(spec, m, std::regex("PQ\\d+(x(\\d+))?"))) {
     size_t bits = m[2].matched ? std::stoul(m[2]) : 8;
@@ -243,7 +247,8 @@ std::unique_ptr<SearchIndex> load_index(std::istream& in) {
     ix->load(in);
     return ix;
   }
-  if (factory.rfind("faiss:", 0) == 0) return std::make_unique<FaissIndex>(factory, dim, get_bytes(in, uint64_t(1) << 36));
+  if (factory.rfind("faiss:", 0) == 0)
+    return std::make_unique<FaissIndex>(factory, dim, get_bytes(in, uint64_t(1) << 36));
   throw Error(ErrorKind::BadModel, "index file names an unknown index type '" + factory + "'");
 }
 

@@ -1,0 +1,126 @@
+// facerec serve: the REST service (see include/facerec/service.hpp and GET /openapi.json).
+#include "commands.hpp"
+#include "common/fs.hpp"
+#include "gallery_util.hpp"
+
+#include <facerec/error.hpp>
+#include <facerec/service.hpp>
+
+#include <pthread.h>
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+namespace facerec::cli {
+namespace {
+
+struct ServeFlags {
+  GalleryFlags g;
+  std::string host = "127.0.0.1", keys_file, fmr = "1e-3";
+  int port = 8080, threads = 8, pipelines = 2;
+  double max_body_mb = 10;
+  int64_t max_pixels = 40'000'000;
+  bool anonymous = false, keep_crops = true, quiet = false;
+};
+
+std::vector<std::string> read_keys(const ServeFlags& f) {
+  std::vector<std::string> keys;
+  if (!f.keys_file.empty()) {
+    std::istringstream in(detail::read_file(f.keys_file));
+    for (std::string line; std::getline(in, line);) {
+      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      if (!line.empty() && line[0] != '#') keys.push_back(line);
+    }
+    if (keys.empty()) throw Error(ErrorKind::InvalidArgument, f.keys_file + " holds no API key");
+  }
+  if (const char* env = std::getenv("FACEREC_API_KEYS"); env && *env) {
+    std::string s = env;
+    for (size_t a = 0; a <= s.size();) {
+      size_t b = s.find(',', a);
+      if (b == std::string::npos) b = s.size();
+      if (b > a) keys.push_back(s.substr(a, b - a));
+      a = b + 1;
+    }
+  }
+  return keys;
+}
+
+int serve(const ServeFlags& f) {
+  ServiceOptions o;
+  o.gallery = f.g.db;
+  o.gallery_options = f.g.gallery_options();
+  o.analyzer = f.g.options();
+  o.api_keys = read_keys(f);
+  o.allow_anonymous = f.anonymous;
+  if (f.anonymous && !o.api_keys.empty())
+    throw Error(ErrorKind::InvalidArgument, "--anonymous and API keys exclude each other");
+  o.max_body_bytes = size_t(f.max_body_mb * 1024 * 1024);
+  o.max_pixels = f.max_pixels;
+  o.http_threads = f.threads;
+  o.pipelines = f.pipelines;
+  o.operating_point = f.fmr == "best" ? "best_accuracy" : "fmr_" + f.fmr;
+  o.keep_crops = f.keep_crops;
+  auto log_mu = std::make_shared<std::mutex>();
+  bool quiet = f.quiet;
+  o.log = [log_mu, quiet](const std::string& line) {
+    if (quiet && line.rfind("error", 0) != 0) return;
+    std::lock_guard l(*log_mu);
+    std::cerr << "facerec serve: " << line << "\n";
+  };
+  // SIGINT / SIGTERM end serving gracefully: a thread waits for them
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  FaceService service(o);
+  int port = service.bind(f.host, f.port);
+  std::cerr << "facerec serve: listening on http://" << f.host << ":" << port << " (" << o.api_keys.size()
+            << " API key(s)" << (f.anonymous ? ", anonymous access" : "") << "; OpenAPI at /openapi.json)\n";
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    std::cerr << "facerec serve: signal " << sig << ", stopping\n";
+    service.stop();
+  });
+  service.serve();
+  pthread_kill(waiter.native_handle(), SIGTERM);  // wake the waiter when serve() ended otherwise
+  waiter.join();
+  return kOk;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, Action* action) {
+  auto* cmd =
+      app.add_subcommand("serve", "REST/JSON service: people, faces, identify, verify (OpenAPI at /openapi.json)");
+  auto f = std::make_shared<ServeFlags>();
+  f->g.add(cmd, true);
+  cmd->add_option("--host", f->host, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", f->port, "Port (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
+  cmd->add_option("--api-keys", f->keys_file,
+                  "File with accepted X-API-Key values, one per line (also env FACEREC_API_KEYS, comma-separated)")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--anonymous", f->anonymous, "Serve without API keys (only on a trusted network)");
+  cmd->add_option("--max-body-mb", f->max_body_mb, "Largest request body, MiB")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 1024.0));
+  cmd->add_option("--max-pixels", f->max_pixels, "Largest image, pixels")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t(64), int64_t(1) << 32));
+  cmd->add_option("--threads", f->threads, "HTTP connection threads")->capture_default_str()->check(CLI::Range(1, 256));
+  cmd->add_option("--pipelines", f->pipelines, "Concurrent face pipelines (about the number of cores)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--fmr", f->fmr, "Operating point for known/unknown and same/different: 1e-3, 1e-4 or best")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"1e-3", "1e-4", "best"}));
+  cmd->add_flag("--keep-crops,!--no-crops", f->keep_crops, "Store face crops for re-embedding (default: on)");
+  cmd->add_flag("--quiet", f->quiet, "Log errors only (no access log)");
+  cmd->callback([=] { *action = [=] { return serve(*f); }; });
+}
+
+}  // namespace facerec::cli

@@ -1,0 +1,19 @@
+#pragma once
+// From a photo to a gallery template: the largest face, its embedding, and (optionally) the crop
+// kept for re-embedding. Shared by the CLI and the REST service.
+// Thread safety: as FaceAnalyzer (one analyzer per thread).
+#include <facerec/analyzer.hpp>
+#include <facerec/gallery.hpp>
+
+#include <optional>
+#include <string>
+
+namespace facerec {
+
+// Requires: an 8-bit BGR image and the sha256 of its file. Ensures: the largest face's template,
+// or nullopt when the image holds no face; *note (when given) says why or that several faces
+// were present.
+std::optional<Template> template_from_image(FaceAnalyzer& analyzer, const cv::Mat& bgr, const std::string& image_sha256,
+                                            bool keep_crop, std::string* note = nullptr);
+
+}  // namespace facerec

@@ -1,0 +1,66 @@
+#pragma once
+// facerec::FaceService — the gallery and the face pipeline over HTTP/JSON (cpp-httplib).
+//
+// What it represents: one gallery (any store URL, any index) served to many clients: people
+// (create, list, show, delete), faces added by image upload, 1:N identification with "unknown"
+// as an answer, 1:1 verification (image vs image, image vs person), health and version, and an
+// OpenAPI 3 document (GET /openapi.json) that describes exactly these routes.
+//
+// Requests need an API key in the X-API-Key header (except /v1/health and /openapi.json), bodies
+// are limited in bytes and images in pixels, and every error is JSON
+// {"error": {"status": 400, "code": "bad_image", "message": "..."}} with a fitting HTTP status.
+// Nothing is stored when a request fails.
+//
+// Thread safety: the service runs `http_threads` connection threads and `pipelines` face
+// pipelines (one FaceAnalyzer each, handed out per request); the Gallery is shared (it is
+// thread-safe). bind/serve/stop may be called from different threads; stop() ends serve().
+#include <facerec/analyzer.hpp>
+#include <facerec/gallery.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace facerec {
+
+struct ServiceOptions {
+  std::string gallery;  // store URL (SQLite path or postgresql://...)
+  GalleryOptions gallery_options;
+  AnalyzerOptions analyzer;
+  std::vector<std::string> api_keys;  // accepted X-API-Key values
+  bool allow_anonymous = false;       // serve without keys (only when no key is configured)
+  size_t max_body_bytes = 10u << 20;  // larger requests get 413
+  int64_t max_pixels = 40'000'000;    // larger images get 413
+  int http_threads = 8;
+  int pipelines = 2;                         // concurrent face pipelines (CPU bound: about the cores)
+  std::string operating_point = "fmr_1e-3";  // known/unknown and same/different decisions
+  bool keep_crops = true;                    // store face crops so the gallery can be re-embedded
+  std::function<void(const std::string&)> log;
+};
+
+class FaceService {
+ public:
+  // Opens the gallery and loads the models. Throws Error(InvalidArgument) when no API key is
+  // configured and allow_anonymous is false.
+  explicit FaceService(ServiceOptions options);
+  ~FaceService();
+  FaceService(const FaceService&) = delete;
+  FaceService& operator=(const FaceService&) = delete;
+
+  // Binds host:port (0 = any free port); returns the port. Throws Error(Io) when it cannot bind.
+  int bind(const std::string& host, int port);
+  // Serves until stop(). Requires bind().
+  void serve();
+  void stop();
+
+  // The OpenAPI 3.0 document of the routes above.
+  static std::string openapi();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace facerec

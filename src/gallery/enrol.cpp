@@ -1,0 +1,23 @@
+#include <facerec/enrol.hpp>
+
+#include <algorithm>
+
+namespace facerec {
+
+std::optional<Template> template_from_image(FaceAnalyzer& fa, const cv::Mat& bgr, const std::string& sha,
+                                            bool keep_crop, std::string* note) {
+  auto faces = fa.analyze(bgr, true);
+  if (faces.empty()) {
+    if (note) *note = "no face";
+    return std::nullopt;
+  }
+  if (faces.size() > 1 && note) *note = std::to_string(faces.size()) + " faces; the largest was used";
+  const Face& f = *std::max_element(faces.begin(), faces.end(), [](const Face& a, const Face& b) {
+    return a.detection.box.area() < b.detection.box.area();
+  });
+  Template t{f.embedding, fa.embedder_model(), sha, f.detection.score, {}};
+  if (keep_crop) t.crop = fa.face_crop(bgr, f);
+  return t;
+}
+
+}  // namespace facerec

@@ -1,0 +1,418 @@
+// The REST service: routes, API keys, limits, JSON errors, a pool of face pipelines.
+#include "common/sha256.hpp"
+
+#include <facerec/enrol.hpp>
+#include <facerec/error.hpp>
+#include <facerec/image.hpp>
+#include <facerec/service.hpp>
+#include <facerec/version.hpp>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+namespace facerec {
+namespace {
+
+using Json = nlohmann::json;
+
+// An error with its HTTP status and a stable machine-readable code.
+struct HttpError : std::runtime_error {
+  int status;
+  std::string code;
+  HttpError(int s, std::string c, const std::string& message)
+      : std::runtime_error(message), status(s), code(std::move(c)) {}
+};
+
+void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  res.status = status;
+  res.set_content(Json{{"error", {{"status", status}, {"code", code}, {"message", message}}}}.dump(),
+                  "application/json");
+}
+
+void send_json(httplib::Response& res, const Json& j, int status = 200) {
+  res.status = status;
+  res.set_content(j.dump(), "application/json");
+}
+
+// Constant-time comparison, so response times do not reveal how much of a key matched.
+bool same_key(const std::string& a, const std::string& b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+  return diff == 0 && !b.empty();
+}
+
+Json metadata_json(const std::string& m) {
+  if (m.empty()) return nullptr;
+  try {
+    return Json::parse(m);
+  } catch (const Json::exception&) {
+    return m;  // free text
+  }
+}
+
+Json person_json(const Identity& i) {
+  return {{"id", i.id}, {"name", i.name}, {"metadata", metadata_json(i.metadata)}, {"templates", i.templates}};
+}
+
+Json box_json(const Face& f) {
+  const auto& b = f.detection.box;
+  return {{"x", b.x}, {"y", b.y}, {"width", b.width}, {"height", b.height}};
+}
+
+int64_t parse_id(const std::string& s) {
+  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
+    throw HttpError(400, "bad_id", "'" + s + "' is not a person id");
+  return std::stoll(s);
+}
+
+// A fixed set of face pipelines handed out one request at a time.
+class PipelinePool {
+ public:
+  PipelinePool(const AnalyzerOptions& o, int n) {
+    for (int i = 0; i < std::max(1, n); ++i) free_.push_back(std::make_unique<FaceAnalyzer>(o));
+  }
+  struct Lease {
+    PipelinePool* pool;
+    std::unique_ptr<FaceAnalyzer> fa;
+    ~Lease() {
+      std::lock_guard l(pool->mu_);
+      pool->free_.push_back(std::move(fa));
+      pool->cv_.notify_one();
+    }
+    FaceAnalyzer* operator->() { return fa.get(); }
+    FaceAnalyzer& operator*() { return *fa; }
+  };
+  Lease acquire() {
+    std::unique_lock l(mu_);
+    cv_.wait(l, [&] { return !free_.empty(); });
+    auto fa = std::move(free_.back());
+    free_.pop_back();
+    return Lease{this, std::move(fa)};
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<FaceAnalyzer>> free_;
+};
+
+}  // namespace
+
+struct FaceService::Impl {
+  ServiceOptions opt;
+  std::unique_ptr<Gallery> gallery;
+  std::unique_ptr<PipelinePool> pipelines;
+  std::string model;
+  double threshold = 0;
+  httplib::Server server;
+  std::atomic<int64_t> requests{0};
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  void log(const std::string& s) const {
+    if (opt.log) opt.log(s);
+  }
+
+  // The image of a request: a multipart file field, or the raw body.
+  std::string image_bytes(const httplib::Request& req, const std::string& field) const {
+    if (req.is_multipart_form_data()) {
+      if (!req.has_file(field)) throw HttpError(400, "missing_image", "multipart field '" + field + "' is missing");
+      return req.get_file_value(field).content;
+    }
+    if (req.body.empty()) throw HttpError(400, "missing_image", "the request has no image (send it as the body)");
+    return req.body;
+  }
+
+  cv::Mat decode(const std::string& bytes) const {
+    int w = 0, h = 0;
+    if (probe_image_size(bytes, w, h) && int64_t(w) * h > opt.max_pixels)
+      throw HttpError(413, "image_too_large",
+                      "image is " + std::to_string(w) + "x" + std::to_string(h) + " pixels; the limit is " +
+                          std::to_string(opt.max_pixels));
+    ImageLimits limits;
+    limits.max_pixels = opt.max_pixels;
+    limits.max_file_bytes = int64_t(opt.max_body_bytes);
+    try {
+      return decode_image_bytes(bytes, limits).bgr;
+    } catch (const Error& e) {
+      throw HttpError(400, "bad_image", e.what());
+    }
+  }
+
+  Identity person(int64_t id) {
+    auto p = gallery->find(std::to_string(id));
+    if (!p || p->id != id) throw HttpError(404, "no_person", "no person with id " + std::to_string(id));
+    return *p;
+  }
+
+  // ---- handlers ----
+  void version(const httplib::Request&, httplib::Response& res) {
+    send_json(res, {{"facerec", facerec::version()},
+                    {"embedder", model},
+                    {"operating_point", opt.operating_point},
+                    {"threshold", threshold},
+                    {"index", gallery->index_description()},
+                    {"templates", gallery->size()},
+                    {"pipelines", opt.pipelines}});
+  }
+
+  void list_people(const httplib::Request&, httplib::Response& res) {
+    Json arr = Json::array();
+    for (const auto& i : gallery->list()) arr.push_back(person_json(i));
+    send_json(res, {{"people", arr}});
+  }
+
+  void create_person(const httplib::Request& req, httplib::Response& res) {
+    Json j;
+    try {
+      j = Json::parse(req.body);
+    } catch (const Json::exception& e) {
+      throw HttpError(400, "bad_json", std::string("request body is not valid JSON: ") + e.what());
+    }
+    if (!j.is_object() || !j.contains("name") || !j["name"].is_string() || j["name"].get<std::string>().empty())
+      throw HttpError(400, "bad_request", "expected {\"name\": \"...\", \"metadata\": ...} with a non-empty name");
+    std::string name = j["name"];
+    if (name.size() > 512) throw HttpError(400, "bad_request", "a name is at most 512 bytes");
+    std::string meta;
+    if (j.contains("metadata") && !j["metadata"].is_null())
+      meta = j["metadata"].is_string() ? j["metadata"].get<std::string>() : j["metadata"].dump();
+    int64_t id = gallery->create(name, meta);
+    res.set_header("Location", "/v1/people/" + std::to_string(id));
+    send_json(res, person_json(Identity{id, name, meta, 0}), 201);
+  }
+
+  void get_person(const httplib::Request& req, httplib::Response& res) {
+    send_json(res, person_json(person(parse_id(req.matches[1].str()))));
+  }
+
+  void delete_person(const httplib::Request& req, httplib::Response& res) {
+    int64_t id = parse_id(req.matches[1].str());
+    if (!gallery->remove(id)) throw HttpError(404, "no_person", "no person with id " + std::to_string(id));
+    send_json(res, {{"deleted", id}});
+  }
+
+  void add_face(const httplib::Request& req, httplib::Response& res) {
+    Identity p = person(parse_id(req.matches[1].str()));
+    std::string bytes = image_bytes(req, "image");
+    cv::Mat img = decode(bytes);
+    std::string note;
+    std::optional<Template> t;
+    {
+      auto fa = pipelines->acquire();
+      t = template_from_image(*fa, img, detail::sha256_hex(bytes), opt.keep_crops, &note);
+    }
+    if (!t) throw HttpError(422, "no_face", "no face found in the image; nothing stored");
+    gallery->enroll(p.name, "", {*t});
+    Json out{{"person", person_json(person(p.id))}, {"quality", t->quality}};
+    if (!note.empty()) out["note"] = note;
+    send_json(res, out, 201);
+  }
+
+  void identify(const httplib::Request& req, httplib::Response& res) {
+    int top = 3;
+    if (req.has_param("top")) {
+      try {
+        top = std::stoi(req.get_param_value("top"));
+      } catch (const std::exception&) {
+        top = -1;
+      }
+      if (top < 1 || top > 100) throw HttpError(400, "bad_request", "top must be an integer in 1..100");
+    }
+    cv::Mat img = decode(image_bytes(req, "image"));
+    std::vector<Face> faces;
+    {
+      auto fa = pipelines->acquire();
+      faces = fa->analyze(img, true);
+    }
+    Json jf = Json::array();
+    for (const auto& f : faces) {
+      auto cands = gallery->search(f.embedding, model, top);
+      Json jc = Json::array();
+      for (const auto& c : cands) jc.push_back({{"id", c.identity_id}, {"name", c.name}, {"similarity", c.similarity}});
+      bool known = !cands.empty() && cands[0].similarity >= threshold;
+      jf.push_back({{"box", box_json(f)},
+                    {"score", f.detection.score},
+                    {"identity", known ? jc[0] : Json(nullptr)},
+                    {"candidates", jc}});
+    }
+    send_json(res,
+              {{"faces", jf}, {"model", model}, {"threshold", threshold}, {"operating_point", opt.operating_point}});
+  }
+
+  void verify(const httplib::Request& req, httplib::Response& res) {
+    std::string person_field;
+    if (req.has_param("person"))
+      person_field = req.get_param_value("person");
+    else if (req.is_multipart_form_data() && req.has_file("person"))
+      person_field = req.get_file_value("person").content;
+    cv::Mat a = decode(image_bytes(req, "a"));
+    std::optional<Template> ta, tb;
+    std::optional<float> sim;
+    Json target;
+    if (!person_field.empty()) {
+      Identity p = person(parse_id(person_field));
+      {
+        auto fa = pipelines->acquire();
+        ta = template_from_image(*fa, a, "", false);
+      }
+      if (!ta) throw HttpError(422, "no_face", "no face found in image a");
+      sim = gallery->best_similarity(p.id, ta->embedding, model);
+      if (!sim) throw HttpError(422, "no_templates", "person " + std::to_string(p.id) + " has no enrolled face");
+      target = person_json(p);
+    } else {
+      cv::Mat b = decode(image_bytes(req, "b"));
+      {
+        auto fa = pipelines->acquire();
+        ta = template_from_image(*fa, a, "", false);
+        if (ta) tb = template_from_image(*fa, b, "", false);
+      }
+      if (!ta) throw HttpError(422, "no_face", "no face found in image a");
+      if (!tb) throw HttpError(422, "no_face", "no face found in image b");
+      sim = FaceAnalyzer::cosine(ta->embedding, tb->embedding);
+      target = "image b";
+    }
+    send_json(res, {{"similarity", *sim},
+                    {"same", *sim >= threshold},
+                    {"threshold", threshold},
+                    {"operating_point", opt.operating_point},
+                    {"model", model},
+                    {"against", target}});
+  }
+
+  using Method = void (Impl::*)(const httplib::Request&, httplib::Response&);
+  httplib::Server::Handler wrap(Method m) {
+    return [this, m](const httplib::Request& req, httplib::Response& res) {
+      ++requests;
+      try {
+        (this->*m)(req, res);
+      } catch (const HttpError& e) {
+        send_error(res, e.status, e.code, e.what());
+      } catch (const Error& e) {
+        switch (e.kind()) {
+          case ErrorKind::InvalidArgument:
+            send_error(res, 400, "invalid_argument", e.what());
+            break;
+          case ErrorKind::NotFound:
+            send_error(res, 404, "not_found", e.what());
+            break;
+          case ErrorKind::AlreadyExists:
+            send_error(res, 409, "already_exists", e.what());
+            break;
+          default:
+            log(std::string("error: ") + e.what());
+            send_error(res, 500, "internal", e.what());
+        }
+      } catch (const std::exception& e) {
+        log(std::string("error: ") + e.what());
+        send_error(res, 500, "internal", e.what());
+      }
+    };
+  }
+
+  void routes() {
+    server.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
+      send_json(res, {{"status", "ok"}});
+    });
+    server.Get("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(FaceService::openapi(), "application/json");
+    });
+    server.Get("/v1/version", wrap(&Impl::version));
+    server.Get("/v1/people", wrap(&Impl::list_people));
+    server.Post("/v1/people", wrap(&Impl::create_person));
+    server.Get(R"(/v1/people/([^/]+))", wrap(&Impl::get_person));
+    server.Delete(R"(/v1/people/([^/]+))", wrap(&Impl::delete_person));
+    server.Post(R"(/v1/people/([^/]+)/faces)", wrap(&Impl::add_face));
+    server.Post("/v1/identify", wrap(&Impl::identify));
+    server.Post("/v1/verify", wrap(&Impl::verify));
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.path == "/v1/health" || req.path == "/openapi.json" || opt.api_keys.empty())
+        return httplib::Server::HandlerResponse::Unhandled;
+      std::string key = req.get_header_value("X-API-Key");
+      bool ok = false;
+      for (const auto& k : opt.api_keys) ok = same_key(key, k) || ok;  // no early exit
+      if (ok) return httplib::Server::HandlerResponse::Unhandled;
+      send_error(res, 401, "unauthorized", key.empty() ? "missing X-API-Key header" : "API key not accepted");
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    // errors raised by the HTTP layer itself (no route, body too large, bad request) get JSON too
+    server.set_error_handler(
+        httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          if (res.status == 404)
+            send_error(res, 404, "no_route", "no route " + req.method + " " + req.path + " (see /openapi.json)");
+          else if (res.status == 413 &&
+                   req.get_header_value("Content-Type").find("x-www-form-urlencoded") != std::string::npos)
+            send_error(res, 413, "body_too_large",
+                       "form-encoded bodies are limited to 8 KiB: send images with Content-Type image/* or "
+                       "application/octet-stream, or as multipart/form-data");
+          else if (res.status == 413)
+            send_error(res, 413, "body_too_large", "request body exceeds the service's limit");
+          else
+            send_error(res, res.status, "http_error", "HTTP error " + std::to_string(res.status));
+          return httplib::Server::HandlerResponse::Handled;
+        }));
+    server.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "unknown error";
+      try {
+        if (ep) std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      log("error: " + what);
+      send_error(res, 500, "internal", what);
+    });
+    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      log(req.method + " " + req.path + " " + std::to_string(res.status));
+    });
+  }
+};
+
+FaceService::FaceService(ServiceOptions options) : impl_(std::make_unique<Impl>()) {
+  auto& m = *impl_;
+  m.opt = std::move(options);
+  if (m.opt.api_keys.empty() && !m.opt.allow_anonymous)
+    throw Error(ErrorKind::InvalidArgument,
+                "no API key configured: give keys (X-API-Key values) or explicitly allow anonymous access");
+  for (const auto& k : m.opt.api_keys)
+    if (k.size() < 16) throw Error(ErrorKind::InvalidArgument, "API keys must be at least 16 characters");
+  m.gallery = std::make_unique<Gallery>(m.opt.gallery, m.opt.gallery_options);
+  m.pipelines = std::make_unique<PipelinePool>(m.opt.analyzer, m.opt.pipelines);
+  {
+    auto fa = m.pipelines->acquire();
+    m.model = fa->embedder_model();
+    m.threshold = fa->threshold(m.opt.operating_point);
+  }
+  std::string gm = m.gallery->model();
+  if (!gm.empty() && gm != m.model)
+    throw Error(ErrorKind::InvalidArgument, "the gallery holds " + gm + " templates but the service embeds with " +
+                                                m.model + " (re-embed the gallery: facerec reembed)");
+  m.server.new_task_queue = [n = std::max(1, m.opt.http_threads)] { return new httplib::ThreadPool(size_t(n)); };
+  m.server.set_payload_max_length(m.opt.max_body_bytes);
+  m.server.set_read_timeout(30, 0);
+  m.server.set_write_timeout(30, 0);
+  m.routes();
+}
+
+FaceService::~FaceService() { stop(); }
+
+int FaceService::bind(const std::string& host, int port) {
+  int p = port;
+  if (port == 0)
+    p = impl_->server.bind_to_any_port(host);
+  else if (!impl_->server.bind_to_port(host, port))
+    p = -1;
+  if (p <= 0) throw Error(ErrorKind::Io, "cannot listen on " + host + ":" + std::to_string(port));
+  return p;
+}
+
+void FaceService::serve() { impl_->server.listen_after_bind(); }
+
+void FaceService::stop() {
+  if (impl_) impl_->server.stop();
+}
+
+}  // namespace facerec

@@ -1,0 +1,203 @@
+// The REST service in-process on a loopback port, through an HTTP client: people, faces,
+// identify, verify; API keys; limits; JSON errors that store nothing; concurrent clients; and
+// the OpenAPI document against the routes actually served. Needs the models and AT&T faces
+// from ../shared (skips otherwise).
+#include "test_util.hpp"
+
+#include <facerec/error.hpp>
+#include <facerec/service.hpp>
+
+#include "common/fs.hpp"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <atomic>
+#include <thread>
+
+namespace facerec {
+namespace {
+
+using Json = nlohmann::json;
+const std::string kKey = "test-key-0123456789abcdef";
+
+std::string att(int person, int photo) {
+  return detail::read_file(test::shared_dir() / "data" / "att_faces" / ("s" + std::to_string(person)) /
+                           (std::to_string(photo) + ".pgm"));
+}
+
+class Service : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(test::shared_dir() / "data" / "att_faces" / "s1"))
+      GTEST_SKIP() << "../shared/data/att_faces is absent";
+    ServiceOptions o;
+    o.gallery = (test::temp_dir("service") / "g.db").string();
+    o.api_keys = {kKey};
+    o.max_body_bytes = 2u << 20;
+    o.max_pixels = 4'000'000;
+    o.http_threads = 6;
+    o.pipelines = 2;
+    service_ = std::make_unique<FaceService>(o);
+    port_ = service_->bind("127.0.0.1", 0);
+    thread_ = std::thread([this] { service_->serve(); });
+    client_ = client();
+  }
+  void TearDown() override {
+    if (service_) service_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  std::unique_ptr<httplib::Client> client(const std::string& key = kKey) {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    c->set_read_timeout(60, 0);
+    if (!key.empty()) c->set_default_headers({{"X-API-Key", key}});
+    return c;
+  }
+  static Json body(const httplib::Result& r) { return r ? Json::parse(r->body) : Json(); }
+  int64_t create(const std::string& name) {
+    auto r = client_->Post("/v1/people", Json{{"name", name}}.dump(), "application/json");
+    EXPECT_EQ(r->status, 201) << r->body;
+    return body(r)["id"].get<int64_t>();
+  }
+  int templates(int64_t id) { return body(client_->Get("/v1/people/" + std::to_string(id)))["templates"].get<int>(); }
+
+  std::unique_ptr<FaceService> service_;
+  std::thread thread_;
+  int port_ = 0;
+  std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(Service, EnrolIdentifyVerify) {
+  EXPECT_EQ(client(std::string())->Get("/v1/health")->status, 200);
+  int64_t a = create("s1"), b = create("s2");
+  auto r = client_->Post("/v1/people/" + std::to_string(a) + "/faces", att(1, 1), "image/x-portable-graymap");
+  ASSERT_EQ(r->status, 201) << r->body;
+  EXPECT_EQ(body(r)["person"]["templates"], 1);
+  httplib::MultipartFormDataItems form = {{"image", att(2, 1), "1.pgm", "image/x-portable-graymap"}};
+  ASSERT_EQ(client_->Post("/v1/people/" + std::to_string(b) + "/faces", form)->status, 201);
+
+  auto id = body(client_->Post("/v1/identify?top=2", att(1, 6), "application/octet-stream"));
+  ASSERT_EQ(id["faces"].size(), 1u) << id;
+  EXPECT_EQ(id["faces"][0]["identity"]["name"], "s1") << id;
+  EXPECT_EQ(id["faces"][0]["candidates"].size(), 2u);
+  auto unknown = body(client_->Post("/v1/identify", att(3, 1), "application/octet-stream"));
+  ASSERT_EQ(unknown["faces"].size(), 1u);
+  EXPECT_TRUE(unknown["faces"][0]["identity"].is_null()) << unknown;  // s3 is not enrolled
+
+  httplib::MultipartFormDataItems same = {{"a", att(1, 2), "a.pgm", ""}, {"b", att(1, 9), "b.pgm", ""}};
+  httplib::MultipartFormDataItems other = {{"a", att(1, 2), "a.pgm", ""}, {"b", att(4, 9), "b.pgm", ""}};
+  EXPECT_TRUE(body(client_->Post("/v1/verify", same))["same"].get<bool>());
+  EXPECT_FALSE(body(client_->Post("/v1/verify", other))["same"].get<bool>());
+  auto vp = body(client_->Post("/v1/verify?person=" + std::to_string(b), att(2, 4), "image/x-portable-graymap"));
+  EXPECT_TRUE(vp["same"].get<bool>()) << vp;
+
+  EXPECT_EQ(client_->Delete("/v1/people/" + std::to_string(b))->status, 200);
+  EXPECT_EQ(client_->Get("/v1/people/" + std::to_string(b))->status, 404);
+  auto list = body(client_->Get("/v1/people"));
+  ASSERT_EQ(list["people"].size(), 1u);
+  EXPECT_EQ(list["people"][0]["name"], "s1");
+}
+
+TEST_F(Service, BadRequestsGetJsonErrorsAndStoreNothing) {
+  int64_t a = create("s1");
+  std::string faces = "/v1/people/" + std::to_string(a) + "/faces";
+  auto expect_error = [](const httplib::Result& r, int status, const std::string& code) {
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, status) << r->body;
+    auto j = Json::parse(r->body);
+    EXPECT_EQ(j["error"]["code"], code) << r->body;
+    EXPECT_EQ(j["error"]["status"], status);
+    EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
+  };
+  expect_error(client(std::string())->Get("/v1/people"), 401, "unauthorized");
+  expect_error(client("wrong-key-0123456789abcdef")->Get("/v1/people"), 401, "unauthorized");
+  expect_error(client_->Post("/v1/people", "{not json", "application/json"), 400, "bad_json");
+  expect_error(client_->Post("/v1/people", R"({"metadata": 1})", "application/json"), 400, "bad_request");
+  expect_error(client_->Post("/v1/people", R"({"name": "s1"})", "application/json"), 409, "already_exists");
+  expect_error(client_->Post(faces, "definitely not an image", "image/jpeg"), 400, "bad_image");
+  cv::Mat blank(200, 200, CV_8UC3, cv::Scalar(128, 128, 128));
+  std::vector<uchar> png;
+  cv::imencode(".png", blank, png);
+  expect_error(client_->Post(faces, std::string(png.begin(), png.end()), "image/png"), 422, "no_face");
+  cv::Mat big(2100, 2100, CV_8UC3, cv::Scalar(0, 0, 0));  // 4.4 MP > 4 MP limit, small as PNG
+  cv::imencode(".png", big, png);
+  expect_error(client_->Post(faces, std::string(png.begin(), png.end()), "image/png"), 413, "image_too_large");
+  expect_error(client_->Post(faces, std::string(3u << 20, 'x'), "image/jpeg"), 413, "body_too_large");
+  expect_error(client_->Post("/v1/people/424242/faces", att(1, 1), "image/jpeg"), 404, "no_person");
+  expect_error(client_->Get("/v1/people/abc"), 400, "bad_id");
+  expect_error(client_->Delete("/v1/people/424242"), 404, "no_person");
+  expect_error(client_->Post("/v1/identify?top=0", att(1, 1), "image/jpeg"), 400, "bad_request");
+  expect_error(client_->Post("/v1/identify", "", "image/jpeg"), 400, "missing_image");
+  expect_error(client_->Get("/v1/nothing"), 404, "no_route");
+  EXPECT_EQ(templates(a), 0) << "failed requests must not store anything";
+  EXPECT_EQ(body(client_->Get("/v1/people"))["people"].size(), 1u);
+}
+
+TEST_F(Service, ConcurrentClients) {
+  int64_t a = create("s1");
+  ASSERT_EQ(client_->Post("/v1/people/" + std::to_string(a) + "/faces", att(1, 1), "image/jpeg")->status, 201);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> ts;
+  for (int w = 0; w < 3; ++w)
+    ts.emplace_back([&, w] {
+      auto c = client();
+      for (int i = 0; i < 4; ++i) {
+        auto r = c->Post("/v1/identify", att(1, 2 + (w + i) % 8), "image/jpeg");
+        if (!r || r->status != 200 || Json::parse(r->body)["faces"][0]["identity"]["name"] != "s1") ++failures;
+      }
+    });
+  for (int w = 0; w < 2; ++w)
+    ts.emplace_back([&, w] {
+      auto c = client();
+      for (int i = 0; i < 3; ++i) {
+        int person = 10 + w * 3 + i;
+        auto r = c->Post("/v1/people", Json{{"name", "s" + std::to_string(person)}}.dump(), "application/json");
+        if (!r || r->status != 201) {
+          ++failures;
+          continue;
+        }
+        auto id = Json::parse(r->body)["id"].get<int64_t>();
+        auto f = c->Post("/v1/people/" + std::to_string(id) + "/faces", att(person, 1), "image/jpeg");
+        if (!f || f->status != 201) ++failures;
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto people = body(client_->Get("/v1/people"))["people"];
+  EXPECT_EQ(people.size(), 7u);
+  auto id = body(client_->Post("/v1/identify", att(14, 5), "image/jpeg"));
+  EXPECT_EQ(id["faces"][0]["identity"]["name"], "s14") << id;
+}
+
+TEST_F(Service, OpenApiDocumentMatchesTheRoutes) {
+  auto doc = Json::parse(client_->Get("/openapi.json")->body);
+  ASSERT_TRUE(doc.contains("paths"));
+  for (const auto& [path, item] : doc["paths"].items()) {
+    std::string p = path;
+    if (auto k = p.find("{id}"); k != std::string::npos) p.replace(k, 4, "424242");
+    for (std::string m : {"get", "post", "delete", "put", "patch"}) {
+      httplib::Result r = m == "get"      ? client_->Get(p)
+                          : m == "post"   ? client_->Post(p, "", "application/json")
+                          : m == "delete" ? client_->Delete(p)
+                          : m == "put"    ? client_->Put(p, "", "application/json")
+                                          : client_->Patch(p, "", "application/json");
+      ASSERT_TRUE(r) << m << " " << p;
+      bool routed = !(r->status == 404 && r->body.find("no_route") != std::string::npos);
+      EXPECT_EQ(routed, item.contains(m)) << m << " " << path << " -> " << r->status << " " << r->body;
+    }
+  }
+  EXPECT_EQ(doc["paths"].size(), 8u);
+}
+
+TEST(ServiceConfig, RefusesToStartWithoutKeysOrWithWeakKeys) {
+  ServiceOptions o;
+  o.gallery = (test::temp_dir("service-config") / "g.db").string();
+  EXPECT_THROW(FaceService{o}, Error);
+  o.api_keys = {"short"};
+  EXPECT_THROW(FaceService{o}, Error);
+}
+
+}  // namespace
+}  // namespace facerec
