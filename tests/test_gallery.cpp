@@ -267,7 +267,7 @@ TEST(Gallery, IndexFileIsReusedOnlyWhileCurrent) {
     auto s = open_store(db);
     for (int p = 0; p < 60; ++p) s->enroll("p" + std::to_string(p), "", {unit(v[2 * p]), unit(v[2 * p + 1])});
   }
-  for (std::string factory : {"Flat", "faiss:HNSW16;efSearch=64"}) {
+  for (std::string factory : {"Flat", "faiss:HNSW16;efSearch=64", "hnswlib:M=16"}) {
     std::vector<std::string> log;
     GalleryOptions o;
     o.index = factory;
@@ -316,7 +316,8 @@ TEST(Index, ApproximateIndexesFindWhatExactSearchFinds) {
   exact->add(ids.data(), x.data(), ids.size());
   std::vector<int> dummy;
   auto queries = clustered(300, 1, dim, dummy, 3);  // the same centres, fresh noise
-  for (std::string f : {"faiss:HNSW32;efSearch=64", "faiss:IVF16,Flat;nprobe=8", "faiss:IVF16,PQ16;nprobe=8"}) {
+  for (std::string f : {"faiss:HNSW32;efSearch=64", "faiss:IVF16,Flat;nprobe=8", "faiss:IVF16,PQ16;nprobe=8",
+                        "hnswlib:M=16,ef=64"}) {
     auto ix = make_index(f, dim);
     EXPECT_EQ(ix->description(), f);
     if (!ix->is_trained()) ix->train(x.data(), v.size());
@@ -359,6 +360,8 @@ TEST(Index, ApproximateIndexesFindWhatExactSearchFinds) {
   EXPECT_THROW(make_index("faiss:", dim), Error);
   EXPECT_THROW(make_index("faiss:Bogus17", dim), Error);
   EXPECT_THROW(make_index("faiss:HNSW32;noSuchParam=3", dim), Error);
+  EXPECT_THROW(make_index("hnswlib:M=1", dim), Error);
+  EXPECT_THROW(make_index("hnswlib:speed=fast", dim), Error);
   EXPECT_THROW(make_index("Flat", 0), Error);
   EXPECT_EQ(training_size("faiss:IVF16,PQ8"), 624u);
   EXPECT_EQ(training_size("faiss:HNSW32"), 0u);

@@ -5,6 +5,7 @@
 //
 // Factory strings:
 //   "Flat"                          exact search (facerec's own; vectorised inner products, top-k)
+//   "hnswlib:M=16,ef=64,efc=100"    HNSW graph by hnswlib (SSE distance kernels), all keys optional
 //   "faiss:<faiss factory>[;<params>]"  a FAISS index built by faiss::index_factory with the inner
 //                                   product metric, e.g. "faiss:HNSW32;efSearch=128",
 //                                   "faiss:IVF256,PQ16;nprobe=16", "faiss:Flat". <params> are set with

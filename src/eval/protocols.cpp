@@ -1,4 +1,6 @@
 // Verification over a pairs file and 1:N identification, on embedded datasets.
+#include "common/dot.hpp"
+
 #include <facerec/dataset.hpp>
 #include <facerec/error.hpp>
 
@@ -9,9 +11,7 @@ namespace facerec {
 namespace {
 
 float dot(const std::vector<float>& a, const std::vector<float>& b) {
-  float d = 0;  // float accumulation vectorises; unit vectors keep it well within float precision
-  for (size_t q = 0, n = std::min(a.size(), b.size()); q < n; ++q) d += a[q] * b[q];
-  return d;
+  return detail::dot(a.data(), b.data(), std::min(a.size(), b.size()));
 }
 
 const ImageEmbedding& lookup(const EmbeddingTable& t, const std::string& image) {

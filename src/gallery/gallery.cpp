@@ -1,4 +1,5 @@
 // Gallery: a store plus a search index kept in step with it, safe for concurrent use.
+#include "common/dot.hpp"
 #include "common/fs.hpp"
 #include "gallery/store_common.hpp"
 
@@ -100,8 +101,7 @@ std::optional<float> Gallery::best_similarity(int64_t identity_id, const std::ve
       throw Error(ErrorKind::InvalidArgument, "the gallery holds " + st.t.model + " templates; the probe is " + model);
     if (st.t.embedding.size() != e.size())
       throw Error(ErrorKind::InvalidArgument, "probe dimension differs from the gallery's");
-    float d = 0;
-    for (size_t i = 0; i < e.size(); ++i) d += e[i] * st.t.embedding[i];
+    float d = detail::dot(e.data(), st.t.embedding.data(), e.size());
     best = best ? std::max(*best, d) : d;
   }
   return best;

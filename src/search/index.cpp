@@ -1,4 +1,6 @@
 // Search indexes: the exact Flat index, the FAISS wrapper, the factory and the file format.
+#include "common/dot.hpp"
+
 #include <facerec/error.hpp>
 #include <facerec/index.hpp>
 
@@ -11,7 +13,13 @@
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
 
+#include <hnswlib/hnswlib.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <cstring>
 #include <istream>
 #include <ostream>
@@ -78,10 +86,7 @@ class FlatIndex final : public SearchIndex {
     std::vector<SearchHit> hits(ids_.size());
     const size_t d = size_t(dim_);
     for (size_t r = 0; r < ids_.size(); ++r) {
-      const float* row = data_.data() + r * d;
-      float s = 0;
-      for (size_t c = 0; c < d; ++c) s += row[c] * q[c];  // vectorised by the compiler (-O3)
-      hits[r] = {ids_[r], s};
+      hits[r] = {ids_[r], detail::dot(data_.data() + r * d, q, d)};
     }
     auto out = top_k(std::move(hits), k);
     out.resize(size_t(std::max(k, 0)), SearchHit{});
@@ -198,13 +203,101 @@ class FaissIndex final : public SearchIndex {
   std::unique_ptr<faiss::Index> index_;
 };
 
+// ---- hnswlib -------------------------------------------------------------------------------
+// A second HNSW implementation: hnswlib's distance kernels are compiled here with SSE, while the
+// Debian FAISS build computes distances with its scalar reference code (slow to build and search).
+class HnswlibIndex final : public SearchIndex {
+ public:
+  HnswlibIndex(const std::string& factory, int dim) : factory_(factory), space_(size_t(dim)), dim_(dim) {
+    check_dim(dim);
+    parse(factory.substr(8));
+    index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space_, 1024, m_, ef_construction_, 100);
+    index_->setEf(ef_);
+  }
+  HnswlibIndex(const std::string& factory, int dim, const std::vector<uint8_t>& payload)
+      : factory_(factory), space_(size_t(dim)), dim_(dim) {
+    parse(factory.substr(8));
+    // hnswlib reads from a path only: go through a private temporary file
+    auto tmp = std::filesystem::temp_directory_path() / ("facerec-hnsw-" + std::to_string(::getpid()) + "-" +
+                                                         std::to_string(reinterpret_cast<uintptr_t>(this)));
+    std::ofstream(tmp, std::ios::binary).write(reinterpret_cast<const char*>(payload.data()), std::streamsize(payload.size()));
+    try {
+      index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space_, tmp.string());
+    } catch (const std::exception& e) {
+      std::filesystem::remove(tmp);
+      throw Error(ErrorKind::BadModel, std::string("index file (hnswlib): ") + e.what());
+    }
+    std::filesystem::remove(tmp);
+    index_->setEf(ef_);
+  }
+  int dim() const override { return dim_; }
+  size_t size() const override { return index_->cur_element_count; }
+  std::string description() const override { return factory_; }
+  bool is_trained() const override { return true; }
+  void train(const float*, size_t) override {}
+  void add(const int64_t* ids, const float* x, size_t n) override {
+    size_t need = index_->cur_element_count + n;
+    if (need > index_->max_elements_) index_->resizeIndex(std::max(need, index_->max_elements_ * 2));
+    for (size_t i = 0; i < n; ++i) index_->addPoint(x + i * size_t(dim_), hnswlib::labeltype(ids[i]));
+  }
+  std::vector<SearchHit> search(const float* q, int k) const override {
+    std::vector<SearchHit> out(size_t(std::max(k, 0)));
+    if (k <= 0 || size() == 0) return out;
+    auto pq = index_->searchKnn(q, size_t(k));
+    size_t m = pq.size();
+    while (!pq.empty()) {  // largest distance first
+      out[--m] = {int64_t(pq.top().second), 1.f - pq.top().first};
+      pq.pop();
+    }
+    return out;
+  }
+  size_t memory_bytes() const override { return index_->max_elements_ * index_->size_data_per_element_ + size() * 16; }
+  void save_payload(std::ostream& o) const override {
+    auto tmp = std::filesystem::temp_directory_path() / ("facerec-hnsw-save-" + std::to_string(::getpid()) + "-" +
+                                                         std::to_string(reinterpret_cast<uintptr_t>(this)));
+    index_->saveIndex(tmp.string());
+    std::ifstream in(tmp, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::filesystem::remove(tmp);
+    put_bytes(o, bytes.data(), bytes.size());
+  }
+
+ private:
+  void parse(const std::string& spec) {  // "M=32,ef=64,efc=100" in any order, all optional
+    std::stringstream ss(spec);
+    for (std::string kv; std::getline(ss, kv, ',');) {
+      auto eq = kv.find('=');
+      size_t v = 0;
+      try {
+        if (eq == std::string::npos) throw std::invalid_argument(kv);
+        v = std::stoul(kv.substr(eq + 1));
+      } catch (const std::exception&) {
+        throw Error(ErrorKind::InvalidArgument, "index '" + factory_ + "': expected key=number, got '" + kv + "'");
+      }
+      std::string k = kv.substr(0, eq);
+      if (k == "M" && v >= 2 && v <= 128) m_ = v;
+      else if (k == "ef" && v >= 1 && v <= 100000) ef_ = v;
+      else if (k == "efc" && v >= 1 && v <= 100000) ef_construction_ = v;
+      else throw Error(ErrorKind::InvalidArgument, "index '" + factory_ + "': unknown or out-of-range '" + kv + "' (M, ef, efc)");
+    }
+  }
+  std::string factory_;
+  hnswlib::InnerProductSpace space_;
+  int dim_;
+  size_t m_ = 16, ef_ = 64, ef_construction_ = 100;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> index_;
+};
+
 }  // namespace
 
 std::unique_ptr<SearchIndex> make_index(const std::string& factory, int dim) {
   if (factory == "Flat") return std::make_unique<FlatIndex>(dim);
   if (factory.rfind("faiss:", 0) == 0) return std::make_unique<FaissIndex>(factory, dim);
+  if (factory == "hnswlib" || factory.rfind("hnswlib:", 0) == 0)
+    return std::make_unique<HnswlibIndex>(factory == "hnswlib" ? "hnswlib:" : factory, dim);
   throw Error(ErrorKind::InvalidArgument,
-              "unknown index '" + factory + "' (use Flat or faiss:<factory>, e.g. faiss:HNSW32;efSearch=128)");
+              "unknown index '" + factory +
+                  "' (use Flat, hnswlib:M=16,ef=64 or faiss:<factory>, e.g. faiss:IVF1024,PQ32;nprobe=16)");
 }
 
 size_t training_size(const std::string& factory) {
@@ -249,6 +342,8 @@ std::unique_ptr<SearchIndex> load_index(std::istream& in) {
   }
   if (factory.rfind("faiss:", 0) == 0)
     return std::make_unique<FaissIndex>(factory, dim, get_bytes(in, uint64_t(1) << 36));
+  if (factory.rfind("hnswlib:", 0) == 0)
+    return std::make_unique<HnswlibIndex>(factory, dim, get_bytes(in, uint64_t(1) << 36));
   throw Error(ErrorKind::BadModel, "index file names an unknown index type '" + factory + "'");
 }
 
