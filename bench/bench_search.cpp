@@ -256,15 +256,12 @@ int main(int argc, char** argv) {
       cache = argv[i + 1];
     }
   }
-  // the real LFW embeddings: the largest cache file of the default pipeline, unless given
+  // the real LFW embeddings of the default pipeline (dlib ResNet + flip), as `facerec eval lfw` cached them
   if (cache.empty()) {
-    std::error_code ec;
-    uintmax_t best = 0;
-    for (const auto& e : std::filesystem::directory_iterator(default_embedding_cache_dir(), ec))
-      if (e.path().filename().string().rfind("lfw-", 0) == 0 && e.file_size() > best) {
-        best = e.file_size();
-        cache = e.path().string();
-      }
+    DatasetEmbedOptions o;
+    o.variants = {EmbeddingVariant{"face_recognition_model", true}};
+    auto lfw = std::filesystem::path(FACEREC_SOURCE_DIR).parent_path() / "shared" / "data" / "lfw" / "images";
+    cache = embedding_cache_file(lfw, o, 0).string();
   }
   auto real = cache.empty() ? std::map<std::string, std::vector<float>>{} : load_cache(cache);
   std::vector<float> mean(128, 0.f);

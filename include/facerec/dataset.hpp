@@ -89,6 +89,10 @@ IdentificationResult evaluate_identification(const IdentificationProtocol& proto
                                              const EmbeddingTable& probe_side, int max_rank = 10,
                                              const std::vector<double>& fpir_targets = {1e-2, 1e-3});
 
+// The cache file embed_dataset uses for variant `k` of `options` on images under `root`.
+std::filesystem::path embedding_cache_file(const std::filesystem::path& root, const DatasetEmbedOptions& options,
+                                           size_t k);
+
 // The default cache directory (next to the model cache: ~/.cache/facerec/embeddings).
 std::filesystem::path default_embedding_cache_dir();
 

@@ -95,6 +95,23 @@ std::vector<float> normalised_sum(std::vector<float> a, const std::vector<float>
 
 }  // namespace
 
+std::filesystem::path embedding_cache_file(const std::filesystem::path& root, const DatasetEmbedOptions& opt, size_t k) {
+  if (k >= opt.variants.size()) throw Error(ErrorKind::InvalidArgument, "embedding_cache_file: no such variant");
+  auto dir = opt.cache_dir.empty() ? default_embedding_cache_dir() : opt.cache_dir;
+  // the same folder however it is spelled ("a/../b", symlinks): one cache
+  std::error_code ec;
+  auto canonical = std::filesystem::weakly_canonical(std::filesystem::absolute(root), ec);
+  auto path = dir / ((opt.degraded ? "low-" : "lfw-") +
+                     cache_key(opt.pipeline, opt.variants[k], (ec ? std::filesystem::absolute(root) : canonical).string(), opt) +
+                     ".bin");
+  // caches written before the key used the canonical path are adopted
+  auto legacy = dir / ((opt.degraded ? "low-" : "lfw-") +
+                       cache_key(opt.pipeline, opt.variants[k], std::filesystem::absolute(root).string(), opt) + ".bin");
+  if (legacy != path && !std::filesystem::exists(path) && std::filesystem::exists(legacy))
+    std::filesystem::rename(legacy, path, ec);
+  return path;
+}
+
 std::filesystem::path default_embedding_cache_dir() { return models_dir().parent_path() / "embeddings"; }
 
 DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::vector<std::string>& images,
@@ -102,12 +119,10 @@ DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::v
   if (opt.variants.empty()) throw Error(ErrorKind::InvalidArgument, "embed_dataset: no embedder variant");
   DatasetEmbedResult res;
   res.tables.resize(opt.variants.size());
-  std::string root_key = std::filesystem::absolute(root).string();
   if (!opt.cache_dir.empty()) {
     std::filesystem::create_directories(opt.cache_dir);
     for (size_t k = 0; k < opt.variants.size(); ++k) {
-      auto path = opt.cache_dir /
-                  ((opt.degraded ? "low-" : "lfw-") + cache_key(opt.pipeline, opt.variants[k], root_key, opt) + ".bin");
+      auto path = embedding_cache_file(root, opt, k);
       res.cache_files.push_back(path);
       res.tables[k] = load_cache(path);
     }
