@@ -67,7 +67,7 @@ struct LandmarkerOptions {
   float crop_scale = 1.25f;   // square crop side = crop_scale * max(box w, h)
   int passes = 2;             // >1: re-run on a crop framed by the previous pass's points
   float refine_scale = 1.4f;  // crop side = refine_scale * max(extent of the points)
-  bool flip = false;          // average with the points found on the mirror image
+  bool flip = true;           // average with the points found on the mirror image (as evaluated on LFW)
 };
 
 class Landmarker {
