@@ -72,7 +72,7 @@ std::map<std::string, std::vector<float>> load_cache(const std::string& path) {
 }
 
 struct Shape {
-  std::vector<float> mean;           // mean embedding
+  std::vector<float> mean;  // mean embedding
   float centre_spread = 1, template_spread = 0.3f;
   double impostor_cos = 0, genuine_cos = 0;  // targets (real) or achieved
 };
@@ -328,7 +328,8 @@ int main(int argc, char** argv) {
     std::vector<float> v(size_t(g.dim));
     for (size_t i = 0; i < nq; ++i) {
       size_t c = rng() % identities;
-      for (int k = 0; k < g.dim; ++k) v[size_t(k)] = centres[c * size_t(g.dim) + size_t(k)] + shape.template_spread * gn(rng);
+      for (int k = 0; k < g.dim; ++k)
+        v[size_t(k)] = centres[c * size_t(g.dim) + size_t(k)] + shape.template_spread * gn(rng);
       normalise(v.data(), g.dim);
       q.x.insert(q.x.end(), v.begin(), v.end());
       q.owner.push_back(int(c));
@@ -340,7 +341,7 @@ int main(int argc, char** argv) {
   std::printf("| data | templates | index | build s | bytes/template | p50 us | p99 us | recall@1 vs exact |\n");
   std::printf("|---|---:|---|---:|---:|---:|---:|---:|\n");
   for (const auto& r : rows)
-    std::printf("| %s | %zu | %s | %.1f | %.0f | %.1f | %.1f | %.4f |\n", r.data.c_str(), r.n, r.index.c_str(), r.build_s,
-                r.bytes_per, r.p50_us, r.p99_us, r.recall);
+    std::printf("| %s | %zu | %s | %.1f | %.0f | %.1f | %.1f | %.4f |\n", r.data.c_str(), r.n, r.index.c_str(),
+                r.build_s, r.bytes_per, r.p50_us, r.p99_us, r.recall);
   return 0;
 }

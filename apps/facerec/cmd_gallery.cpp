@@ -136,7 +136,7 @@ int reembed(const GalleryFlags& g) {
   std::string from = gallery.model();
   auto start = std::chrono::steady_clock::now();
   size_t n = gallery.reembed(
-      fa.embedder_model(), [&](const FaceCrop& c) { return fa.embed_crop(c); },
+      fa.template_model(), [&](const FaceCrop& c) { return fa.embed_crop(c); },
       [&](size_t d, size_t total) {
         if (d % 20 && d != total) return;
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -145,7 +145,7 @@ int reembed(const GalleryFlags& g) {
         if (d == total) std::fprintf(stderr, "\n");
       });
   std::cout << "re-embedded " << n << " templates: " << (from.empty() ? "(empty)" : from) << " -> "
-            << fa.embedder_model() << "\n";
+            << fa.template_model() << "\n";
   return kOk;
 }
 
@@ -169,7 +169,7 @@ int identify(const std::vector<std::string>& images, int top, const std::string&
     nlohmann::json jfaces = nlohmann::json::array();
     if (!json) std::cout << path << "\t" << faces.size() << " face(s)\n";
     for (size_t i = 0; i < faces.size(); ++i) {
-      auto cands = gallery.search(faces[i].embedding, fa.embedder_model(), top);
+      auto cands = gallery.search(faces[i].embedding, fa.template_model(), top);
       bool known = !cands.empty() && cands[0].similarity >= threshold;
       const auto& b = faces[i].detection.box;
       if (json) {
@@ -191,7 +191,7 @@ int identify(const std::vector<std::string>& images, int top, const std::string&
       }
     }
     if (json)
-      std::cout << nlohmann::json{{"image", path}, {"model", fa.embedder_model()}, {"faces", jfaces}}.dump() << "\n";
+      std::cout << nlohmann::json{{"image", path}, {"model", fa.template_model()}, {"faces", jfaces}}.dump() << "\n";
     std::fflush(stdout);
   }
   return bad ? kBadInput : kOk;

@@ -68,6 +68,9 @@ class FaceAnalyzer {
   std::vector<float> embed_crop(const FaceCrop& crop);
 
   std::string embedder_model() const;
+  // The embedding model's name and version as galleries record it with every template:
+  // "<model>[+flip]|<npm package>@<version>" (templates of another version are refused).
+  std::string template_model() const;
   const AnalyzerOptions& options() const;
 
  private:

@@ -16,6 +16,7 @@ struct FaceAnalyzer::Impl {
   std::unique_ptr<Landmarker> landmarker;
   std::unique_ptr<FaceEmbedder> embedder;
   std::vector<std::pair<std::string, double>> thresholds;
+  std::string model_version;  // "<package>@<version>"
 };
 
 FaceAnalyzer::FaceAnalyzer(const AnalyzerOptions& o) : impl_(std::make_unique<Impl>()) {
@@ -25,6 +26,8 @@ FaceAnalyzer::FaceAnalyzer(const AnalyzerOptions& o) : impl_(std::make_unique<Im
   impl_->embedder = make_embedder(o.embedder);
   const Manifest manifest = Manifest::load_default();  // keep it alive: entry refers into it
   const auto& entry = manifest.model(o.embedder.model);
+  const auto& package = manifest.package(entry.package);
+  impl_->model_version = package.name + "@" + package.version;
   std::string suffix = o.embedder.flip ? "+flip" : "";
   for (const auto& [k, v] : entry.thresholds) {
     // thresholds are stored per pipeline variant: "fmr_1e-3" (no flip) and "fmr_1e-3+flip"
@@ -94,7 +97,8 @@ FaceCrop FaceAnalyzer::face_crop(const cv::Mat& bgr, const Face& face) const {
   const auto& t = arcface_template_112();
   const float scale = float(FaceCrop::kSize) * (1 - FaceCrop::kMargin) / 112.f;
   std::vector<cv::Point2f> from(face.five.begin(), face.five.end()), to;
-  for (const auto& p : t) to.push_back((p - cv::Point2f(56, 56)) * scale + cv::Point2f(FaceCrop::kSize / 2.f, FaceCrop::kSize / 2.f));
+  for (const auto& p : t)
+    to.push_back((p - cv::Point2f(56, 56)) * scale + cv::Point2f(FaceCrop::kSize / 2.f, FaceCrop::kSize / 2.f));
   cv::Mat m = similarity_transform(from, to);
   cv::Mat crop;
   cv::warpAffine(bgr, crop, m, cv::Size(FaceCrop::kSize, FaceCrop::kSize), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
@@ -117,7 +121,8 @@ std::vector<float> FaceAnalyzer::embed_crop(const FaceCrop& c) {
   if (crop.empty()) throw Error(ErrorKind::InvalidArgument, "stored face crop cannot be decoded");
   size_t n = c.landmarks.size() / 2;
   if (c.landmarks.size() % 2 || (n != 5 && n != 68 && n != 468))
-    throw Error(ErrorKind::InvalidArgument, "stored face crop has " + std::to_string(n) + " landmarks (5, 68 or 468 expected)");
+    throw Error(ErrorKind::InvalidArgument,
+                "stored face crop has " + std::to_string(n) + " landmarks (5, 68 or 468 expected)");
   std::vector<cv::Point2f> pts;
   for (size_t i = 0; i < n; ++i) pts.emplace_back(c.landmarks[2 * i], c.landmarks[2 * i + 1]);
   FivePoints five{};
@@ -130,6 +135,8 @@ std::vector<float> FaceAnalyzer::embed_crop(const FaceCrop& c) {
   }
   return impl_->embedder->embed(impl_->embedder->align(crop, five, landmarks));
 }
+
+std::string FaceAnalyzer::template_model() const { return embedder_model() + "|" + impl_->model_version; }
 
 std::string FaceAnalyzer::embedder_model() const { return impl_->embedder->model(); }
 const AnalyzerOptions& FaceAnalyzer::options() const { return impl_->opt; }

@@ -95,18 +95,21 @@ std::vector<float> normalised_sum(std::vector<float> a, const std::vector<float>
 
 }  // namespace
 
-std::filesystem::path embedding_cache_file(const std::filesystem::path& root, const DatasetEmbedOptions& opt, size_t k) {
+std::filesystem::path embedding_cache_file(const std::filesystem::path& root, const DatasetEmbedOptions& opt,
+                                           size_t k) {
   if (k >= opt.variants.size()) throw Error(ErrorKind::InvalidArgument, "embedding_cache_file: no such variant");
   auto dir = opt.cache_dir.empty() ? default_embedding_cache_dir() : opt.cache_dir;
   // the same folder however it is spelled ("a/../b", symlinks): one cache
   std::error_code ec;
   auto canonical = std::filesystem::weakly_canonical(std::filesystem::absolute(root), ec);
   auto path = dir / ((opt.degraded ? "low-" : "lfw-") +
-                     cache_key(opt.pipeline, opt.variants[k], (ec ? std::filesystem::absolute(root) : canonical).string(), opt) +
+                     cache_key(opt.pipeline, opt.variants[k],
+                               (ec ? std::filesystem::absolute(root) : canonical).string(), opt) +
                      ".bin");
   // caches written before the key used the canonical path are adopted
-  auto legacy = dir / ((opt.degraded ? "low-" : "lfw-") +
-                       cache_key(opt.pipeline, opt.variants[k], std::filesystem::absolute(root).string(), opt) + ".bin");
+  auto legacy =
+      dir / ((opt.degraded ? "low-" : "lfw-") +
+             cache_key(opt.pipeline, opt.variants[k], std::filesystem::absolute(root).string(), opt) + ".bin");
   if (legacy != path && !std::filesystem::exists(path) && std::filesystem::exists(legacy))
     std::filesystem::rename(legacy, path, ec);
   return path;

@@ -15,7 +15,7 @@ std::optional<Template> template_from_image(FaceAnalyzer& fa, const cv::Mat& bgr
   const Face& f = *std::max_element(faces.begin(), faces.end(), [](const Face& a, const Face& b) {
     return a.detection.box.area() < b.detection.box.area();
   });
-  Template t{f.embedding, fa.embedder_model(), sha, f.detection.score, {}};
+  Template t{f.embedding, fa.template_model(), sha, f.detection.score, {}};
   if (keep_crop) t.crop = fa.face_crop(bgr, f);
   return t;
 }

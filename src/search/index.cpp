@@ -17,13 +17,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-#include <cstring>
 #include <istream>
 #include <ostream>
 #include <regex>
+#include <sstream>
 
 namespace facerec {
 namespace {
@@ -218,9 +218,10 @@ class HnswlibIndex final : public SearchIndex {
       : factory_(factory), space_(size_t(dim)), dim_(dim) {
     parse(factory.substr(8));
     // hnswlib reads from a path only: go through a private temporary file
-    auto tmp = std::filesystem::temp_directory_path() / ("facerec-hnsw-" + std::to_string(::getpid()) + "-" +
-                                                         std::to_string(reinterpret_cast<uintptr_t>(this)));
-    std::ofstream(tmp, std::ios::binary).write(reinterpret_cast<const char*>(payload.data()), std::streamsize(payload.size()));
+    auto tmp = std::filesystem::temp_directory_path() /
+               ("facerec-hnsw-" + std::to_string(::getpid()) + "-" + std::to_string(reinterpret_cast<uintptr_t>(this)));
+    std::ofstream(tmp, std::ios::binary)
+        .write(reinterpret_cast<const char*>(payload.data()), std::streamsize(payload.size()));
     try {
       index_ = std::make_unique<hnswlib::HierarchicalNSW<float>>(&space_, tmp.string());
     } catch (const std::exception& e) {
@@ -275,10 +276,15 @@ class HnswlibIndex final : public SearchIndex {
         throw Error(ErrorKind::InvalidArgument, "index '" + factory_ + "': expected key=number, got '" + kv + "'");
       }
       std::string k = kv.substr(0, eq);
-      if (k == "M" && v >= 2 && v <= 128) m_ = v;
-      else if (k == "ef" && v >= 1 && v <= 100000) ef_ = v;
-      else if (k == "efc" && v >= 1 && v <= 100000) ef_construction_ = v;
-      else throw Error(ErrorKind::InvalidArgument, "index '" + factory_ + "': unknown or out-of-range '" + kv + "' (M, ef, efc)");
+      if (k == "M" && v >= 2 && v <= 128)
+        m_ = v;
+      else if (k == "ef" && v >= 1 && v <= 100000)
+        ef_ = v;
+      else if (k == "efc" && v >= 1 && v <= 100000)
+        ef_construction_ = v;
+      else
+        throw Error(ErrorKind::InvalidArgument,
+                    "index '" + factory_ + "': unknown or out-of-range '" + kv + "' (M, ef, efc)");
     }
   }
   std::string factory_;

@@ -383,7 +383,7 @@ FaceService::FaceService(ServiceOptions options) : impl_(std::make_unique<Impl>(
   m.pipelines = std::make_unique<PipelinePool>(m.opt.analyzer, m.opt.pipelines);
   {
     auto fa = m.pipelines->acquire();
-    m.model = fa->embedder_model();
+    m.model = fa->template_model();
     m.threshold = fa->threshold(m.opt.operating_point);
   }
   std::string gm = m.gallery->model();
