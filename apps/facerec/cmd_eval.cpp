@@ -130,6 +130,13 @@ struct EvalFlags {
   }
 };
 
+// {"name": name, ...body}: report entries are matched by name when reports are compared.
+Json named(const std::string& name, const Json& body) {
+  Json j{{"name", name}};
+  j.update(body);
+  return j;
+}
+
 // Progress on stderr: done/total, rate, ETA.
 std::function<void(size_t, size_t)> progress_printer(const std::string& label) {
   auto start = std::make_shared<Clock::time_point>(Clock::now());
@@ -336,9 +343,7 @@ int eval_lfw(const LfwOptions& lo) {
   for (size_t k = 0; k < variants.size(); ++k) {
     hh[k] = evaluate_pairs(high.tables[k], high.tables[k], pairs, images, std::nan(""), f.workers);
     print_pairs(variants[k].name(), hh[k]);
-    Json j{{"name", variants[k].name()}};
-    j.update(to_json(hh[k]));
-    lfw_variants.push_back(j);
+    lfw_variants.push_back(named(variants[k].name(), to_json(hh[k])));
   }
   std::printf("FMR thresholds from %zu impostor pairs (pairs of different people among the embedded images)\n",
               hh[0].impostor_pairs);
@@ -352,9 +357,7 @@ int eval_lfw(const LfwOptions& lo) {
     for (size_t k = 0; k < variants.size(); ++k) {
       auto r = evaluate_identification(protocol, high.tables[k], high.tables[k]);
       print_ident(variants[k].name(), r);
-      Json j{{"name", variants[k].name()}};
-      j.update(to_json(r));
-      iv.push_back(j);
+      iv.push_back(named(variants[k].name(), to_json(r)));
     }
     report["identification"] = {{"protocol", protocol_json(protocol, kLfwProtocol)}, {"variants", iv}};
   }
@@ -460,9 +463,7 @@ int eval_identification(const IdentOptions& io) {
   for (size_t k = 0; k < variants.size(); ++k) {
     auto r = evaluate_identification(protocol, high.tables[k], high.tables[k]);
     print_ident(variants[k].name(), r);
-    Json j{{"name", variants[k].name()}};
-    j.update(to_json(r));
-    iv.push_back(j);
+    iv.push_back(named(variants[k].name(), to_json(r)));
     if (f.quality) {
       Json pv = Json::array();
       for (auto [name, g, p] : {std::tuple{"high-high", &high.tables[k], &high.tables[k]},

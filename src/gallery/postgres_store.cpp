@@ -24,6 +24,23 @@ std::vector<float> floats(const pqxx::field& f) {
   return v;
 }
 
+// Columns: id, identity_id, model, embedding, image_sha256, quality[, crop, crop_landmarks].
+StoredTemplate read_template(const pqxx::row& row, bool with_crops) {
+  StoredTemplate st;
+  st.id = row[0].as<int64_t>();
+  st.identity_id = row[1].as<int64_t>();
+  st.t.model = row[2].as<std::string>();
+  st.t.embedding = floats(row[3]);
+  st.t.image_sha256 = row[4].as<std::string>();
+  st.t.quality = row[5].as<float>();
+  if (with_crops) {
+    pqxx::binarystring c(row[6]);
+    st.t.crop.jpeg.assign(reinterpret_cast<const char*>(c.data()), c.size());
+    st.t.crop.landmarks = floats(row[7]);
+  }
+  return st;
+}
+
 pqxx::binarystring bytes(const void* p, size_t n) {
   return pqxx::binarystring(static_cast<const unsigned char*>(p), n);
 }
@@ -107,16 +124,8 @@ class PostgresStore final : public GalleryStore {
       std::vector<StoredTemplate> out;
       for (const auto& row : w.exec_params("SELECT id, identity_id, model, embedding, image_sha256, quality FROM "
                                            "templates WHERE identity_id = $1 ORDER BY id",
-                                           identity_id)) {
-        StoredTemplate st;
-        st.id = row[0].as<int64_t>();
-        st.identity_id = row[1].as<int64_t>();
-        st.t.model = row[2].as<std::string>();
-        st.t.embedding = floats(row[3]);
-        st.t.image_sha256 = row[4].as<std::string>();
-        st.t.quality = row[5].as<float>();
-        out.push_back(std::move(st));
-      }
+                                           identity_id))
+        out.push_back(read_template(row, false));
       return out;
     });
   }
@@ -168,21 +177,7 @@ class PostgresStore final : public GalleryStore {
                        "ORDER BY id",
           after_id);
       out.reserve(r.size());
-      for (const auto& row : r) {
-        StoredTemplate st;
-        st.id = row[0].as<int64_t>();
-        st.identity_id = row[1].as<int64_t>();
-        st.t.model = row[2].as<std::string>();
-        st.t.embedding = floats(row[3]);
-        st.t.image_sha256 = row[4].as<std::string>();
-        st.t.quality = row[5].as<float>();
-        if (with_crops) {
-          pqxx::binarystring c(row[6]);
-          st.t.crop.jpeg.assign(reinterpret_cast<const char*>(c.data()), c.size());
-          st.t.crop.landmarks = floats(row[7]);
-        }
-        out.push_back(std::move(st));
-      }
+      for (const auto& row : r) out.push_back(read_template(row, with_crops));
       return out;
     });
   }

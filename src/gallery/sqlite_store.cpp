@@ -164,16 +164,7 @@ class SqliteStore final : public GalleryStore {
            "SELECT id, identity_id, model, embedding, image_sha256, quality FROM templates WHERE identity_id = ? ORDER "
            "BY id");
     s.bind(1, identity_id);
-    while (s.step()) {
-      StoredTemplate st;
-      st.id = s.i64(0);
-      st.identity_id = s.i64(1);
-      st.t.model = s.text(2);
-      st.t.embedding = s.floats(3);
-      st.t.image_sha256 = s.text(4);
-      st.t.quality = float(s.dbl(5));
-      out.push_back(std::move(st));
-    }
+    while (s.step()) out.push_back(read_template(s, false));
     return out;
   }
 
@@ -223,20 +214,7 @@ class SqliteStore final : public GalleryStore {
                            : "SELECT id, identity_id, model, embedding, image_sha256, quality FROM templates WHERE "
                              "id > ? ORDER BY id");
     s.bind(1, after_id);
-    while (s.step()) {
-      StoredTemplate st;
-      st.id = s.i64(0);
-      st.identity_id = s.i64(1);
-      st.t.model = s.text(2);
-      st.t.embedding = s.floats(3);
-      st.t.image_sha256 = s.text(4);
-      st.t.quality = float(s.dbl(5));
-      if (with_crops) {
-        st.t.crop.jpeg = s.blob(6);
-        st.t.crop.landmarks = s.floats(7);
-      }
-      out.push_back(std::move(st));
-    }
+    while (s.step()) out.push_back(read_template(s, with_crops));
     return out;
   }
 
@@ -280,6 +258,22 @@ class SqliteStore final : public GalleryStore {
 
  private:
   sqlite3* db_ = nullptr;
+
+  // Columns: id, identity_id, model, embedding, image_sha256, quality[, crop, crop_landmarks].
+  static StoredTemplate read_template(Stmt& s, bool with_crops) {
+    StoredTemplate st;
+    st.id = s.i64(0);
+    st.identity_id = s.i64(1);
+    st.t.model = s.text(2);
+    st.t.embedding = s.floats(3);
+    st.t.image_sha256 = s.text(4);
+    st.t.quality = float(s.dbl(5));
+    if (with_crops) {
+      st.t.crop.jpeg = s.blob(6);
+      st.t.crop.landmarks = s.floats(7);
+    }
+    return st;
+  }
 
   void bump_revision() {
     exec(
