@@ -26,6 +26,8 @@
 #include <mutex>
 #include <set>
 
+#include <unistd.h>
+
 namespace facerec::cli {
 namespace {
 
@@ -140,12 +142,15 @@ Json named(const std::string& name, const Json& body) {
 // Progress on stderr: done/total, rate, ETA.
 std::function<void(size_t, size_t)> progress_printer(const std::string& label) {
   auto start = std::make_shared<Clock::time_point>(Clock::now());
-  return [label, start](size_t d, size_t n) {
-    if (d % 25 != 0 && d != n) return;
+  const bool tty = isatty(2);
+  return [label, start, tty](size_t d, size_t n) {
+    // a terminal gets a line redrawn in place; a log file a line per 10%
+    if (tty ? (d % 25 != 0 && d != n) : (d * 10 / n == (d - 1) * 10 / n && d != n)) return;
     double secs = std::chrono::duration<double>(Clock::now() - *start).count();
     double rate = double(d) / std::max(secs, 1e-9);
-    std::fprintf(stderr, "\r%s %zu/%zu  %.1f img/s  ETA %.0f s   ", label.c_str(), d, n, rate, double(n - d) / rate);
-    if (d == n) std::fprintf(stderr, "\n");
+    std::fprintf(stderr, "%s%s %zu/%zu  %.1f img/s  ETA %.0f s   ", tty ? "\r" : "", label.c_str(), d, n, rate,
+                 double(n - d) / rate);
+    if (d == n || !tty) std::fprintf(stderr, "\n");
   };
 }
 
