@@ -6,11 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 scripts/setup.sh
+ROOT=$(pwd)
 PG_DIR=$(mktemp -d /tmp/facerec-pg.XXXXXX)
 chmod 755 "$PG_DIR"
 PG_PORT=${FACEREC_PG_PORT:-$((20000 + RANDOM % 20000))}
-trap 'scripts/pg-test-server.sh stop "$PG_DIR"' EXIT
-if url=$(scripts/pg-test-server.sh start "$PG_DIR" "$PG_PORT"); then
+trap '"$ROOT/scripts/pg-test-server.sh" stop "$PG_DIR" || true' EXIT
+if url=$("$ROOT/scripts/pg-test-server.sh" start "$PG_DIR" "$PG_PORT"); then
   export FACEREC_TEST_PG_URL=$url
   echo "[test] PostgreSQL test server at $url" >&2
 else
