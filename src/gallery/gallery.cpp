@@ -70,7 +70,12 @@ int64_t Gallery::enroll(const std::string& name, const std::string& metadata, co
   max_template_id_ = std::max(max_template_id_, ids.back());
   {
     std::lock_guard s(store_mu_);
-    revision_ = store_->revision();
+    // our enrolment alone moved the revision by one; anything more came from another writer,
+    // whose changes this index does not hold yet: rebuild at the next search
+    if (store_->revision() == revision_ + 1)
+      revision_ += 1;
+    else
+      stale_ = true;
   }
   dirty_ = true;
   return id;
@@ -82,7 +87,10 @@ int64_t Gallery::create(const std::string& name, const std::string& metadata) {
   {
     std::lock_guard s(store_mu_);
     id = store_->create(name, metadata);
-    if (!stale_ && revision_ + 1 == store_->revision()) revision_ += 1;  // nothing else changed
+    if (revision_ + 1 == store_->revision())
+      revision_ += 1;  // nothing else changed
+    else
+      stale_ = true;
   }
   names_[id] = name;
   return id;
