@@ -13,7 +13,7 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # --- Debian packages ------------------------------------------------------------------------
 packages=(cmake ninja-build g++ pkg-config libsqlite3-dev libopencv-dev libonnx-dev libprotobuf-dev nlohmann-json3-dev
           libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libjpeg-dev ca-certificates
-          libfaiss-dev libblas-dev liblapack-dev libhnswlib-dev libpqxx-dev postgresql libcpp-httplib-dev wrk)
+          libfaiss-dev libblas-dev liblapack-dev libhnswlib-dev libpqxx-dev postgresql libcpp-httplib-dev wrk curl)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 command -v tar >/dev/null 2>&1 || packages+=(tar)
 missing=()
