@@ -294,6 +294,9 @@ TEST(Gallery, IndexFileIsReusedOnlyWhileCurrent) {
   GalleryOptions bad;
   bad.index = "faiss:NoSuchIndex";
   EXPECT_THROW(Gallery(db, bad), Error);
+  GalleryOptions pq;  // valid for these 16-d templates although PQ16 does not fit every dimension (8)
+  pq.index = "faiss:IVF4,PQ16";
+  EXPECT_NO_THROW(Gallery(db, pq));
   // an IVF index needs enough templates to train; until then search is exact and says so
   GalleryOptions ivf;
   ivf.index = "faiss:IVF64,Flat";
@@ -316,8 +319,8 @@ TEST(Index, ApproximateIndexesFindWhatExactSearchFinds) {
   exact->add(ids.data(), x.data(), ids.size());
   std::vector<int> dummy;
   auto queries = clustered(300, 1, dim, dummy, 3);  // the same centres, fresh noise
-  for (std::string f : {"faiss:HNSW32;efSearch=64", "faiss:IVF16,Flat;nprobe=8", "faiss:IVF16,PQ16;nprobe=8",
-                        "hnswlib:M=16,ef=64"}) {
+  for (std::string f :
+       {"faiss:HNSW32;efSearch=64", "faiss:IVF16,Flat;nprobe=8", "faiss:IVF16,PQ16;nprobe=8", "hnswlib:M=16,ef=64"}) {
     auto ix = make_index(f, dim);
     EXPECT_EQ(ix->description(), f);
     if (!ix->is_trained()) ix->train(x.data(), v.size());

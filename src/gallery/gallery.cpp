@@ -28,7 +28,20 @@ std::unique_ptr<GalleryStore> open_store(const std::string& url) {
 
 Gallery::Gallery(const std::string& url, GalleryOptions options)
     : store_(open_store(url)), options_(std::move(options)) {
-  make_index(options_.index, 8);  // validates the factory string now rather than at the first search
+  // validate the factory string now rather than at the first build; the dimension is not known yet
+  // and some indexes constrain it (PQ32 needs a multiple of 32), so any common one will do
+  std::optional<Error> first;
+  bool ok = false;
+  for (int dim : {128, 512, 256, 64, 8}) {
+    try {
+      make_index(options_.index, dim);
+      ok = true;
+      break;
+    } catch (const Error& e) {
+      if (!first) first = e;
+    }
+  }
+  if (!ok) throw *first;
   std::unique_lock lock(mu_);
   refresh_index();
 }
