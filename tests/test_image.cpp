@@ -84,9 +84,9 @@ std::string cmyk_jpeg(const cv::Mat& bgr) {
 }
 
 TEST(Image, CmykJpegDecodesToTheRightColours) {
-  cv::Mat bgr(64, 64, CV_8UC3, cv::Scalar(0, 0, 255));                    // red
-  bgr(cv::Rect(32, 0, 32, 64)).setTo(cv::Scalar(255, 0, 0));               // blue
-  bgr(cv::Rect(0, 48, 64, 16)).setTo(cv::Scalar(40, 160, 90));             // a skin-free green
+  cv::Mat bgr(64, 64, CV_8UC3, cv::Scalar(0, 0, 255));          // red
+  bgr(cv::Rect(32, 0, 32, 64)).setTo(cv::Scalar(255, 0, 0));    // blue
+  bgr(cv::Rect(0, 48, 64, 16)).setTo(cv::Scalar(40, 160, 90));  // a skin-free green
   auto d = decode_image_bytes(cmyk_jpeg(bgr));
   ASSERT_EQ(d.bgr.type(), CV_8UC3);
   ASSERT_EQ(d.bgr.size(), bgr.size());

@@ -8,15 +8,15 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <csignal>
 #include <cstdio>
 #include <map>
 #include <numeric>
-#include <fcntl.h>
 #include <regex>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 extern char** environ;
 
@@ -31,7 +31,8 @@ std::filesystem::path people_folder() {
     auto who = "s" + std::to_string(p);
     std::filesystem::create_directories(d / "people" / who);
     for (int i = 1; i <= 3; ++i)
-      std::filesystem::create_symlink(src / who / (std::to_string(i) + ".pgm"), d / "people" / who / (std::to_string(i) + ".pgm"));
+      std::filesystem::create_symlink(src / who / (std::to_string(i) + ".pgm"),
+                                      d / "people" / who / (std::to_string(i) + ".pgm"));
   }
   return d;
 }
@@ -102,7 +103,8 @@ TEST(Reliability, KillDuringBulkEnrolmentLosesNothingCommitted) {
   for (const auto& [name, n] : after) EXPECT_EQ(n, reference[name]) << name << " is half-enrolled";
   // the gallery still opens, searches, and takes the remaining people
   Gallery g(db);
-  EXPECT_EQ(g.size(), size_t(std::accumulate(after.begin(), after.end(), 0, [](int s, const auto& kv) { return s + kv.second; })));
+  EXPECT_EQ(g.size(), size_t(std::accumulate(after.begin(), after.end(), 0,
+                                             [](int s, const auto& kv) { return s + kv.second; })));
 }
 
 }  // namespace

@@ -59,7 +59,8 @@ class BlazeFace final : public FaceDetector {
       verifier_ = load_backend(o.backend, model_path(verifier_entry_).string(), bo);
       for (size_t i = 0; i < verifier_entry_.outputs.size(); ++i)
         if (verifier_entry_.outputs[i].name == "output_faceflag") flag_output_ = verifier_entry_.outputs[i].name;
-      if (flag_output_.empty()) throw Error(ErrorKind::InvalidArgument, "verifier '" + o.verifier + "' has no face-presence output");
+      if (flag_output_.empty())
+        throw Error(ErrorKind::InvalidArgument, "verifier '" + o.verifier + "' has no face-presence output");
     }
   }
 
@@ -97,7 +98,8 @@ class BlazeFace final : public FaceDetector {
     auto out = weighted_nms(std::move(all), opt_.nms_iou);
     auto verify = [&](std::vector<Detection>& ds) {
       if (verifier_)
-        ds.erase(std::remove_if(ds.begin(), ds.end(), [&](const Detection& d) { return presence(bgr, d) < opt_.verify_threshold; }),
+        ds.erase(std::remove_if(ds.begin(), ds.end(),
+                                [&](const Detection& d) { return presence(bgr, d) < opt_.verify_threshold; }),
                  ds.end());
     };
     verify(out);
@@ -111,7 +113,9 @@ class BlazeFace final : public FaceDetector {
       verify(near);
       for (auto& d : near) {
         bool known = false;
-        for (const auto& k : out) known = known || detail::iou(k.box, d.box) > 0.1f || (k.box & d.box).area() > 0.5f * std::min(k.box.area(), d.box.area());
+        for (const auto& k : out)
+          known = known || detail::iou(k.box, d.box) > 0.1f ||
+                  (k.box & d.box).area() > 0.5f * std::min(k.box.area(), d.box.area());
         if (!known) out.push_back(std::move(d));
       }
       std::sort(out.begin(), out.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });

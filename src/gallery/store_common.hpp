@@ -34,7 +34,8 @@ inline void validate_replacement(const std::string& model, const std::vector<int
   for (int64_t id : ids) {
     auto it = e.find(id);
     if (it == e.end())
-      throw Error(ErrorKind::InvalidArgument, "re-embedding misses template " + std::to_string(id) + "; nothing changed");
+      throw Error(ErrorKind::InvalidArgument,
+                  "re-embedding misses template " + std::to_string(id) + "; nothing changed");
     if (it->second.size() != dim || dim == 0)
       throw Error(ErrorKind::InvalidArgument, "re-embedded templates must share one dimension");
   }
