@@ -98,6 +98,15 @@ TEST_F(Service, EnrolIdentifyVerify) {
   auto list = body(client_->Get("/v1/people"));
   ASSERT_EQ(list["people"].size(), 1u);
   EXPECT_EQ(list["people"][0]["name"], "s1");
+  create("s7");
+  create("s8");
+  auto page = body(client_->Get("/v1/people?offset=1&limit=1"));  // by name: s1, s7, s8
+  ASSERT_EQ(page["people"].size(), 1u);
+  EXPECT_EQ(page["people"][0]["name"], "s7");
+  EXPECT_EQ(page["total"], 3);
+  EXPECT_EQ(body(client_->Get("/v1/people?offset=5"))["people"].size(), 0u);
+  EXPECT_EQ(client_->Get("/v1/people?limit=0")->status, 400);
+  EXPECT_EQ(client_->Get("/v1/people?limit=abc")->status, 400);
 }
 
 TEST_F(Service, BadRequestsGetJsonErrorsAndStoreNothing) {

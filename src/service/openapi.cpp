@@ -38,8 +38,11 @@ std::string FaceService::openapi() {
     "/v1/version": {"get": {"summary": "Versions, embedding model, threshold, index",
       "responses": {"200": {"description": "versions"}, "401": {"$ref": "#/components/responses/Error"}}}},
     "/v1/people": {
-      "get": {"summary": "List people", "responses": {"200": {"description": "{\"people\": [Person]}"},
-        "401": {"$ref": "#/components/responses/Error"}}},
+      "get": {"summary": "List people by name, a page at a time",
+        "parameters": [{"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                       {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}}],
+        "responses": {"200": {"description": "{\"people\": [Person], \"total\", \"offset\", \"limit\"}"},
+        "400": {"$ref": "#/components/responses/Error"}, "401": {"$ref": "#/components/responses/Error"}}},
       "post": {"summary": "Create a person (no faces yet)",
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"],
           "properties": {"name": {"type": "string", "maxLength": 512}, "metadata": {}}}}}},

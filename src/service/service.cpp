@@ -159,10 +159,30 @@ struct FaceService::Impl {
                     {"pipelines", opt.pipelines}});
   }
 
-  void list_people(const httplib::Request&, httplib::Response& res) {
+  // A page of people by name: ?offset=0&limit=1000 (limit at most 10000).
+  void list_people(const httplib::Request& req, httplib::Response& res) {
+    auto param = [&](const char* name, long dflt, long lo, long hi) {
+      if (!req.has_param(name)) return dflt;
+      long v = -1;
+      try {
+        size_t used = 0;
+        std::string text = req.get_param_value(name);
+        v = std::stol(text, &used);
+        if (used != text.size()) v = -1;
+      } catch (const std::exception&) {
+        v = -1;
+      }
+      if (v < lo || v > hi)
+        throw HttpError(400, "bad_request",
+                        std::string(name) + " must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+      return v;
+    };
+    long offset = param("offset", 0, 0, 1L << 40), limit = param("limit", 1000, 1, 10000);
+    auto all = gallery->list();
     Json arr = Json::array();
-    for (const auto& i : gallery->list()) arr.push_back(person_json(i));
-    send_json(res, {{"people", arr}});
+    for (size_t i = size_t(offset); i < all.size() && arr.size() < size_t(limit); ++i)
+      arr.push_back(person_json(all[i]));
+    send_json(res, {{"people", arr}, {"total", all.size()}, {"offset", offset}, {"limit", limit}});
   }
 
   void create_person(const httplib::Request& req, httplib::Response& res) {
