@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <type_traits>
 
 namespace facerec {
 namespace {
@@ -94,8 +95,7 @@ class SqliteStore final : public GalleryStore {
   int64_t enroll(const std::string& name, const std::string& metadata, const std::vector<Template>& templates,
                  std::vector<int64_t>* template_ids) override {
     validate_enrolment(name, templates, model());
-    exec("BEGIN IMMEDIATE");
-    try {
+    return transaction([&] {
       int64_t id = 0;
       {
         Stmt s(db_, "SELECT id FROM identities WHERE name = ?");
@@ -126,18 +126,13 @@ class SqliteStore final : public GalleryStore {
         if (template_ids) template_ids->push_back(sqlite3_last_insert_rowid(db_));
       }
       bump_revision();
-      exec("COMMIT");
       return id;
-    } catch (...) {
-      exec("ROLLBACK");
-      throw;
-    }
+    });
   }
 
   int64_t create(const std::string& name, const std::string& metadata) override {
     if (name.empty()) throw Error(ErrorKind::InvalidArgument, "a person needs a name");
-    exec("BEGIN IMMEDIATE");
-    try {
+    return transaction([&] {
       {
         Stmt s(db_, "SELECT id FROM identities WHERE name = ?");
         s.bind(1, name);
@@ -150,12 +145,8 @@ class SqliteStore final : public GalleryStore {
       s.step();
       int64_t id = sqlite3_last_insert_rowid(db_);
       bump_revision();
-      exec("COMMIT");
       return id;
-    } catch (...) {
-      exec("ROLLBACK");
-      throw;
-    }
+    });
   }
 
   std::vector<StoredTemplate> templates_of(int64_t identity_id) override {
@@ -189,8 +180,7 @@ class SqliteStore final : public GalleryStore {
   }
 
   bool remove(int64_t id) override {
-    exec("BEGIN IMMEDIATE");
-    try {
+    return transaction([&] {
       Stmt t(db_, "DELETE FROM templates WHERE identity_id = ?");
       t.bind(1, id);
       t.step();
@@ -199,12 +189,8 @@ class SqliteStore final : public GalleryStore {
       s.step();
       bool removed = sqlite3_changes(db_) > 0;
       if (removed) bump_revision();
-      exec("COMMIT");
       return removed;
-    } catch (...) {
-      exec("ROLLBACK");
-      throw;
-    }
+    });
   }
 
   std::vector<StoredTemplate> templates(bool with_crops, int64_t after_id) override {
@@ -219,8 +205,7 @@ class SqliteStore final : public GalleryStore {
   }
 
   void replace_embeddings(const std::string& model, const std::map<int64_t, std::vector<float>>& e) override {
-    exec("BEGIN IMMEDIATE");
-    try {
+    transaction([&] {
       std::vector<int64_t> ids;
       {
         Stmt s(db_, "SELECT id FROM templates ORDER BY id");
@@ -234,11 +219,7 @@ class SqliteStore final : public GalleryStore {
         s.step();
       }
       bump_revision();
-      exec("COMMIT");
-    } catch (...) {
-      exec("ROLLBACK");
-      throw;
-    }
+    });
   }
 
   int64_t revision() override {
@@ -275,6 +256,26 @@ class SqliteStore final : public GalleryStore {
     return st;
   }
 
+  // Runs f in one write transaction (BEGIN IMMEDIATE: writers queue up front): committed when f
+  // returns, rolled back when it throws.
+  template <class F>
+  auto transaction(F&& f) -> decltype(f()) {
+    exec("BEGIN IMMEDIATE");
+    try {
+      if constexpr (std::is_void_v<decltype(f())>) {
+        f();
+        exec("COMMIT");
+      } else {
+        auto result = f();
+        exec("COMMIT");
+        return result;
+      }
+    } catch (...) {
+      exec("ROLLBACK");
+      throw;
+    }
+  }
+
   void bump_revision() {
     exec(
         "INSERT INTO meta(key, value) VALUES ('revision', '1') ON CONFLICT(key) DO UPDATE SET value = "
@@ -303,8 +304,7 @@ class SqliteStore final : public GalleryStore {
       throw Error(ErrorKind::Unsupported, "gallery " + path + " has schema version " + std::to_string(v) +
                                               ", newer than this facerec (" + std::to_string(kSchemaVersion) + ")");
     if (v < 1) {
-      exec("BEGIN IMMEDIATE");
-      try {
+      transaction([&] {
         exec(
             "CREATE TABLE IF NOT EXISTS identities(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
             "metadata TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL)");
@@ -314,24 +314,15 @@ class SqliteStore final : public GalleryStore {
             "image_sha256 TEXT NOT NULL DEFAULT '', quality REAL NOT NULL DEFAULT 0, created INTEGER NOT NULL)");
         exec("CREATE INDEX IF NOT EXISTS templates_identity ON templates(identity_id)");
         exec("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '1')");
-        exec("COMMIT");
-      } catch (...) {
-        exec("ROLLBACK");
-        throw;
-      }
+      });
     }
     if (schema_version() < 2) {  // v2: face crops for re-embedding, a revision counter
-      exec("BEGIN IMMEDIATE");
-      try {
+      transaction([&] {
         exec("ALTER TABLE templates ADD COLUMN crop BLOB NOT NULL DEFAULT x''");
         exec("ALTER TABLE templates ADD COLUMN crop_landmarks BLOB NOT NULL DEFAULT x''");
         exec("INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', '0')");
         exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
-        exec("COMMIT");
-      } catch (...) {
-        exec("ROLLBACK");
-        throw;
-      }
+      });
     }
   }
 };
