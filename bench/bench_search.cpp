@@ -54,23 +54,6 @@ double dot(const float* a, const float* b, int d) {
   return s;
 }
 
-// Real embeddings from an evaluation cache file (name, dims, floats records).
-std::map<std::string, std::vector<float>> load_cache(const std::string& path) {
-  std::map<std::string, std::vector<float>> m;
-  std::ifstream in(path, std::ios::binary);
-  while (in) {
-    uint32_t n = 0, d = 0;
-    if (!in.read(reinterpret_cast<char*>(&n), 4) || n > 4096) break;
-    std::string name(n, '\0');
-    in.read(name.data(), n);
-    if (!in.read(reinterpret_cast<char*>(&d), 4) || d > 4096) break;
-    std::vector<float> e(d);
-    if (!in.read(reinterpret_cast<char*>(e.data()), std::streamsize(d * 4))) break;
-    if (d) m[name] = std::move(e);
-  }
-  return m;
-}
-
 struct Shape {
   std::vector<float> mean;  // mean embedding
   float centre_spread = 1, template_spread = 0.3f;
@@ -263,7 +246,10 @@ int main(int argc, char** argv) {
     auto lfw = std::filesystem::path(FACEREC_SOURCE_DIR).parent_path() / "shared" / "data" / "lfw" / "images";
     cache = embedding_cache_file(lfw, o, 0).string();
   }
-  auto real = cache.empty() ? std::map<std::string, std::vector<float>>{} : load_cache(cache);
+  std::map<std::string, std::vector<float>> real;  // found images only
+  if (!cache.empty())
+    for (auto& [name, e] : load_embedding_cache(cache))
+      if (e.found) real[name] = std::move(e.embedding);
   std::vector<float> mean(128, 0.f);
   double genuine = 0.93, impostor = 0.80;
   if (real.size() > 1000) {

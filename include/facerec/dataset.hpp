@@ -93,6 +93,10 @@ IdentificationResult evaluate_identification(const IdentificationProtocol& proto
 std::filesystem::path embedding_cache_file(const std::filesystem::path& root, const DatasetEmbedOptions& options,
                                            size_t k);
 
+// Reads a cache file written by embed_dataset (a torn last record is ignored; a missing file is an
+// empty table).
+EmbeddingTable load_embedding_cache(const std::filesystem::path& file);
+
 // The default cache directory (next to the model cache: ~/.cache/facerec/embeddings).
 std::filesystem::path default_embedding_cache_dir();
 

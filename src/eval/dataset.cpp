@@ -39,26 +39,6 @@ std::string cache_key(const AnalyzerOptions& o, const EmbeddingVariant& v, const
   return std::to_string(std::hash<std::string>{}(k));
 }
 
-// Cache file: records of (u32 name length, name, u32 dims (0 = no face), dims floats), appended.
-// A torn last record (the process was killed while writing) is ignored on load.
-EmbeddingTable load_cache(const std::filesystem::path& p) {
-  EmbeddingTable m;
-  std::ifstream in(p, std::ios::binary);
-  while (in) {
-    uint32_t n = 0, d = 0;
-    if (!in.read(reinterpret_cast<char*>(&n), 4) || n > 4096) break;
-    std::string name(n, '\0');
-    if (!in.read(name.data(), n)) break;
-    if (!in.read(reinterpret_cast<char*>(&d), 4) || d > 4096) break;
-    ImageEmbedding e;
-    e.found = d > 0;
-    e.embedding.resize(d);
-    if (!in.read(reinterpret_cast<char*>(e.embedding.data()), std::streamsize(d * 4))) break;
-    m[name] = std::move(e);
-  }
-  return m;
-}
-
 void append_cache(std::ofstream& out, const std::string& name, const ImageEmbedding& e) {
   uint32_t n = uint32_t(name.size()), d = uint32_t(e.found ? e.embedding.size() : 0);
   out.write(reinterpret_cast<const char*>(&n), 4);
@@ -95,6 +75,26 @@ std::vector<float> normalised_sum(std::vector<float> a, const std::vector<float>
 
 }  // namespace
 
+// Cache file: records of (u32 name length, name, u32 dims (0 = no face), dims floats), appended.
+// A torn last record (the process was killed while writing) is ignored on load.
+EmbeddingTable load_embedding_cache(const std::filesystem::path& p) {
+  EmbeddingTable m;
+  std::ifstream in(p, std::ios::binary);
+  while (in) {
+    uint32_t n = 0, d = 0;
+    if (!in.read(reinterpret_cast<char*>(&n), 4) || n > 4096) break;
+    std::string name(n, '\0');
+    if (!in.read(name.data(), n)) break;
+    if (!in.read(reinterpret_cast<char*>(&d), 4) || d > 4096) break;
+    ImageEmbedding e;
+    e.found = d > 0;
+    e.embedding.resize(d);
+    if (!in.read(reinterpret_cast<char*>(e.embedding.data()), std::streamsize(d * 4))) break;
+    m[name] = std::move(e);
+  }
+  return m;
+}
+
 std::filesystem::path embedding_cache_file(const std::filesystem::path& root, const DatasetEmbedOptions& opt,
                                            size_t k) {
   if (k >= opt.variants.size()) throw Error(ErrorKind::InvalidArgument, "embedding_cache_file: no such variant");
@@ -127,7 +127,7 @@ DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::v
     for (size_t k = 0; k < opt.variants.size(); ++k) {
       auto path = embedding_cache_file(root, opt, k);
       res.cache_files.push_back(path);
-      res.tables[k] = load_cache(path);
+      res.tables[k] = load_embedding_cache(path);
     }
   }
   std::vector<std::string> todo;
