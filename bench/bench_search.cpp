@@ -25,6 +25,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -183,6 +184,15 @@ std::vector<int> exact_owner(const Set& gallery, const Set& queries) {
   return top;
 }
 
+// "a,b,c" -> its non-empty parts
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string part; std::getline(in, part, ',');)
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
 std::vector<std::string> factories_all(size_t n);
 std::string only;  // --indexes: comma-separated substrings; empty = all
 
@@ -190,12 +200,7 @@ std::vector<std::string> factories(size_t n) {
   std::vector<std::string> all = factories_all(n), out;
   for (const auto& f : all) {
     bool keep = only.empty();
-    for (size_t p = 0; !keep && p <= only.size();) {
-      size_t e = only.find(',', p);
-      if (e == std::string::npos) e = only.size();
-      keep = f.find(only.substr(p, e - p)) != std::string::npos;
-      p = e + 1;
-    }
+    for (const auto& part : split(only)) keep = keep || f.find(part) != std::string::npos;
     if (keep) out.push_back(f);
   }
   return out;
@@ -224,13 +229,7 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--sizes") {
       sizes.clear();
-      std::string s = argv[i + 1];
-      for (size_t p = 0; p <= s.size();) {
-        size_t e = s.find(',', p);
-        if (e == std::string::npos) e = s.size();
-        sizes.push_back(std::stoul(s.substr(p, e - p)));
-        p = e + 1;
-      }
+      for (const auto& part : split(argv[i + 1])) sizes.push_back(std::stoul(part));
     } else if (a == "--queries") {
       nq = std::stoul(argv[i + 1]);
     } else if (a == "--indexes") {

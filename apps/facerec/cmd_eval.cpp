@@ -33,19 +33,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Splits "a,b,c".
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 // Options shared by the dataset evaluations (pipeline, embedders, cache, quality, outputs).
 struct EvalFlags {
   std::string embedder = "face_recognition_model+flip", detector = "blazeface", landmarker = "face_landmark_68_model";

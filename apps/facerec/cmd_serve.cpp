@@ -36,15 +36,8 @@ std::vector<std::string> read_keys(const ServeFlags& f) {
     }
     if (keys.empty()) throw Error(ErrorKind::InvalidArgument, f.keys_file + " holds no API key");
   }
-  if (const char* env = std::getenv("FACEREC_API_KEYS"); env && *env) {
-    std::string s = env;
-    for (size_t a = 0; a <= s.size();) {
-      size_t b = s.find(',', a);
-      if (b == std::string::npos) b = s.size();
-      if (b > a) keys.push_back(s.substr(a, b - a));
-      a = b + 1;
-    }
-  }
+  if (const char* env = std::getenv("FACEREC_API_KEYS"); env && *env)
+    for (auto& k : split_list(env)) keys.push_back(std::move(k));
   return keys;
 }
 

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace facerec::cli {
 
@@ -11,6 +12,18 @@ namespace facerec::cli {
 enum Exit : int { kOk = 0, kFailure = 1, kUsage = 2, kBadInput = 3, kExternal = 4, kNoMatch = 5 };
 
 using Action = std::function<int()>;
+// Splits "a,b,c" into its non-empty parts.
+inline std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start <= s.size();) {
+    size_t end = s.find(',', start);
+    if (end == std::string::npos) end = s.size();
+    if (end > start) out.push_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 // The command line as typed (for reports); set by main.
 void set_command_line(int argc, char** argv);
 const std::string& command_line();
