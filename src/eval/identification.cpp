@@ -112,7 +112,7 @@ IdentificationResult evaluate_identification(const std::vector<SearchOutcome>& s
   if (max_rank < 1) throw Error(ErrorKind::InvalidArgument, "evaluate_identification: max_rank must be >= 1");
   IdentificationResult r;
   std::vector<double> top;  // non-mated top scores; failed searches never match
-  std::vector<std::pair<double, int>> mated_hits;
+  std::vector<double> hits;  // similarities of the mates ranked first
   r.cmc.assign(size_t(max_rank), 0.0);
   for (const auto& s : searches) {
     if (s.mated) {
@@ -123,7 +123,7 @@ IdentificationResult evaluate_identification(const std::vector<SearchOutcome>& s
       }
       if (s.mate_rank >= 1)
         for (int k = s.mate_rank; k <= max_rank; ++k) r.cmc[size_t(k - 1)] += 1;
-      if (s.mate_rank == 1) mated_hits.emplace_back(s.mate_score, 1);
+      if (s.mate_rank == 1) hits.push_back(s.mate_score);
     } else {
       ++r.nonmated;
       if (s.failed)
@@ -135,8 +135,6 @@ IdentificationResult evaluate_identification(const std::vector<SearchOutcome>& s
   if (r.mated > 0)
     for (auto& c : r.cmc) c /= double(r.mated);
   std::sort(top.begin(), top.end(), std::greater<>());
-  std::vector<double> hits;
-  for (const auto& h : mated_hits) hits.push_back(h.first);
   std::sort(hits.begin(), hits.end(), std::greater<>());
   if (r.nonmated == 0 || r.mated == 0) return r;
   auto point = [&](double target) {
