@@ -130,10 +130,12 @@ class Gallery {
   GalleryStore& store();
 
  private:
-  bool index_current();  // requires a lock; true when the index reflects the store
-  void refresh_index();  // requires the exclusive lock: catches up with the store
-  void rebuild_index();
-  bool load_index_file();
+  struct Snapshot;                   // the store's templates, people and revision, read once
+  bool index_current();              // requires a lock; true when the index reflects the store
+  void refresh_index();              // requires the exclusive lock: catches up with the store
+  void adopt(const Snapshot& snap);  // names, owners, model, dimension, revision from a snapshot
+  void rebuild_index(const Snapshot& snap);
+  bool load_index_file(const Snapshot& snap);
   void save_index_file();
   std::unique_ptr<GalleryStore> store_;
   GalleryOptions options_;

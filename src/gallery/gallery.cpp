@@ -14,6 +14,12 @@
 
 namespace facerec {
 
+struct Gallery::Snapshot {
+  int64_t revision = 0;
+  std::vector<StoredTemplate> all;  // id order
+  std::vector<Identity> people;
+};
+
 std::unique_ptr<GalleryStore> open_store(const std::string& url) {
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) return open_postgres_store(url);
   std::string path = url;
@@ -205,25 +211,31 @@ void Gallery::refresh_index() {
       return;
     }
   }
-  if (!load_index_file()) rebuild_index();
+  Snapshot snap;
+  {
+    std::lock_guard s(store_mu_);
+    snap.revision = store_->revision();
+    snap.all = store_->templates();
+    snap.people = store_->list();
+  }
+  if (!load_index_file(snap)) rebuild_index(snap);
   stale_ = false;
 }
 
-void Gallery::rebuild_index() {
-  std::vector<StoredTemplate> all;
-  std::vector<Identity> people;
-  {
-    std::lock_guard s(store_mu_);
-    revision_ = store_->revision();
-    all = store_->templates();
-    people = store_->list();
-  }
+void Gallery::adopt(const Snapshot& snap) {
   names_.clear();
   owner_.clear();
-  for (const auto& p : people) names_[p.id] = p.name;
-  model_ = all.empty() ? std::string() : all[0].t.model;
-  dim_ = all.empty() ? 0 : int(all[0].t.embedding.size());
-  max_template_id_ = all.empty() ? 0 : all.back().id;
+  for (const auto& p : snap.people) names_[p.id] = p.name;
+  for (const auto& st : snap.all) owner_[st.id] = st.identity_id;
+  model_ = snap.all.empty() ? std::string() : snap.all[0].t.model;
+  dim_ = snap.all.empty() ? 0 : int(snap.all[0].t.embedding.size());
+  max_template_id_ = snap.all.empty() ? 0 : snap.all.back().id;
+  revision_ = snap.revision;
+}
+
+void Gallery::rebuild_index(const Snapshot& snap) {
+  adopt(snap);
+  const auto& all = snap.all;
   index_.reset();
   index_note_.clear();
   if (all.empty()) return;
@@ -233,7 +245,6 @@ void Gallery::rebuild_index() {
   for (const auto& st : all) {
     x.insert(x.end(), st.t.embedding.begin(), st.t.embedding.end());
     ids.push_back(st.id);
-    owner_[st.id] = st.identity_id;
   }
   size_t need = training_size(options_.index);
   if (need > all.size()) {
@@ -254,7 +265,7 @@ void Gallery::rebuild_index() {
 
 // Index file: "FRGI", u32 version 1, revision, max template id, template count, model, then the
 // SearchIndex file (index.hpp). Loaded only when revision and count match the store.
-bool Gallery::load_index_file() {
+bool Gallery::load_index_file(const Snapshot& snap) {
   if (options_.index_file.empty()) return false;
   std::ifstream in(options_.index_file, std::ios::binary);
   if (!in) return false;
@@ -272,26 +283,14 @@ bool Gallery::load_index_file() {
     if (!in || std::memcmp(magic, "FRGI", 4) != 0 || version != 1 || model_len > 4096) return false;
     std::string model(model_len, '\0');
     in.read(model.data(), std::streamsize(model_len));
-    std::vector<StoredTemplate> all;
-    std::vector<Identity> people;
-    {
-      std::lock_guard s(store_mu_);
-      if (store_->revision() != rev) return false;
-      all = store_->templates();
-      people = store_->list();
-    }
-    if (all.size() != count || all.empty() || all.back().id != max_id || all[0].t.model != model) return false;
+    const auto& all = snap.all;
+    if (snap.revision != rev || all.size() != count || all.empty() || all.back().id != max_id ||
+        all[0].t.model != model)
+      return false;
     auto ix = load_index(in);
     if (ix->size() != count || ix->description() != options_.index) return false;
     index_ = std::move(ix);
-    names_.clear();
-    owner_.clear();
-    for (const auto& p : people) names_[p.id] = p.name;
-    for (const auto& st : all) owner_[st.id] = st.identity_id;
-    model_ = model;
-    dim_ = index_->dim();
-    revision_ = rev;
-    max_template_id_ = max_id;
+    adopt(snap);
     index_note_.clear();
     dirty_ = false;
     if (options_.log)
