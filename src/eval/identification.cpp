@@ -111,7 +111,7 @@ IdentificationResult evaluate_identification(const std::vector<SearchOutcome>& s
                                              const std::vector<double>& fpir_targets) {
   if (max_rank < 1) throw Error(ErrorKind::InvalidArgument, "evaluate_identification: max_rank must be >= 1");
   IdentificationResult r;
-  std::vector<double> top;  // non-mated top scores; failed searches never match
+  std::vector<double> top;   // non-mated top scores; failed searches never match
   std::vector<double> hits;  // similarities of the mates ranked first
   r.cmc.assign(size_t(max_rank), 0.0);
   for (const auto& s : searches) {
