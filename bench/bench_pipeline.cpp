@@ -29,9 +29,10 @@ cv::Mat photo(int w, int h) {  // a group photo resized (letterboxed) to w x h
   return out;
 }
 
-void detect(benchmark::State& st, int w, int h, int min_face, std::string verifier) {
+void detect(benchmark::State& st, std::string model, int w, int h, int min_face, std::string verifier) {
   cv::setNumThreads(int(st.range(0)));
   facerec::DetectorOptions o;
+  o.model = model;
   o.min_face = min_face;
   o.verifier = verifier;
   auto det = facerec::make_detector(o);
@@ -112,10 +113,15 @@ void whole(benchmark::State& st) {
 }  // namespace
 
 #define THREADS ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime()
-BENCHMARK_CAPTURE(detect, blazeface_640x480_min20, 640, 480, 20, std::string("facemesh")) THREADS;
-BENCHMARK_CAPTURE(detect, blazeface_640x480_min20_noverify, 640, 480, 20, std::string("none")) THREADS;
-BENCHMARK_CAPTURE(detect, blazeface_1920x1080_min20, 1920, 1080, 20, std::string("facemesh")) THREADS;
-BENCHMARK_CAPTURE(detect, blazeface_1920x1080_min80, 1920, 1080, 80, std::string("facemesh")) THREADS;
+// default: BlazeFace (tiled down to min_face, FaceMesh check) + FaceBoxes (one pass at 1024)
+BENCHMARK_CAPTURE(detect, default_640x480_min20, "blazeface+faceboxes", 640, 480, 20, "facemesh") THREADS;
+BENCHMARK_CAPTURE(detect, default_1920x1080_min20, "blazeface+faceboxes", 1920, 1080, 20, "facemesh") THREADS;
+BENCHMARK_CAPTURE(detect, blazeface_640x480_min20, "blazeface", 640, 480, 20, "facemesh") THREADS;
+BENCHMARK_CAPTURE(detect, blazeface_640x480_min20_noverify, "blazeface", 640, 480, 20, "none") THREADS;
+BENCHMARK_CAPTURE(detect, blazeface_1920x1080_min20, "blazeface", 1920, 1080, 20, "facemesh") THREADS;
+BENCHMARK_CAPTURE(detect, blazeface_1920x1080_min80, "blazeface", 1920, 1080, 80, "facemesh") THREADS;
+BENCHMARK_CAPTURE(detect, faceboxes_640x480, "faceboxes", 640, 480, 20, "none") THREADS;
+BENCHMARK_CAPTURE(detect, faceboxes_1920x1080, "faceboxes", 1920, 1080, 20, "none") THREADS;
 BENCHMARK_CAPTURE(yunet, yunet_640x480, 640, 480) THREADS;
 BENCHMARK_CAPTURE(yunet, yunet_1920x1080, 1920, 1080) THREADS;
 BENCHMARK(landmarks) THREADS;

@@ -23,8 +23,9 @@ TEST(Manifest, CommittedManifestDescribesEveryRequiredModel) {
     EXPECT_FALSE(e.outputs.empty()) << e.name << ": output spec missing";
     for (float s : e.input.scale) EXPECT_GT(s, 0.f) << e.name;
   }
-  for (const char* required : {"blazeface", "blazeface-front", "facemesh", "faceres", "mobileface", "mobilefacenet",
-                               "antispoof", "liveness", "face_recognition_model", "face_landmark_68_model"})
+  for (const char* required :
+       {"blazeface", "blazeface-front", "faceboxes", "facemesh", "faceres", "mobileface", "mobilefacenet", "antispoof",
+        "liveness", "face_recognition_model", "face_landmark_68_model"})
     EXPECT_TRUE(names.count(required)) << required;
   for (const auto& p : m.packages()) EXPECT_EQ(p.sha256.size(), 64u) << p.name;
 }
@@ -52,6 +53,17 @@ TEST(Manifest, MalformedManifestsNameTheProblem) {
                 .find("no package 'q'"),
             std::string::npos);
   EXPECT_EQ(message(R"({"packages": [)" + pkg + R"(], "models": []})"), "");
+  // a graph cut needs [name, tensor] output pairs and a tfjs graph
+  std::string model = R"({"name": "m", "task": "detect", "package": "p", "format": "tfjs-graph", "files": ["m.json"],
+      "weights_dtype": "float32", "licence": "MIT", "input": {"name": "x", "width": 8, "height": 8, "mean": [0,0,0],
+      "scale": [1,1,1]}, "outputs": [{"name": "y", "shape": [1]}], )";
+  auto with_cut = [&](const std::string& cut) {
+    return message(R"({"packages": [)" + pkg + R"(], "models": [)" + model + R"("cut": )" + cut + "}]}");
+  };
+  EXPECT_EQ(with_cut(R"({"input": "a", "outputs": [["y", "b/c"]]})"), "");
+  EXPECT_NE(with_cut(R"({"input": "a", "outputs": ["y"]})").find("[name, tensor] pairs"), std::string::npos);
+  EXPECT_NE(with_cut(R"({"input": "a", "outputs": []})").find("cut.outputs is empty"), std::string::npos);
+  EXPECT_NE(with_cut(R"({"outputs": [["y", "b"]]})").find("input"), std::string::npos);
 }
 
 TEST(Manifest, UnknownModelListsTheKnownOnes) {

@@ -214,6 +214,66 @@ TEST(TfjsImport, Relu6ChainBecomesOneClip) {
   }
 }
 
+// A cut: the graph's pre-processing (an op the importer cannot translate) and a dangling
+// post-processing branch are left out; the cut node's value becomes the input; Neg (CReLU's half)
+// is exact on every backend.
+TEST(TfjsImport, GraphCutImportsThePartBetweenInputAndOutputs) {
+  TfjsBuilder b;
+  b.placeholder("image_tensor", {-1, -1, -1, 3});
+  b.konst_i("axis", {}, {1});
+  b.op("pre/cumsum", "Cumsum", {"image_tensor", "axis"});  // not importable: must be cut away
+  b.konst("half", {}, {0.5f});
+  b.op("standardize", "Mul", {"pre/cumsum", "half"});
+  b.op("neg", "Neg", {"standardize"});
+  b.konst("cat_axis", {}, {3.f});
+  b.op("crelu", "ConcatV2", {"standardize", "neg", "cat_axis"});
+  b.op("relu", "Relu", {"crelu"});
+  b.op("post/weird", "Cumsum", {"relu", "axis"});  // after the outputs: not reached
+  auto dir = test::temp_dir("tfjs-cut");
+  auto model = b.write(dir);
+  EXPECT_THROW(import_tfjs_graph(model, dir / "whole.onnx"), Error);  // the whole graph is not importable
+  GraphCut cut;
+  cut.input = "standardize";
+  cut.outputs = {{"features", "relu"}};
+  auto report = import_tfjs_graph(model, dir / "m.onnx", &cut, "image", 3, 2);
+  ASSERT_EQ(report.input_names, std::vector<std::string>{"image"});
+  ASSERT_EQ(report.output_names, std::vector<std::string>{"features"});
+  auto xin = randv(2 * 3 * 3, 11);  // NHWC 1x2x3x3
+  std::vector<float> want;          // NHWC 1x2x3x6: relu(x), relu(-x)
+  for (int p = 0; p < 6; ++p) {
+    for (int c = 0; c < 3; ++c) want.push_back(std::max(0.f, xin[size_t(p * 3 + c)]));
+    for (int c = 0; c < 3; ++c) want.push_back(std::max(0.f, -xin[size_t(p * 3 + c)]));
+  }
+  for (const auto& backend : backend_names()) {
+    auto net = load_backend(backend, (dir / "m.onnx").string());
+    auto outs = net->run({to_nchw(xin, 2, 3, 3)});
+    expect_near(outs[0].data, want, 1e-6f, backend);
+  }
+  // free_size: converted at 3x2, run at 5x4 (an element-wise graph is valid at any size)
+  GraphCut free = cut;
+  free.free_size = true;
+  import_tfjs_graph(model, dir / "free.onnx", &free, "image", 3, 2);
+  auto xbig = randv(4 * 5 * 3, 12);
+  std::vector<float> want_big;
+  for (int p = 0; p < 20; ++p) {
+    for (int c = 0; c < 3; ++c) want_big.push_back(std::max(0.f, xbig[size_t(p * 3 + c)]));
+    for (int c = 0; c < 3; ++c) want_big.push_back(std::max(0.f, -xbig[size_t(p * 3 + c)]));
+  }
+  for (const auto& backend : backend_names()) {
+    auto net = load_backend(backend, (dir / "free.onnx").string());
+    EXPECT_EQ(net->inputs().at(0).shape, (std::vector<int64_t>{1, 3, -1, -1})) << backend;
+    auto outs = net->run({to_nchw(xbig, 4, 5, 3)});
+    expect_near(outs[0].data, want_big, 1e-6f, backend + " at 5x4");
+  }
+  GraphCut bad = cut;
+  bad.input = "no/such/node";
+  EXPECT_THROW(import_tfjs_graph(model, dir / "bad.onnx", &bad, "image", 3, 2), Error);
+  bad = cut;
+  bad.outputs = {{"features", "no/such/node"}};
+  EXPECT_THROW(import_tfjs_graph(model, dir / "bad.onnx", &bad, "image", 3, 2), Error);
+  EXPECT_THROW(import_tfjs_graph(model, dir / "bad.onnx", &cut, "", 3, 2), Error);
+}
+
 TEST(TfjsImport, UnsupportedOpNamesOpAndNode) {
   TfjsBuilder b;
   b.placeholder("x", {1, 4});

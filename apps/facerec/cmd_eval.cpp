@@ -11,6 +11,7 @@
 #include <facerec/eval.hpp>
 #include <facerec/image.hpp>
 #include <facerec/models.hpp>
+#include <facerec/scales.hpp>
 #include <facerec/version.hpp>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +25,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 
 #include <unistd.h>
@@ -35,7 +37,8 @@ using Clock = std::chrono::steady_clock;
 
 // Options shared by the dataset evaluations (pipeline, embedders, cache, quality, outputs).
 struct EvalFlags {
-  std::string embedder = "face_recognition_model+flip", detector = "blazeface", landmarker = "face_landmark_68_model";
+  std::string embedder = "face_recognition_model+flip", detector = "blazeface+faceboxes",
+              landmarker = "face_landmark_68_model";
   float crop_scale = 1.25f, refine_scale = 1.4f;
   int passes = 2;
   bool landmark_flip = true, flip = false, no_cache = false, quality = false;
@@ -194,7 +197,11 @@ Json report_header(const EvalFlags& f, const std::vector<std::string>& model_nam
 
 std::vector<std::string> used_models(const EvalFlags& f) {
   auto p = f.options(false).pipeline;
-  std::vector<std::string> m{p.detector.model, p.detector.close_range_model, p.detector.verifier, p.landmarker.model};
+  std::vector<std::string> m{p.detector.close_range_model, p.detector.verifier, p.landmarker.model};
+  for (size_t a = 0, b; a <= p.detector.model.size(); a = b + 1) {  // "first+second"
+    b = std::min(p.detector.model.find('+', a), p.detector.model.size());
+    m.push_back(p.detector.model.substr(a, b - a));
+  }
   for (const auto& v : f.variants()) m.push_back(v.embedder);
   return m;
 }
@@ -547,6 +554,119 @@ int eval_detection(const std::string& xml, std::string images, const DetectorOpt
   return kOk;
 }
 
+struct ScalesArgs {
+  std::string images, reference = "blazeface+faceboxes", widths, canvas = "1920x1080", draw;
+  DetectorOptions detector;
+  int samples = 100, faces = 24;
+  uint32_t seed = 20261128;
+  bool json = false;
+};
+
+int eval_scales(const ScalesArgs& a) {
+  ScaleSweepOptions o;
+  o.faces_per_width = a.faces;
+  o.seed = a.seed;
+  if (!a.widths.empty()) {
+    o.widths.clear();
+    for (const auto& w : split_list(a.widths)) {
+      try {
+        o.widths.push_back(std::stoi(w));
+      } catch (const std::exception&) {
+        throw Error(ErrorKind::InvalidArgument, "--widths: '" + w + "' is not a number");
+      }
+    }
+  }
+  if (int w = 0, h = 0; std::sscanf(a.canvas.c_str(), "%dx%d", &w, &h) == 2 && w > 0 && h > 0)
+    o.canvas = cv::Size(w, h);
+  else
+    throw Error(ErrorKind::InvalidArgument, "--canvas: expected WIDTHxHEIGHT, got '" + a.canvas + "'");
+
+  // Sample photos: a seeded choice among the images under --images; each one's face (the one
+  // nearest the centre) located by the reference detector at the photo's own size.
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(a.images)) {
+    auto ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) files.push_back(e.path());
+  }
+  if (files.empty()) throw Error(ErrorKind::NotFound, "no .jpg/.png images under " + a.images);
+  std::sort(files.begin(), files.end());
+  std::mt19937 rng(a.seed);
+  std::shuffle(files.begin(), files.end(), rng);
+  DetectorOptions ro = a.detector;
+  ro.model = a.reference;
+  auto reference = make_detector(ro);
+  std::vector<FaceSample> samples;
+  for (const auto& f : files) {
+    if (int(samples.size()) >= a.samples) break;
+    try {
+      auto img = decode_image_file(f.string());
+      auto dets = reference->detect(img.bgr);
+      const Detection* best = nullptr;
+      double bd = 1e30;
+      for (const auto& d : dets) {
+        cv::Point2f c = (d.box.tl() + d.box.br()) * 0.5f;
+        double dist = std::hypot(c.x - img.bgr.cols / 2.0, c.y - img.bgr.rows / 2.0);
+        if (dist < bd) bd = dist, best = &d;
+      }
+      if (best) samples.push_back({img.bgr, best->box});
+    } catch (const Error& e) {
+      std::fprintf(stderr, "%s: %s (skipped)\n", f.string().c_str(), e.what());
+    }
+  }
+  if (samples.empty()) throw Error(ErrorKind::NotFound, "the reference detector found no face in the sample photos");
+  std::fprintf(stderr, "scales: %zu sample photos, faces located by %s; detector %s on %dx%d canvases\n",
+               samples.size(), a.reference.c_str(), a.detector.model.c_str(), o.canvas.width, o.canvas.height);
+  auto det = make_detector(a.detector);
+  auto start = Clock::now();
+  const bool tty = isatty(2);
+  auto progress = [&](int d, int n) {
+    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    std::fprintf(stderr, "%scanvases %d/%d  %.2f canvas/s  ETA %.0f s%s", tty ? "\r" : "", d, n, d / secs,
+                 (n - d) * secs / d, tty && d != n ? "   " : "\n");
+  };
+  std::function<void(int, int, const cv::Mat&, const std::vector<Detection>&)> draw;
+  if (!a.draw.empty()) {
+    std::filesystem::create_directories(a.draw);
+    draw = [&](int width, int k, const cv::Mat& canvas, const std::vector<Detection>& dets) {
+      if (k > 1) return;  // the first canvas of each width
+      cv::Mat c = canvas.clone();
+      for (const auto& d : dets) cv::rectangle(c, d.box, cv::Scalar(0, 255, 0), 1);
+      cv::imwrite((std::filesystem::path(a.draw) / ("width" + std::to_string(width) + ".jpg")).string(), c);
+    };
+  }
+  auto rows = detection_scale_sweep(*det, samples, o, progress, draw);
+  nlohmann::json jr = nlohmann::json::array();
+  if (!a.json)
+    std::printf("detector %s, %dx%d canvases (face found: a detection holds its centre, size within 2x)\n",
+                a.detector.model.c_str(), o.canvas.width, o.canvas.height);
+  if (!a.json)
+    std::printf("%8s %7s %7s %8s %7s %9s %12s\n", "width", "faces", "found", "recall", "other", "canvases",
+                "ms/canvas");
+  for (const auto& r : rows) {
+    jr.push_back({{"width", r.width},
+                  {"faces", r.faces},
+                  {"found", r.found},
+                  {"recall", r.recall()},
+                  {"other", r.other},
+                  {"canvases", r.canvases},
+                  {"ms_per_canvas", 1000 * r.seconds / std::max(1, r.canvases)}});
+    if (!a.json)
+      std::printf("%8d %7d %7d %8.3f %7d %9d %12.0f\n", r.width, r.faces, r.found, r.recall(), r.other, r.canvases,
+                  1000 * r.seconds / std::max(1, r.canvases));
+  }
+  if (a.json)
+    std::cout << nlohmann::json{{"detector", a.detector.model},
+                                {"min_face", a.detector.min_face},
+                                {"reference", a.reference},
+                                {"canvas", a.canvas},
+                                {"samples", samples.size()},
+                                {"seed", a.seed},
+                                {"rows", jr}}
+                     .dump(2)
+              << "\n";
+  return kOk;
+}
+
 }  // namespace
 
 void add_eval_commands(CLI::App& app, Action* action) {
@@ -608,6 +728,25 @@ void add_eval_commands(CLI::App& app, Action* action) {
   det->add_option("--draw", *draw, "Directory for images with truth (blue) and detections (green)");
   det->add_flag("--json", *djson, "JSON output");
   det->callback([=] { *action = [=] { return eval_detection(*xml, *images, *dopt, *draw, *djson); }; });
+
+  auto* sc = ev->add_subcommand(
+      "scales", "Detection recall by face width: sample faces pasted at chosen widths into large canvases");
+  auto sa = std::make_shared<ScalesArgs>();
+  sc->add_option("--images", sa->images, "Folder of face photos (e.g. LFW)")->required()->check(CLI::ExistingDirectory);
+  sc->add_option("--detector", sa->detector.model, "Detector model(s) to measure (a or a+b)")->capture_default_str();
+  sc->add_option("--reference", sa->reference, "Detector that locates each sample photo's face")->capture_default_str();
+  sc->add_option("--min-face", sa->detector.min_face, "Smallest face to look for, in pixels")->capture_default_str();
+  sc->add_option("--verifier", sa->detector.verifier, "Verifier model or 'none'")->capture_default_str();
+  sc->add_option("--widths", sa->widths, "Face widths in pixels, comma-separated (default 16..768)");
+  sc->add_option("--canvas", sa->canvas, "Canvas size WIDTHxHEIGHT")->capture_default_str();
+  sc->add_option("--samples", sa->samples, "Sample photos to draw faces from")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  sc->add_option("--faces", sa->faces, "Faces pasted per width")->capture_default_str()->check(CLI::Range(1, 100000));
+  sc->add_option("--seed", sa->seed, "Seed of the sample choice and canvases")->capture_default_str();
+  sc->add_option("--draw", sa->draw, "Directory for the first canvas of each width with the detections drawn");
+  sc->add_flag("--json", sa->json, "JSON output");
+  sc->callback([=] { *action = [=] { return eval_scales(*sa); }; });
 }
 
 }  // namespace facerec::cli

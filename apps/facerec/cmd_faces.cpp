@@ -16,7 +16,8 @@ namespace facerec::cli {
 namespace {
 
 struct PipelineFlags {
-  std::string detector = "blazeface", landmarker = "face_landmark_68_model", embedder = "face_recognition_model";
+  std::string detector = "blazeface+faceboxes", landmarker = "face_landmark_68_model",
+              embedder = "face_recognition_model";
   std::string backend = "opencv-dnn";
   int threads = 0, min_face = 20;
   float score = 0.5f, verify_threshold = 0.5f;
@@ -24,7 +25,10 @@ struct PipelineFlags {
   bool flip = true;
 
   void add(CLI::App* app, bool with_embedder) {
-    app->add_option("--detector", detector, "Detector model (blazeface | blazeface-front)")->capture_default_str();
+    app->add_option("--detector", detector,
+                    "Detector model: blazeface | blazeface-front | faceboxes, or two joined by '+' (the second adds "
+                    "the faces the first missed)")
+        ->capture_default_str();
     app->add_option("--landmarker", landmarker, "68-point landmark model, or 'none' for the detector's keypoints")
         ->capture_default_str();
     app->add_option("--backend", backend, "Inference backend")->capture_default_str();

@@ -36,7 +36,10 @@ struct FaceCrop {
 };
 
 struct DetectorOptions {
-  std::string model = "blazeface";  // blazeface (256, full range) | blazeface-front (128)
+  // blazeface (256, full range, tiled for small faces) | blazeface-front (128) | faceboxes (1024,
+  // one pass; finds profiles; boxes without keypoints) | "a+b": every face of a, plus the faces of
+  // b that no face of a overlaps.
+  std::string model = "blazeface+faceboxes";
   // Also run this short-range model once on the whole image, for faces that fill the frame
   // (selfies, ID photos), which the full-range model misses. "none" disables it.
   std::string close_range_model = "blazeface-front";
@@ -44,7 +47,7 @@ struct DetectorOptions {
   int threads = 0;
   float score_threshold = 0.5f;
   float nms_iou = 0.3f;
-  int min_face = 20;  // smallest face (px) to look for; smaller = more tiles
+  int min_face = 20;  // smallest face (px) to look for: BlazeFace tiles down to it; smaller FaceBoxes boxes are dropped
   int max_faces = 0;  // 0: all
   // Second opinion on every detection: FaceMesh's face-presence score on a crop around the box
   // removes BlazeFace's false positives (ears, hands, patterns) at small scales. "none" disables it.
@@ -61,7 +64,9 @@ class FaceDetector {
 std::unique_ptr<FaceDetector> make_detector(const DetectorOptions& options = {});
 
 struct LandmarkerOptions {
-  std::string model = "face_landmark_68_model";  // or "facemesh" (468 points), or "none": the detector's keypoints
+  // "face_landmark_68_model", "facemesh" (468 points), or "none": the detector's keypoints
+  // (FaceAnalyzer then leaves out faces found without keypoints, as FaceBoxes finds them).
+  std::string model = "face_landmark_68_model";
   std::string backend = "opencv-dnn";
   int threads = 0;
   float crop_scale = 1.25f;   // square crop side = crop_scale * max(box w, h)

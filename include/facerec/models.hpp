@@ -43,6 +43,20 @@ struct OutputSpec {
   std::string meaning;         // what the numbers are, for humans
 };
 
+// Part of a TFJS graph to import instead of the whole: the value of `input` (a node) becomes the
+// network input (shape from the entry's InputSpec, NHWC in the graph), and `outputs` (public
+// name, tensor ref) the outputs. Used where a graph's pre- or post-processing (dynamic padding,
+// NMS loops) has no ONNX translation and is done in C++ instead.
+// With free_size, the ONNX input and outputs declare height and width free: the graph is
+// converted at the entry's input size and may run at any size for which its padding comes out the
+// same (for TF "SAME" padding: sizes divisible by the network's total stride). The entry's
+// input size is then the largest the detector uses.
+struct GraphCut {
+  std::string input;
+  std::vector<std::pair<std::string, std::string>> outputs;
+  bool free_size = false;
+};
+
 struct ModelEntry {
   std::string name;                // unique, e.g. "blazeface-back"
   std::string task;                // detect | landmarks | embed | attributes | liveness
@@ -57,6 +71,7 @@ struct ModelEntry {
   InputSpec input;
   std::vector<OutputSpec> outputs;
   std::vector<std::pair<std::string, double>> thresholds;  // name -> value (calibrated later)
+  std::optional<GraphCut> cut;                             // tfjs-graph only: import this part
 
   std::string onnx_file() const { return name + ".onnx"; }
 };
@@ -119,7 +134,11 @@ struct ImportReport {
 
 // TFJS graph model (model.json + shards beside it) -> ONNX file.
 // Throws Error(Unsupported) naming the op and node for anything it cannot translate exactly.
-ImportReport import_tfjs_graph(const std::filesystem::path& model_json, const std::filesystem::path& onnx_out);
+// With `cut`, only that part of the graph is imported; its input gets `input_name` and the NHWC
+// shape [1, input_height, input_width, 3].
+ImportReport import_tfjs_graph(const std::filesystem::path& model_json, const std::filesystem::path& onnx_out,
+                               const GraphCut* cut = nullptr, const std::string& input_name = "", int input_width = 0,
+                               int input_height = 0);
 
 // face-api weights-manifest network -> ONNX file. `arch` is "face_recognition" or
 // "face_landmark_68". The graph is built from the layer sequence face-api's code defines.

@@ -46,6 +46,8 @@ std::vector<Face> FaceAnalyzer::analyze(const cv::Mat& bgr, bool embed) {
     Face f;
     f.detection = d;
     f.landmarks = impl_->landmarker->landmarks(bgr, d);
+    // without a landmarker, a face found without keypoints (FaceBoxes) cannot be aligned
+    if (f.landmarks.empty() && d.keypoints.size() < 4) continue;
     f.five = five_points(f.landmarks, d);
     if (embed) {
       f.aligned = impl_->embedder->align(bgr, f.five, f.landmarks);

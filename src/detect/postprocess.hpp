@@ -14,6 +14,10 @@ struct Anchor {
 // one grid with 2 anchors per layer per cell.
 std::vector<Anchor> make_anchors(int input, const std::vector<int>& strides);
 
+// FaceBoxes anchors for an input of width x height (src/detect/faceboxes.cpp describes the
+// layout), in input pixels, clipped to the input, in the order of the network's outputs.
+std::vector<cv::Rect2f> faceboxes_anchors(int width, int height);
+
 float iou(const cv::Rect2f& a, const cv::Rect2f& b);
 
 // Weighted NMS (clusters with IoU >= thr become their score-weighted mean), and drops a box lying

@@ -174,8 +174,14 @@ DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::v
             // the face's size in the original decides how far to scale down
             auto clean = det->detect(bgr);
             const Detection* c = central(clean, bgr.size());
-            if (!c || c->keypoints.size() < 2) throw Error(ErrorKind::InvalidArgument, "no face in the original");
-            float iod = float(cv::norm(c->keypoints[0] - c->keypoints[1]));
+            if (!c) throw Error(ErrorKind::InvalidArgument, "no face in the original");
+            float iod = 0;
+            if (c->keypoints.size() >= 2) {
+              iod = float(cv::norm(c->keypoints[0] - c->keypoints[1]));
+            } else {  // a detector without keypoints (FaceBoxes): the landmarks' eye centres
+              FivePoints eyes = five_points(lm->landmarks(bgr, *c), *c);
+              iod = float(cv::norm(eyes[0] - eyes[1]));
+            }
             bgr = degrade(bgr, std::max(iod, 1.0f), draw_degradation(opt.degradation, todo[i]));
           }
           auto dets = det->detect(bgr);

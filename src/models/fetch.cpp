@@ -26,6 +26,11 @@ std::string stamp_for(const ModelEntry& m, const PackageSource& p) {
   std::string s = std::string("importer ") + kImporterVersion + "\npackage " + p.name + "@" + p.version + " " +
                   p.sha256 + "\nformat " + m.format + " " + m.arch + "\n";
   for (const auto& f : m.files) s += "file " + f + "\n";
+  if (m.cut) {  // only present for cut graphs, so other models' stamps stay as they were
+    s += "cut " + m.cut->input + " " + m.input.name + " " + std::to_string(m.input.width) + "x" +
+         std::to_string(m.input.height) + (m.cut->free_size ? " free" : "") + "\n";
+    for (const auto& [name, ref] : m.cut->outputs) s += "cut-output " + name + " " + ref + "\n";
+  }
   return s;
 }
 

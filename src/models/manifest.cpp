@@ -83,6 +83,21 @@ Manifest Manifest::load(const std::filesystem::path& path) {
       os.meaning = o.value("meaning", std::string());
       me.outputs.push_back(os);
     }
+    if (e.contains("cut")) {
+      if (me.format != "tfjs-graph")
+        throw Error(ErrorKind::BadModel, "manifest: " + w + ".cut needs format tfjs-graph");
+      const auto& c = e.at("cut");
+      GraphCut gc;
+      gc.input = field<std::string>(c, "input", w + ".cut");
+      for (const auto& o : field<nlohmann::json>(c, "outputs", w + ".cut")) {
+        if (!o.is_array() || o.size() != 2 || !o[0].is_string() || !o[1].is_string())
+          throw Error(ErrorKind::BadModel, "manifest: " + w + ".cut.outputs: expected [name, tensor] pairs");
+        gc.outputs.emplace_back(o[0].get<std::string>(), o[1].get<std::string>());
+      }
+      if (gc.outputs.empty()) throw Error(ErrorKind::BadModel, "manifest: " + w + ".cut.outputs is empty");
+      gc.free_size = c.value("free_size", false);
+      me.cut = gc;
+    }
     if (e.contains("thresholds"))
       for (const auto& [k, v] : e.at("thresholds").items()) me.thresholds.emplace_back(k, v.get<double>());
     for (const auto& other : m.models_)

@@ -101,6 +101,12 @@ async function runGraphModel(entry) {
   const json = JSON.parse(fs.readFileSync(file, 'utf8'));
   const { specs, data } = weightsBuffer(json.weightsManifest, path.dirname(file));
   const model = await tf.loadGraphModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: specs, weightData: data }));
+  // A cut graph (manifest "cut"): the named node is fed the normalised input, the named tensors
+  // are the outputs, as facerec imports it.
+  if (entry.cut) {
+    const outs = entry.cut.outputs.map(([name, ref]) => ({ name, ref }));
+    return { outs, run: (x) => model.execute({ [entry.cut.input]: x }, outs.map((o) => o.ref)) };
+  }
   // Same output naming as facerec's importer: signature keys, else sink nodes in graph order.
   let outs = [];
   if (json.signature && json.signature.outputs) {

@@ -64,7 +64,8 @@ struct Value {
 
 class Converter {
  public:
-  Converter(const TfGraph& g, OnnxBuilder& b, ImportReport& report) : g_(g), b_(b), report_(report) {
+  Converter(const TfGraph& g, OnnxBuilder& b, ImportReport& report, bool free_spatial = false)
+      : g_(g), b_(b), report_(report), free_spatial_(free_spatial) {
     for (const auto& n : g_.nodes)
       for (const auto& in : n.inputs) ++consumers_[detail::split_ref(in).first];
   }
@@ -112,6 +113,7 @@ class Converter {
       b_.rename_output(tmp[i], pub);
       Shape s = v.shape;
       if (!s.empty() && dynamic_batch_) s[0] = -1;
+      if (free_spatial_ && s.size() == 4) s[1] = s[2] = -1;
       b_.output(pub, s);
       report_.output_names.push_back(pub);
     }
@@ -125,6 +127,9 @@ class Converter {
   std::map<std::string, Value> values_;  // by tensor ref "node" or "node:k"
   std::set<std::string> produced_by_node_, is_input_;
   bool dynamic_batch_ = false;
+  // Declare the input's and outputs' height and width free (rank-4 values): the graph was
+  // converted at one size and is valid at others of the same divisibility (see GraphCut).
+  bool free_spatial_ = false;
 
   [[noreturn]] void fail(const TfNode& n, const std::string& why) const {
     throw Error(ErrorKind::Unsupported, "TFJS import: op '" + n.op + "' at node '" + n.name + "': " + why);
@@ -256,6 +261,7 @@ class Converter {
     if (op == "Maximum" || op == "Minimum") return minmax(n);
     if (op == "Relu") return clip_value(n, get(n.inputs.at(0)), 0.f, std::numeric_limits<float>::infinity());
     if (op == "Relu6") return clip_value(n, get(n.inputs.at(0)), 0.f, 6.f);
+    if (op == "Neg") return neg(n);
     if (op == "Sigmoid" || op == "Abs" || op == "Tanh" || op == "Sqrt" || op == "Exp")
       return unary(n, op == "Sigmoid" ? "Sigmoid"
                       : op == "Abs"   ? "Abs"
@@ -301,6 +307,7 @@ class Converter {
       onnx_shape = {s[0], s[3], s[1], s[2]};
     }
     if (dynamic_batch_) onnx_shape[0] = -1;
+    if (free_spatial_ && onnx_shape.size() == 4) onnx_shape[2] = onnx_shape[3] = -1;
     v.onnx = n.name;
     b_.input(n.name, onnx_shape);
     is_input_.insert(n.name);
@@ -491,6 +498,16 @@ class Converter {
     Value v = x;
     v.clip_src.clear();
     v.onnx = emit(onnx_op, {x.onnx}, n.name);
+    return v;
+  }
+
+  // -x as x * (-1): a Mul every backend runs (OpenCV 4.6 has no ONNX Neg).
+  Value neg(const TfNode& n) {
+    Value& x = get(n.inputs.at(0));
+    if (x.k) fail(n, "constant input (constant folding is not implemented)");
+    Value v = x;
+    v.clip_src.clear();
+    v.onnx = emit("Mul", {x.onnx, b_.initializer(n.name + "/minus_one", {1}, {-1.f})}, n.name);
     return v;
   }
 
@@ -865,12 +882,64 @@ class Converter {
 
 }  // namespace
 
-ImportReport import_tfjs_graph(const std::filesystem::path& model_json, const std::filesystem::path& onnx_out) {
+namespace {
+
+// Keeps the part of `g` between cut.input (which becomes a Placeholder named `input_name` of NHWC
+// shape [1, height, width, 3]) and cut.outputs; every node that does not feed them is dropped.
+void cut_graph(detail::TfGraph& g, const GraphCut& cut, const std::string& input_name, int width, int height) {
+  if (input_name.empty() || width <= 0 || height <= 0)
+    throw Error(ErrorKind::BadModel, "graph cut: the input needs a name and a size");
+  const std::string old_input = g.node(cut.input).name;
+  auto rename = [&](const std::string& ref) {
+    auto [node, idx] = detail::split_ref(ref);
+    if (node != old_input) return ref;
+    if (idx != 0) throw Error(ErrorKind::BadModel, "graph cut: input '" + ref + "' is not the node's first output");
+    return input_name;
+  };
+  std::vector<std::string> outputs;
+  for (const auto& [name, ref] : cut.outputs) {
+    g.node(detail::split_ref(ref).first);  // must exist
+    outputs.push_back(rename(ref));
+  }
+  std::set<std::string> keep;
+  std::vector<std::string> stack;
+  for (const auto& o : outputs) stack.push_back(detail::split_ref(o).first);
+  while (!stack.empty()) {
+    std::string n = stack.back();
+    stack.pop_back();
+    if (!keep.insert(n).second || n == input_name) continue;
+    for (const auto& in : g.node(n).inputs) stack.push_back(detail::split_ref(rename(in)).first);
+  }
+  std::vector<detail::TfNode> nodes;
+  detail::TfNode in;
+  in.name = input_name;
+  in.op = "Placeholder";
+  in.attr["shape"]["shape"]["dim"] = nlohmann::json::array(
+      {{{"size", "1"}}, {{"size", std::to_string(height)}}, {{"size", std::to_string(width)}}, {{"size", "3"}}});
+  nodes.push_back(in);
+  for (auto& n : g.nodes) {
+    if (!keep.count(n.name) || n.name == input_name) continue;
+    if (n.name == old_input) continue;
+    for (auto& r : n.inputs) r = rename(r);
+    nodes.push_back(std::move(n));
+  }
+  g.nodes = std::move(nodes);
+  g.index.clear();
+  for (size_t i = 0; i < g.nodes.size(); ++i) g.index[g.nodes[i].name] = i;
+  g.signature_outputs.clear();
+  for (size_t i = 0; i < outputs.size(); ++i) g.signature_outputs.emplace_back(cut.outputs[i].first, outputs[i]);
+}
+
+}  // namespace
+
+ImportReport import_tfjs_graph(const std::filesystem::path& model_json, const std::filesystem::path& onnx_out,
+                               const GraphCut* cut, const std::string& input_name, int input_width, int input_height) {
   detail::TfGraph g = detail::load_tfjs_graph(model_json);
+  if (cut) cut_graph(g, *cut, input_name, input_width, input_height);
   ImportReport report;
   report.nodes_in = int(g.nodes.size());
   OnnxBuilder b(model_json.stem().string());
-  Converter c(g, b, report);
+  Converter c(g, b, report, cut && cut->free_size);
   c.run();
   b.prune();
   b.set_doc("tfjs-graph", "imported by facerec from " + model_json.filename().string() +

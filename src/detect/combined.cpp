@@ -1,0 +1,47 @@
+// Two detectors as one: every face of the first, plus the faces of the second that the first did
+// not find (no box of the first overlaps it). With BlazeFace first and FaceBoxes second, BlazeFace
+// keeps its boxes and keypoints and its small-face search, and FaceBoxes adds the faces BlazeFace
+// misses (profiles, strongly turned or tilted heads).
+#include <facerec/error.hpp>
+#include <facerec/face.hpp>
+
+#include "detect/postprocess.hpp"
+
+#include <algorithm>
+
+namespace facerec {
+namespace {
+
+class CombinedDetector final : public FaceDetector {
+ public:
+  CombinedDetector(std::unique_ptr<FaceDetector> first, std::unique_ptr<FaceDetector> second, int max_faces)
+      : first_(std::move(first)), second_(std::move(second)), max_faces_(max_faces) {}
+
+  std::vector<Detection> detect(const cv::Mat& bgr) override {
+    auto out = first_->detect(bgr);
+    const size_t n_first = out.size();
+    for (auto& d : second_->detect(bgr)) {
+      bool known = false;
+      for (size_t i = 0; i < n_first && !known; ++i)
+        known = detail::iou(out[i].box, d.box) > 0.1f ||
+                (out[i].box & d.box).area() > 0.5f * std::min(out[i].box.area(), d.box.area());
+      if (!known) out.push_back(std::move(d));
+    }
+    std::stable_sort(out.begin(), out.end(), [](const Detection& a, const Detection& b) { return a.score > b.score; });
+    if (max_faces_ > 0 && int(out.size()) > max_faces_) out.resize(size_t(max_faces_));
+    return out;
+  }
+
+ private:
+  std::unique_ptr<FaceDetector> first_, second_;
+  int max_faces_;
+};
+
+}  // namespace
+
+std::unique_ptr<FaceDetector> make_combined_detector(std::unique_ptr<FaceDetector> first,
+                                                     std::unique_ptr<FaceDetector> second, int max_faces) {
+  return std::make_unique<CombinedDetector>(std::move(first), std::move(second), max_faces);
+}
+
+}  // namespace facerec

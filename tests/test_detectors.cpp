@@ -1,0 +1,126 @@
+// Detectors on real photos from ../shared (skips when absent) and the combination of two
+// detectors (first's faces kept, second's added where the first found none).
+#include "test_util.hpp"
+
+#include <facerec/error.hpp>
+#include <facerec/eval.hpp>
+#include <facerec/face.hpp>
+#include <facerec/image.hpp>
+#include <facerec/scales.hpp>
+
+#include <gtest/gtest.h>
+
+namespace facerec {
+namespace {
+
+#define NEED(path) \
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << (path) << " is absent; this test needs ../shared/data"
+
+std::filesystem::path group(int i) {
+  return test::shared_dir() / "data" / "samples" / "group-photos" / ("sample" + std::to_string(i) + ".jpg");
+}
+
+int faces_with_centre_in(const std::vector<Detection>& dets, const cv::Rect2f& region) {
+  int n = 0;
+  for (const auto& d : dets) n += region.contains((d.box.tl() + d.box.br()) * 0.5f) ? 1 : 0;
+  return n;
+}
+
+// sample2: three women on a sofa; the one on the left is in profile (her face around x 360-530,
+// y 110-420 of the 1920x1367 photo). BlazeFace misses her; FaceBoxes finds her.
+const cv::Rect2f kProfile(330, 100, 230, 330);
+
+TEST(Detectors, FaceBoxesFindsTheProfileFace) {
+  NEED(group(2));
+  DetectorOptions o;
+  o.model = "faceboxes";
+  auto dets = make_detector(o)->detect(decode_image_file(group(2).string()).bgr);
+  EXPECT_EQ(dets.size(), 3u);
+  EXPECT_EQ(faces_with_centre_in(dets, kProfile), 1);
+  for (const auto& d : dets) {
+    EXPECT_TRUE(d.keypoints.empty());  // FaceBoxes gives boxes only
+    EXPECT_GT(d.score, 0.5f);
+  }
+}
+
+TEST(Detectors, DefaultDetectorFindsEveryFaceOfSample2) {
+  NEED(group(2));
+  auto dets = make_detector({})->detect(decode_image_file(group(2).string()).bgr);
+  EXPECT_EQ(dets.size(), 3u);
+  EXPECT_EQ(faces_with_centre_in(dets, kProfile), 1);
+}
+
+TEST(Detectors, FaceBoxesOnDlibTestingXml) {
+  auto xml = test::shared_dir() / "data" / "samples" / "dlib-faces" / "testing.xml";
+  NEED(xml);
+  DetectorOptions o;
+  o.model = "faceboxes";
+  auto det = make_detector(o);
+  DetectionCounts total;
+  for (const auto& li : read_dlib_xml(xml)) {
+    auto found = det->detect(decode_image_file((xml.parent_path() / li.file).string()).bgr);
+    std::vector<Box> boxes;
+    for (const auto& d : found) boxes.push_back({d.box.x, d.box.y, d.box.width, d.box.height});
+    auto c = match_detections(li.boxes, boxes, 0.5);
+    total.true_positives += c.true_positives;
+    total.false_positives += c.false_positives;
+    total.false_negatives += c.false_negatives;
+  }
+  EXPECT_EQ(total.true_positives, 25);
+  EXPECT_EQ(total.false_negatives, 0);
+  EXPECT_EQ(total.false_positives, 0);
+}
+
+TEST(Detectors, BadDetectorNamesAreClearErrors) {
+  DetectorOptions o;
+  o.model = "blazeface+";
+  EXPECT_THROW(make_detector(o), Error);
+  o.model = "blazeface+faceboxes+blazeface-front";
+  EXPECT_THROW(make_detector(o), Error);
+  o.model = "no-such-detector";
+  EXPECT_THROW(make_detector(o), Error);
+}
+
+TEST(Detectors, FaceBoxesRejectsNonBgrImages) {
+  DetectorOptions o;
+  o.model = "faceboxes";
+  auto det = make_detector(o);
+  EXPECT_THROW(det->detect(cv::Mat()), Error);
+  EXPECT_THROW(det->detect(cv::Mat(64, 64, CV_8UC1, cv::Scalar(0))), Error);
+  // a tiny and a very elongated image are fine (no face)
+  EXPECT_TRUE(det->detect(cv::Mat(1, 1, CV_8UC3, cv::Scalar(0, 0, 0))).empty());
+  EXPECT_TRUE(det->detect(cv::Mat(4, 3000, CV_8UC3, cv::Scalar(90, 90, 90))).empty());
+}
+
+// The scale sweep on a small canvas: every pasted face of a comfortable width is found, the
+// counts add up, and bad options are refused.
+TEST(Detectors, ScaleSweepCountsPastedFaces) {
+  auto photo = test::shared_dir() / "data" / "lfw" / "images" / "Aaron_Eckhart" / "Aaron_Eckhart_0001.jpg";
+  NEED(photo);
+  auto img = decode_image_file(photo.string()).bgr;
+  DetectorOptions o;
+  auto det = make_detector(o);
+  auto faces = det->detect(img);
+  ASSERT_FALSE(faces.empty());
+  std::vector<FaceSample> samples{{img, faces[0].box}};
+  ScaleSweepOptions so;
+  so.canvas = cv::Size(640, 480);
+  so.widths = {80, 160};
+  so.faces_per_width = 3;
+  int calls = 0;
+  auto rows = detection_scale_sweep(*det, samples, so, [&](int, int) { ++calls; });
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.faces, 3) << r.width;
+    EXPECT_EQ(r.found, 3) << r.width;
+    EXPECT_GE(r.canvases, 1);
+  }
+  EXPECT_EQ(calls, rows[0].canvases + rows[1].canvases);
+  so.widths = {0};
+  EXPECT_THROW(detection_scale_sweep(*det, samples, so), Error);
+  so.widths = {80};
+  EXPECT_THROW(detection_scale_sweep(*det, {}, so), Error);
+}
+
+}  // namespace
+}  // namespace facerec
