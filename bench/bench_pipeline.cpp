@@ -94,10 +94,11 @@ void align(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(facerec::dlib_face_chip(p.img, p.face.landmarks, 150, 0.25));
 }
 
-void embed(benchmark::State& st, bool flip) {
+void embed(benchmark::State& st, bool flip, bool zoom) {
   cv::setNumThreads(int(st.range(0)));
   facerec::EmbedderOptions o;
   o.flip = flip;
+  o.zoom = zoom;
   auto e = facerec::make_embedder(o);
   auto& p = prepared();
   for (auto _ : st) benchmark::DoNotOptimize(e->embed(p.face.aligned));
@@ -126,7 +127,8 @@ BENCHMARK_CAPTURE(yunet, yunet_640x480, 640, 480) THREADS;
 BENCHMARK_CAPTURE(yunet, yunet_1920x1080, 1920, 1080) THREADS;
 BENCHMARK(landmarks) THREADS;
 BENCHMARK(align)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(embed, dlib_resnet, false) THREADS;
-BENCHMARK_CAPTURE(embed, dlib_resnet_flip, true) THREADS;
+BENCHMARK_CAPTURE(embed, dlib_resnet, false, false) THREADS;
+BENCHMARK_CAPTURE(embed, dlib_resnet_flip, true, false) THREADS;
+BENCHMARK_CAPTURE(embed, dlib_resnet_flip_zoom, true, true) THREADS;  // the default
 BENCHMARK(whole) THREADS;
 BENCHMARK_MAIN();

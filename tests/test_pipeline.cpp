@@ -4,6 +4,7 @@
 #include "test_util.hpp"
 
 #include <facerec/analyzer.hpp>
+#include <facerec/dataset.hpp>
 #include <facerec/error.hpp>
 #include <facerec/image.hpp>
 
@@ -91,6 +92,50 @@ TEST(Pipeline, OneAnalyzerPerThreadGivesTheSameAnswers) {
     ASSERT_EQ(seq[i].size(), par[i].size());
     for (size_t k = 0; k < seq[i].size(); ++k) EXPECT_NEAR(seq[i][k], par[i][k], 1e-5f);
   }
+}
+
+// The evaluation forms its test-time augmentation variants from shared crops (one network pass
+// per crop for all variants); each must equal what FaceAnalyzer ships with the same options.
+TEST(Pipeline, EvaluationVariantsEqualTheSdkEmbeddings) {
+  NEED_SHARED();
+  const std::string rel = "Colin_Powell/Colin_Powell_0001.jpg";
+  auto root = test::shared_dir() / "data" / "lfw" / "images";
+  DatasetEmbedOptions opt;
+  opt.variants = {{"face_recognition_model", false, false},
+                  {"face_recognition_model", true, false},
+                  {"face_recognition_model", false, true},
+                  {"face_recognition_model", true, true}};
+  opt.workers = 1;
+  auto res = embed_dataset(root, {rel}, opt);
+  ASSERT_EQ(res.tables.size(), 4u);
+  for (size_t k = 0; k < 4; ++k) {
+    AnalyzerOptions ao;
+    ao.embedder.flip = opt.variants[k].flip;
+    ao.embedder.zoom = opt.variants[k].zoom;
+    FaceAnalyzer fa(ao);
+    auto sdk = embed_one(fa, root / rel);
+    const auto& ev = res.tables[k].at(rel);
+    ASSERT_TRUE(ev.found) << opt.variants[k].name();
+    EXPECT_GT(FaceAnalyzer::cosine(sdk, ev.embedding), 0.99999f) << opt.variants[k].name();
+    if (k > 0) {  // and each augmentation does change the embedding
+      EXPECT_LT(FaceAnalyzer::cosine(res.tables[0].at(rel).embedding, ev.embedding), 0.9999f) << opt.variants[k].name();
+    }
+  }
+}
+
+TEST(Pipeline, ZoomCropEnlargesTheCentre) {
+  cv::Mat crop(150, 150, CV_8UC3, cv::Scalar(0, 0, 0));
+  crop(cv::Rect(45, 45, 60, 60)).setTo(cv::Scalar(255, 255, 255));  // 60 px, centred
+  cv::Mat same = zoom_crop(crop, 1.0);
+  EXPECT_EQ(cv::norm(same, crop, cv::NORM_INF), 0.0);
+  cv::Mat z = zoom_crop(crop, 1.5);  // the square becomes 90 px: 30..119
+  EXPECT_EQ(z.size(), crop.size());
+  EXPECT_GT(z.at<cv::Vec3b>(75, 33)[0], 200);  // inside the enlarged square
+  EXPECT_LT(z.at<cv::Vec3b>(75, 26)[0], 50);   // outside it
+  EXPECT_GT(z.at<cv::Vec3b>(116, 75)[0], 200);
+  EXPECT_LT(z.at<cv::Vec3b>(123, 75)[0], 50);
+  EXPECT_THROW(zoom_crop(crop, 0.9), Error);
+  EXPECT_THROW(zoom_crop(cv::Mat(), 1.2), Error);
 }
 
 TEST(Pipeline, ComparingEmbeddingsOfDifferentModelsIsAnError) {

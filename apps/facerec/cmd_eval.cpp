@@ -37,7 +37,7 @@ using Clock = std::chrono::steady_clock;
 
 // Options shared by the dataset evaluations (pipeline, embedders, cache, quality, outputs).
 struct EvalFlags {
-  std::string embedder = "face_recognition_model+flip", detector = "blazeface+faceboxes",
+  std::string embedder = "face_recognition_model+flip+zoom", detector = "blazeface+faceboxes",
               landmarker = "face_landmark_68_model";
   float crop_scale = 1.25f, refine_scale = 1.4f;
   int passes = 2;
@@ -48,10 +48,11 @@ struct EvalFlags {
 
   void add(CLI::App* c) {
     c->add_option("--embedder", embedder,
-                  "Embedding model(s), comma-separated, evaluated side by side; NAME+flip = with flip test-time "
-                  "augmentation")
+                  "Embedding model(s), comma-separated, evaluated side by side; test-time augmentation: "
+                  "NAME+flip (and its mirror image), NAME+zoom (and the crop zoomed in by 1.5/1.4), both")
         ->capture_default_str();
-    c->add_option("--detector", detector, "Detector model")->capture_default_str();
+    c->add_option("--detector", detector, "Detector model(s): a, or a+b (b adds the faces a missed)")
+        ->capture_default_str();
     c->add_option("--landmarker", landmarker, "Landmark model or 'none'")->capture_default_str();
     c->add_option("--crop-scale", crop_scale, "Landmarker crop size relative to the detection box")
         ->capture_default_str();
@@ -75,12 +76,21 @@ struct EvalFlags {
   std::vector<EmbeddingVariant> variants() const {
     std::vector<EmbeddingVariant> v;
     for (auto e : split_list(embedder)) {
-      bool with_flip = e.size() > 5 && e.compare(e.size() - 5, 5, "+flip") == 0;
-      if (with_flip) e.resize(e.size() - 5);
+      bool with_flip = false, with_zoom = false;  // NAME[+flip][+zoom], in either order
+      for (bool more = true; more;) {
+        more = false;
+        for (const std::string s : {"+flip", "+zoom"})
+          if (e.size() > s.size() && e.compare(e.size() - s.size(), s.size(), s) == 0) {
+            (s == "+flip" ? with_flip : with_zoom) = true;
+            e.resize(e.size() - s.size());
+            more = true;
+          }
+      }
       for (bool f : {false, true})
-        if ((flip || f == with_flip) &&
-            std::none_of(v.begin(), v.end(), [&](const EmbeddingVariant& x) { return x.embedder == e && x.flip == f; }))
-          v.push_back({e, f});
+        if ((flip || f == with_flip) && std::none_of(v.begin(), v.end(), [&](const EmbeddingVariant& x) {
+              return x.embedder == e && x.flip == f && x.zoom == with_zoom;
+            }))
+          v.push_back({e, f, with_zoom});
     }
     if (v.empty()) throw Error(ErrorKind::InvalidArgument, "--embedder names no model");
     return v;
@@ -408,7 +418,7 @@ int eval_lfw(const LfwOptions& lo) {
     auto path = Manifest::load_default().path();
     auto j = nlohmann::ordered_json::parse(std::ifstream(path));
     for (size_t k = 0; k < variants.size(); ++k) {
-      std::string suffix = variants[k].flip ? "+flip" : "";
+      const std::string suffix = variants[k].suffix();
       for (auto& m : j["models"])
         if (m["name"] == variants[k].embedder) {
           m["thresholds"]["fmr_1e-3" + suffix] = hh[k].fmr_1e3.threshold;

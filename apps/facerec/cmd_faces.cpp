@@ -22,7 +22,7 @@ struct PipelineFlags {
   int threads = 0, min_face = 20;
   float score = 0.5f, verify_threshold = 0.5f;
   std::string verifier = "facemesh";
-  bool flip = true;
+  bool flip = true, zoom = true;
 
   void add(CLI::App* app, bool with_embedder) {
     app->add_option("--detector", detector,
@@ -45,6 +45,9 @@ struct PipelineFlags {
     if (with_embedder) {
       app->add_option("--embedder", embedder, "Embedding model")->capture_default_str();
       app->add_flag("--flip,!--no-flip", flip, "Flip test-time augmentation: face + mirror image (default: on)");
+      app->add_flag(
+          "--zoom,!--no-zoom", zoom,
+          "Zoom test-time augmentation: + the crop zoomed in by 1.5/1.4 (default: on; off halves embedding time)");
     }
   }
   AnalyzerOptions options() const {
@@ -59,6 +62,7 @@ struct PipelineFlags {
     o.landmarker.model = landmarker;
     o.embedder.model = embedder;
     o.embedder.flip = flip;
+    o.embedder.zoom = zoom;
     return o;
   }
 };

@@ -43,6 +43,7 @@ void GalleryFlags::add(CLI::App* app, bool with_index) {
   app->add_option("--db", db, "Gallery: a SQLite file or a postgresql:// URL (env FACEREC_DB)")->capture_default_str();
   app->add_option("--embedder", embedder, "Embedding model")->capture_default_str();
   app->add_flag("--flip,!--no-flip", flip, "Flip test-time augmentation (default: on)");
+  app->add_flag("--zoom,!--no-zoom", zoom, "Zoom test-time augmentation (default: on)");
   if (with_index) {
     app->add_option("--index", index, "Search index: Flat (exact) or faiss:<factory>, e.g. faiss:HNSW32;efSearch=128")
         ->capture_default_str();
@@ -55,6 +56,7 @@ AnalyzerOptions GalleryFlags::options() const {
   AnalyzerOptions o;
   o.embedder.model = embedder;
   o.embedder.flip = flip;
+  o.embedder.zoom = zoom;
   return o;
 }
 

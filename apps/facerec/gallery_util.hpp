@@ -16,7 +16,7 @@ std::string default_gallery();
 struct GalleryFlags {
   std::string db = default_gallery();
   std::string embedder = "face_recognition_model";
-  bool flip = true;
+  bool flip = true, zoom = true;
   std::string index = "Flat", index_file;
   void add(CLI::App* app, bool with_index = true);
   AnalyzerOptions options() const;

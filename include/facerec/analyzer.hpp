@@ -69,7 +69,8 @@ class FaceAnalyzer {
 
   std::string embedder_model() const;
   // The embedding model's name and version as galleries record it with every template:
-  // "<model>[+flip]|<npm package>@<version>" (templates of another version are refused).
+  // "<model>[+flip][+zoom]|<npm package>@<version>" (templates of another variant or version are
+  // refused).
   std::string template_model() const;
   const AnalyzerOptions& options() const;
 

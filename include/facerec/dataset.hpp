@@ -21,8 +21,9 @@ namespace facerec {
 
 struct EmbeddingVariant {
   std::string embedder = "face_recognition_model";
-  bool flip = false;
-  std::string name() const { return embedder + (flip ? "+flip" : ""); }
+  bool flip = false, zoom = false;  // test-time augmentations, as EmbedderOptions
+  std::string suffix() const { return std::string(flip ? "+flip" : "") + (zoom ? "+zoom" : ""); }
+  std::string name() const { return embedder + suffix(); }
 };
 
 struct ImageEmbedding {
@@ -32,7 +33,7 @@ struct ImageEmbedding {
 using EmbeddingTable = std::map<std::string, ImageEmbedding>;  // image path (relative) -> result
 
 struct DatasetEmbedOptions {
-  AnalyzerOptions pipeline;  // detector and landmarker; embedder backend (model/flip come from variants)
+  AnalyzerOptions pipeline;  // detector and landmarker; embedder backend (model, flip, zoom come from variants)
   std::vector<EmbeddingVariant> variants = {EmbeddingVariant{}};
   bool degraded = false;  // embed degraded copies (see degrade.hpp) instead of the originals
   DegradationRanges degradation;

@@ -28,11 +28,13 @@ FaceAnalyzer::FaceAnalyzer(const AnalyzerOptions& o) : impl_(std::make_unique<Im
   const auto& entry = manifest.model(o.embedder.model);
   const auto& package = manifest.package(entry.package);
   impl_->model_version = package.name + "@" + package.version;
-  std::string suffix = o.embedder.flip ? "+flip" : "";
+  // thresholds are stored per test-time augmentation variant: "fmr_1e-3" (none), "fmr_1e-3+flip",
+  // "fmr_1e-3+flip+zoom", ...
+  const std::string suffix = o.embedder.tta_suffix();
   for (const auto& [k, v] : entry.thresholds) {
-    // thresholds are stored per pipeline variant: "fmr_1e-3" (no flip) and "fmr_1e-3+flip"
-    bool flip_key = k.size() > 5 && k.substr(k.size() - 5) == "+flip";
-    if (flip_key == o.embedder.flip) impl_->thresholds.emplace_back(flip_key ? k.substr(0, k.size() - 5) : k, v);
+    auto plus = k.find('+');
+    std::string base = k.substr(0, plus), key_suffix = plus == std::string::npos ? "" : k.substr(plus);
+    if (key_suffix == suffix) impl_->thresholds.emplace_back(base, v);
   }
 }
 

@@ -8,6 +8,8 @@
 
 #include "image/preprocess.hpp"
 
+#include <opencv2/imgproc.hpp>
+
 #include <cmath>
 
 namespace facerec {
@@ -52,15 +54,20 @@ class NetEmbedder final : public FaceEmbedder {
     if (aligned.cols != S || aligned.rows != S || aligned.type() != CV_8UC3)
       throw Error(ErrorKind::InvalidArgument,
                   "embed: the aligned crop must be " + std::to_string(S) + "x" + std::to_string(S) + " BGR");
-    // with flip: the mean direction of the face's and its mirror image's unit embeddings
+    // with flip / zoom: the mean direction of the unit embeddings of the crop, its mirror image,
+    // the zoomed crop and its mirror image
     std::vector<float> e(size_t(dim_), 0.f);
-    for (int i = 0; i < (opt_.flip ? 2 : 1); ++i) {  // batch of 1: some graphs fix the batch dimension
-      Tensor in({1, 3, S, S});
-      detail::fill_input(in, 0, aligned, entry_.input, i == 1);
-      auto outs = net_->run({in});
-      auto v = outs.at(out_).data;
-      normalise(v);
-      for (size_t k = 0; k < e.size(); ++k) e[k] += v[k];
+    const cv::Mat zoomed = opt_.zoom ? zoom_crop(aligned, EmbedderOptions::kZoom) : cv::Mat();
+    for (const cv::Mat* crop : {&aligned, &zoomed}) {
+      if (crop->empty()) continue;
+      for (int i = 0; i < (opt_.flip ? 2 : 1); ++i) {  // batch of 1: some graphs fix the batch dimension
+        Tensor in({1, 3, S, S});
+        detail::fill_input(in, 0, *crop, entry_.input, i == 1);
+        auto outs = net_->run({in});
+        auto v = outs.at(out_).data;
+        normalise(v);
+        for (size_t k = 0; k < e.size(); ++k) e[k] += v[k];
+      }
     }
     normalise(e);
     return e;
@@ -74,7 +81,7 @@ class NetEmbedder final : public FaceEmbedder {
       for (auto& x : v) x = float(x / norm);
   }
 
-  std::string model() const override { return entry_.name + (opt_.flip ? "+flip" : ""); }
+  std::string model() const override { return entry_.name + opt_.tta_suffix(); }
   int dimension() const override { return dim_; }
 
  private:
@@ -87,6 +94,16 @@ class NetEmbedder final : public FaceEmbedder {
 };
 
 }  // namespace
+
+cv::Mat zoom_crop(const cv::Mat& crop, double factor) {
+  if (crop.empty() || !(factor >= 1.0)) throw Error(ErrorKind::InvalidArgument, "zoom_crop: empty crop or factor < 1");
+  // output pixel p samples the crop at centre + (p - centre) / factor
+  const double cx = (crop.cols - 1) / 2.0, cy = (crop.rows - 1) / 2.0, k = 1.0 / factor;
+  cv::Mat m = (cv::Mat_<double>(2, 3) << k, 0, cx - k * cx, 0, k, cy - k * cy);
+  cv::Mat out;
+  cv::warpAffine(crop, out, m, crop.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
+  return out;
+}
 
 std::unique_ptr<FaceEmbedder> make_embedder(const EmbedderOptions& options) {
   return std::make_unique<NetEmbedder>(options);

@@ -6,6 +6,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <fstream>
@@ -26,7 +27,7 @@ std::string cache_key(const AnalyzerOptions& o, const EmbeddingVariant& v, const
       fmt_float(o.detector.score_threshold) + "|" + o.landmarker.model + "|" + fmt_float(o.landmarker.crop_scale) +
       "|" + std::to_string(o.landmarker.passes) + "|" + fmt_float(o.landmarker.refine_scale) +
       (o.landmarker.flip ? "|lmflip|" : "|") + o.detector.verifier + "|" + fmt_float(o.detector.verify_threshold) +
-      "|" + v.embedder + (v.flip ? "+flip" : "") + "|" + o.detector.backend + "|" + root + "|v3";
+      "|" + v.embedder + v.suffix() + "|" + o.detector.backend + "|" + root + "|v3";
   if (opt.degraded) {
     const auto& r = opt.degradation;
     k += "|degraded:" + std::to_string(r.seed) + "," + fmt_float(r.iod_min) + "," + fmt_float(r.iod_max) + "," +
@@ -63,13 +64,11 @@ const Detection* central(const std::vector<Detection>& dets, const cv::Size& siz
   return best;
 }
 
-std::vector<float> normalised_sum(std::vector<float> a, const std::vector<float>& b) {
+std::vector<float> normalised(std::vector<float> a) {
   double n = 0;
-  for (size_t q = 0; q < a.size(); ++q) {
-    a[q] += b[q];
-    n += double(a[q]) * a[q];
-  }
-  for (auto& x : a) x = float(x / std::sqrt(n));
+  for (float x : a) n += double(x) * x;
+  if (n > 0)
+    for (auto& x : a) x = float(x / std::sqrt(n));
   return a;
 }
 
@@ -154,13 +153,14 @@ DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::v
       auto det = make_detector(o.detector);
       auto lm = make_landmarker(o.landmarker);
       std::map<std::string, std::unique_ptr<FaceEmbedder>> embedders;
-      bool any_flip = false;
+      bool any_flip = false, any_zoom = false;
       for (const auto& v : opt.variants) {
         any_flip = any_flip || v.flip;
+        any_zoom = any_zoom || v.zoom;
         if (!embedders.count(v.embedder)) {
           EmbedderOptions eo = o.embedder;
           eo.model = v.embedder;
-          eo.flip = false;  // flip variants are formed here from the same crops
+          eo.flip = eo.zoom = false;  // the variants are formed here from the same crops
           embedders[v.embedder] = make_embedder(eo);
         }
       }
@@ -188,17 +188,30 @@ DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::v
           if (const Detection* c = central(dets, bgr.size())) {
             auto points = lm->landmarks(bgr, *c);
             FivePoints five = five_points(points, *c);
-            std::map<std::string, std::pair<std::vector<float>, std::vector<float>>> per;  // plain, mirror
+            // per embedder: the unit embeddings of the crop, its mirror image, the zoomed crop and
+            // its mirror image (those some variant needs)
+            std::map<std::string, std::array<std::vector<float>, 4>> per;
             for (auto& [name, emb] : embedders) {
-              cv::Mat aligned = emb->align(bgr, five, points), mirrored;
-              if (any_flip) cv::flip(aligned, mirrored, 1);
-              per[name] = {emb->embed(aligned), any_flip ? emb->embed(mirrored) : std::vector<float>{}};
+              cv::Mat crops[4];
+              crops[0] = emb->align(bgr, five, points);
+              if (any_zoom) crops[2] = zoom_crop(crops[0], EmbedderOptions::kZoom);
+              if (any_flip) {
+                cv::flip(crops[0], crops[1], 1);
+                if (any_zoom) cv::flip(crops[2], crops[3], 1);
+              }
+              for (size_t j = 0; j < 4; ++j)
+                if (!crops[j].empty()) per[name][j] = emb->embed(crops[j]);
             }
             for (size_t k = 0; k < opt.variants.size(); ++k) {
-              const auto& [plain, mirror] = per[opt.variants[k].embedder];
+              const auto& v = opt.variants[k];
+              const auto& e = per[v.embedder];
               results[k].found = true;
-              // as FaceEmbedder with flip: the normalised sum of the two unit vectors
-              results[k].embedding = opt.variants[k].flip ? normalised_sum(plain, mirror) : plain;
+              // as FaceEmbedder with flip / zoom: the normalised sum of the unit vectors
+              std::vector<float> sum(e[0].size(), 0.f);
+              for (size_t j = 0; j < 4; ++j)
+                if ((j != 1 || v.flip) && (j != 2 || v.zoom) && (j != 3 || (v.flip && v.zoom)))
+                  for (size_t q = 0; q < sum.size(); ++q) sum[q] += e[j][q];
+              results[k].embedding = normalised(std::move(sum));
             }
           } else {
             error = "no face found";

@@ -71,10 +71,9 @@ std::vector<ScaleSweepRow> detection_scale_sweep(
   // Canvases needed per width (a dry run of the layout), for the progress total.
   std::vector<ScaleSweepRow> rows;
   int total = 0, done = 0;
-  std::vector<int> canvases_for;
+  cv::Mat probe(o.canvas, CV_8UC3);
+  size_t next = 0;  // the layout below takes the samples in the same order as the run
   for (int w : o.widths) {
-    cv::Mat probe(o.canvas, CV_8UC3);
-    size_t next = 0;
     int n = 0, placed = 0;
     while (placed < o.faces_per_width) {
       auto p = fill_canvas(probe, samples, order, next, o.faces_per_width - placed, w);
@@ -83,11 +82,10 @@ std::vector<ScaleSweepRow> detection_scale_sweep(
       placed += int(p.size());
       ++n;
     }
-    canvases_for.push_back(n);
     total += n;
   }
 
-  size_t next = 0;
+  next = 0;
   for (size_t wi = 0; wi < o.widths.size(); ++wi) {
     ScaleSweepRow row;
     row.width = o.widths[wi];
