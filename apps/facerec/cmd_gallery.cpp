@@ -42,6 +42,9 @@ std::string default_gallery() { return default_db(); }
 void GalleryFlags::add(CLI::App* app, bool with_index) {
   app->add_option("--db", db, "Gallery: a SQLite file or a postgresql:// URL (env FACEREC_DB)")->capture_default_str();
   app->add_option("--embedder", embedder, "Embedding model")->capture_default_str();
+  app->add_option("--detector", detector,
+                  "Detector: blazeface+faceboxes (finds profiles too), or blazeface alone (faster)")
+      ->capture_default_str();
   app->add_flag("--flip,!--no-flip", flip, "Flip test-time augmentation (default: on)");
   app->add_flag("--zoom,!--no-zoom", zoom, "Zoom test-time augmentation (default: on)");
   if (with_index) {
@@ -55,6 +58,7 @@ void GalleryFlags::add(CLI::App* app, bool with_index) {
 AnalyzerOptions GalleryFlags::options() const {
   AnalyzerOptions o;
   o.embedder.model = embedder;
+  o.detector.model = detector;
   o.embedder.flip = flip;
   o.embedder.zoom = zoom;
   return o;

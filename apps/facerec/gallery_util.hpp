@@ -16,6 +16,7 @@ std::string default_gallery();
 struct GalleryFlags {
   std::string db = default_gallery();
   std::string embedder = "face_recognition_model";
+  std::string detector = DetectorOptions{}.model;
   bool flip = true, zoom = true;
   std::string index = "Flat", index_file;
   void add(CLI::App* app, bool with_index = true);

@@ -2,8 +2,8 @@
 // the TensorFlow port converted to TFJS in human-models. The network is imported from the
 // standardised image to its six prediction convolutions (models/manifest.json, "cut"); what the
 // TFJS graph did around them is done here, as that graph does it:
-//   input   the image scaled to 1024 on its longer side, padded right and bottom with black to
-//           multiples of 128; (pixel / 255) * 2 - 1
+//   input   the image scaled to 1024 on its longer side (at most 4x up), padded right and bottom
+//           with black to multiples of 128; (pixel / 255) * 2 - 1
 //   anchors three grids (strides 32, 64, 128); per stride-32 cell 21 anchors: size 32 densified
 //           4x4, size 64 densified 2x2, size 128; one anchor of size 256 per stride-64 cell and
 //           one of 512 per stride-128 cell. The d x d copies of a densified anchor sit
@@ -81,7 +81,9 @@ class FaceBoxes final : public FaceDetector {
     // bottom to multiples of 128 as the TFJS graph pads. (The graph runs at the image's own size;
     // on small photos that finds 35-px faces less reliably: dlib's training.xml, ~500-px photos,
     // scaled to 640 gives recall 0.889 and 1 false positive, at 1024 1.000 and none.)
-    const float s = float(size_) / std::max(W, H);  // input pixels per image pixel
+    // Tiny photos (under 256 px) are scaled up at most 4x: a face in them is at most the photo's
+    // size, which 4x brings within the anchors (up to 512), at a fraction of the 1024 cost.
+    const float s = std::min(4.f, float(size_) / std::max(W, H));  // input pixels per image pixel
     const int sw = std::max(1, int(std::lround(W * s))), sh = std::max(1, int(std::lround(H * s)));
     const int iw = std::min(size_, (sw + 127) / 128 * 128), ih = std::min(size_, (sh + 127) / 128 * 128);
     cv::Mat scaled;
