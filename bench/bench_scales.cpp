@@ -109,14 +109,7 @@ int main(int argc, char** argv) {
     if (int(samples.size()) >= samples_wanted) break;
     auto img = facerec::decode_image_file(f.string()).bgr;
     auto dets = reference->detect(img);
-    const facerec::Detection* best = nullptr;
-    double bd = 1e30;
-    for (const auto& d : dets) {
-      cv::Point2f c = (d.box.tl() + d.box.br()) * 0.5f;
-      double dist = std::hypot(c.x - img.cols / 2.0, c.y - img.rows / 2.0);
-      if (dist < bd) bd = dist, best = &d;
-    }
-    if (best) samples.push_back({img, best->box});
+    if (const auto* best = facerec::nearest_to_centre(dets, img.size())) samples.push_back({img, best->box});
   }
   std::printf("%zu LFW sample photos, %d faces per width, %dx%d canvases, min face %d px\n", samples.size(),
               o.faces_per_width, o.canvas.width, o.canvas.height, min_face);

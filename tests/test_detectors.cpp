@@ -61,10 +61,7 @@ TEST(Detectors, FaceBoxesOnDlibTestingXml) {
     auto found = det->detect(decode_image_file((xml.parent_path() / li.file).string()).bgr);
     std::vector<Box> boxes;
     for (const auto& d : found) boxes.push_back({d.box.x, d.box.y, d.box.width, d.box.height});
-    auto c = match_detections(li.boxes, boxes, 0.5);
-    total.true_positives += c.true_positives;
-    total.false_positives += c.false_positives;
-    total.false_negatives += c.false_negatives;
+    total += match_detections(li.boxes, boxes, 0.5);
   }
   EXPECT_EQ(total.true_positives, 25);
   EXPECT_EQ(total.false_negatives, 0);

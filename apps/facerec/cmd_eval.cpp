@@ -520,9 +520,7 @@ int eval_detection(const std::string& xml, std::string images, const DetectorOpt
     std::vector<Box> boxes;
     for (const auto& d : found) boxes.push_back({d.box.x, d.box.y, d.box.width, d.box.height});
     auto c = match_detections(li.boxes, boxes, 0.5);
-    total.true_positives += c.true_positives;
-    total.false_positives += c.false_positives;
-    total.false_negatives += c.false_negatives;
+    total += c;
     per.push_back({{"image", li.file},
                    {"truth", li.boxes.size()},
                    {"found", boxes.size()},
@@ -611,14 +609,7 @@ int eval_scales(const ScalesArgs& a) {
     try {
       auto img = decode_image_file(f.string());
       auto dets = reference->detect(img.bgr);
-      const Detection* best = nullptr;
-      double bd = 1e30;
-      for (const auto& d : dets) {
-        cv::Point2f c = (d.box.tl() + d.box.br()) * 0.5f;
-        double dist = std::hypot(c.x - img.bgr.cols / 2.0, c.y - img.bgr.rows / 2.0);
-        if (dist < bd) bd = dist, best = &d;
-      }
-      if (best) samples.push_back({img.bgr, best->box});
+      if (const Detection* best = nearest_to_centre(dets, img.bgr.size())) samples.push_back({img.bgr, best->box});
     } catch (const Error& e) {
       std::fprintf(stderr, "%s: %s (skipped)\n", f.string().c_str(), e.what());
     }

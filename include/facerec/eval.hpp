@@ -122,6 +122,12 @@ struct DetectionCounts {
   int true_positives = 0, false_positives = 0, false_negatives = 0;
   double recall() const;
   double precision() const;
+  DetectionCounts& operator+=(const DetectionCounts& o) {
+    true_positives += o.true_positives;
+    false_positives += o.false_positives;
+    false_negatives += o.false_negatives;
+    return *this;
+  }
 };
 struct Box {
   float x = 0, y = 0, w = 0, h = 0;

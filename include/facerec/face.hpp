@@ -63,6 +63,10 @@ class FaceDetector {
 };
 std::unique_ptr<FaceDetector> make_detector(const DetectorOptions& options = {});
 
+// The detection whose box centre is nearest the image centre (how LFW-style photos, cropped
+// around one person, name their face); nullptr when there is none.
+const Detection* nearest_to_centre(const std::vector<Detection>& dets, const cv::Size& image_size);
+
 struct LandmarkerOptions {
   // "face_landmark_68_model", "facemesh" (468 points), or "none": the detector's keypoints
   // (FaceAnalyzer then leaves out faces found without keypoints, as FaceBoxes finds them).

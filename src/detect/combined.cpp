@@ -1,3 +1,4 @@
+// Two detectors as one, and the choice of the central face.
 // Two detectors as one: every face of the first, plus the faces of the second that the first did
 // not find (no box of the first overlaps it). With BlazeFace first and FaceBoxes second, BlazeFace
 // keeps its boxes and keypoints and its small-face search, and FaceBoxes adds the faces BlazeFace
@@ -8,6 +9,7 @@
 #include "detect/postprocess.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace facerec {
 namespace {
@@ -38,6 +40,20 @@ class CombinedDetector final : public FaceDetector {
 };
 
 }  // namespace
+
+const Detection* nearest_to_centre(const std::vector<Detection>& dets, const cv::Size& image_size) {
+  const Detection* best = nullptr;
+  double best_d = 1e300;
+  for (const auto& d : dets) {
+    cv::Point2f c = (d.box.tl() + d.box.br()) * 0.5f;
+    double dist = std::hypot(c.x - image_size.width / 2.0, c.y - image_size.height / 2.0);
+    if (dist < best_d) {
+      best_d = dist;
+      best = &d;
+    }
+  }
+  return best;
+}
 
 std::unique_ptr<FaceDetector> make_combined_detector(std::unique_ptr<FaceDetector> first,
                                                      std::unique_ptr<FaceDetector> second, int max_faces) {

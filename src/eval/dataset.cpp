@@ -49,21 +49,6 @@ void append_cache(std::ofstream& out, const std::string& name, const ImageEmbedd
   out.flush();
 }
 
-// The detection nearest the image centre.
-const Detection* central(const std::vector<Detection>& dets, const cv::Size& size) {
-  const Detection* best = nullptr;
-  double best_d = 1e30;
-  for (const auto& d : dets) {
-    cv::Point2f c = (d.box.tl() + d.box.br()) * 0.5f;
-    double dist = std::hypot(c.x - size.width / 2.0, c.y - size.height / 2.0);
-    if (dist < best_d) {
-      best_d = dist;
-      best = &d;
-    }
-  }
-  return best;
-}
-
 std::vector<float> normalised(std::vector<float> a) {
   double n = 0;
   for (float x : a) n += double(x) * x;
@@ -173,7 +158,7 @@ DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::v
           if (opt.degraded) {
             // the face's size in the original decides how far to scale down
             auto clean = det->detect(bgr);
-            const Detection* c = central(clean, bgr.size());
+            const Detection* c = nearest_to_centre(clean, bgr.size());
             if (!c) throw Error(ErrorKind::InvalidArgument, "no face in the original");
             float iod = 0;
             if (c->keypoints.size() >= 2) {
@@ -185,7 +170,7 @@ DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::v
             bgr = degrade(bgr, std::max(iod, 1.0f), draw_degradation(opt.degradation, todo[i]));
           }
           auto dets = det->detect(bgr);
-          if (const Detection* c = central(dets, bgr.size())) {
+          if (const Detection* c = nearest_to_centre(dets, bgr.size())) {
             auto points = lm->landmarks(bgr, *c);
             FivePoints five = five_points(points, *c);
             // per embedder: the unit embeddings of the crop, its mirror image, the zoomed crop and
