@@ -113,6 +113,17 @@ TEST(Detectors, ScaleSweepCountsPastedFaces) {
     EXPECT_GE(r.canvases, 1);
   }
   EXPECT_EQ(calls, rows[0].canvases + rows[1].canvases);
+  // seeded: the same canvases, so the same counts, every run (detectors are compared on them)
+  std::vector<std::pair<int, cv::Scalar>> first, second;
+  auto record = [](std::vector<std::pair<int, cv::Scalar>>& out) {
+    return [&out](int w, int, const cv::Mat& canvas, const std::vector<Detection>&) {
+      out.emplace_back(w, cv::mean(canvas));
+    };
+  };
+  detection_scale_sweep(*det, samples, so, {}, record(first));
+  detection_scale_sweep(*det, samples, so, {}, record(second));
+  ASSERT_EQ(first.size(), second.size());
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(first[i].second, second[i].second) << i;
   so.widths = {0};
   EXPECT_THROW(detection_scale_sweep(*det, samples, so), Error);
   so.widths = {80};
