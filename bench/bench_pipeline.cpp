@@ -13,12 +13,11 @@
 
 #include <filesystem>
 
+#include "bench_util.hpp"
+
 namespace {
 
-std::filesystem::path shared() {
-  if (const char* p = std::getenv("FACEREC_SHARED"); p && *p) return p;
-  return std::filesystem::path(FACEREC_SOURCE_DIR).parent_path() / "shared";
-}
+using facerec::bench::shared;
 
 cv::Mat photo(int w, int h) {  // a group photo resized (letterboxed) to w x h
   static cv::Mat src = facerec::decode_image_file((shared() / "data/samples/group-photos/sample3.jpg").string()).bgr;

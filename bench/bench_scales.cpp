@@ -23,20 +23,12 @@
 #include <sstream>
 #include <string>
 
+#include "bench_util.hpp"
+
 namespace {
 
-std::filesystem::path shared() {
-  if (const char* p = std::getenv("FACEREC_SHARED"); p && *p) return p;
-  return std::filesystem::path(FACEREC_SOURCE_DIR).parent_path() / "shared";
-}
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string x; std::getline(in, x, ',');)
-    if (!x.empty()) out.push_back(x);
-  return out;
-}
+using facerec::bench::shared;
+using facerec::bench::split;
 
 // YuNet as a FaceDetector: the image letterboxed into the model's fixed 320x320 input.
 class YuNet final : public facerec::FaceDetector {
@@ -96,21 +88,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s is absent: nothing to measure\n", lfw.string().c_str());
     return 0;
   }
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(lfw))
-    if (e.path().extension() == ".jpg") files.push_back(e.path());
-  std::sort(files.begin(), files.end());
-  std::mt19937 rng(o.seed);
-  std::shuffle(files.begin(), files.end(), rng);
   // each sample's face: the default detector's face nearest the centre of the 250x250 photo
   auto reference = facerec::make_detector({});
-  std::vector<facerec::FaceSample> samples;
-  for (const auto& f : files) {
-    if (int(samples.size()) >= samples_wanted) break;
-    auto img = facerec::decode_image_file(f.string()).bgr;
-    auto dets = reference->detect(img);
-    if (const auto* best = facerec::nearest_to_centre(dets, img.size())) samples.push_back({img, best->box});
-  }
+  auto samples = facerec::load_face_samples(lfw, samples_wanted, o.seed, *reference);
   std::printf("%zu LFW sample photos, %d faces per width, %dx%d canvases, min face %d px\n", samples.size(),
               o.faces_per_width, o.canvas.width, o.canvas.height, min_face);
   std::printf("%-22s", "recall / detector");

@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
+
 using namespace facerec;
 using Clock = std::chrono::steady_clock;
 
@@ -184,14 +186,7 @@ std::vector<int> exact_owner(const Set& gallery, const Set& queries) {
   return top;
 }
 
-// "a,b,c" -> its non-empty parts
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string part; std::getline(in, part, ',');)
-    if (!part.empty()) out.push_back(part);
-  return out;
-}
+using facerec::bench::split;
 
 std::vector<std::string> factories_all(size_t n);
 std::string only;  // --indexes: comma-separated substrings; empty = all

@@ -139,17 +139,18 @@ Json named(const std::string& name, const Json& body) {
   return j;
 }
 
-// Progress on stderr: done/total, rate, ETA.
-std::function<void(size_t, size_t)> progress_printer(const std::string& label) {
+// Progress on stderr: done/total, rate (`unit`), ETA; on a terminal redrawn every `every` items.
+std::function<void(size_t, size_t)> progress_printer(const std::string& label, const std::string& unit = "img/s",
+                                                     size_t every = 25) {
   auto start = std::make_shared<Clock::time_point>(Clock::now());
   const bool tty = isatty(2);
-  return [label, start, tty](size_t d, size_t n) {
+  return [label, unit, every, start, tty](size_t d, size_t n) {
     // a terminal gets a line redrawn in place; a log file a line per 10%
-    if (tty ? (d % 25 != 0 && d != n) : (d * 10 / n == (d - 1) * 10 / n && d != n)) return;
+    if (tty ? (d % every != 0 && d != n) : (d * 10 / n == (d - 1) * 10 / n && d != n)) return;
     double secs = std::chrono::duration<double>(Clock::now() - *start).count();
     double rate = double(d) / std::max(secs, 1e-9);
-    std::fprintf(stderr, "%s%s %zu/%zu  %.1f img/s  ETA %.0f s   ", tty ? "\r" : "", label.c_str(), d, n, rate,
-                 double(n - d) / rate);
+    std::fprintf(stderr, "%s%s %zu/%zu  %.2f %s  ETA %.0f s   ", tty ? "\r" : "", label.c_str(), d, n, rate,
+                 unit.c_str(), double(n - d) / rate);
     if (d == n || !tty) std::fprintf(stderr, "\n");
   };
 }
@@ -589,42 +590,18 @@ int eval_scales(const ScalesArgs& a) {
   else
     throw Error(ErrorKind::InvalidArgument, "--canvas: expected WIDTHxHEIGHT, got '" + a.canvas + "'");
 
-  // Sample photos: a seeded choice among the images under --images; each one's face (the one
-  // nearest the centre) located by the reference detector at the photo's own size.
-  std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(a.images)) {
-    auto ext = e.path().extension().string();
-    if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) files.push_back(e.path());
-  }
-  if (files.empty()) throw Error(ErrorKind::NotFound, "no .jpg/.png images under " + a.images);
-  std::sort(files.begin(), files.end());
-  std::mt19937 rng(a.seed);
-  std::shuffle(files.begin(), files.end(), rng);
   DetectorOptions ro = a.detector;
   ro.model = a.reference;
   auto reference = make_detector(ro);
-  std::vector<FaceSample> samples;
-  for (const auto& f : files) {
-    if (int(samples.size()) >= a.samples) break;
-    try {
-      auto img = decode_image_file(f.string());
-      auto dets = reference->detect(img.bgr);
-      if (const Detection* best = nearest_to_centre(dets, img.bgr.size())) samples.push_back({img.bgr, best->box});
-    } catch (const Error& e) {
-      std::fprintf(stderr, "%s: %s (skipped)\n", f.string().c_str(), e.what());
-    }
-  }
-  if (samples.empty()) throw Error(ErrorKind::NotFound, "the reference detector found no face in the sample photos");
+  auto samples =
+      load_face_samples(a.images, a.samples, a.seed, *reference, [](const std::string& f, const std::string& why) {
+        std::fprintf(stderr, "%s: %s (skipped)\n", f.c_str(), why.c_str());
+      });
   std::fprintf(stderr, "scales: %zu sample photos, faces located by %s; detector %s on %dx%d canvases\n",
                samples.size(), a.reference.c_str(), a.detector.model.c_str(), o.canvas.width, o.canvas.height);
   auto det = make_detector(a.detector);
-  auto start = Clock::now();
-  const bool tty = isatty(2);
-  auto progress = [&](int d, int n) {
-    double secs = std::chrono::duration<double>(Clock::now() - start).count();
-    std::fprintf(stderr, "%scanvases %d/%d  %.2f canvas/s  ETA %.0f s%s", tty ? "\r" : "", d, n, d / secs,
-                 (n - d) * secs / d, tty && d != n ? "   " : "\n");
-  };
+  auto print = progress_printer("canvases", "canvas/s", 1);
+  auto progress = [&](int d, int n) { print(size_t(d), size_t(n)); };
   std::function<void(int, int, const cv::Mat&, const std::vector<Detection>&)> draw;
   if (!a.draw.empty()) {
     std::filesystem::create_directories(a.draw);

@@ -14,7 +14,9 @@
 #include <opencv2/core.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace facerec {
@@ -37,6 +39,13 @@ struct ScaleSweepRow {
   double seconds = 0;  // detector time over the canvases of this width
   double recall() const { return faces ? double(found) / faces : 0.0; }
 };
+
+// Up to `count` sample photos: a seeded choice among the .jpg/.jpeg/.png files under `folder`, each
+// with the face `reference` finds nearest the photo's centre (photos without a face, or that do not
+// decode, are skipped; `on_skip` hears why). Throws Error(NotFound) when no photo gives a face.
+std::vector<FaceSample> load_face_samples(
+    const std::filesystem::path& folder, int count, uint32_t seed, FaceDetector& reference,
+    const std::function<void(const std::string&, const std::string&)>& on_skip = {});
 
 // Requires: at least one sample with a non-empty face box inside its photo; widths > 0.
 // `progress(done, total)` is called after each canvas when given.

@@ -201,21 +201,7 @@ class BlazeFace final : public FaceDetector {
 
 }  // namespace
 
-std::unique_ptr<FaceDetector> make_faceboxes_detector(const DetectorOptions& options);
-std::unique_ptr<FaceDetector> make_combined_detector(std::unique_ptr<FaceDetector> first,
-                                                     std::unique_ptr<FaceDetector> second, int max_faces);
-
-std::unique_ptr<FaceDetector> make_detector(const DetectorOptions& options) {
-  if (auto plus = options.model.find('+'); plus != std::string::npos) {  // "first+second"
-    DetectorOptions a = options, b = options;
-    a.model = options.model.substr(0, plus);
-    b.model = options.model.substr(plus + 1);
-    if (a.model.empty() || b.model.empty() || b.model.find('+') != std::string::npos)
-      throw Error(ErrorKind::InvalidArgument, "detector '" + options.model + "': expected one or two models (a+b)");
-    a.max_faces = b.max_faces = 0;
-    return make_combined_detector(make_detector(a), make_detector(b), options.max_faces);
-  }
-  if (options.model.rfind("faceboxes", 0) == 0) return make_faceboxes_detector(options);
+std::unique_ptr<FaceDetector> make_blazeface_detector(const DetectorOptions& options) {
   return std::make_unique<BlazeFace>(options);
 }
 

@@ -1,4 +1,5 @@
 #include <facerec/error.hpp>
+#include <facerec/image.hpp>
 #include <facerec/scales.hpp>
 
 #include <opencv2/imgproc.hpp>
@@ -55,6 +56,34 @@ std::vector<Placed> fill_canvas(cv::Mat& canvas, const std::vector<FaceSample>& 
 }
 
 }  // namespace
+
+std::vector<FaceSample> load_face_samples(const std::filesystem::path& folder, int count, uint32_t seed,
+                                          FaceDetector& reference,
+                                          const std::function<void(const std::string&, const std::string&)>& on_skip) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(folder)) {
+    auto ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) files.push_back(e.path());
+  }
+  if (files.empty()) throw Error(ErrorKind::NotFound, "no .jpg/.png images under " + folder.string());
+  std::sort(files.begin(), files.end());
+  std::mt19937 rng(seed);
+  std::shuffle(files.begin(), files.end(), rng);
+  std::vector<FaceSample> samples;
+  for (const auto& f : files) {
+    if (int(samples.size()) >= count) break;
+    try {
+      auto img = decode_image_file(f.string());
+      auto dets = reference.detect(img.bgr);
+      if (const Detection* best = nearest_to_centre(dets, img.bgr.size())) samples.push_back({img.bgr, best->box});
+    } catch (const Error& e) {
+      if (on_skip) on_skip(f.string(), e.what());
+    }
+  }
+  if (samples.empty())
+    throw Error(ErrorKind::NotFound, "the reference detector found no face under " + folder.string());
+  return samples;
+}
 
 std::vector<ScaleSweepRow> detection_scale_sweep(
     FaceDetector& detector, const std::vector<FaceSample>& samples, const ScaleSweepOptions& o,

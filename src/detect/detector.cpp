@@ -1,4 +1,5 @@
-// Two detectors as one, and the choice of the central face.
+// The detector factory (a model name, or two joined by '+'), the combination of two detectors,
+// and the choice of the central face.
 // Two detectors as one: every face of the first, plus the faces of the second that the first did
 // not find (no box of the first overlaps it). With BlazeFace first and FaceBoxes second, BlazeFace
 // keeps its boxes and keypoints and its small-face search, and FaceBoxes adds the faces BlazeFace
@@ -55,9 +56,21 @@ const Detection* nearest_to_centre(const std::vector<Detection>& dets, const cv:
   return best;
 }
 
-std::unique_ptr<FaceDetector> make_combined_detector(std::unique_ptr<FaceDetector> first,
-                                                     std::unique_ptr<FaceDetector> second, int max_faces) {
-  return std::make_unique<CombinedDetector>(std::move(first), std::move(second), max_faces);
+std::unique_ptr<FaceDetector> make_blazeface_detector(const DetectorOptions& options);
+std::unique_ptr<FaceDetector> make_faceboxes_detector(const DetectorOptions& options);
+
+std::unique_ptr<FaceDetector> make_detector(const DetectorOptions& options) {
+  if (auto plus = options.model.find('+'); plus != std::string::npos) {  // "first+second"
+    DetectorOptions a = options, b = options;
+    a.model = options.model.substr(0, plus);
+    b.model = options.model.substr(plus + 1);
+    if (a.model.empty() || b.model.empty() || b.model.find('+') != std::string::npos)
+      throw Error(ErrorKind::InvalidArgument, "detector '" + options.model + "': expected one or two models (a+b)");
+    a.max_faces = b.max_faces = 0;
+    return std::make_unique<CombinedDetector>(make_detector(a), make_detector(b), options.max_faces);
+  }
+  if (options.model.rfind("faceboxes", 0) == 0) return make_faceboxes_detector(options);
+  return make_blazeface_detector(options);
 }
 
 }  // namespace facerec
