@@ -13,7 +13,7 @@ WORK=$(mktemp -d)
 PORT=${PORT:-$((30000 + RANDOM % 20000))}
 export KEY=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$KEY" > "$WORK/keys"
-"$F" serve --db "$WORK/g.db" --port "$PORT" --api-keys "$WORK/keys" --pipelines 2 --quiet 2>"$WORK/serve.log" &
+"$F" serve --create --db "$WORK/g.db" --port "$PORT" --api-keys "$WORK/keys" --pipelines 2 --quiet 2>"$WORK/serve.log" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
 URL=http://127.0.0.1:$PORT

@@ -58,7 +58,7 @@ TEST_P(Store, EnrolSearchRemoveAndPersist) {
   auto u = url("persist");
   {
     auto s = open_store(u);
-    EXPECT_EQ(s->schema_version(), 2);
+    EXPECT_EQ(s->schema_version(), 3);
     int64_t r0 = s->revision();
     int64_t a = s->enroll("alice", "{\"team\": 1}", {unit({1, 0, 0}), unit({0.9f, 0.1f, 0})});
     int64_t b = s->enroll("bob", "", {unit({0, 1, 0})});
@@ -68,9 +68,9 @@ TEST_P(Store, EnrolSearchRemoveAndPersist) {
     EXPECT_EQ(ids.size(), 1u);
     EXPECT_EQ(s->model(), "m1");
     EXPECT_EQ(s->revision(), r0 + 3);
-    EXPECT_EQ(s->find(std::to_string(b))->name, "bob");
-    EXPECT_EQ(s->find("alice")->templates, 3);
-    EXPECT_FALSE(s->find("nobody").has_value());
+    EXPECT_EQ(s->get(b)->name, "bob");
+    EXPECT_EQ(s->find_name("alice")->templates, 3);
+    EXPECT_FALSE(s->find_name("nobody").has_value());
   }
   Gallery g(u);  // reopened: everything persisted
   auto people = g.list();
@@ -217,7 +217,7 @@ TEST(Gallery, NewerSchemaIsRefusedOldOneUpgraded) {
   sqlite3_close(db);
   {
     auto s = open_store(path);
-    EXPECT_EQ(s->schema_version(), 2);
+    EXPECT_EQ(s->schema_version(), 3);
     auto t = s->templates(true);
     ASSERT_EQ(t.size(), 1u);
     EXPECT_EQ(t[0].t.embedding, (std::vector<float>{1, 0}));
@@ -284,7 +284,7 @@ TEST(Gallery, IndexFileIsReusedOnlyWhileCurrent) {
     Gallery g3(db, o);
     EXPECT_NE(log.back().find("built"), std::string::npos) << log.back();
     EXPECT_EQ(g3.size(), 121u);
-    g3.remove(g3.find("late")->id);
+    g3.remove(g3.find_name("late")->id);
   }
   std::ofstream(dir / "g.index") << "garbage";  // a foreign file is rebuilt, not trusted
   GalleryOptions o;

@@ -126,7 +126,7 @@ TEST(Image, LargeJpegIsReducedWhileDecodingOthersRefused) {
   EXPECT_EQ(d.bgr.size(), cv::Size(800, 1000));
   EXPECT_DOUBLE_EQ(d.scale, 0.5);
   EXPECT_EQ(d.original_width, 1600);
-  EXPECT_EQ(kind_of([&] { decode_image_bytes(encode(m, ".png"), lim); }), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] { decode_image_bytes(encode(m, ".png"), lim); }), ErrorKind::BadInput);
   // a PNG header claiming 20000 x 20000 is refused from the header, before any decoding
   std::string png = encode(cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
   png[16] = 0, png[17] = 0, png[18] = 0x4E, png[19] = 0x20;  // width 20000
@@ -134,20 +134,20 @@ TEST(Image, LargeJpegIsReducedWhileDecodingOthersRefused) {
   int w = 0, h = 0;
   ASSERT_TRUE(probe_image_size(png, w, h));
   EXPECT_EQ(w, 20000);
-  EXPECT_EQ(kind_of([&] { decode_image_bytes(png); }), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] { decode_image_bytes(png); }), ErrorKind::BadInput);
 }
 
 TEST(Image, BadFilesAreClearErrors) {
   auto dir = test::temp_dir("image");
   EXPECT_EQ(kind_of([&] { decode_image_file((dir / "missing.jpg").string()); }), ErrorKind::NotFound);
   std::ofstream(dir / "empty.jpg").close();
-  EXPECT_EQ(kind_of([&] { decode_image_file((dir / "empty.jpg").string()); }), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] { decode_image_file((dir / "empty.jpg").string()); }), ErrorKind::BadInput);
   std::ofstream(dir / "text.jpg") << "hello, I am not a picture";
-  EXPECT_EQ(kind_of([&] { decode_image_file((dir / "text.jpg").string()); }), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] { decode_image_file((dir / "text.jpg").string()); }), ErrorKind::BadInput);
   std::string jpg = encode(cv::Mat(100, 100, CV_8UC3, cv::Scalar(9, 9, 9)), ".jpg");
   std::ofstream(dir / "truncated.jpg", std::ios::binary) << jpg.substr(0, 40);
-  EXPECT_EQ(kind_of([&] { decode_image_file((dir / "truncated.jpg").string()); }), ErrorKind::InvalidArgument);
-  EXPECT_EQ(kind_of([&] { decode_image_bytes(encode(cv::Mat(1, 1, CV_8UC3), ".png")); }), ErrorKind::InvalidArgument);
+  EXPECT_EQ(kind_of([&] { decode_image_file((dir / "truncated.jpg").string()); }), ErrorKind::BadInput);
+  EXPECT_EQ(kind_of([&] { decode_image_bytes(encode(cv::Mat(1, 1, CV_8UC3), ".png")); }), ErrorKind::BadInput);
 }
 
 }  // namespace

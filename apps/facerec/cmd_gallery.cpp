@@ -41,12 +41,7 @@ std::string default_gallery() { return default_db(); }
 
 void GalleryFlags::add(CLI::App* app, bool with_index) {
   app->add_option("--db", db, "Gallery: a SQLite file or a postgresql:// URL (env FACEREC_DB)")->capture_default_str();
-  app->add_option("--embedder", embedder, "Embedding model")->capture_default_str();
-  app->add_option("--detector", detector,
-                  "Detector: blazeface+faceboxes (finds profiles too), or blazeface alone (faster)")
-      ->capture_default_str();
-  app->add_flag("--flip,!--no-flip", flip, "Flip test-time augmentation (default: on)");
-  app->add_flag("--zoom,!--no-zoom", zoom, "Zoom test-time augmentation (default: on)");
+  pipeline.add(app, true);
   if (with_index) {
     app->add_option("--index", index, "Search index: Flat (exact) or faiss:<factory>, e.g. faiss:HNSW32;efSearch=128")
         ->capture_default_str();
@@ -55,19 +50,11 @@ void GalleryFlags::add(CLI::App* app, bool with_index) {
   }
 }
 
-AnalyzerOptions GalleryFlags::options() const {
-  AnalyzerOptions o;
-  o.embedder.model = embedder;
-  o.detector.model = detector;
-  o.embedder.flip = flip;
-  o.embedder.zoom = zoom;
-  return o;
-}
-
 GalleryOptions GalleryFlags::gallery_options() const {
   GalleryOptions o;
   o.index = index;
   o.index_file = index_file;
+  o.create = create;
   o.log = [](const std::string& line) { std::cerr << "facerec: " << line << "\n"; };
   return o;
 }
@@ -89,7 +76,8 @@ std::vector<Template> templates_from_files(FaceAnalyzer& fa, const std::vector<s
       if (!note.empty()) std::cerr << "facerec: " << path << ": " << note << (t ? "\n" : "; skipped\n");
       if (t) templates.push_back(std::move(*t));
     } catch (const Error& e) {
-      if (e.kind() != ErrorKind::InvalidArgument && e.kind() != ErrorKind::NotFound) throw;
+      if (e.kind() != ErrorKind::InvalidArgument && e.kind() != ErrorKind::BadInput && e.kind() != ErrorKind::NotFound)
+        throw;
       std::cerr << "facerec: " << e.what() << "; skipped\n";
     }
   }
@@ -99,7 +87,7 @@ std::vector<Template> templates_from_files(FaceAnalyzer& fa, const std::vector<s
 int enroll(const std::string& name, const std::string& metadata, const std::vector<std::string>& images,
            const std::string& folders, bool keep_crops, const GalleryFlags& g) {
   FaceAnalyzer fa(g.options());
-  auto store = open_store(g.db);
+  auto store = open_store(g.db, /*create=*/true);
   if (!folders.empty()) {  // one person per sub-folder, one transaction each
     auto subjects = read_identity_folders(folders);
     size_t done = 0, people = 0, faces = 0;
@@ -167,7 +155,8 @@ int identify(const std::vector<std::string>& images, int top, const std::string&
     try {
       faces = fa.analyze(decode_image_file(path).bgr, true);
     } catch (const Error& e) {
-      if (e.kind() != ErrorKind::InvalidArgument && e.kind() != ErrorKind::NotFound) throw;
+      if (e.kind() != ErrorKind::InvalidArgument && e.kind() != ErrorKind::BadInput && e.kind() != ErrorKind::NotFound)
+        throw;
       std::cerr << "facerec: " << e.what() << "\n";
       ++bad;
       continue;
@@ -203,8 +192,27 @@ int identify(const std::vector<std::string>& images, int top, const std::string&
   return bad ? kBadInput : kOk;
 }
 
-int people(const std::string& verb, const std::string& who, const std::string& db, bool json) {
-  auto store = open_store(db);
+// The person a command-line argument names: an exact name, else (all digits) an id; with
+// --id always an id. A name that is also another person's id is refused as ambiguous.
+std::optional<Identity> resolve_person(GalleryStore& store, const std::string& who, bool by_id) {
+  bool digits = !who.empty() && who.size() <= 18 && who.find_first_not_of("0123456789") == std::string::npos;
+  if (by_id) {
+    if (!digits) throw Error(ErrorKind::InvalidArgument, "--id needs a number, not '" + who + "'");
+    return store.get(std::stoll(who));
+  }
+  auto named = store.find_name(who);
+  auto numbered = digits ? store.get(std::stoll(who)) : std::nullopt;
+  if (named && numbered && named->id != numbered->id)
+    throw Error(ErrorKind::InvalidArgument, "'" + who + "' is the name of person " + std::to_string(named->id) +
+                                                " and the id of " + numbered->name +
+                                                ": give --id to mean the id, "
+                                                "or the id " +
+                                                std::to_string(named->id) + " with --id");
+  return named ? named : numbered;
+}
+
+int people(const std::string& verb, const std::string& who, bool by_id, const std::string& db, bool json) {
+  auto store = open_store(db, /*create=*/false);
   if (verb == "list") {
     auto all = store->list();
     if (json) {
@@ -218,7 +226,7 @@ int people(const std::string& verb, const std::string& who, const std::string& d
     }
     return kOk;
   }
-  auto person = store->find(who);
+  auto person = resolve_person(*store, who, by_id);
   if (!person) throw Error(ErrorKind::NotFound, "no person '" + who + "' in " + db);
   if (verb == "show") {
     std::cout << nlohmann::json{{"id", person->id},
@@ -287,12 +295,16 @@ void add_gallery_commands(CLI::App& app, Action* action) {
     for (const char* verb : {"list", "show", "remove"}) {
       auto* sub = cmd->add_subcommand(verb, std::string(verb) + " enrolled people");
       auto who = std::make_shared<std::string>();
-      if (std::string(verb) != "list") sub->add_option("person", *who, "Name or id")->required();
+      auto by_id = std::make_shared<bool>(false);
+      if (std::string(verb) != "list") {
+        sub->add_option("person", *who, "Name, or id when no person has that name")->required();
+        sub->add_flag("--id", *by_id, "The argument is an id, never a name");
+      }
       sub->add_option("--db", *db, "Gallery: a SQLite file or a postgresql:// URL (env FACEREC_DB)")
           ->capture_default_str();
       sub->add_flag("--json", *json, "JSON output");
       std::string v = verb;
-      sub->callback([=] { *action = [=] { return people(v, *who, *db, *json); }; });
+      sub->callback([=] { *action = [=] { return people(v, *who, *by_id, *db, *json); }; });
     }
   }
 }

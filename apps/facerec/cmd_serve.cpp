@@ -20,7 +20,7 @@ namespace {
 struct ServeFlags {
   GalleryFlags g;
   std::string host = "127.0.0.1", keys_file, fmr = "1e-3";
-  int port = 8080, threads = 8, pipelines = 2;
+  int port = 8080, http_threads = ServiceOptions{}.http_threads, pipelines = 2;
   double max_body_mb = 10;
   int64_t max_pixels = 40'000'000;
   bool anonymous = false, keep_crops = true, quiet = false;
@@ -31,13 +31,19 @@ std::vector<std::string> read_keys(const ServeFlags& f) {
   if (!f.keys_file.empty()) {
     std::istringstream in(detail::read_file(f.keys_file));
     for (std::string line; std::getline(in, line);) {
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+      // surrounding blanks (spaces, tabs, CR) are never part of a key
+      const char* blank = " \t\r\v\f";
+      size_t a = line.find_first_not_of(blank), b = line.find_last_not_of(blank);
+      line = a == std::string::npos ? std::string() : line.substr(a, b - a + 1);
       if (!line.empty() && line[0] != '#') keys.push_back(line);
     }
     if (keys.empty()) throw Error(ErrorKind::InvalidArgument, f.keys_file + " holds no API key");
   }
   if (const char* env = std::getenv("FACEREC_API_KEYS"); env && *env)
-    for (auto& k : split_list(env)) keys.push_back(std::move(k));
+    for (auto& k : split_list(env)) {
+      size_t a = k.find_first_not_of(" \t"), b = k.find_last_not_of(" \t");
+      if (a != std::string::npos) keys.push_back(k.substr(a, b - a + 1));
+    }
   return keys;
 }
 
@@ -52,7 +58,7 @@ int serve(const ServeFlags& f) {
     throw Error(ErrorKind::InvalidArgument, "--anonymous and API keys exclude each other");
   o.max_body_bytes = size_t(f.max_body_mb * 1024 * 1024);
   o.max_pixels = f.max_pixels;
-  o.http_threads = f.threads;
+  o.http_threads = f.http_threads;
   o.pipelines = f.pipelines;
   o.operating_point = f.fmr == "best" ? "best_accuracy" : "fmr_" + f.fmr;
   o.keep_crops = f.keep_crops;
@@ -92,6 +98,7 @@ void add_serve_command(CLI::App& app, Action* action) {
       app.add_subcommand("serve", "REST/JSON service: people, faces, identify, verify (OpenAPI at /openapi.json)");
   auto f = std::make_shared<ServeFlags>();
   f->g.add(cmd, true);
+  cmd->add_flag("--create", f->g.create, "Create the gallery when --db names none yet (otherwise that is an error)");
   cmd->add_option("--host", f->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", f->port, "Port (0: any free port)")->capture_default_str()->check(CLI::Range(0, 65535));
   cmd->add_option("--api-keys", f->keys_file,
@@ -104,7 +111,10 @@ void add_serve_command(CLI::App& app, Action* action) {
   cmd->add_option("--max-pixels", f->max_pixels, "Largest image, pixels")
       ->capture_default_str()
       ->check(CLI::Range(int64_t(64), int64_t(1) << 32));
-  cmd->add_option("--threads", f->threads, "HTTP connection threads")->capture_default_str()->check(CLI::Range(1, 256));
+  cmd->add_option("--http-threads", f->http_threads,
+                  "HTTP connection threads (a stalled client holds one for at most 10 s)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   cmd->add_option("--pipelines", f->pipelines, "Concurrent face pipelines (about the number of cores)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

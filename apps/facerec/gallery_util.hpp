@@ -1,5 +1,7 @@
 #pragma once
 // Gallery options and enrolment shared by the CLI commands and the REST service.
+#include "pipeline_flags.hpp"
+
 #include <facerec/analyzer.hpp>
 #include <facerec/gallery.hpp>
 
@@ -13,14 +15,14 @@ namespace facerec::cli {
 // ~/.local/share/facerec/gallery.db, or FACEREC_DB.
 std::string default_gallery();
 
+// --db, the index flags, and every pipeline flag (PipelineFlags).
 struct GalleryFlags {
   std::string db = default_gallery();
-  std::string embedder = "face_recognition_model";
-  std::string detector = DetectorOptions{}.model;
-  bool flip = true, zoom = true;
+  PipelineFlags pipeline;
   std::string index = "Flat", index_file;
+  bool create = false;  // may the command create the gallery? (enroll; serve --create)
   void add(CLI::App* app, bool with_index = true);
-  AnalyzerOptions options() const;
+  AnalyzerOptions options() const { return pipeline.options(); }
   GalleryOptions gallery_options() const;
 };
 

@@ -14,6 +14,7 @@ static int exit_code_for(facerec::ErrorKind k) {
       return Exit::kUsage;
     case facerec::ErrorKind::NotFound:
     case facerec::ErrorKind::BadModel:
+    case facerec::ErrorKind::BadInput:
       return Exit::kBadInput;
     case facerec::ErrorKind::External:
       return Exit::kExternal;

@@ -19,6 +19,7 @@ enum class ErrorKind {
   External,         // an external tool or registry failed (npm, tar)
   Internal,         // a bug: an invariant did not hold
   AlreadyExists,    // creating something whose name is taken
+  BadInput,         // input data that cannot be used: an undecodable, truncated or oversized image
 };
 
 class Error : public std::runtime_error {

@@ -66,11 +66,19 @@ class GalleryStore {
   // `template_ids`, when given, receives the new templates' ids.
   virtual int64_t enroll(const std::string& name, const std::string& metadata, const std::vector<Template>& templates,
                          std::vector<int64_t>* template_ids = nullptr) = 0;
+  // Adds templates to the existing identity `identity_id` in one transaction. Throws
+  // Error(NotFound) when no such identity exists (e.g. it was removed meanwhile): an identity is
+  // never brought back by adding to it. Otherwise as enroll().
+  virtual void add_templates(int64_t identity_id, const std::vector<Template>& templates,
+                             std::vector<int64_t>* template_ids = nullptr) = 0;
   // A person without templates yet. Throws Error(AlreadyExists) when the name is taken.
+  // Ids are never reused: a removed person's id is never given to another.
   virtual int64_t create(const std::string& name, const std::string& metadata) = 0;
   virtual std::vector<Identity> list() = 0;
-  // By name, or by id when `name_or_id` is all digits.
-  virtual std::optional<Identity> find(const std::string& name_or_id) = 0;
+  // By id only; a person's name never stands for an id.
+  virtual std::optional<Identity> get(int64_t identity_id) = 0;
+  // By exact name.
+  virtual std::optional<Identity> find_name(const std::string& name) = 0;
   virtual bool remove(int64_t identity_id) = 0;  // with its templates; false when unknown
   // Templates with id > after_id in id order; crops only when asked (they are large).
   virtual std::vector<StoredTemplate> templates(bool with_crops = false, int64_t after_id = 0) = 0;
@@ -87,14 +95,20 @@ class GalleryStore {
   virtual int64_t revision() = 0;
 };
 
-// Throws Error(InvalidArgument) for an unknown URL scheme, Error(Io) when the store cannot open.
-std::unique_ptr<GalleryStore> open_store(const std::string& url);
+// Throws Error(InvalidArgument) for an unknown URL scheme, Error(Io) when the store cannot open
+// (or an SQLite file that is not a facerec gallery: a database with other tables), Error(Unsupported)
+// for a newer or unreadable schema version, and Error(NotFound) when `create` is false and there is
+// no gallery yet (no such file; a database without the gallery's tables) — a mistyped path is an
+// error, not a new empty gallery.
+std::unique_ptr<GalleryStore> open_store(const std::string& url, bool create = true);
 
 struct GalleryOptions {
   std::string index = "Flat";  // SearchIndex factory string (index.hpp)
   // When set: loaded at start if it matches the store (same revision and template count),
   // otherwise rebuilt from the store and written there.
   std::string index_file;
+  // Create the gallery when it does not exist yet (false: Error(NotFound), see open_store).
+  bool create = true;
   // Log lines (index rebuilt / loaded); may be empty.
   std::function<void(const std::string&)> log;
 };
@@ -105,6 +119,9 @@ class Gallery {
   ~Gallery();
 
   int64_t enroll(const std::string& name, const std::string& metadata, const std::vector<Template>& templates);
+  // Adds faces to an existing person; Error(NotFound) when it does not exist (or was removed
+  // meanwhile, by this or another process).
+  void add_faces(int64_t identity_id, const std::vector<Template>& templates);
   int64_t create(const std::string& name, const std::string& metadata);
   bool remove(int64_t identity_id);
   // The best similarity between `embedding` and the templates of one identity; nullopt when it
@@ -112,7 +129,8 @@ class Gallery {
   std::optional<float> best_similarity(int64_t identity_id, const std::vector<float>& embedding,
                                        const std::string& model);
   std::vector<Identity> list();
-  std::optional<Identity> find(const std::string& name_or_id);
+  std::optional<Identity> get(int64_t identity_id);
+  std::optional<Identity> find_name(const std::string& name);
   // Top-k identities for one embedding. Requires: the gallery's model (or an empty gallery) and
   // its dimension; throws Error(InvalidArgument) otherwise.
   std::vector<Candidate> search(const std::vector<float>& embedding, const std::string& model, int k);
@@ -137,6 +155,9 @@ class Gallery {
   void rebuild_index(const Snapshot& snap);
   bool load_index_file(const Snapshot& snap);
   void save_index_file();
+  // requires the exclusive lock: puts templates just stored for `identity` into the index
+  void index_added(int64_t identity, const std::string& name, const std::vector<Template>& templates,
+                   const std::vector<int64_t>& ids);
   std::unique_ptr<GalleryStore> store_;
   GalleryOptions options_;
   std::shared_mutex mu_;

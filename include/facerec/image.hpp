@@ -9,6 +9,7 @@
 #include <opencv2/core.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace facerec {
@@ -25,12 +26,24 @@ struct DecodedImage {
   double scale = 1.0;                           // bgr size / original size (< 1 when reduced while decoding)
 };
 
-// Throws Error: NotFound (no file), InvalidArgument (empty, not an image, truncated beyond
-// decoding, too small, too large to reduce).
+// Formats: JPEG (baseline, progressive, CMYK), PNG, BMP, TIFF (first page), WebP, PNM (P1-P6).
+// Every other format (GIF, JPEG 2000, HDR, EXR, BigTIFF, PAM, ...) is refused before decoding,
+// so the pixel limit is checked from the header of every file that reaches a decoder.
+// Throws Error: NotFound (no file), BadInput (empty, unsupported format, corrupt header,
+// a JPEG without its end-of-image marker (truncated), too small, too large to reduce).
 DecodedImage decode_image_file(const std::string& path, const ImageLimits& limits = {});
 DecodedImage decode_image_bytes(const std::string& bytes, const ImageLimits& limits = {});
 
-// Pixel dimensions from a JPEG/PNG/BMP/GIF/PPM header without decoding; false when unknown.
+// What a file's header says, read without decoding.
+struct ImageHeader {
+  std::string format;  // "jpeg", "png", "bmp", "tiff", "webp", "pnm"
+  int width = 0, height = 0;
+  bool complete = true;  // JPEG: an end-of-image marker follows the first scan (false: truncated)
+};
+// The header of a supported format; nullopt for other formats and for corrupt headers.
+// Never reads past `bytes`; safe on any input.
+std::optional<ImageHeader> probe_image(const std::string& bytes);
+// probe_image's width and height; false when it returns nullopt.
 bool probe_image_size(const std::string& bytes, int& width, int& height);
 
 }  // namespace facerec

@@ -9,7 +9,11 @@
 // Requests need an API key in the X-API-Key header (except /v1/health and /openapi.json), bodies
 // are limited in bytes and images in pixels, and every error is JSON
 // {"error": {"status": 400, "code": "bad_image", "message": "..."}} with a fitting HTTP status.
-// Nothing is stored when a request fails.
+// Nothing is stored when a request fails. Limits hold before memory is spent: a body is refused
+// (413) from its Content-Length, or while it arrives (chunked), never after buffering it; an image
+// from its header before decoding (413), in every accepted format (decode_image); images are
+// decoded only under one of the `pipelines`, which bounds decoding memory; the detector's work per
+// image is bounded (DetectorOptions::max_tiles, max_faces).
 //
 // Thread safety: the service runs `http_threads` connection threads and `pipelines` face
 // pipelines (one FaceAnalyzer each, handed out per request); the Gallery is shared (it is
@@ -33,7 +37,12 @@ struct ServiceOptions {
   bool allow_anonymous = false;       // serve without keys (only when no key is configured)
   size_t max_body_bytes = 10u << 20;  // larger requests get 413
   int64_t max_pixels = 40'000'000;    // larger images get 413
-  int http_threads = 8;
+  // Connections are served by http_threads threads; one that sends its request head slower than
+  // head_timeout_s (or more than 64 KiB of it) is answered 408 (431) and closed, so stalled
+  // clients hold a thread for at most that long. Compressed bodies (Content-Encoding) get 415.
+  int http_threads = 32;
+  double head_timeout_s = 10;
+  int max_faces = 100;                       // faces analysed per image (the highest-scoring), when analyzer sets none
   int pipelines = 2;                         // concurrent face pipelines (CPU bound: about the cores)
   std::string operating_point = "fmr_1e-3";  // known/unknown and same/different decisions
   bool keep_crops = true;                    // store face crops so the gallery can be re-embedded

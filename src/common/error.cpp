@@ -6,6 +6,8 @@ const char* to_string(ErrorKind kind) noexcept {
   switch (kind) {
     case ErrorKind::InvalidArgument:
       return "invalid argument";
+    case ErrorKind::BadInput:
+      return "bad input";
     case ErrorKind::NotFound:
       return "not found";
     case ErrorKind::BadModel:

@@ -75,11 +75,14 @@ class BlazeFace final : public FaceDetector {
     // about 24 input pixels (or 2x, whichever is smaller).
     float s = S / std::max(W, H);
     float s_max = std::min(2.f, 24.f / float(std::max(opt_.min_face, 4)));
+    int tiles = 0;
     for (int level = 0;; ++level) {
       float sw = W * s, sh = H * s;
       float stride = S * 0.75f;
       int nx = sw <= S ? 1 : int(std::ceil((sw - S) / stride)) + 1;
       int ny = sh <= S ? 1 : int(std::ceil((sh - S) / stride)) + 1;
+      tiles += nx * ny;
+      if (level > 0 && opt_.max_tiles > 0 && tiles > opt_.max_tiles) break;  // work bound: skip the finer levels
       // below scale 1, shrink once per level with area averaging; tiles then sample that copy
       cv::Mat level_img = bgr;
       if (s < 1)

@@ -202,7 +202,9 @@ DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::v
             error = "no face found";
           }
         } catch (const Error& err) {
-          if (err.kind() != ErrorKind::InvalidArgument && err.kind() != ErrorKind::NotFound) throw;
+          if (err.kind() != ErrorKind::InvalidArgument && err.kind() != ErrorKind::BadInput &&
+              err.kind() != ErrorKind::NotFound)
+            throw;
           error = err.what();
         }
         std::lock_guard lock(mu);

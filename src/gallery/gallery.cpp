@@ -20,8 +20,8 @@ struct Gallery::Snapshot {
   std::vector<Identity> people;
 };
 
-std::unique_ptr<GalleryStore> open_store(const std::string& url) {
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) return open_postgres_store(url);
+std::unique_ptr<GalleryStore> open_store(const std::string& url, bool create) {
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) return open_postgres_store(url, create);
   std::string path = url;
   if (path.rfind("sqlite:", 0) == 0)
     path = path.substr(7);
@@ -29,11 +29,11 @@ std::unique_ptr<GalleryStore> open_store(const std::string& url) {
     throw Error(ErrorKind::InvalidArgument,
                 "gallery URL scheme not supported: " + url + " (use a SQLite file path or postgresql://...)");
   if (path.empty()) throw Error(ErrorKind::InvalidArgument, "empty gallery path");
-  return open_sqlite_store(path);
+  return open_sqlite_store(path, create);
 }
 
 Gallery::Gallery(const std::string& url, GalleryOptions options)
-    : store_(open_store(url)), options_(std::move(options)) {
+    : store_(open_store(url, options.create)), options_(std::move(options)) {
   // validate the factory string now rather than at the first build; the dimension is not known yet
   // and some indexes constrain it (PQ32 needs a multiple of 32), so any common one will do
   std::optional<Error> first;
@@ -75,12 +75,32 @@ int64_t Gallery::enroll(const std::string& name, const std::string& metadata, co
     std::lock_guard s(store_mu_);
     id = store_->enroll(name, metadata, templates, &ids);
   }
+  index_added(id, name, templates, ids);
+  return id;
+}
+
+void Gallery::add_faces(int64_t identity_id, const std::vector<Template>& templates) {
+  std::unique_lock lock(mu_);
+  refresh_index();
+  std::vector<int64_t> ids;
+  std::string name;
+  {
+    std::lock_guard s(store_mu_);
+    store_->add_templates(identity_id, templates, &ids);
+    auto p = store_->get(identity_id);
+    name = p ? p->name : std::string();
+  }
+  index_added(identity_id, name, templates, ids);
+}
+
+void Gallery::index_added(int64_t id, const std::string& name, const std::vector<Template>& templates,
+                          const std::vector<int64_t>& ids) {
   names_[id] = name;
   if (model_.empty()) model_ = templates[0].model;
   if (!index_ || index_->size() == 0) {
     stale_ = true;  // the first templates decide the dimension: build
     refresh_index();
-    return id;
+    return;
   }
   std::vector<float> x;
   for (const auto& t : templates) x.insert(x.end(), t.embedding.begin(), t.embedding.end());
@@ -89,7 +109,7 @@ int64_t Gallery::enroll(const std::string& name, const std::string& metadata, co
   max_template_id_ = std::max(max_template_id_, ids.back());
   {
     std::lock_guard s(store_mu_);
-    // our enrolment alone moved the revision by one; anything more came from another writer,
+    // our change alone moved the revision by one; anything more came from another writer,
     // whose changes this index does not hold yet: rebuild at the next search
     if (store_->revision() == revision_ + 1)
       revision_ += 1;
@@ -97,7 +117,6 @@ int64_t Gallery::enroll(const std::string& name, const std::string& metadata, co
       stale_ = true;
   }
   dirty_ = true;
-  return id;
 }
 
 int64_t Gallery::create(const std::string& name, const std::string& metadata) {
@@ -153,9 +172,14 @@ std::vector<Identity> Gallery::list() {
   return store_->list();
 }
 
-std::optional<Identity> Gallery::find(const std::string& key) {
+std::optional<Identity> Gallery::get(int64_t identity_id) {
   std::lock_guard s(store_mu_);
-  return store_->find(key);
+  return store_->get(identity_id);
+}
+
+std::optional<Identity> Gallery::find_name(const std::string& name) {
+  std::lock_guard s(store_mu_);
+  return store_->find_name(name);
 }
 
 std::string Gallery::model() {

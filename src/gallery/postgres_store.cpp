@@ -65,13 +65,13 @@ auto guarded(const char* what, F&& f) -> decltype(f()) {
 
 class PostgresStore final : public GalleryStore {
  public:
-  explicit PostgresStore(const std::string& url) {
+  PostgresStore(const std::string& url, bool create) {
     try {
       conn_ = std::make_unique<pqxx::connection>(url);
     } catch (const std::exception& e) {
       throw Error(ErrorKind::Io, "cannot connect to the gallery database: " + std::string(e.what()));
     }
-    guarded("migration", [&] { migrate(); });
+    guarded("migration", [&] { migrate(create); });
   }
 
   int64_t enroll(const std::string& name, const std::string& metadata, const std::vector<Template>& templates,
@@ -87,16 +87,7 @@ class PostgresStore final : public GalleryStore {
           "RETURNING id",
           name, metadata, now());
       int64_t id = r[0][0].as<int64_t>();
-      if (template_ids) template_ids->clear();
-      for (const auto& t : templates) {
-        auto ti = w.exec_params(
-            "INSERT INTO templates(identity_id, model, dim, embedding, image_sha256, quality, created, crop, "
-            "crop_landmarks) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            id, t.model, int64_t(t.embedding.size()), bytes(t.embedding.data(), t.embedding.size() * sizeof(float)),
-            t.image_sha256, double(t.quality), now(), bytes(t.crop.jpeg.data(), t.crop.jpeg.size()),
-            bytes(t.crop.landmarks.data(), t.crop.landmarks.size() * sizeof(float)));
-        if (template_ids) template_ids->push_back(ti[0][0].as<int64_t>());
-      }
+      insert_templates(w, id, templates, template_ids);
       bump_revision(w);
       w.commit();
       return id;
@@ -141,22 +132,47 @@ class PostgresStore final : public GalleryStore {
     });
   }
 
-  std::optional<Identity> find(const std::string& key) override {
+  std::optional<Identity> get(int64_t id) override {
     return guarded("lookup", [&]() -> std::optional<Identity> {
-      bool numeric = !key.empty() && key.size() < 19 && key.find_first_not_of("0123456789") == std::string::npos;
       pqxx::read_transaction w(*conn_);
-      auto r = w.exec_params(
+      return identity(w.exec_params(
           "SELECT i.id, i.name, i.metadata, (SELECT COUNT(*) FROM templates t WHERE t.identity_id = i.id) FROM "
-          "identities i WHERE i.name = $1 OR i.id = $2 ORDER BY (i.name = $1) DESC LIMIT 1",
-          key, numeric ? int64_t(std::stoll(key)) : int64_t(-1));
-      if (r.empty()) return std::nullopt;
-      return Identity{r[0][0].as<int64_t>(), r[0][1].as<std::string>(), r[0][2].as<std::string>(), r[0][3].as<int>()};
+          "identities i WHERE i.id = $1",
+          id));
+    });
+  }
+
+  std::optional<Identity> find_name(const std::string& name) override {
+    return guarded("lookup", [&]() -> std::optional<Identity> {
+      pqxx::read_transaction w(*conn_);
+      return identity(w.exec_params(
+          "SELECT i.id, i.name, i.metadata, (SELECT COUNT(*) FROM templates t WHERE t.identity_id = i.id) FROM "
+          "identities i WHERE i.name = $1",
+          name));
+    });
+  }
+
+  void add_templates(int64_t identity_id, const std::vector<Template>& templates,
+                     std::vector<int64_t>* template_ids) override {
+    guarded("adding faces", [&] {
+      pqxx::work w(*conn_);
+      w.exec_params("SELECT pg_advisory_xact_lock($1)", kEnrolLock);
+      // the row lock orders this against a removal: either the removal sees these templates, or
+      // this finds no person
+      auto p = w.exec_params("SELECT name FROM identities WHERE id = $1 FOR UPDATE", identity_id);
+      if (p.empty()) throw Error(ErrorKind::NotFound, "no person with id " + std::to_string(identity_id));
+      auto m = w.exec("SELECT model FROM templates LIMIT 1");
+      validate_enrolment(p[0][0].as<std::string>(), templates, m.empty() ? std::string() : m[0][0].as<std::string>());
+      insert_templates(w, identity_id, templates, template_ids);
+      bump_revision(w);
+      w.commit();
     });
   }
 
   bool remove(int64_t id) override {
     return guarded("removal", [&] {
       pqxx::work w(*conn_);
+      w.exec_params("SELECT id FROM identities WHERE id = $1 FOR UPDATE", id);
       w.exec_params("DELETE FROM templates WHERE identity_id = $1", id);
       auto r = w.exec_params("DELETE FROM identities WHERE id = $1", id);
       bool removed = r.affected_rows() > 0;
@@ -218,28 +234,58 @@ class PostgresStore final : public GalleryStore {
     return guarded("reading the revision", [&] {
       pqxx::read_transaction w(*conn_);
       auto r = w.exec("SELECT value FROM meta WHERE key = 'revision'");
-      return r.empty() ? int64_t(0) : std::stoll(r[0][0].as<std::string>());
+      return r.empty() ? int64_t(0) : parse_stored_number(r[0][0].as<std::string>(), "revision", "gallery database");
     });
   }
 
  private:
   std::unique_ptr<pqxx::connection> conn_;
 
+  static std::optional<Identity> identity(const pqxx::result& r) {
+    if (r.empty()) return std::nullopt;
+    return Identity{r[0][0].as<int64_t>(), r[0][1].as<std::string>(), r[0][2].as<std::string>(), r[0][3].as<int>()};
+  }
+
+  static void insert_templates(pqxx::work& w, int64_t id, const std::vector<Template>& templates,
+                               std::vector<int64_t>* template_ids) {
+    if (template_ids) template_ids->clear();
+    for (const auto& t : templates) {
+      auto ti = w.exec_params(
+          "INSERT INTO templates(identity_id, model, dim, embedding, image_sha256, quality, created, crop, "
+          "crop_landmarks) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+          id, t.model, int64_t(t.embedding.size()), bytes(t.embedding.data(), t.embedding.size() * sizeof(float)),
+          t.image_sha256, double(t.quality), now(), bytes(t.crop.jpeg.data(), t.crop.jpeg.size()),
+          bytes(t.crop.landmarks.data(), t.crop.landmarks.size() * sizeof(float)));
+      if (template_ids) template_ids->push_back(ti[0][0].as<int64_t>());
+    }
+  }
+
   static int version(pqxx::transaction_base& w) {
     auto t = w.exec("SELECT to_regclass('meta') IS NOT NULL");
     if (!t[0][0].as<bool>()) return 0;
     auto r = w.exec("SELECT value FROM meta WHERE key = 'schema_version'");
-    return r.empty() ? 0 : std::stoi(r[0][0].as<std::string>());
+    return r.empty()
+               ? 0
+               : int(std::min<int64_t>(
+                     parse_stored_number(r[0][0].as<std::string>(), "schema version", "gallery database"), 1 << 30));
   }
 
   static void bump_revision(pqxx::work& w) {
     w.exec("UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'revision'");
   }
 
-  void migrate() {
+  void migrate(bool create) {
     pqxx::work w(*conn_);
     w.exec_params("SELECT pg_advisory_xact_lock($1)", kEnrolLock);  // one client migrates, the others wait
     int v = version(w);
+    if (v == 0) {
+      auto t = w.exec("SELECT to_regclass('identities') IS NOT NULL OR to_regclass('templates') IS NOT NULL");
+      if (t[0][0].as<bool>())
+        throw Error(ErrorKind::Io,
+                    "the database holds tables named identities/templates but no facerec gallery (no meta table); "
+                    "refusing to use them");
+      if (!create) throw Error(ErrorKind::NotFound, "the database holds no facerec gallery yet (enrol someone first)");
+    }
     if (v > kSchemaVersion)
       throw Error(ErrorKind::Unsupported, "gallery database has schema version " + std::to_string(v) +
                                               ", newer than this facerec (" + std::to_string(kSchemaVersion) + ")");
@@ -267,8 +313,8 @@ class PostgresStore final : public GalleryStore {
 
 }  // namespace
 
-std::unique_ptr<GalleryStore> open_postgres_store(const std::string& url) {
-  return std::make_unique<PostgresStore>(url);
+std::unique_ptr<GalleryStore> open_postgres_store(const std::string& url, bool create) {
+  return std::make_unique<PostgresStore>(url, create);
 }
 
 }  // namespace facerec

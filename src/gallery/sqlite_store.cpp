@@ -10,13 +10,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <type_traits>
 
 namespace facerec {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 class Stmt {
  public:
@@ -70,7 +71,10 @@ class Stmt {
 
 class SqliteStore final : public GalleryStore {
  public:
-  explicit SqliteStore(const std::string& path) {
+  SqliteStore(const std::string& path, bool create) {
+    std::error_code ec;
+    if (!create && !std::filesystem::exists(path, ec))
+      throw Error(ErrorKind::NotFound, "no gallery at " + path + " (enrol someone first, or check --db)");
     if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         nullptr) != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -83,7 +87,7 @@ class SqliteStore final : public GalleryStore {
       exec("PRAGMA journal_mode=WAL");
       exec("PRAGMA synchronous=NORMAL");
       exec("PRAGMA foreign_keys=ON");
-      migrate(path);
+      migrate(path, create);
     } catch (...) {  // the destructor does not run for a constructor that throws
       sqlite3_close(db_);
       db_ = nullptr;
@@ -103,28 +107,13 @@ class SqliteStore final : public GalleryStore {
         if (s.step()) id = s.i64(0);
       }
       if (id == 0) {
-        Stmt s(db_, "INSERT INTO identities(name, metadata, created) VALUES (?, ?, ?)");
-        s.bind(1, name).bind(2, metadata).bind(3, now());
-        s.step();
-        id = sqlite3_last_insert_rowid(db_);
+        id = insert_identity(name, metadata);
       } else if (!metadata.empty()) {
         Stmt s(db_, "UPDATE identities SET metadata = ? WHERE id = ?");
         s.bind(1, metadata).bind(2, id);
         s.step();
       }
-      if (template_ids) template_ids->clear();
-      for (const auto& t : templates) {
-        Stmt s(db_,
-               "INSERT INTO templates(identity_id, model, dim, embedding, image_sha256, quality, created, crop, "
-               "crop_landmarks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-        s.bind(1, id).bind(2, t.model).bind(3, int64_t(t.embedding.size()));
-        s.bind_blob(4, t.embedding.data(), t.embedding.size() * sizeof(float));
-        s.bind(5, t.image_sha256).bind(6, double(t.quality)).bind(7, now());
-        s.bind_blob(8, t.crop.jpeg.data(), t.crop.jpeg.size());
-        s.bind_blob(9, t.crop.landmarks.data(), t.crop.landmarks.size() * sizeof(float));
-        s.step();
-        if (template_ids) template_ids->push_back(sqlite3_last_insert_rowid(db_));
-      }
+      insert_templates(id, templates, template_ids);
       bump_revision();
       return id;
     });
@@ -140,12 +129,26 @@ class SqliteStore final : public GalleryStore {
           throw Error(ErrorKind::AlreadyExists,
                       "a person named '" + name + "' exists (id " + std::to_string(s.i64(0)) + ")");
       }
-      Stmt s(db_, "INSERT INTO identities(name, metadata, created) VALUES (?, ?, ?)");
-      s.bind(1, name).bind(2, metadata).bind(3, now());
-      s.step();
-      int64_t id = sqlite3_last_insert_rowid(db_);
+      int64_t id = insert_identity(name, metadata);
       bump_revision();
       return id;
+    });
+  }
+
+  void add_templates(int64_t identity_id, const std::vector<Template>& templates,
+                     std::vector<int64_t>* template_ids) override {
+    std::string name;
+    {
+      auto p = get(identity_id);
+      name = p ? p->name : std::string("?");
+    }
+    validate_enrolment(name, templates, model());
+    transaction([&] {
+      Stmt s(db_, "SELECT 1 FROM identities WHERE id = ?");  // in the write transaction: no removal in between
+      s.bind(1, identity_id);
+      if (!s.step()) throw Error(ErrorKind::NotFound, "no person with id " + std::to_string(identity_id));
+      insert_templates(identity_id, templates, template_ids);
+      bump_revision();
     });
   }
 
@@ -169,12 +172,20 @@ class SqliteStore final : public GalleryStore {
     return out;
   }
 
-  std::optional<Identity> find(const std::string& key) override {
-    bool numeric = !key.empty() && key.size() < 19 && key.find_first_not_of("0123456789") == std::string::npos;
+  std::optional<Identity> get(int64_t id) override {
     Stmt s(db_,
            "SELECT i.id, i.name, i.metadata, (SELECT COUNT(*) FROM templates t WHERE t.identity_id = i.id) FROM "
-           "identities i WHERE i.name = ? OR i.id = ? ORDER BY i.name = ? DESC LIMIT 1");
-    s.bind(1, key).bind(2, numeric ? int64_t(std::stoll(key)) : int64_t(-1)).bind(3, key);
+           "identities i WHERE i.id = ?");
+    s.bind(1, id);
+    if (s.step()) return Identity{s.i64(0), s.text(1), s.text(2), int(s.i64(3))};
+    return std::nullopt;
+  }
+
+  std::optional<Identity> find_name(const std::string& name) override {
+    Stmt s(db_,
+           "SELECT i.id, i.name, i.metadata, (SELECT COUNT(*) FROM templates t WHERE t.identity_id = i.id) FROM "
+           "identities i WHERE i.name = ?");
+    s.bind(1, name);
     if (s.step()) return Identity{s.i64(0), s.text(1), s.text(2), int(s.i64(3))};
     return std::nullopt;
   }
@@ -224,7 +235,7 @@ class SqliteStore final : public GalleryStore {
 
   int64_t revision() override {
     Stmt s(db_, "SELECT value FROM meta WHERE key = 'revision'");
-    return s.step() ? std::stoll(s.text(0)) : 0;
+    return s.step() ? parse_stored_number(s.text(0), "revision", "gallery " + path_) : 0;
   }
 
   std::string model() override {
@@ -234,11 +245,51 @@ class SqliteStore final : public GalleryStore {
 
   int schema_version() override {
     Stmt s(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
-    return s.step() ? std::stoi(s.text(0)) : 0;
+    return s.step()
+               ? int(std::min<int64_t>(parse_stored_number(s.text(0), "schema version", "gallery " + path_), 1 << 30))
+               : 0;
   }
 
  private:
   sqlite3* db_ = nullptr;
+  std::string path_;
+
+  // A new identity under the next never-used id (meta 'next_identity_id'); requires a transaction.
+  int64_t insert_identity(const std::string& name, const std::string& metadata) {
+    int64_t id = 1;
+    {
+      Stmt s(db_, "SELECT value FROM meta WHERE key = 'next_identity_id'");
+      if (s.step()) id = parse_stored_number(s.text(0), "next identity id", "gallery " + path_);
+    }
+    {
+      Stmt s(db_, "SELECT COALESCE(MAX(id), 0) + 1 FROM identities");  // never below what is stored
+      if (s.step()) id = std::max(id, s.i64(0));
+    }
+    Stmt s(db_, "INSERT INTO identities(id, name, metadata, created) VALUES (?, ?, ?, ?)");
+    s.bind(1, id).bind(2, name).bind(3, metadata).bind(4, now());
+    s.step();
+    Stmt n(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('next_identity_id', ?)");
+    n.bind(1, std::to_string(id + 1));
+    n.step();
+    return id;
+  }
+
+  // Requires a transaction.
+  void insert_templates(int64_t id, const std::vector<Template>& templates, std::vector<int64_t>* template_ids) {
+    if (template_ids) template_ids->clear();
+    for (const auto& t : templates) {
+      Stmt s(db_,
+             "INSERT INTO templates(identity_id, model, dim, embedding, image_sha256, quality, created, crop, "
+             "crop_landmarks) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      s.bind(1, id).bind(2, t.model).bind(3, int64_t(t.embedding.size()));
+      s.bind_blob(4, t.embedding.data(), t.embedding.size() * sizeof(float));
+      s.bind(5, t.image_sha256).bind(6, double(t.quality)).bind(7, now());
+      s.bind_blob(8, t.crop.jpeg.data(), t.crop.jpeg.size());
+      s.bind_blob(9, t.crop.landmarks.data(), t.crop.landmarks.size() * sizeof(float));
+      s.step();
+      if (template_ids) template_ids->push_back(sqlite3_last_insert_rowid(db_));
+    }
+  }
 
   // Columns: id, identity_id, model, embedding, image_sha256, quality[, crop, crop_landmarks].
   static StoredTemplate read_template(Stmt& s, bool with_crops) {
@@ -297,7 +348,23 @@ class SqliteStore final : public GalleryStore {
   }
 
   // Each step moves the schema from version n to n + 1, inside one transaction.
-  void migrate(const std::string& path) {
+  void migrate(const std::string& path, bool create) {
+    path_ = path;
+    {
+      // a gallery has a meta table; a database holding other tables is someone else's: leave it alone
+      Stmt s(db_, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+      std::vector<std::string> tables;
+      while (s.step()) tables.push_back(s.text(0));
+      bool ours = std::find(tables.begin(), tables.end(), "meta") != tables.end();
+      if (!ours && !tables.empty()) {
+        std::string list;
+        for (size_t i = 0; i < tables.size() && i < 5; ++i) list += (i ? ", " : "") + tables[i];
+        throw Error(ErrorKind::Io, path + " is an SQLite database but not a facerec gallery (it holds tables: " + list +
+                                       "); refusing to add the gallery's tables to it");
+      }
+      if (!ours && !create)
+        throw Error(ErrorKind::NotFound, "no gallery at " + path + " (enrol someone first, or check --db)");
+    }
     exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
     int v = schema_version();
     if (v > kSchemaVersion)
@@ -324,11 +391,21 @@ class SqliteStore final : public GalleryStore {
         exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
       });
     }
+    if (schema_version() < 3) {  // v3: identity ids are never reused (a counter beside the rows)
+      transaction([&] {
+        exec(
+            "INSERT OR REPLACE INTO meta(key, value) SELECT 'next_identity_id', CAST(COALESCE(MAX(id), 0) + 1 AS "
+            "TEXT) FROM identities");
+        exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+      });
+    }
   }
 };
 
 }  // namespace
 
-std::unique_ptr<GalleryStore> open_sqlite_store(const std::string& path) { return std::make_unique<SqliteStore>(path); }
+std::unique_ptr<GalleryStore> open_sqlite_store(const std::string& path, bool create) {
+  return std::make_unique<SqliteStore>(path, create);
+}
 
 }  // namespace facerec

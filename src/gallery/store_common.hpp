@@ -43,8 +43,18 @@ inline void validate_replacement(const std::string& model, const std::vector<int
     throw Error(ErrorKind::InvalidArgument, "re-embedding names templates that are not stored; nothing changed");
 }
 
-std::unique_ptr<GalleryStore> open_sqlite_store(const std::string& path);
+// A schema version or revision as stored (decimal text). Throws Error(Unsupported) naming `where`
+// for anything else: a garbage value means a damaged or foreign database, not a version.
+inline int64_t parse_stored_number(const std::string& text, const std::string& what, const std::string& where) {
+  bool ok = !text.empty() && text.size() <= 18 && text.find_first_not_of("0123456789") == std::string::npos;
+  if (!ok)
+    throw Error(ErrorKind::Unsupported, where + ": its " + what + " is '" + text.substr(0, 40) +
+                                            "', not a number: not a facerec gallery, or a damaged one");
+  return std::stoll(text);
+}
+
+std::unique_ptr<GalleryStore> open_sqlite_store(const std::string& path, bool create);
 // Defined when built with libpqxx; otherwise throws Error(Unsupported).
-std::unique_ptr<GalleryStore> open_postgres_store(const std::string& url);
+std::unique_ptr<GalleryStore> open_postgres_store(const std::string& url, bool create);
 
 }  // namespace facerec

@@ -1,5 +1,6 @@
 // The REST service: routes, API keys, limits, JSON errors, a pool of face pipelines.
 #include "common/sha256.hpp"
+#include "service/guarded_server.hpp"
 
 #include <facerec/enrol.hpp>
 #include <facerec/error.hpp>
@@ -27,15 +28,31 @@ struct HttpError : std::runtime_error {
       : std::runtime_error(message), status(s), code(std::move(c)) {}
 };
 
+constexpr int kMaxJsonDepth = 32;               // request bodies and metadata: deeper is refused
+constexpr size_t kMaxMetadataBytes = 16 << 10;  // a person's metadata, as stored
+
+// Every response body goes through here: bytes that are not UTF-8 (from paths, ids, names in
+// error messages) are replaced, never an exception.
+std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
   res.status = status;
-  res.set_content(Json{{"error", {{"status", status}, {"code", code}, {"message", message}}}}.dump(),
-                  "application/json");
+  res.set_content(detail::GuardedServer::error_json(status, code, message), "application/json");
 }
 
 void send_json(httplib::Response& res, const Json& j, int status = 200) {
   res.status = status;
-  res.set_content(j.dump(), "application/json");
+  res.set_content(dump(j), "application/json");
+}
+
+// JSON with its nesting bounded (a deep document would exhaust the stack of anything that walks
+// it recursively). Throws Json::exception for invalid JSON, HttpError 400 when too deep.
+Json parse_bounded(const std::string& text) {
+  return Json::parse(text, [](int depth, Json::parse_event_t, Json&) {
+    if (depth > kMaxJsonDepth)
+      throw HttpError(400, "bad_json", "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    return true;
+  });
 }
 
 // Constant-time comparison, so response times do not reveal how much of a key matched.
@@ -48,9 +65,9 @@ bool same_key(const std::string& a, const std::string& b) {
 Json metadata_json(const std::string& m) {
   if (m.empty()) return nullptr;
   try {
-    return Json::parse(m);
-  } catch (const Json::exception&) {
-    return m;  // free text
+    return parse_bounded(m);
+  } catch (const std::exception&) {
+    return m;  // free text (or JSON too deep to hand out as JSON)
   }
 }
 
@@ -108,7 +125,7 @@ struct FaceService::Impl {
   std::unique_ptr<PipelinePool> pipelines;
   std::string model;
   double threshold = 0;
-  httplib::Server server;
+  std::unique_ptr<detail::GuardedServer> server;
   std::atomic<int64_t> requests{0};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
@@ -126,6 +143,7 @@ struct FaceService::Impl {
     return req.body;
   }
 
+  // Requires a pipeline lease (decoding is bounded by the pipelines, so is its memory).
   cv::Mat decode(const std::string& bytes) const {
     int w = 0, h = 0;
     if (probe_image_size(bytes, w, h) && int64_t(w) * h > opt.max_pixels)
@@ -138,13 +156,13 @@ struct FaceService::Impl {
     try {
       return decode_image_bytes(bytes, limits).bgr;
     } catch (const Error& e) {
-      throw HttpError(400, "bad_image", e.what());
+      throw HttpError(400, "bad_image", e.what());  // unsupported, corrupt, truncated
     }
   }
 
   Identity person(int64_t id) {
-    auto p = gallery->find(std::to_string(id));
-    if (!p || p->id != id) throw HttpError(404, "no_person", "no person with id " + std::to_string(id));
+    auto p = gallery->get(id);
+    if (!p) throw HttpError(404, "no_person", "no person with id " + std::to_string(id));
     return *p;
   }
 
@@ -188,7 +206,7 @@ struct FaceService::Impl {
   void create_person(const httplib::Request& req, httplib::Response& res) {
     Json j;
     try {
-      j = Json::parse(req.body);
+      j = parse_bounded(req.body);
     } catch (const Json::exception& e) {
       throw HttpError(400, "bad_json", std::string("request body is not valid JSON: ") + e.what());
     }
@@ -198,7 +216,9 @@ struct FaceService::Impl {
     if (name.size() > 512) throw HttpError(400, "bad_request", "a name is at most 512 bytes");
     std::string meta;
     if (j.contains("metadata") && !j["metadata"].is_null())
-      meta = j["metadata"].is_string() ? j["metadata"].get<std::string>() : j["metadata"].dump();
+      meta = j["metadata"].is_string() ? j["metadata"].get<std::string>() : dump(j["metadata"]);
+    if (meta.size() > kMaxMetadataBytes)
+      throw HttpError(400, "bad_request", "metadata is at most " + std::to_string(kMaxMetadataBytes) + " bytes");
     int64_t id = gallery->create(name, meta);
     res.set_header("Location", "/v1/people/" + std::to_string(id));
     send_json(res, person_json(Identity{id, name, meta, 0}), 201);
@@ -217,15 +237,20 @@ struct FaceService::Impl {
   void add_face(const httplib::Request& req, httplib::Response& res) {
     Identity p = person(parse_id(req.matches[1].str()));
     std::string bytes = image_bytes(req, "image");
-    cv::Mat img = decode(bytes);
     std::string note;
     std::optional<Template> t;
     {
       auto fa = pipelines->acquire();
-      t = template_from_image(*fa, img, detail::sha256_hex(bytes), opt.keep_crops, &note);
+      t = template_from_image(*fa, decode(bytes), detail::sha256_hex(bytes), opt.keep_crops, &note);
     }
     if (!t) throw HttpError(422, "no_face", "no face found in the image; nothing stored");
-    gallery->enroll(p.name, "", {*t});
+    try {
+      gallery->add_faces(p.id, {*t});  // fails when the person was deleted meanwhile
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::NotFound)
+        throw HttpError(404, "no_person", "person " + std::to_string(p.id) + " was deleted; nothing stored");
+      throw;
+    }
     Json out{{"person", person_json(person(p.id))}, {"quality", t->quality}};
     if (!note.empty()) out["note"] = note;
     send_json(res, out, 201);
@@ -241,11 +266,11 @@ struct FaceService::Impl {
       }
       if (top < 1 || top > 100) throw HttpError(400, "bad_request", "top must be an integer in 1..100");
     }
-    cv::Mat img = decode(image_bytes(req, "image"));
+    std::string bytes = image_bytes(req, "image");
     std::vector<Face> faces;
     {
       auto fa = pipelines->acquire();
-      faces = fa->analyze(img, true);
+      faces = fa->analyze(decode(bytes), true);
     }
     Json jf = Json::array();
     for (const auto& f : faces) {
@@ -268,7 +293,7 @@ struct FaceService::Impl {
       person_field = req.get_param_value("person");
     else if (req.is_multipart_form_data() && req.has_file("person"))
       person_field = req.get_file_value("person").content;
-    cv::Mat a = decode(image_bytes(req, "a"));
+    std::string bytes_a = image_bytes(req, "a");
     std::optional<Template> ta, tb;
     std::optional<float> sim;
     Json target;
@@ -276,18 +301,18 @@ struct FaceService::Impl {
       Identity p = person(parse_id(person_field));
       {
         auto fa = pipelines->acquire();
-        ta = template_from_image(*fa, a, "", false);
+        ta = template_from_image(*fa, decode(bytes_a), "", false);
       }
       if (!ta) throw HttpError(422, "no_face", "no face found in image a");
       sim = gallery->best_similarity(p.id, ta->embedding, model);
       if (!sim) throw HttpError(422, "no_templates", "person " + std::to_string(p.id) + " has no enrolled face");
       target = person_json(p);
     } else {
-      cv::Mat b = decode(image_bytes(req, "b"));
+      std::string bytes_b = image_bytes(req, "b");
       {
         auto fa = pipelines->acquire();
-        ta = template_from_image(*fa, a, "", false);
-        if (ta) tb = template_from_image(*fa, b, "", false);
+        ta = template_from_image(*fa, decode(bytes_a), "", false);
+        if (ta) tb = template_from_image(*fa, decode(bytes_b), "", false);
       }
       if (!ta) throw HttpError(422, "no_face", "no face found in image a");
       if (!tb) throw HttpError(422, "no_face", "no face found in image b");
@@ -315,6 +340,9 @@ struct FaceService::Impl {
           case ErrorKind::InvalidArgument:
             send_error(res, 400, "invalid_argument", e.what());
             break;
+          case ErrorKind::BadInput:
+            send_error(res, 400, "bad_image", e.what());
+            break;
           case ErrorKind::NotFound:
             send_error(res, 404, "not_found", e.what());
             break;
@@ -333,32 +361,51 @@ struct FaceService::Impl {
   }
 
   void routes() {
-    server.Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
+    server->Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
       send_json(res, {{"status", "ok"}});
     });
-    server.Get("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
+    server->Get("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(FaceService::openapi(), "application/json");
     });
-    server.Get("/v1/version", wrap(&Impl::version));
-    server.Get("/v1/people", wrap(&Impl::list_people));
-    server.Post("/v1/people", wrap(&Impl::create_person));
-    server.Get(R"(/v1/people/([^/]+))", wrap(&Impl::get_person));
-    server.Delete(R"(/v1/people/([^/]+))", wrap(&Impl::delete_person));
-    server.Post(R"(/v1/people/([^/]+)/faces)", wrap(&Impl::add_face));
-    server.Post("/v1/identify", wrap(&Impl::identify));
-    server.Post("/v1/verify", wrap(&Impl::verify));
-    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    server->Get("/v1/version", wrap(&Impl::version));
+    server->Get("/v1/people", wrap(&Impl::list_people));
+    server->Post("/v1/people", wrap(&Impl::create_person));
+    server->Get(R"(/v1/people/([^/]+))", wrap(&Impl::get_person));
+    server->Delete(R"(/v1/people/([^/]+))", wrap(&Impl::delete_person));
+    server->Post(R"(/v1/people/([^/]+)/faces)", wrap(&Impl::add_face));
+    server->Post("/v1/identify", wrap(&Impl::identify));
+    server->Post("/v1/verify", wrap(&Impl::verify));
+    // Runs after the head and before any body byte is read: refusals here cost no body.
+    server->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      auto refuse = [&](int status, const std::string& code, const std::string& message) {
+        send_error(res, status, code, message);
+        detail::GuardedServer::close_after_response();  // the unread body must not be taken for a request
+        return httplib::Server::HandlerResponse::Handled;
+      };
+      std::string encoding = req.get_header_value("Content-Encoding");
+      if (!encoding.empty() && encoding != "identity")
+        return refuse(415, "unsupported_encoding",
+                      "Content-Encoding '" + encoding.substr(0, 32) +
+                          "' is not accepted: send bodies uncompressed (images are compressed already)");
+      if (req.has_header("Content-Length")) {
+        const std::string& cl = req.get_header_value("Content-Length");
+        bool digits = !cl.empty() && cl.size() <= 18 && cl.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits) return refuse(400, "bad_request", "Content-Length is not a number");
+        if (std::stoull(cl) > opt.max_body_bytes)
+          return refuse(
+              413, "body_too_large",
+              "request body of " + cl + " bytes exceeds the service's limit of " + std::to_string(opt.max_body_bytes));
+      }
       if (req.path == "/v1/health" || req.path == "/openapi.json" || opt.api_keys.empty())
         return httplib::Server::HandlerResponse::Unhandled;
       std::string key = req.get_header_value("X-API-Key");
       bool ok = false;
       for (const auto& k : opt.api_keys) ok = same_key(key, k) || ok;  // no early exit
       if (ok) return httplib::Server::HandlerResponse::Unhandled;
-      send_error(res, 401, "unauthorized", key.empty() ? "missing X-API-Key header" : "API key not accepted");
-      return httplib::Server::HandlerResponse::Handled;
+      return refuse(401, "unauthorized", key.empty() ? "missing X-API-Key header" : "API key not accepted");
     });
     // errors raised by the HTTP layer itself (no route, body too large, bad request) get JSON too
-    server.set_error_handler(
+    server->set_error_handler(
         httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
           if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
           if (res.status == 404)
@@ -374,7 +421,7 @@ struct FaceService::Impl {
             send_error(res, res.status, "http_error", "HTTP error " + std::to_string(res.status));
           return httplib::Server::HandlerResponse::Handled;
         }));
-    server.set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    server->set_exception_handler([this](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
       std::string what = "unknown error";
       try {
         if (ep) std::rethrow_exception(ep);
@@ -385,8 +432,10 @@ struct FaceService::Impl {
       log("error: " + what);
       send_error(res, 500, "internal", what);
     });
-    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      log(req.method + " " + req.path + " " + std::to_string(res.status));
+    // one line per request: method, path and client, escaped so that a client cannot forge lines
+    server->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      log(detail::log_escape(req.method, 16) + " " + detail::log_escape(req.path) + " " + std::to_string(res.status) +
+          " " + req.remote_addr);
     });
   }
 };
@@ -399,6 +448,7 @@ FaceService::FaceService(ServiceOptions options) : impl_(std::make_unique<Impl>(
                 "no API key configured: give keys (X-API-Key values) or explicitly allow anonymous access");
   for (const auto& k : m.opt.api_keys)
     if (k.size() < 16) throw Error(ErrorKind::InvalidArgument, "API keys must be at least 16 characters");
+  if (m.opt.analyzer.detector.max_faces == 0) m.opt.analyzer.detector.max_faces = m.opt.max_faces;
   m.gallery = std::make_unique<Gallery>(m.opt.gallery, m.opt.gallery_options);
   m.pipelines = std::make_unique<PipelinePool>(m.opt.analyzer, m.opt.pipelines);
   {
@@ -410,10 +460,12 @@ FaceService::FaceService(ServiceOptions options) : impl_(std::make_unique<Impl>(
   if (!gm.empty() && gm != m.model)
     throw Error(ErrorKind::InvalidArgument, "the gallery holds " + gm + " templates but the service embeds with " +
                                                 m.model + " (re-embed the gallery: facerec reembed)");
-  m.server.new_task_queue = [n = std::max(1, m.opt.http_threads)] { return new httplib::ThreadPool(size_t(n)); };
-  m.server.set_payload_max_length(m.opt.max_body_bytes);
-  m.server.set_read_timeout(30, 0);
-  m.server.set_write_timeout(30, 0);
+  detail::ConnectionLimits limits;
+  limits.max_body_bytes = m.opt.max_body_bytes + (64u << 10);  // + chunk framing and multipart boundaries
+  limits.head_timeout = std::chrono::milliseconds(int64_t(m.opt.head_timeout_s * 1000));
+  m.server = std::make_unique<detail::GuardedServer>(limits, [&m](const std::string& line) { m.log(line); });
+  m.server->new_task_queue = [n = std::max(1, m.opt.http_threads)] { return new httplib::ThreadPool(size_t(n)); };
+  m.server->set_payload_max_length(m.opt.max_body_bytes);
   m.routes();
 }
 
@@ -422,17 +474,17 @@ FaceService::~FaceService() { stop(); }
 int FaceService::bind(const std::string& host, int port) {
   int p = port;
   if (port == 0)
-    p = impl_->server.bind_to_any_port(host);
-  else if (!impl_->server.bind_to_port(host, port))
+    p = impl_->server->bind_to_any_port(host);
+  else if (!impl_->server->bind_to_port(host, port))
     p = -1;
   if (p <= 0) throw Error(ErrorKind::Io, "cannot listen on " + host + ":" + std::to_string(port));
   return p;
 }
 
-void FaceService::serve() { impl_->server.listen_after_bind(); }
+void FaceService::serve() { impl_->server->listen_after_bind(); }
 
 void FaceService::stop() {
-  if (impl_) impl_->server.stop();
+  if (impl_ && impl_->server) impl_->server->begin_stop();
 }
 
 }  // namespace facerec
