@@ -101,5 +101,45 @@ TEST(Cli, EvalRejectsBadInput) {
   EXPECT_NE(p.out.find("pairs.txt:2"), std::string::npos) << p.out;
 }
 
+TEST(Cli, GalleryCommandsTakeThePipelineFlagsAndRefuseAMistypedDb) {
+  auto d = test::temp_dir("cli-gallery");
+  auto img = test::shared_dir() / "data" / "att_faces" / "s1" / "1.pgm";
+  if (!std::filesystem::exists(img)) GTEST_SKIP() << "../shared/data/att_faces is absent";
+  // a mistyped --db is an error (exit 3), and no file is created
+  auto typo = d / "galery.db";
+  auto i = run("identify --db " + typo.string() + " " + img.string());
+  EXPECT_EQ(i.code, 3) << i.out;
+  EXPECT_NE(i.out.find("no gallery at"), std::string::npos) << i.out;
+  EXPECT_FALSE(std::filesystem::exists(typo)) << "identify created a gallery";
+  auto p = run("people list --db " + typo.string());
+  EXPECT_EQ(p.code, 3) << p.out;
+  EXPECT_FALSE(std::filesystem::exists(typo));
+  // enroll and identify accept every pipeline flag the detect command does
+  std::string flags =
+      " --detector blazeface --landmarker face_landmark_68_model --backend opencv-dnn --threads 1 "
+      "--min-face 40 --score 0.6 --verifier none --no-zoom";
+  auto db = (d / "g.db").string();
+  auto e = run("enroll --db " + db + " --name one" + flags + " " + img.string());
+  EXPECT_EQ(e.code, 0) << e.out;
+  auto id =
+      run("identify --db " + db + flags + " " + (test::shared_dir() / "data" / "att_faces" / "s1" / "2.pgm").string());
+  EXPECT_EQ(id.code, 0) << id.out;
+  EXPECT_NE(id.out.find("one"), std::string::npos) << id.out;
+  // a person whose name is another's id: the argument means the name; --id means the id
+  run("enroll --db " + db + " --name 1" + flags + " " + img.string());
+  auto show = run("people show --db " + db + " --id 1");
+  EXPECT_NE(show.out.find("\"one\""), std::string::npos) << show.out;
+  // an undecodable image is bad input (exit 3) in every command, compare included
+  std::ofstream(d / "junk.jpg") << "not an image";
+  auto c = run("compare " + (d / "junk.jpg").string() + " " + img.string());
+  EXPECT_EQ(c.code, 3) << c.out;
+  auto det = run("detect " + (d / "junk.jpg").string());
+  EXPECT_EQ(det.code, 3) << det.out;
+  // a foreign SQLite file is refused, not given the gallery's tables
+  auto serve = run("serve --anonymous --db " + typo.string() + " --port 1");
+  EXPECT_NE(serve.code, 0) << serve.out;
+  EXPECT_FALSE(std::filesystem::exists(typo)) << "serve created a gallery without --create";
+}
+
 }  // namespace
 }  // namespace facerec

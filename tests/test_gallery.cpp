@@ -194,6 +194,44 @@ TEST_P(Store, GallerySeesOtherWritersAndServesConcurrentClients) {
   EXPECT_EQ(g.search(unit({std::cos(0.05f * 30), std::sin(0.05f * 30), 0.1f}).embedding, "m1", 1).at(0).name, "p1_5");
 }
 
+TEST_P(Store, IdsAreNeverReusedAndAddingToARemovedPersonFails) {
+  auto s = open_store(url("ids"));
+  int64_t a = s->create("ada", "");
+  int64_t b = s->enroll("bob", "", {unit({1, 0, 0})});
+  ASSERT_TRUE(s->remove(b));
+  int64_t c = s->create("carl", "");
+  EXPECT_GT(c, b) << "the removed person's id was given again";
+  try {
+    s->add_templates(b, {unit({0, 1, 0})});
+    FAIL() << "faces were added to a removed person";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound);
+  }
+  EXPECT_FALSE(s->get(b).has_value()) << "the removed person came back";
+  EXPECT_TRUE(s->templates().empty()) << "templates stored for a removed person";
+  s->add_templates(a, {unit({0, 1, 0})});
+  EXPECT_EQ(s->get(a)->templates, 1);
+  // a name that looks like an id is only a name
+  int64_t named = s->create(std::to_string(a), "");
+  EXPECT_EQ(s->get(a)->name, "ada");
+  EXPECT_EQ(s->find_name(std::to_string(a))->id, named);
+}
+
+TEST_P(Store, AMissingGalleryIsNotCreatedUnlessAsked) {
+  auto u = url("missing");
+  try {
+    open_store(u, /*create=*/false);
+    FAIL() << "open_store(create = false) made a gallery";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::NotFound) << e.what();
+  }
+  if (GetParam() == "sqlite") {
+    EXPECT_FALSE(std::filesystem::exists(u)) << "the file was created anyway";
+  }
+  open_store(u)->create("ada", "");
+  EXPECT_EQ(open_store(u, false)->list().size(), 1u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, Store, ::testing::Values("sqlite", "postgresql"),
                          [](const auto& p) { return p.param; });
 
@@ -256,6 +294,47 @@ std::vector<std::vector<float>> clustered(int people, int per, int dim, std::vec
     }
   }
   return out;
+}
+
+TEST(Gallery, ForeignOrDamagedSqliteFilesAreRefusedUntouched) {
+  auto dir = test::temp_dir("gallery-foreign");
+  auto path = (dir / "app.db").string();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE orders(id INTEGER PRIMARY KEY, item TEXT)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  try {
+    open_store(path);
+    FAIL() << "a foreign SQLite database was taken for a gallery";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a facerec gallery"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  int tables = 0;
+  sqlite3_exec(
+      db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'",
+      [](void* n, int, char** v, char**) {
+        *static_cast<int*>(n) = std::atoi(v[0]);
+        return 0;
+      },
+      &tables, nullptr);
+  sqlite3_close(db);
+  EXPECT_EQ(tables, 1) << "tables were added to the foreign database";
+  // a gallery whose schema version is garbage: a clear error naming it, not "stoi"
+  auto g = (dir / "g.db").string();
+  open_store(g)->create("ada", "");
+  ASSERT_EQ(sqlite3_open(g.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = 'x7' WHERE key = 'schema_version'", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  try {
+    open_store(g);
+    FAIL() << "a garbage schema version was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("schema version is 'x7'"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Gallery, IndexFileIsReusedOnlyWhileCurrent) {

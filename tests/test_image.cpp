@@ -150,5 +150,54 @@ TEST(Image, BadFilesAreClearErrors) {
   EXPECT_EQ(kind_of([&] { decode_image_bytes(encode(cv::Mat(1, 1, CV_8UC3), ".png")); }), ErrorKind::BadInput);
 }
 
+TEST(Image, EveryAcceptedFormatIsProbedAndLimitedBeforeDecoding) {
+  cv::Mat m(50, 70, CV_8UC3, cv::Scalar(30, 60, 90));
+  ImageLimits lim;
+  lim.max_pixels = 3000;  // 50 x 70 = 3500 pixels: over the limit
+  cv::Mat grey(50, 70, CV_8UC1, cv::Scalar(77));
+  for (const char* ext : {".png", ".bmp", ".tif", ".webp", ".ppm", ".pgm"}) {
+    std::string bytes = encode(std::string(ext) == ".pgm" ? grey : m, ext);
+    auto h = probe_image(bytes);
+    ASSERT_TRUE(h.has_value()) << ext;
+    EXPECT_EQ(h->width, 70) << ext;
+    EXPECT_EQ(h->height, 50) << ext;
+    EXPECT_EQ(decode_image_bytes(bytes).bgr.size(), cv::Size(70, 50)) << ext;
+    EXPECT_EQ(kind_of([&] { decode_image_bytes(bytes, lim); }), ErrorKind::BadInput) << ext << " over the limit";
+  }
+  // lossless WebP and a JPEG with fill bytes before its frame header
+  auto lossless = probe_image(encode(m, ".webp", {cv::IMWRITE_WEBP_QUALITY, 101}));
+  ASSERT_TRUE(lossless.has_value());
+  EXPECT_EQ(lossless->width, 70);
+  std::string jpg = encode(m, ".jpg");
+  auto filled = probe_image(jpg.substr(0, 2) + "\xff\xff\xff" + jpg.substr(2));
+  ASSERT_TRUE(filled.has_value()) << "fill bytes (0xFF) before a marker are legal";
+  EXPECT_EQ(filled->height, 50);
+  // formats whose header is not read are refused, whatever their size
+  cv::Mat f;
+  m.convertTo(f, CV_32F, 1 / 255.0);
+  EXPECT_FALSE(probe_image(encode(f, ".hdr")).has_value());
+  EXPECT_EQ(kind_of([&] { decode_image_bytes(encode(f, ".hdr")); }), ErrorKind::BadInput);
+  EXPECT_EQ(kind_of([&] { decode_image_bytes("GIF89a\x10\x00\x10\x00" + std::string(64, '\0')); }),
+            ErrorKind::BadInput);
+}
+
+TEST(Image, TruncatedJpegIsRefusedWholeOneDecodes) {
+  cv::Mat m(120, 100, CV_8UC3);
+  cv::randu(m, cv::Scalar::all(0), cv::Scalar::all(255));
+  std::string jpg = encode(m, ".jpg");
+  EXPECT_TRUE(probe_image(jpg)->complete);
+  EXPECT_EQ(decode_image_bytes(jpg).bgr.size(), cv::Size(100, 120));
+  for (double keep : {0.5, 0.9, 0.99}) {
+    std::string cut = jpg.substr(0, size_t(double(jpg.size()) * keep));
+    EXPECT_FALSE(probe_image(cut)->complete) << keep;
+    EXPECT_EQ(kind_of([&] { decode_image_bytes(cut); }), ErrorKind::BadInput) << "kept " << keep;
+  }
+  for (const char* p : {"-progressive"}) {
+    std::string prog = encode(m, ".jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1});
+    EXPECT_EQ(decode_image_bytes(prog).bgr.size(), cv::Size(100, 120)) << p;
+    EXPECT_EQ(kind_of([&] { decode_image_bytes(prog.substr(0, prog.size() - 200)); }), ErrorKind::BadInput) << p;
+  }
+}
+
 }  // namespace
 }  // namespace facerec

@@ -47,14 +47,15 @@ class SearchIndex {
   virtual void save_payload(std::ostream& out) const = 0;
 };
 
-// Writes "FRIX", u32 format version, the factory string, dim, then the index's payload.
-// Readers accept every earlier format version.
+// Writes "FRIX", u32 format version (2), u64 body length, the body's sha256 (64 hex characters),
+// then the body: the factory string, dim, the index's payload.
 void save_index(const SearchIndex& index, std::ostream& out);
 
 // Throws Error(InvalidArgument) naming the problem for an unknown or malformed factory string.
 std::unique_ptr<SearchIndex> make_index(const std::string& factory, int dim);
-// Reads what save() wrote (any earlier format version too). Throws Error(BadModel) for a
-// truncated or foreign file.
+// Reads what save() wrote, and format 1 (no checksum) for Flat indexes. Throws Error(BadModel)
+// for a truncated, damaged (checksum), foreign file, or a format-1 FAISS/hnswlib file (their
+// readers trust their input, so no unchecked byte reaches them; a Gallery rebuilds such a file).
 std::unique_ptr<SearchIndex> load_index(std::istream& in);
 
 // Minimum vectors needed to train an index made from `factory` (0 when it needs no training).

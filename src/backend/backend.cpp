@@ -150,6 +150,77 @@ static TensorSpec spec_of(const onnx::ValueInfoProto& v) {
   return s;
 }
 
+namespace {
+
+// Every tensor stored in the file must hold exactly the data its type and shape declare: runtimes
+// (OpenCV's importer among them) copy shape-sized blocks out of these fields without checking.
+void check_tensor(const onnx::TensorProto& t, const std::string& where) {
+  auto bad = [&](const std::string& why) {
+    throw Error(ErrorKind::BadModel, where + ": tensor '" + t.name().substr(0, 80) + "' " + why);
+  };
+  if (t.data_location() == onnx::TensorProto::EXTERNAL || t.external_data_size() > 0)
+    throw Error(ErrorKind::Unsupported,
+                where + ": tensor '" + t.name().substr(0, 80) + "' keeps its data outside the file");
+  int64_t n = 1;
+  for (auto d : t.dims()) {
+    if (d < 0 || d > (int64_t(1) << 31)) bad("has a dimension of " + std::to_string(d));
+    n *= d;
+    if (n > (int64_t(1) << 31)) bad("is larger than 2^31 elements");
+  }
+  int64_t elem = 0, typed = -1;
+  switch (t.data_type()) {
+    case onnx::TensorProto::FLOAT:
+      elem = 4, typed = t.float_data_size();
+      break;
+    case onnx::TensorProto::DOUBLE:
+      elem = 8, typed = t.double_data_size();
+      break;
+    case onnx::TensorProto::INT64:
+      elem = 8, typed = t.int64_data_size();
+      break;
+    case onnx::TensorProto::UINT64:
+      elem = 8, typed = t.uint64_data_size();
+      break;
+    case onnx::TensorProto::INT32:
+      elem = 4, typed = t.int32_data_size();
+      break;
+    case onnx::TensorProto::UINT32:
+      elem = 4, typed = t.uint64_data_size();
+      break;
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::UINT16:
+    case onnx::TensorProto::FLOAT16:
+    case onnx::TensorProto::BFLOAT16:
+      elem = 2, typed = t.int32_data_size();
+      break;
+    case onnx::TensorProto::INT8:
+    case onnx::TensorProto::UINT8:
+    case onnx::TensorProto::BOOL:
+      elem = 1, typed = t.int32_data_size();
+      break;
+    default:
+      bad("has data type " + std::to_string(t.data_type()) + ", which no backend here reads");
+  }
+  int64_t have = t.has_raw_data() ? int64_t(t.raw_data().size()) / elem : typed;
+  if (t.has_raw_data() && int64_t(t.raw_data().size()) % elem != 0) bad("has a partial element of raw data");
+  if (have != n)
+    bad("declares " + std::to_string(n) + " elements but holds " + std::to_string(have) + " (truncated or forged)");
+}
+
+void check_graph_tensors(const onnx::GraphProto& g, const std::string& where, int depth = 0) {
+  if (depth > 8) throw Error(ErrorKind::BadModel, where + ": sub-graphs nested too deeply");
+  for (const auto& t : g.initializer()) check_tensor(t, where);
+  for (const auto& n : g.node())
+    for (const auto& a : n.attribute()) {
+      if (a.has_t()) check_tensor(a.t(), where);
+      for (const auto& t : a.tensors()) check_tensor(t, where);
+      if (a.has_g()) check_graph_tensors(a.g(), where, depth + 1);
+      for (const auto& sg : a.graphs()) check_graph_tensors(sg, where, depth + 1);
+    }
+}
+
+}  // namespace
+
 OnnxInfo read_onnx_info(const std::string& path) {
   std::string bytes = read_file(path);
   if (bytes.empty()) throw Error(ErrorKind::BadModel, "model file is empty: " + path);
@@ -158,6 +229,7 @@ OnnxInfo read_onnx_info(const std::string& path) {
     throw Error(ErrorKind::BadModel, "not an ONNX model (protobuf parse failed; truncated or garbage?): " + path);
   if (!m.has_graph() || m.graph().node_size() == 0)
     throw Error(ErrorKind::BadModel, "ONNX model has no graph nodes: " + path);
+  check_graph_tensors(m.graph(), path);
   OnnxInfo info;
   for (const auto& op : m.opset_import())
     if (op.domain().empty() || op.domain() == "ai.onnx") info.opset = int(op.version());

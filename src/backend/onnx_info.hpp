@@ -14,7 +14,9 @@ struct OnnxInfo {
 };
 
 // Throws Error(NotFound) when the file is missing, Error(BadModel) when it is empty, not a
-// protobuf ModelProto, or has no graph inputs/outputs.
+// protobuf ModelProto, has no graph inputs/outputs, or holds a tensor whose data does not match its
+// type and shape (runtimes copy shape-sized blocks without checking); Error(Unsupported) for
+// tensors kept in external files.
 OnnxInfo read_onnx_info(const std::string& path);
 
 }  // namespace facerec::detail

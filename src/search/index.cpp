@@ -4,6 +4,8 @@
 #include <facerec/error.hpp>
 #include <facerec/index.hpp>
 
+#include "common/sha256.hpp"
+
 #include <faiss/AutoTune.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVFPQ.h>
@@ -29,7 +31,9 @@ namespace facerec {
 namespace {
 
 constexpr char kMagic[4] = {'F', 'R', 'I', 'X'};
-constexpr uint32_t kFormat = 1;
+// 1: factory, dim, payload. 2: the same, preceded by its length and sha256: a damaged or forged
+// file is refused before FAISS or hnswlib parse a byte of it (their readers trust their input).
+constexpr uint32_t kFormat = 2;
 
 template <class T>
 void put(std::ostream& o, const T& v) {
@@ -320,13 +324,23 @@ size_t training_size(const std::string& factory) {
   return need;
 }
 
+namespace {
+std::unique_ptr<SearchIndex> load_body(std::istream& in, bool checked);
+}
+
 void save_index(const SearchIndex& ix, std::ostream& o) {
+  std::ostringstream body;
+  std::string f = ix.description();
+  put_bytes(body, f.data(), f.size());
+  put(body, int32_t(ix.dim()));
+  ix.save_payload(body);
+  std::string b = body.str();
+  std::string sum = detail::sha256_hex(b);
   o.write(kMagic, 4);
   put(o, kFormat);
-  std::string f = ix.description();
-  put_bytes(o, f.data(), f.size());
-  put(o, int32_t(ix.dim()));
-  ix.save_payload(o);
+  put(o, uint64_t(b.size()));
+  o.write(sum.data(), std::streamsize(sum.size()));
+  o.write(b.data(), std::streamsize(b.size()));
   if (!o) throw Error(ErrorKind::Io, "writing the index failed");
 }
 
@@ -337,6 +351,24 @@ std::unique_ptr<SearchIndex> load_index(std::istream& in) {
   auto version = get<uint32_t>(in);
   if (version < 1 || version > kFormat)
     throw Error(ErrorKind::BadModel, "index file format " + std::to_string(version) + " is newer than this facerec");
+  if (version >= 2) {
+    auto n = get<uint64_t>(in);
+    if (n > (uint64_t(1) << 36)) throw Error(ErrorKind::BadModel, "index file declares an implausible size");
+    std::string sum(64, '\0');
+    std::string body;
+    body.resize(size_t(n));
+    if (!in.read(sum.data(), 64) || !in.read(body.data(), std::streamsize(n)))
+      throw Error(ErrorKind::BadModel, "index file is truncated");
+    if (detail::sha256_hex(body) != sum)
+      throw Error(ErrorKind::BadModel, "index file is damaged (its checksum does not match)");
+    std::istringstream checked(body);
+    return load_body(checked, true);
+  }
+  return load_body(in, false);
+}
+
+namespace {
+std::unique_ptr<SearchIndex> load_body(std::istream& in, bool checked) {
   auto fb = get_bytes(in, 4096);
   std::string factory(fb.begin(), fb.end());
   int dim = get<int32_t>(in);
@@ -346,11 +378,15 @@ std::unique_ptr<SearchIndex> load_index(std::istream& in) {
     ix->load(in);
     return ix;
   }
+  if (!checked)  // format 1: no checksum; never hand unchecked bytes to FAISS or hnswlib
+    throw Error(ErrorKind::BadModel,
+                "index file of format 1 for '" + factory + "' has no checksum; it is rebuilt from the gallery");
   if (factory.rfind("faiss:", 0) == 0)
     return std::make_unique<FaissIndex>(factory, dim, get_bytes(in, uint64_t(1) << 36));
   if (factory.rfind("hnswlib:", 0) == 0)
     return std::make_unique<HnswlibIndex>(factory, dim, get_bytes(in, uint64_t(1) << 36));
   throw Error(ErrorKind::BadModel, "index file names an unknown index type '" + factory + "'");
 }
+}  // namespace
 
 }  // namespace facerec

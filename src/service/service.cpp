@@ -408,6 +408,9 @@ struct FaceService::Impl {
     server->set_error_handler(
         httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
           if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          // an error of the HTTP layer (unparsable request line or headers, ...): what follows on
+          // the connection cannot be trusted to start a request
+          detail::GuardedServer::close_after_response();
           if (res.status == 404)
             send_error(res, 404, "no_route", "no route " + req.method + " " + req.path + " (see /openapi.json)");
           else if (res.status == 413 &&

@@ -18,6 +18,7 @@
 //   denseBlock: o1 = relu(c0(x)); o2 = c1(o1); o3 = c2(relu(o1+o2)); o4 = c3(relu(o1+o2+o3));
 //               out = relu(o1+o2+o3+o4); separable convs use TF 'same' padding.
 
+#include "models/import_guard.hpp"
 #include "models/onnx/onnx_builder.hpp"
 #include "models/tfjs/weights.hpp"
 
@@ -263,10 +264,8 @@ std::string build_landmark68(NetWriter& n, ImportReport& report) {
   return "landmarks";
 }
 
-}  // namespace
-
-ImportReport import_faceapi(const std::filesystem::path& weights_manifest, const std::string& arch,
-                            const std::filesystem::path& onnx_out) {
+ImportReport import_faceapi_unguarded(const std::filesystem::path& weights_manifest, const std::string& arch,
+                                      const std::filesystem::path& onnx_out) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(detail::read_file(weights_manifest));
@@ -299,6 +298,14 @@ ImportReport import_faceapi(const std::filesystem::path& weights_manifest, const
   report.nodes_out = b.node_count();
   detail::write_file_atomic(onnx_out, b.serialize());
   return report;
+}
+
+}  // namespace
+
+ImportReport import_faceapi(const std::filesystem::path& weights_manifest, const std::string& arch,
+                            const std::filesystem::path& onnx_out) {
+  return detail::guard_import(weights_manifest,
+                              [&] { return import_faceapi_unguarded(weights_manifest, arch, onnx_out); });
 }
 
 }  // namespace facerec

@@ -13,6 +13,7 @@
 //   min/max with scalar consts, Relu, Relu6 chains -> one Clip
 // Anything else that is not translated exactly throws Error(Unsupported) naming op and node.
 
+#include "models/import_guard.hpp"
 #include "models/onnx/onnx_builder.hpp"
 #include "models/tfjs/tfjs_graph.hpp"
 
@@ -930,10 +931,9 @@ void cut_graph(detail::TfGraph& g, const GraphCut& cut, const std::string& input
   for (size_t i = 0; i < outputs.size(); ++i) g.signature_outputs.emplace_back(cut.outputs[i].first, outputs[i]);
 }
 
-}  // namespace
-
-ImportReport import_tfjs_graph(const std::filesystem::path& model_json, const std::filesystem::path& onnx_out,
-                               const GraphCut* cut, const std::string& input_name, int input_width, int input_height) {
+ImportReport import_tfjs_unguarded(const std::filesystem::path& model_json, const std::filesystem::path& onnx_out,
+                                   const GraphCut* cut, const std::string& input_name, int input_width,
+                                   int input_height) {
   detail::TfGraph g = detail::load_tfjs_graph(model_json);
   if (cut) cut_graph(g, *cut, input_name, input_width, input_height);
   ImportReport report;
@@ -947,6 +947,15 @@ ImportReport import_tfjs_graph(const std::filesystem::path& model_json, const st
   report.nodes_out = b.node_count();
   detail::write_file_atomic(onnx_out, b.serialize());
   return report;
+}
+
+}  // namespace
+
+ImportReport import_tfjs_graph(const std::filesystem::path& model_json, const std::filesystem::path& onnx_out,
+                               const GraphCut* cut, const std::string& input_name, int input_width, int input_height) {
+  return detail::guard_import(model_json, [&] {
+    return import_tfjs_unguarded(model_json, onnx_out, cut, input_name, input_width, input_height);
+  });
 }
 
 }  // namespace facerec
