@@ -7,6 +7,7 @@
 #include <facerec/error.hpp>
 
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
 
 #include <fstream>
 
@@ -52,6 +53,21 @@ TEST_P(BackendErrors, BadModelFiles) {
   EXPECT_EQ(kind_of([&] { b->load((dir / "truncated.onnx").string(), {}); }), ErrorKind::BadModel);
   EXPECT_EQ(kind_of([&] { b->load((dir / "garbage.onnx").string(), {}); }), ErrorKind::BadModel);
   EXPECT_EQ(kind_of([&] { b->load(dir.string(), {}); }), ErrorKind::Io);
+  // found by fuzz_onnx: an initializer holding fewer bytes than its shape declares made OpenCV's
+  // importer read past the buffer; every backend now refuses it from the file
+  {
+    detail::OnnxBuilder fb("forged");
+    fb.input("x", {1, 3});
+    auto w = fb.initializer("w", {3, 3}, std::vector<float>(9, 0.5f));
+    auto y = fb.node("MatMul", {"x", w}, "y");
+    fb.output(y, {1, 3});
+    onnx::ModelProto m;
+    ASSERT_TRUE(m.ParseFromString(fb.serialize()));
+    auto* t = m.mutable_graph()->mutable_initializer(0);
+    t->set_raw_data(t->raw_data().substr(0, 12));  // 3 of 9 floats
+    std::ofstream(dir / "forged.onnx", std::ios::binary) << m.SerializeAsString();
+    EXPECT_EQ(kind_of([&] { b->load((dir / "forged.onnx").string(), {}); }), ErrorKind::BadModel);
+  }
   // after failed loads, a good model still loads and runs
   b->load(good.string(), {});
   auto out = b->run({Tensor({1, 3}, {-1.f, 0.f, 2.f})});

@@ -12,6 +12,7 @@
 #include <jpeglib.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 namespace facerec {
@@ -179,6 +180,20 @@ TEST(Image, EveryAcceptedFormatIsProbedAndLimitedBeforeDecoding) {
   EXPECT_EQ(kind_of([&] { decode_image_bytes(encode(f, ".hdr")); }), ErrorKind::BadInput);
   EXPECT_EQ(kind_of([&] { decode_image_bytes("GIF89a\x10\x00\x10\x00" + std::string(64, '\0')); }),
             ErrorKind::BadInput);
+}
+
+// Found by fuzz_image: a WebP header with "DICM" at byte 128 went to OpenCV's DICOM reader, which
+// aborted the process on an assertion.
+TEST(Image, ADicomMarkerInsideAnotherFormatIsRefusedNotDecoded) {
+  std::string b = "RIFF\x8c\x00\x00\x00WEBPVP8L\x7f\x0a\x00\x00\x2f\x27\xc0\x0b\x00\x17";
+  b.resize(128, '\xfd');
+  b += std::string("DICM\x00", 5);
+  EXPECT_FALSE(probe_image(b).has_value());
+  EXPECT_EQ(kind_of([&] { decode_image_bytes(b); }), ErrorKind::BadInput);
+  std::string png = encode(cv::Mat(20, 20, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
+  png.resize(200, '\0');
+  std::memcpy(png.data() + 128, "DICM", 4);
+  EXPECT_EQ(kind_of([&] { decode_image_bytes(png); }), ErrorKind::BadInput);
 }
 
 TEST(Image, TruncatedJpegIsRefusedWholeOneDecodes) {

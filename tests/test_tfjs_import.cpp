@@ -319,6 +319,18 @@ TEST(TfjsImport, MalformedInputsAreClearErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("ghost"), std::string::npos) << e.what();
   }
+  // found by fuzz_tfjs: a weights entry without "name" escaped as a JSON library exception
+  std::ofstream(dir / "noname.json") << R"({"format": "graph-model", "modelTopology": {"node": [
+    {"name": "x", "op": "Placeholder", "attr": {}}]}, "weightsManifest": [{"paths": ["w.bin"],
+    "weights": [{"shape": [2], "dtype": "float32"}]}]})";
+  std::ofstream(dir / "w.bin", std::ios::binary) << std::string(8, '\0');
+  try {
+    import_tfjs_graph(dir / "noname.json", dir / "m.onnx");
+    FAIL() << "a malformed weights manifest was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::BadModel) << e.what();
+    EXPECT_NE(std::string(e.what()).find("noname.json"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -187,6 +187,9 @@ std::optional<ImageHeader> probe_image(const std::string& bytes) {
     h.format = "webp";
     ok = probe_webp(p, n, h);
   }
+  // A DICOM preamble marker ("DICM" at byte 128) makes OpenCV hand the bytes to its DICOM reader
+  // (GDCM, which asserts on malformed input) whatever format the file starts as: refuse it.
+  if (ok && n >= 132 && std::memcmp(p + 128, "DICM", 4) == 0) ok = false;
   if (!ok) return std::nullopt;
   return h;
 }
