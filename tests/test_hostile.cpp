@@ -284,7 +284,8 @@ TEST_F(Hostile, OversizedImagesInEveryFormatAreRefusedFromTheHeader) {
   // a truncated JPEG is refused, never enrolled from a half-grey image
   std::string face;
   {
-    cv::Mat m = cv::imdecode(std::vector<uchar>(att(1, 1).begin(), att(1, 1).end()), cv::IMREAD_COLOR);
+    std::string pgm = att(1, 1);
+    cv::Mat m = cv::imdecode(std::vector<uchar>(pgm.begin(), pgm.end()), cv::IMREAD_COLOR);
     std::vector<uchar> e;
     cv::imencode(".jpg", m, e);
     face.assign(e.begin(), e.end());

@@ -14,7 +14,7 @@
 namespace facerec {
 namespace {
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr long kEnrolLock = 0x66616365;  // advisory lock key ("face")
 
 std::vector<float> floats(const pqxx::field& f) {
@@ -307,6 +307,8 @@ class PostgresStore final : public GalleryStore {
       w.exec("INSERT INTO meta(key, value) VALUES ('revision', '0') ON CONFLICT (key) DO NOTHING");
       w.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
     }
+    if (v < 3)  // v3 (ids never reused): BIGSERIAL sequences never hand out an id twice already
+      w.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
     w.commit();
   }
 };
