@@ -68,6 +68,16 @@ TEST_P(BackendErrors, BadModelFiles) {
     std::ofstream(dir / "forged.onnx", std::ios::binary) << m.SerializeAsString();
     EXPECT_EQ(kind_of([&] { b->load((dir / "forged.onnx").string(), {}); }), ErrorKind::BadModel);
   }
+  // found by fuzz_onnx: a node reading a value nothing produces crashed OpenCV's importer (null
+  // dereference); the graph's structure is checked first
+  {
+    detail::OnnxBuilder gb("dangling");
+    gb.input("x", {1, 3});
+    auto y = gb.node("Add", {"x", "nowhere"}, "y");
+    gb.output(y, {1, 3});
+    std::ofstream(dir / "dangling.onnx", std::ios::binary) << gb.serialize();
+    EXPECT_EQ(kind_of([&] { b->load((dir / "dangling.onnx").string(), {}); }), ErrorKind::BadModel);
+  }
   // after failed loads, a good model still loads and runs
   b->load(good.string(), {});
   auto out = b->run({Tensor({1, 3}, {-1.f, 0.f, 2.f})});

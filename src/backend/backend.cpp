@@ -207,8 +207,39 @@ void check_tensor(const onnx::TensorProto& t, const std::string& where) {
     bad("declares " + std::to_string(n) + " elements but holds " + std::to_string(have) + " (truncated or forged)");
 }
 
+// The graph must be well formed: every value a node reads is a graph input, an initializer or the
+// output of an earlier node (topological order), no value is produced twice, every node has a
+// type and an output, and every graph output is produced. Runtimes look values up by name and
+// dereference what they find (OpenCV's importer crashed on a dangling name).
+void check_graph_structure(const onnx::GraphProto& g, const std::string& where, std::set<std::string> known) {
+  auto bad = [&](const std::string& why) { throw Error(ErrorKind::BadModel, where + ": " + why); };
+  for (const auto& v : g.input()) {
+    if (v.name().empty()) bad("a graph input has no name");
+    known.insert(v.name());
+  }
+  for (const auto& t : g.initializer()) {
+    if (t.name().empty()) bad("an initializer has no name");
+    known.insert(t.name());
+  }
+  for (const auto& n : g.node()) {
+    if (n.op_type().empty()) bad("a node has no op type");
+    if (n.output_size() == 0) bad("node '" + n.name().substr(0, 80) + "' (" + n.op_type() + ") has no output");
+    for (const auto& in : n.input())
+      if (!in.empty() && !known.count(in))
+        bad("node '" + n.name().substr(0, 80) + "' (" + n.op_type() + ") reads '" + in.substr(0, 80) +
+            "', which nothing before it produces");
+    for (const auto& out : n.output()) {
+      if (out.empty()) continue;  // an omitted optional output
+      if (!known.insert(out).second) bad("value '" + out.substr(0, 80) + "' is produced twice");
+    }
+  }
+  for (const auto& v : g.output())
+    if (!known.count(v.name())) bad("graph output '" + v.name().substr(0, 80) + "' is produced by no node");
+}
+
 void check_graph_tensors(const onnx::GraphProto& g, const std::string& where, int depth = 0) {
   if (depth > 8) throw Error(ErrorKind::BadModel, where + ": sub-graphs nested too deeply");
+  if (depth == 0) check_graph_structure(g, where, {});
   for (const auto& t : g.initializer()) check_tensor(t, where);
   for (const auto& n : g.node())
     for (const auto& a : n.attribute()) {
