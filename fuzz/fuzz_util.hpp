@@ -4,6 +4,7 @@
 // in another exception, a crash, a leak or undefined behaviour (the sanitizers watch those).
 #include <facerec/error.hpp>
 
+#include <unistd.h>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -11,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 namespace facerec::fuzz {
 
@@ -25,7 +25,8 @@ inline const std::filesystem::path& scratch() {
 }
 
 inline void write_file(const std::filesystem::path& p, const uint8_t* data, size_t size) {
-  std::ofstream(p, std::ios::binary | std::ios::trunc).write(reinterpret_cast<const char*>(data), std::streamsize(size));
+  std::ofstream(p, std::ios::binary | std::ios::trunc)
+      .write(reinterpret_cast<const char*>(data), std::streamsize(size));
 }
 
 // Runs f; a facerec::Error is the expected answer to bad input, anything else is a finding.

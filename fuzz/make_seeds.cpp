@@ -54,12 +54,13 @@ int main(int argc, char** argv) {
   put(d / "lossless.webp", encode(img, ".webp", {cv::IMWRITE_WEBP_QUALITY, 101}));
   put(d / "a.pgm", encode(grey, ".pgm"));
   put(d / "a.ppm", encode(img, ".ppm"));
-  put(d / "a.hdr", encode([&] {
-        cv::Mat f;
-        img.convertTo(f, CV_32F, 1 / 255.0);
-        return f;
-      }(),
-                          ".hdr"));
+  put(d / "a.hdr", encode(
+                       [&] {
+                         cv::Mat f;
+                         img.convertTo(f, CV_32F, 1 / 255.0);
+                         return f;
+                       }(),
+                       ".hdr"));
   std::string jpg = encode(img, ".jpg");
   put(d / "truncated.jpg", jpg.substr(0, jpg.size() / 2));
   put(d / "fill.jpg", jpg.substr(0, 2) + "\xFF\xFF" + jpg.substr(2));
@@ -147,17 +148,18 @@ int main(int argc, char** argv) {
   req("delete", "DELETE /v1/people/9 HTTP/1.1", "");
   req("face", "POST /v1/people/1/faces HTTP/1.1", jpg, "image/jpeg");
   req("identify", "POST /v1/identify?top=3 HTTP/1.1", encode(img, ".png"), "image/png");
-  std::string mp = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.jpg\"\r\nContent-Type: "
-                   "image/jpeg\r\n\r\n" +
-                   jpg + "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.jpg\"\r\n\r\n" + jpg +
-                   "\r\n--XyZ--\r\n";
+  std::string mp =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"a\"; filename=\"a.jpg\"\r\nContent-Type: "
+      "image/jpeg\r\n\r\n" +
+      jpg + "\r\n--XyZ\r\nContent-Disposition: form-data; name=\"b\"; filename=\"b.jpg\"\r\n\r\n" + jpg +
+      "\r\n--XyZ--\r\n";
   req("verify", "POST /v1/verify HTTP/1.1", mp, "multipart/form-data; boundary=XyZ");
   req("verify_person", "POST /v1/verify?person=1 HTTP/1.1", jpg, "image/jpeg");
-  put(out / "http" / "chunked",
-      "POST /v1/people HTTP/1.1\r\nHost: x\r\n" + key +
-          "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n5\r\n{\"nam\r\n9\r\ne\": \"z\"}\r\n0\r\n\r\n");
-  put(out / "http" / "pipelined", "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/people/1 HTTP/1.1\r\nHost: x\r\n" +
-                                      key + "\r\n");
+  put(out / "http" / "chunked", "POST /v1/people HTTP/1.1\r\nHost: x\r\n" + key +
+                                    "Transfer-Encoding: chunked\r\nContent-Type: "
+                                    "application/json\r\n\r\n5\r\n{\"nam\r\n9\r\ne\": \"z\"}\r\n0\r\n\r\n");
+  put(out / "http" / "pipelined",
+      "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/people/1 HTTP/1.1\r\nHost: x\r\n" + key + "\r\n");
   std::cout << "seeds written to " << out << "\n";
   return 0;
 }

@@ -466,6 +466,19 @@ TEST(Index, ApproximateIndexesFindWhatExactSearchFinds) {
     EXPECT_EQ(load_index(flat1)->size(), 2u);
     std::stringstream faiss1(v1(h.substr(4 + 4 + 8 + 64)));
     EXPECT_THROW(load_index(faiss1), Error);
+    // found by fuzz_index: a count claiming 2^30 vectors was allocated before reading (minutes,
+    // gigabytes); now only the bytes that are there are read before "truncated"
+    std::string claim = body.substr(0, 8 + 4 + 4);  // factory "Flat" (u64 length + 4 bytes), dim
+    uint64_t huge = uint64_t(1) << 30;
+    claim.append(reinterpret_cast<const char*>(&huge), 8);
+    claim += std::string(64, '\1');
+    std::stringstream forged(v1(claim));
+    try {
+      load_index(forged);
+      FAIL() << "a truncated Flat index loaded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::BadModel) << e.what();
+    }
   }
   EXPECT_THROW(make_index("HNSW32", dim), Error);  // needs the faiss: prefix
   EXPECT_THROW(make_index("faiss:", dim), Error);

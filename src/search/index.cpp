@@ -49,13 +49,25 @@ void put_bytes(std::ostream& o, const void* p, uint64_t n) {
   put(o, n);
   o.write(static_cast<const char*>(p), std::streamsize(n));
 }
+// Reads n bytes in steps of at most 16 MiB, so that a size claimed by a damaged or forged file
+// costs only the bytes that are really there before "truncated".
+template <class T>
+std::vector<T> read_exact(std::istream& in, uint64_t count) {
+  std::vector<T> v;
+  const uint64_t step = (uint64_t(16) << 20) / sizeof(T);
+  for (uint64_t done = 0; done < count;) {
+    uint64_t k = std::min(step, count - done);
+    v.resize(size_t(done + k));
+    if (!in.read(reinterpret_cast<char*>(v.data() + done), std::streamsize(k * sizeof(T))))
+      throw Error(ErrorKind::BadModel, "index file is truncated");
+    done += k;
+  }
+  return v;
+}
 std::vector<uint8_t> get_bytes(std::istream& in, uint64_t limit) {
   auto n = get<uint64_t>(in);
   if (n > limit) throw Error(ErrorKind::BadModel, "index file: a field claims " + std::to_string(n) + " bytes");
-  std::vector<uint8_t> v(n);
-  if (n && !in.read(reinterpret_cast<char*>(v.data()), std::streamsize(n)))
-    throw Error(ErrorKind::BadModel, "index file is truncated");
-  return v;
+  return read_exact<uint8_t>(in, n);
 }
 
 void check_dim(int dim) {
@@ -105,11 +117,8 @@ class FlatIndex final : public SearchIndex {
   void load(std::istream& in) {
     auto n = get<uint64_t>(in);
     if (n > (uint64_t(1) << 34) / uint64_t(dim_)) throw Error(ErrorKind::BadModel, "index file: implausible size");
-    ids_.resize(n);
-    data_.resize(n * size_t(dim_));
-    if (!in.read(reinterpret_cast<char*>(ids_.data()), std::streamsize(n * sizeof(int64_t))) ||
-        !in.read(reinterpret_cast<char*>(data_.data()), std::streamsize(data_.size() * sizeof(float))))
-      throw Error(ErrorKind::BadModel, "index file is truncated");
+    ids_ = read_exact<int64_t>(in, n);
+    data_ = read_exact<float>(in, n * uint64_t(dim_));
   }
 
  private:
@@ -355,10 +364,9 @@ std::unique_ptr<SearchIndex> load_index(std::istream& in) {
     auto n = get<uint64_t>(in);
     if (n > (uint64_t(1) << 36)) throw Error(ErrorKind::BadModel, "index file declares an implausible size");
     std::string sum(64, '\0');
-    std::string body;
-    body.resize(size_t(n));
-    if (!in.read(sum.data(), 64) || !in.read(body.data(), std::streamsize(n)))
-      throw Error(ErrorKind::BadModel, "index file is truncated");
+    if (!in.read(sum.data(), 64)) throw Error(ErrorKind::BadModel, "index file is truncated");
+    auto bytes = read_exact<char>(in, n);
+    std::string body(bytes.begin(), bytes.end());
     if (detail::sha256_hex(body) != sum)
       throw Error(ErrorKind::BadModel, "index file is damaged (its checksum does not match)");
     std::istringstream checked(body);
