@@ -39,7 +39,7 @@ run() {
   local t=$1 corpus="$B/corpus/$1" crashes="$B/crashes/$1"
   mkdir -p "$corpus" "$crashes"
   "$B/fuzz/fuzz_$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb=4096 -max_len=$([ "$t" = http ] && echo 65536 || echo 262144) \
-    -timeout=$([ "$t" = http ] && echo 180 || echo 60) -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" "fuzz/corpus/$t" >"$B/fuzz_$t.log" 2>&1 || true
+    -timeout=$([ "$t" = http ] && echo 900 || echo 60) -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" "fuzz/corpus/$t" >"$B/fuzz_$t.log" 2>&1 || true
   local execs cov crashes_n
   execs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$B/fuzz_$t.log" | grep -o '[0-9]*$' || echo 0)
   cov=$(grep -o 'cov: [0-9]*' "$B/fuzz_$t.log" | tail -1 | grep -o '[0-9]*' || echo 0)
