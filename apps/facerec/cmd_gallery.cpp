@@ -1,5 +1,6 @@
 // facerec enroll | identify | people list|show|remove
 #include "commands.hpp"
+#include "common/decimal.hpp"
 #include "gallery_util.hpp"
 
 #include <facerec/analyzer.hpp>
@@ -195,13 +196,13 @@ int identify(const std::vector<std::string>& images, int top, const std::string&
 // The person a command-line argument names: an exact name, else (all digits) an id; with
 // --id always an id. A name that is also another person's id is refused as ambiguous.
 std::optional<Identity> resolve_person(GalleryStore& store, const std::string& who, bool by_id) {
-  bool digits = !who.empty() && who.size() <= 18 && who.find_first_not_of("0123456789") == std::string::npos;
+  auto number = detail::parse_decimal(who);
   if (by_id) {
-    if (!digits) throw Error(ErrorKind::InvalidArgument, "--id needs a number, not '" + who + "'");
-    return store.get(std::stoll(who));
+    if (!number) throw Error(ErrorKind::InvalidArgument, "--id needs a number, not '" + who + "'");
+    return store.get(*number);
   }
   auto named = store.find_name(who);
-  auto numbered = digits ? store.get(std::stoll(who)) : std::nullopt;
+  auto numbered = number ? store.get(*number) : std::nullopt;
   if (named && numbered && named->id != numbered->id)
     throw Error(ErrorKind::InvalidArgument, "'" + who + "' is the name of person " + std::to_string(named->id) +
                                                 " and the id of " + numbered->name +

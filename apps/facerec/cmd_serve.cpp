@@ -26,24 +26,26 @@ struct ServeFlags {
   bool anonymous = false, keep_crops = true, quiet = false;
 };
 
+// Surrounding blanks (spaces, tabs, CR) are never part of a key.
+std::string trim(const std::string& s) {
+  const char* blank = " \t\r\v\f";
+  size_t a = s.find_first_not_of(blank), b = s.find_last_not_of(blank);
+  return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+}
+
 std::vector<std::string> read_keys(const ServeFlags& f) {
   std::vector<std::string> keys;
   if (!f.keys_file.empty()) {
     std::istringstream in(detail::read_file(f.keys_file));
     for (std::string line; std::getline(in, line);) {
-      // surrounding blanks (spaces, tabs, CR) are never part of a key
-      const char* blank = " \t\r\v\f";
-      size_t a = line.find_first_not_of(blank), b = line.find_last_not_of(blank);
-      line = a == std::string::npos ? std::string() : line.substr(a, b - a + 1);
+      line = trim(line);
       if (!line.empty() && line[0] != '#') keys.push_back(line);
     }
     if (keys.empty()) throw Error(ErrorKind::InvalidArgument, f.keys_file + " holds no API key");
   }
   if (const char* env = std::getenv("FACEREC_API_KEYS"); env && *env)
-    for (auto& k : split_list(env)) {
-      size_t a = k.find_first_not_of(" \t"), b = k.find_last_not_of(" \t");
-      if (a != std::string::npos) keys.push_back(k.substr(a, b - a + 1));
-    }
+    for (auto& k : split_list(env))
+      if (auto t = trim(k); !t.empty()) keys.push_back(t);
   return keys;
 }
 

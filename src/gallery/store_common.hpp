@@ -1,5 +1,7 @@
 #pragma once
 // Rules every gallery store applies, and the store constructors behind open_store.
+#include "common/decimal.hpp"
+
 #include <facerec/error.hpp>
 #include <facerec/gallery.hpp>
 
@@ -46,11 +48,11 @@ inline void validate_replacement(const std::string& model, const std::vector<int
 // A schema version or revision as stored (decimal text). Throws Error(Unsupported) naming `where`
 // for anything else: a garbage value means a damaged or foreign database, not a version.
 inline int64_t parse_stored_number(const std::string& text, const std::string& what, const std::string& where) {
-  bool ok = !text.empty() && text.size() <= 18 && text.find_first_not_of("0123456789") == std::string::npos;
-  if (!ok)
+  auto v = detail::parse_decimal(text);
+  if (!v)
     throw Error(ErrorKind::Unsupported, where + ": its " + what + " is '" + text.substr(0, 40) +
                                             "', not a number: not a facerec gallery, or a damaged one");
-  return std::stoll(text);
+  return *v;
 }
 
 std::unique_ptr<GalleryStore> open_sqlite_store(const std::string& path, bool create);

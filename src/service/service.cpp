@@ -1,4 +1,5 @@
 // The REST service: routes, API keys, limits, JSON errors, a pool of face pipelines.
+#include "common/decimal.hpp"
 #include "common/sha256.hpp"
 #include "service/guarded_server.hpp"
 
@@ -81,9 +82,9 @@ Json box_json(const Face& f) {
 }
 
 int64_t parse_id(const std::string& s) {
-  if (s.empty() || s.size() > 18 || s.find_first_not_of("0123456789") != std::string::npos)
-    throw HttpError(400, "bad_id", "'" + s + "' is not a person id");
-  return std::stoll(s);
+  auto id = detail::parse_decimal(s);
+  if (!id) throw HttpError(400, "bad_id", "'" + s + "' is not a person id");
+  return *id;
 }
 
 // A fixed set of face pipelines handed out one request at a time.
@@ -389,9 +390,9 @@ struct FaceService::Impl {
                           "' is not accepted: send bodies uncompressed (images are compressed already)");
       if (req.has_header("Content-Length")) {
         const std::string& cl = req.get_header_value("Content-Length");
-        bool digits = !cl.empty() && cl.size() <= 18 && cl.find_first_not_of("0123456789") == std::string::npos;
-        if (!digits) return refuse(400, "bad_request", "Content-Length is not a number");
-        if (std::stoull(cl) > opt.max_body_bytes)
+        auto length = detail::parse_decimal(cl);
+        if (!length) return refuse(400, "bad_request", "Content-Length is not a number");
+        if (uint64_t(*length) > opt.max_body_bytes)
           return refuse(
               413, "body_too_large",
               "request body of " + cl + " bytes exceeds the service's limit of " + std::to_string(opt.max_body_bytes));
