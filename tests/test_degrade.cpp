@@ -1,4 +1,6 @@
 // Quality degradations: deterministic per (seed, key), within their ranges, and actually degrading.
+#include "test_util.hpp"
+
 #include <facerec/degrade.hpp>
 #include <facerec/error.hpp>
 
@@ -62,10 +64,10 @@ TEST(Degrade, DrawsStayInTheirRanges) {
   EXPECT_LT(motion, 325);
   DegradationRanges bad;
   bad.gain_min = 2;
-  EXPECT_THROW(draw_degradation(bad, "x"), Error);
+  EXPECT_ERROR(draw_degradation(bad, "x"), ErrorKind::InvalidArgument);
   bad = {};
   bad.jpeg_max = 101;
-  EXPECT_THROW(draw_degradation(bad, "x"), Error);
+  EXPECT_ERROR(draw_degradation(bad, "x"), ErrorKind::InvalidArgument);
 }
 
 TEST(Degrade, LosesDetailAndLightKeepsSize) {
@@ -79,10 +81,10 @@ TEST(Degrade, LosesDetailAndLightKeepsSize) {
     EXPECT_LT(sharpness(low), 0.5 * sharpness(img)) << key;
     EXPECT_LT(cv::mean(low)[2], cv::mean(img)[2]) << key;  // under-exposed
   }
-  EXPECT_THROW(degrade(img, 0, Degradation{}), Error);
-  EXPECT_THROW(degrade(cv::Mat(), 30, Degradation{}), Error);
+  EXPECT_ERROR(degrade(img, 0, Degradation{}), ErrorKind::InvalidArgument);
+  EXPECT_ERROR(degrade(cv::Mat(), 30, Degradation{}), ErrorKind::InvalidArgument);
   cv::Mat grey(10, 10, CV_8UC1, cv::Scalar(0));
-  EXPECT_THROW(degrade(grey, 30, Degradation{}), Error);
+  EXPECT_ERROR(degrade(grey, 30, Degradation{}), ErrorKind::InvalidArgument);
 }
 
 }  // namespace

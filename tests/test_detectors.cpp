@@ -71,19 +71,19 @@ TEST(Detectors, FaceBoxesOnDlibTestingXml) {
 TEST(Detectors, BadDetectorNamesAreClearErrors) {
   DetectorOptions o;
   o.model = "blazeface+";
-  EXPECT_THROW(make_detector(o), Error);
+  EXPECT_ERROR(make_detector(o), ErrorKind::InvalidArgument);
   o.model = "blazeface+faceboxes+blazeface-front";
-  EXPECT_THROW(make_detector(o), Error);
+  EXPECT_ERROR(make_detector(o), ErrorKind::InvalidArgument);
   o.model = "no-such-detector";
-  EXPECT_THROW(make_detector(o), Error);
+  EXPECT_ERROR(make_detector(o), ErrorKind::NotFound);
 }
 
 TEST(Detectors, FaceBoxesRejectsNonBgrImages) {
   DetectorOptions o;
   o.model = "faceboxes";
   auto det = make_detector(o);
-  EXPECT_THROW(det->detect(cv::Mat()), Error);
-  EXPECT_THROW(det->detect(cv::Mat(64, 64, CV_8UC1, cv::Scalar(0))), Error);
+  EXPECT_ERROR(det->detect(cv::Mat()), ErrorKind::InvalidArgument);
+  EXPECT_ERROR(det->detect(cv::Mat(64, 64, CV_8UC1, cv::Scalar(0))), ErrorKind::InvalidArgument);
   // a tiny and a very elongated image are fine (no face)
   EXPECT_TRUE(det->detect(cv::Mat(1, 1, CV_8UC3, cv::Scalar(0, 0, 0))).empty());
   EXPECT_TRUE(det->detect(cv::Mat(4, 3000, CV_8UC3, cv::Scalar(90, 90, 90))).empty());
@@ -122,12 +122,13 @@ TEST(Detectors, ScaleSweepCountsPastedFaces) {
   };
   detection_scale_sweep(*det, samples, so, {}, record(first));
   detection_scale_sweep(*det, samples, so, {}, record(second));
+  ASSERT_EQ(first.size(), size_t(calls)) << "every canvas is seen once per sweep";
   ASSERT_EQ(first.size(), second.size());
   for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(first[i].second, second[i].second) << i;
   so.widths = {0};
-  EXPECT_THROW(detection_scale_sweep(*det, samples, so), Error);
+  EXPECT_ERROR(detection_scale_sweep(*det, samples, so), ErrorKind::InvalidArgument);
   so.widths = {80};
-  EXPECT_THROW(detection_scale_sweep(*det, {}, so), Error);
+  EXPECT_ERROR(detection_scale_sweep(*det, {}, so), ErrorKind::InvalidArgument);
 }
 
 }  // namespace

@@ -24,15 +24,6 @@ std::string encode(const cv::Mat& m, const std::string& ext, std::vector<int> pa
   return std::string(buf.begin(), buf.end());
 }
 
-ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.kind();
-  }
-  return ErrorKind::Internal;
-}
-
 TEST(Image, ConvertsDepthsAndChannelsTo8BitBgr) {
   cv::Mat grey(40, 30, CV_8UC1, cv::Scalar(77));
   cv::Mat rgba(40, 30, CV_8UC4, cv::Scalar(10, 20, 30, 128));
@@ -127,7 +118,7 @@ TEST(Image, LargeJpegIsReducedWhileDecodingOthersRefused) {
   EXPECT_EQ(d.bgr.size(), cv::Size(800, 1000));
   EXPECT_DOUBLE_EQ(d.scale, 0.5);
   EXPECT_EQ(d.original_width, 1600);
-  EXPECT_EQ(kind_of([&] { decode_image_bytes(encode(m, ".png"), lim); }), ErrorKind::BadInput);
+  EXPECT_EQ(test::kind_of([&] { decode_image_bytes(encode(m, ".png"), lim); }), ErrorKind::BadInput);
   // a PNG header claiming 20000 x 20000 is refused from the header, before any decoding
   std::string png = encode(cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
   png[16] = 0, png[17] = 0, png[18] = 0x4E, png[19] = 0x20;  // width 20000
@@ -135,20 +126,20 @@ TEST(Image, LargeJpegIsReducedWhileDecodingOthersRefused) {
   int w = 0, h = 0;
   ASSERT_TRUE(probe_image_size(png, w, h));
   EXPECT_EQ(w, 20000);
-  EXPECT_EQ(kind_of([&] { decode_image_bytes(png); }), ErrorKind::BadInput);
+  EXPECT_EQ(test::kind_of([&] { decode_image_bytes(png); }), ErrorKind::BadInput);
 }
 
 TEST(Image, BadFilesAreClearErrors) {
   auto dir = test::temp_dir("image");
-  EXPECT_EQ(kind_of([&] { decode_image_file((dir / "missing.jpg").string()); }), ErrorKind::NotFound);
+  EXPECT_EQ(test::kind_of([&] { decode_image_file((dir / "missing.jpg").string()); }), ErrorKind::NotFound);
   std::ofstream(dir / "empty.jpg").close();
-  EXPECT_EQ(kind_of([&] { decode_image_file((dir / "empty.jpg").string()); }), ErrorKind::BadInput);
+  EXPECT_EQ(test::kind_of([&] { decode_image_file((dir / "empty.jpg").string()); }), ErrorKind::BadInput);
   std::ofstream(dir / "text.jpg") << "hello, I am not a picture";
-  EXPECT_EQ(kind_of([&] { decode_image_file((dir / "text.jpg").string()); }), ErrorKind::BadInput);
+  EXPECT_EQ(test::kind_of([&] { decode_image_file((dir / "text.jpg").string()); }), ErrorKind::BadInput);
   std::string jpg = encode(cv::Mat(100, 100, CV_8UC3, cv::Scalar(9, 9, 9)), ".jpg");
   std::ofstream(dir / "truncated.jpg", std::ios::binary) << jpg.substr(0, 40);
-  EXPECT_EQ(kind_of([&] { decode_image_file((dir / "truncated.jpg").string()); }), ErrorKind::BadInput);
-  EXPECT_EQ(kind_of([&] { decode_image_bytes(encode(cv::Mat(1, 1, CV_8UC3), ".png")); }), ErrorKind::BadInput);
+  EXPECT_EQ(test::kind_of([&] { decode_image_file((dir / "truncated.jpg").string()); }), ErrorKind::BadInput);
+  EXPECT_EQ(test::kind_of([&] { decode_image_bytes(encode(cv::Mat(1, 1, CV_8UC3), ".png")); }), ErrorKind::BadInput);
 }
 
 TEST(Image, EveryAcceptedFormatIsProbedAndLimitedBeforeDecoding) {
@@ -163,7 +154,7 @@ TEST(Image, EveryAcceptedFormatIsProbedAndLimitedBeforeDecoding) {
     EXPECT_EQ(h->width, 70) << ext;
     EXPECT_EQ(h->height, 50) << ext;
     EXPECT_EQ(decode_image_bytes(bytes).bgr.size(), cv::Size(70, 50)) << ext;
-    EXPECT_EQ(kind_of([&] { decode_image_bytes(bytes, lim); }), ErrorKind::BadInput) << ext << " over the limit";
+    EXPECT_EQ(test::kind_of([&] { decode_image_bytes(bytes, lim); }), ErrorKind::BadInput) << ext << " over the limit";
   }
   // lossless WebP and a JPEG with fill bytes before its frame header
   auto lossless = probe_image(encode(m, ".webp", {cv::IMWRITE_WEBP_QUALITY, 101}));
@@ -177,8 +168,8 @@ TEST(Image, EveryAcceptedFormatIsProbedAndLimitedBeforeDecoding) {
   cv::Mat f;
   m.convertTo(f, CV_32F, 1 / 255.0);
   EXPECT_FALSE(probe_image(encode(f, ".hdr")).has_value());
-  EXPECT_EQ(kind_of([&] { decode_image_bytes(encode(f, ".hdr")); }), ErrorKind::BadInput);
-  EXPECT_EQ(kind_of([&] { decode_image_bytes("GIF89a\x10\x00\x10\x00" + std::string(64, '\0')); }),
+  EXPECT_EQ(test::kind_of([&] { decode_image_bytes(encode(f, ".hdr")); }), ErrorKind::BadInput);
+  EXPECT_EQ(test::kind_of([&] { decode_image_bytes("GIF89a\x10\x00\x10\x00" + std::string(64, '\0')); }),
             ErrorKind::BadInput);
 }
 
@@ -189,11 +180,11 @@ TEST(Image, ADicomMarkerInsideAnotherFormatIsRefusedNotDecoded) {
   b.resize(128, '\xfd');
   b += std::string("DICM\x00", 5);
   EXPECT_FALSE(probe_image(b).has_value());
-  EXPECT_EQ(kind_of([&] { decode_image_bytes(b); }), ErrorKind::BadInput);
+  EXPECT_EQ(test::kind_of([&] { decode_image_bytes(b); }), ErrorKind::BadInput);
   std::string png = encode(cv::Mat(20, 20, CV_8UC3, cv::Scalar(1, 2, 3)), ".png");
   png.resize(200, '\0');
   std::memcpy(png.data() + 128, "DICM", 4);
-  EXPECT_EQ(kind_of([&] { decode_image_bytes(png); }), ErrorKind::BadInput);
+  EXPECT_EQ(test::kind_of([&] { decode_image_bytes(png); }), ErrorKind::BadInput);
 }
 
 TEST(Image, TruncatedJpegIsRefusedWholeOneDecodes) {
@@ -205,12 +196,12 @@ TEST(Image, TruncatedJpegIsRefusedWholeOneDecodes) {
   for (double keep : {0.5, 0.9, 0.99}) {
     std::string cut = jpg.substr(0, size_t(double(jpg.size()) * keep));
     EXPECT_FALSE(probe_image(cut)->complete) << keep;
-    EXPECT_EQ(kind_of([&] { decode_image_bytes(cut); }), ErrorKind::BadInput) << "kept " << keep;
+    EXPECT_EQ(test::kind_of([&] { decode_image_bytes(cut); }), ErrorKind::BadInput) << "kept " << keep;
   }
   for (const char* p : {"-progressive"}) {
     std::string prog = encode(m, ".jpg", {cv::IMWRITE_JPEG_PROGRESSIVE, 1});
     EXPECT_EQ(decode_image_bytes(prog).bgr.size(), cv::Size(100, 120)) << p;
-    EXPECT_EQ(kind_of([&] { decode_image_bytes(prog.substr(0, prog.size() - 200)); }), ErrorKind::BadInput) << p;
+    EXPECT_EQ(test::kind_of([&] { decode_image_bytes(prog.substr(0, prog.size() - 200)); }), ErrorKind::BadInput) << p;
   }
 }
 

@@ -60,7 +60,7 @@ TEST(Metrics, ThresholdAtFmr) {
   EXPECT_LE(above, 10);
   EXPECT_GE(above, 9);
   EXPECT_DOUBLE_EQ(tar_at({0.5, 0.995, 0.999}, t), 2.0 / 3.0);
-  EXPECT_THROW(threshold_at_fmr({}, 1e-3), Error);
+  EXPECT_ERROR(threshold_at_fmr({}, 1e-3), ErrorKind::InvalidArgument);
 }
 
 TEST(Pairs, ReadsView2AndRejectsMalformedFiles) {
@@ -84,7 +84,7 @@ TEST(Pairs, ReadsView2AndRejectsMalformedFiles) {
       EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument) << f;
     }
   }
-  EXPECT_THROW(read_lfw_pairs(dir / "missing.txt"), Error);
+  EXPECT_ERROR(read_lfw_pairs(dir / "missing.txt"), ErrorKind::NotFound);
 }
 
 TEST(Pairs, OfficialPairsFileHasTheStandardShape) {

@@ -36,12 +36,18 @@ std::vector<float> random(int64_t n, unsigned seed, bool positive) {
   return v;
 }
 
+// A Reshape to a fixed shape cannot take another batch size; every other case can.
+bool batchable(const OpCase& c) { return c.reshape_to.empty(); }
+
+// The case as a one-node model; with a free batch, the first dimension of every input is free.
 std::filesystem::path build(const OpCase& c, const std::filesystem::path& dir) {
   OnnxBuilder b(c.name);
   std::vector<std::string> ins;
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     std::string n = "in" + std::to_string(i);
-    b.input(n, c.inputs[i]);
+    Shape s = c.inputs[i];
+    if (batchable(c)) s[0] = -1;
+    b.input(n, s);
     ins.push_back(n);
   }
   unsigned seed = 100;
@@ -55,29 +61,69 @@ std::filesystem::path build(const OpCase& c, const std::filesystem::path& dir) {
   return p;
 }
 
+// The inputs at `batch` times the case's first dimension: the first slice is the same for every
+// batch size, the others are different values.
+std::vector<Tensor> inputs(const OpCase& c, int batch) {
+  std::vector<Tensor> out;
+  unsigned seed = 1;
+  for (const auto& s : c.inputs) {
+    Shape shape = s;
+    shape[0] *= batch;
+    auto first = random(Tensor::element_count(s), seed, c.positive_inputs);
+    auto rest = random(Tensor::element_count(shape) - int64_t(first.size()), seed + 1000, c.positive_inputs);
+    first.insert(first.end(), rest.begin(), rest.end());
+    out.emplace_back(shape, std::move(first));
+    ++seed;
+  }
+  return out;
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b, size_t count) {
+  double m = 0;
+  for (size_t i = 0; i < count; ++i) m = std::max(m, std::abs(double(a.data[i]) - double(b.data[i])));
+  return m;
+}
+
 void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
 
 class Ops : public ::testing::TestWithParam<OpCase> {};
 
+// Every backend against the reference, at batch sizes 1 and 3 and thread counts 1 and 2: the same
+// shape and the same values within 1e-4; and the reference itself gives the batch-1 result as
+// the first slice of the batch-3 result.
 TEST_P(Ops, EveryBackendMatchesTheReference) {
   const OpCase& c = GetParam();
   auto dir = test::temp_dir("ops-" + c.name);
   auto path = build(c, dir);
-  std::vector<Tensor> batch;
-  unsigned seed = 1;
-  for (const auto& s : c.inputs) batch.emplace_back(s, random(Tensor::element_count(s), seed++, c.positive_inputs));
-  auto ref = load_backend("reference", path.string())->run(batch);
-  ASSERT_EQ(ref.size(), 1u);
-  for (const auto& name : backend_names()) {
-    if (name == "reference") continue;
-    auto got = load_backend(name, path.string())->run(batch);
-    ASSERT_EQ(got.size(), 1u);
-    ASSERT_EQ(Tensor::element_count(got[0].shape), Tensor::element_count(ref[0].shape))
-        << name << " gives " << shape_to_string(got[0].shape) << ", reference " << shape_to_string(ref[0].shape);
-    double max_err = 0;
-    for (size_t i = 0; i < ref[0].data.size(); ++i)
-      max_err = std::max(max_err, std::abs(double(got[0].data[i]) - double(ref[0].data[i])));
-    EXPECT_LE(max_err, 1e-4) << c.name << " on " << name;
+  std::vector<std::string> others;
+  for (const auto& name : backend_names())
+    if (name != "reference") others.push_back(name);
+  ASSERT_FALSE(others.empty()) << "only the reference backend is registered: nothing is compared";
+  auto reference = load_backend("reference", path.string());
+  Tensor ref1;
+  for (int batch : {1, 3}) {
+    if (batch > 1 && !batchable(c)) continue;
+    auto in = inputs(c, batch);
+    auto ref = reference->run(in);
+    ASSERT_EQ(ref.size(), 1u);
+    if (batch == 1) {
+      ref1 = ref[0];
+    } else {
+      ASSERT_EQ(ref[0].shape[0], ref1.shape[0] * batch) << shape_to_string(ref[0].shape);
+      ASSERT_EQ(Shape(ref[0].shape.begin() + 1, ref[0].shape.end()), Shape(ref1.shape.begin() + 1, ref1.shape.end()));
+      EXPECT_LE(max_abs_diff(ref[0], ref1, ref1.data.size()), 1e-6) << "the batch's first item changed with batch size";
+    }
+    for (const auto& name : others)
+      for (int threads : {1, 2}) {
+        BackendOptions o;
+        o.threads = threads;
+        auto got = load_backend(name, path.string(), o)->run(in);
+        ASSERT_EQ(got.size(), 1u);
+        ASSERT_EQ(got[0].shape, ref[0].shape) << name << " gives " << shape_to_string(got[0].shape) << ", reference "
+                                              << shape_to_string(ref[0].shape) << " (batch " << batch << ")";
+        EXPECT_LE(max_abs_diff(got[0], ref[0], ref[0].data.size()), 1e-4)
+            << c.name << " on " << name << ", batch " << batch << ", " << threads << " threads";
+      }
   }
 }
 

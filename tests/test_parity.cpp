@@ -66,6 +66,10 @@ void PrintTo(const Param& p, std::ostream* os) { *os << p.model << " on " << p.b
 
 class Parity : public ::testing::TestWithParam<Param> {};
 
+// Each model at batch 1 and (when its batch dimension is free) batch 3, on 1 and 2 threads: the
+// output shapes are the reference's (batch 3: three times its first dimension) and every batch
+// item is within the tolerance. A model whose batch is fixed at 1 refuses batch 3 with
+// InvalidArgument.
 TEST_P(Parity, MatchesTfjsReference) {
   const auto& [name, backend] = GetParam();
   auto manifest = Manifest::load_default();
@@ -74,34 +78,55 @@ TEST_P(Parity, MatchesTfjsReference) {
   auto onnx = models_dir() / entry.onnx_file();
   ASSERT_TRUE(std::filesystem::exists(onnx)) << "model " << name << " is not imported at " << onnx
                                              << "; run `facerec models fetch` (the README's test command does)";
-  auto net = load_backend(backend, onnx.string());
   ASSERT_EQ(meta["input"]["width"].get<int>(), entry.input.width);
-  Tensor in = input_from_png(fixtures() / meta["input"]["png"].get<std::string>(), entry.input);
-  auto outs = net->run({in});
-  auto specs = net->outputs();
-  ASSERT_EQ(outs.size(), meta["outputs"].size());
+  Tensor one = input_from_png(fixtures() / meta["input"]["png"].get<std::string>(), entry.input);
   bool low_precision = entry.weights_dtype != "float32";
-  for (const auto& o : meta["outputs"]) {
-    std::string oname = o["name"].get<std::string>();
-    auto it = std::find_if(specs.begin(), specs.end(), [&](const TensorSpec& s) { return s.name == oname; });
-    ASSERT_NE(it, specs.end()) << "the ONNX model has no output named " << oname;
-    const Tensor& got = outs[size_t(it - specs.begin())];
-    auto ref = read_f32(fixtures() / o["file"].get<std::string>());
-    ASSERT_EQ(got.data.size(), ref.size()) << oname << ": shape " << shape_to_string(got.shape);
-    auto [mn, mx] = std::minmax_element(ref.begin(), ref.end());
-    double range = double(*mx - *mn);
-    double max_err = 0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-      ASSERT_TRUE(std::isfinite(got.data[i])) << oname << "[" << i << "] is not finite";
-      max_err = std::max(max_err, std::abs(double(got.data[i]) - double(ref[i])));
+  for (int threads : {1, 2}) {
+    BackendOptions options;
+    options.threads = threads;
+    auto net = load_backend(backend, onnx.string(), options);
+    auto specs = net->outputs();
+    bool free_batch = net->inputs().at(0).shape.at(0) == -1;
+    for (int batch : {1, 3}) {
+      Tensor in = one;
+      in.shape[0] = batch;
+      for (int i = 1; i < batch; ++i) in.data.insert(in.data.end(), one.data.begin(), one.data.end());
+      if (batch > 1 && !free_batch) {
+        EXPECT_EQ(test::kind_of([&] { net->run({in}); }), ErrorKind::InvalidArgument)
+            << name << " declares batch 1 but took " << batch;
+        continue;
+      }
+      auto outs = net->run({in});
+      ASSERT_EQ(outs.size(), meta["outputs"].size());
+      for (const auto& o : meta["outputs"]) {
+        std::string oname = o["name"].get<std::string>();
+        auto it = std::find_if(specs.begin(), specs.end(), [&](const TensorSpec& s) { return s.name == oname; });
+        ASSERT_NE(it, specs.end()) << "the ONNX model has no output named " << oname;
+        const Tensor& got = outs[size_t(it - specs.begin())];
+        auto want_shape = o["shape"].get<std::vector<int64_t>>();
+        ASSERT_FALSE(want_shape.empty());
+        want_shape[0] *= batch;
+        ASSERT_EQ(shape_to_string(got.shape), shape_to_string(want_shape)) << oname << " at batch " << batch;
+        auto ref = read_f32(fixtures() / o["file"].get<std::string>());
+        ASSERT_EQ(got.data.size(), ref.size() * size_t(batch)) << oname;
+        auto [mn, mx] = std::minmax_element(ref.begin(), ref.end());
+        double range = double(*mx - *mn);
+        double max_err = 0;
+        for (size_t i = 0; i < got.data.size(); ++i) {
+          ASSERT_TRUE(std::isfinite(got.data[i])) << oname << "[" << i << "] is not finite";
+          max_err = std::max(max_err, std::abs(double(got.data[i]) - double(ref[i % ref.size()])));
+        }
+        double magnitude = std::max(std::abs(double(*mn)), std::abs(double(*mx)));
+        if (range == 0) range = magnitude;
+        double tol = low_precision ? 2e-3 * std::max(range, 1e-6) : 1e-4 * std::max(1.0, magnitude);
+        std::printf("[parity] %-22s %-10s %-26s batch=%d threads=%d max_abs_err=%.3g max_rel_err=%.3g tol=%.3g\n",
+                    name.c_str(), backend.c_str(), oname.c_str(), batch, threads, max_err,
+                    max_err / std::max(magnitude, 1e-30), tol);
+        if (batch == 1 && threads == 1) RecordProperty(oname + "_max_abs_err", std::to_string(max_err));
+        EXPECT_LE(max_err, tol) << name << "/" << oname << " (" << entry.weights_dtype << " weights), batch " << batch
+                                << ", " << threads << " threads";
+      }
     }
-    double magnitude = std::max(std::abs(double(*mn)), std::abs(double(*mx)));
-    if (range == 0) range = magnitude;
-    double tol = low_precision ? 2e-3 * std::max(range, 1e-6) : 1e-4 * std::max(1.0, magnitude);
-    std::printf("[parity] %-22s %-10s %-26s max_abs_err=%.3g max_rel_err=%.3g range=%.4g tol=%.3g\n", name.c_str(),
-                backend.c_str(), oname.c_str(), max_err, max_err / std::max(magnitude, 1e-30), range, tol);
-    RecordProperty(oname + "_max_abs_err", std::to_string(max_err));
-    EXPECT_LE(max_err, tol) << name << "/" << oname << " (" << entry.weights_dtype << " weights)";
   }
 }
 

@@ -231,7 +231,8 @@ TEST(TfjsImport, GraphCutImportsThePartBetweenInputAndOutputs) {
   b.op("post/weird", "Cumsum", {"relu", "axis"});  // after the outputs: not reached
   auto dir = test::temp_dir("tfjs-cut");
   auto model = b.write(dir);
-  EXPECT_THROW(import_tfjs_graph(model, dir / "whole.onnx"), Error);  // the whole graph is not importable
+  EXPECT_ERROR(import_tfjs_graph(model, dir / "whole.onnx"),
+               ErrorKind::Unsupported);  // the whole graph is not importable
   GraphCut cut;
   cut.input = "standardize";
   cut.outputs = {{"features", "relu"}};
@@ -267,11 +268,11 @@ TEST(TfjsImport, GraphCutImportsThePartBetweenInputAndOutputs) {
   }
   GraphCut bad = cut;
   bad.input = "no/such/node";
-  EXPECT_THROW(import_tfjs_graph(model, dir / "bad.onnx", &bad, "image", 3, 2), Error);
+  EXPECT_ERROR(import_tfjs_graph(model, dir / "bad.onnx", &bad, "image", 3, 2), ErrorKind::BadModel);
   bad = cut;
   bad.outputs = {{"features", "no/such/node"}};
-  EXPECT_THROW(import_tfjs_graph(model, dir / "bad.onnx", &bad, "image", 3, 2), Error);
-  EXPECT_THROW(import_tfjs_graph(model, dir / "bad.onnx", &cut, "", 3, 2), Error);
+  EXPECT_ERROR(import_tfjs_graph(model, dir / "bad.onnx", &bad, "image", 3, 2), ErrorKind::BadModel);
+  EXPECT_ERROR(import_tfjs_graph(model, dir / "bad.onnx", &cut, "", 3, 2), ErrorKind::BadModel);
 }
 
 TEST(TfjsImport, UnsupportedOpNamesOpAndNode) {
@@ -295,7 +296,7 @@ TEST(TfjsImport, UnsupportedOpNamesOpAndNode) {
 TEST(TfjsImport, MalformedInputsAreClearErrors) {
   auto dir = test::temp_dir("tfjs-bad");
   std::ofstream(dir / "garbage.json") << "{ this is not json";
-  EXPECT_THROW(import_tfjs_graph(dir / "garbage.json", dir / "m.onnx"), Error);
+  EXPECT_ERROR(import_tfjs_graph(dir / "garbage.json", dir / "m.onnx"), ErrorKind::BadModel);
   std::ofstream(dir / "layers.json") << R"({"modelTopology": {"class_name": "Sequential"}, "weightsManifest": []})";
   try {
     import_tfjs_graph(dir / "layers.json", dir / "m.onnx");

@@ -1,12 +1,17 @@
 #pragma once
 // Helpers shared by the tests: paths of the source tree, the model cache and ../shared.
+#include <facerec/error.hpp>
 #include <facerec/models.hpp>
+
+#include <gtest/gtest.h>
 
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace facerec::test {
 
@@ -26,4 +31,37 @@ inline std::filesystem::path temp_dir(const std::string& name) {
   return d;
 }
 
+// Success only when `f` throws a facerec::Error of `kind` whose message contains `text` (when given):
+// nothing thrown, another kind or another exception type fail with what happened instead.
+inline ::testing::AssertionResult throws_error(const std::function<void()>& f, ErrorKind kind,
+                                               std::string_view text = {}) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (e.kind() != kind)
+      return ::testing::AssertionFailure()
+             << "threw " << to_string(e.kind()) << " (" << e.what() << "), expected " << to_string(kind);
+    if (!text.empty() && std::string_view(e.what()).find(text) == std::string_view::npos)
+      return ::testing::AssertionFailure() << "message \"" << e.what() << "\" does not mention \"" << text << "\"";
+    return ::testing::AssertionSuccess();
+  } catch (const std::exception& e) {
+    return ::testing::AssertionFailure() << "threw a non-facerec exception: " << e.what();
+  }
+  return ::testing::AssertionFailure() << "threw nothing, expected " << to_string(kind);
+}
+
+// The kind of the facerec::Error `f` throws; a test failure (and Internal) when it throws none.
+inline ErrorKind kind_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.kind();
+  }
+  ADD_FAILURE() << "no facerec::Error thrown";
+  return ErrorKind::Internal;
+}
+
 }  // namespace facerec::test
+
+// EXPECT_ERROR(statement, ErrorKind::X[, "text in the message"])
+#define EXPECT_ERROR(statement, ...) EXPECT_TRUE(::facerec::test::throws_error([&] { statement; }, __VA_ARGS__))

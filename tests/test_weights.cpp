@@ -72,11 +72,11 @@ TEST(Weights, ShortShardIsAClearError) {
 TEST(Weights, MissingShardAndExtraBytesAndUnknownDtype) {
   auto dir = test::temp_dir("weights-bad");
   auto missing = nlohmann::json::parse(R"([{"paths": ["nope.bin"], "weights": []}])");
-  EXPECT_THROW(load_weights(missing, dir), Error);
+  EXPECT_ERROR(load_weights(missing, dir), ErrorKind::NotFound);
   write_bytes(dir / "a.bin", bytes_of<float>({1.f, 2.f}));
   auto extra =
       nlohmann::json::parse(R"([{"paths": ["a.bin"], "weights": [{"name": "x", "shape": [1], "dtype": "float32"}]}])");
-  EXPECT_THROW(load_weights(extra, dir), Error);
+  EXPECT_ERROR(load_weights(extra, dir), ErrorKind::BadModel);
   auto str =
       nlohmann::json::parse(R"([{"paths": ["a.bin"], "weights": [{"name": "s", "shape": [1], "dtype": "string"}]}])");
   try {

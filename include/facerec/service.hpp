@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace facerec {
@@ -66,6 +67,9 @@ class FaceService {
 
   // The OpenAPI 3.0 document of the routes above.
   static std::string openapi();
+  // Every route the service registers, as (method in lower case, path in OpenAPI form with {id}):
+  // what openapi() must document, no more and no less.
+  static std::vector<std::pair<std::string, std::string>> routes();
 
  private:
   struct Impl;

@@ -361,6 +361,23 @@ struct FaceService::Impl {
     };
   }
 
+  struct Route {
+    std::string method;  // lower case, as OpenAPI names operations
+    std::string path;    // OpenAPI form: {id} for a path parameter
+    Method handler;
+  };
+  // Every keyed route, registered from here and listed by FaceService::routes().
+  static inline const std::vector<Route> kRoutes = {
+      {"get", "/v1/version", &Impl::version},
+      {"get", "/v1/people", &Impl::list_people},
+      {"post", "/v1/people", &Impl::create_person},
+      {"get", "/v1/people/{id}", &Impl::get_person},
+      {"delete", "/v1/people/{id}", &Impl::delete_person},
+      {"post", "/v1/people/{id}/faces", &Impl::add_face},
+      {"post", "/v1/identify", &Impl::identify},
+      {"post", "/v1/verify", &Impl::verify},
+  };
+
   void routes() {
     server->Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
       send_json(res, {{"status", "ok"}});
@@ -368,14 +385,19 @@ struct FaceService::Impl {
     server->Get("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(FaceService::openapi(), "application/json");
     });
-    server->Get("/v1/version", wrap(&Impl::version));
-    server->Get("/v1/people", wrap(&Impl::list_people));
-    server->Post("/v1/people", wrap(&Impl::create_person));
-    server->Get(R"(/v1/people/([^/]+))", wrap(&Impl::get_person));
-    server->Delete(R"(/v1/people/([^/]+))", wrap(&Impl::delete_person));
-    server->Post(R"(/v1/people/([^/]+)/faces)", wrap(&Impl::add_face));
-    server->Post("/v1/identify", wrap(&Impl::identify));
-    server->Post("/v1/verify", wrap(&Impl::verify));
+    for (const auto& r : kRoutes) {
+      std::string pattern = r.path;
+      if (auto k = pattern.find("{id}"); k != std::string::npos) pattern.replace(k, 4, "([^/]+)");
+      auto handler = wrap(r.handler);
+      if (r.method == "get")
+        server->Get(pattern, handler);
+      else if (r.method == "post")
+        server->Post(pattern, handler);
+      else if (r.method == "delete")
+        server->Delete(pattern, handler);
+      else
+        throw Error(ErrorKind::Internal, "route table: unknown method " + r.method);
+    }
     // Runs after the head and before any body byte is read: refusals here cost no body.
     server->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       auto refuse = [&](int status, const std::string& code, const std::string& message) {
@@ -474,6 +496,12 @@ FaceService::FaceService(ServiceOptions options) : impl_(std::make_unique<Impl>(
 }
 
 FaceService::~FaceService() { stop(); }
+
+std::vector<std::pair<std::string, std::string>> FaceService::routes() {
+  std::vector<std::pair<std::string, std::string>> out = {{"get", "/v1/health"}, {"get", "/openapi.json"}};
+  for (const auto& r : Impl::kRoutes) out.emplace_back(r.method, r.path);
+  return out;
+}
 
 int FaceService::bind(const std::string& host, int port) {
   int p = port;

@@ -1,5 +1,9 @@
 // OpenCV DNN backend (CPU). Options: threads -> cv::setNumThreads, which is process-wide in
 // OpenCV: the last backend loaded decides. extra["engine"] is not used yet.
+// Batches: OpenCV 4.6 runs some graphs wrongly at a batch size other than the one it first saw
+// (tests/test_ops.cpp, test_parity.cpp: a [1,C,1,1] constant added at batch 3 aborts, Squeeze
+// and ReduceMean return [3,1,C] for [3,C], MobileFaceNet's PReLU aborts). A batch of N > 1 on a
+// free batch dimension is therefore run as N forward passes of one item, outputs concatenated.
 #include <facerec/backend.hpp>
 #include <facerec/error.hpp>
 
@@ -8,6 +12,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 namespace facerec {
@@ -45,6 +50,56 @@ class OpenCvDnnBackend final : public InferenceBackend {
   std::vector<Tensor> run(const std::vector<Tensor>& batch) override {
     if (net_.empty()) throw Error(ErrorKind::InvalidArgument, "opencv-dnn: run() before load()");
     check_batch(batch);
+    int64_t n = split_batch(batch);
+    if (n <= 1) return forward(batch);
+    std::vector<Tensor> result;
+    for (int64_t b = 0; b < n; ++b) {
+      std::vector<Tensor> one;
+      for (const auto& t : batch) {
+        size_t item = t.data.size() / size_t(n);
+        Tensor s;
+        s.shape = t.shape;
+        s.shape[0] = 1;
+        s.data.assign(t.data.begin() + std::ptrdiff_t(item * size_t(b)),
+                      t.data.begin() + std::ptrdiff_t(item * size_t(b + 1)));
+        one.push_back(std::move(s));
+      }
+      auto outs = forward(one);
+      if (b == 0) {
+        result = std::move(outs);
+        for (auto& t : result) {
+          if (t.shape.empty() || t.shape[0] != 1)
+            throw Error(ErrorKind::Unsupported, "opencv-dnn: an output of shape " + shape_to_string(t.shape) +
+                                                    " has no batch dimension to concatenate along");
+          t.shape[0] = n;
+          t.data.reserve(t.data.size() * size_t(n));
+        }
+      } else {
+        for (size_t o = 0; o < outs.size(); ++o)
+          result[o].data.insert(result[o].data.end(), outs[o].data.begin(), outs[o].data.end());
+      }
+    }
+    return result;
+  }
+
+  std::string name() const override { return "opencv-dnn"; }
+  Precision precision() const override { return Precision::FP32; }
+
+ private:
+  // The batch size to split into single items: the common first dimension of the inputs when
+  // every input declares it free, else 1 (run as given).
+  int64_t split_batch(const std::vector<Tensor>& batch) const {
+    int64_t n = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& spec = info_.inputs[i].shape;
+      if (spec.empty() || spec[0] != -1 || batch[i].shape.empty()) return 1;
+      if (n == 0) n = batch[i].shape[0];
+      if (batch[i].shape[0] != n) return 1;
+    }
+    return std::max<int64_t>(n, 1);
+  }
+
+  std::vector<Tensor> forward(const std::vector<Tensor>& batch) {
     std::vector<cv::Mat> blobs;  // keep data alive during forward
     for (size_t i = 0; i < batch.size(); ++i) {
       std::vector<int> dims(batch[i].shape.begin(), batch[i].shape.end());
@@ -69,9 +124,6 @@ class OpenCvDnnBackend final : public InferenceBackend {
     }
     return result;
   }
-
-  std::string name() const override { return "opencv-dnn"; }
-  Precision precision() const override { return Precision::FP32; }
 
  private:
   cv::dnn::Net net_;
