@@ -4,7 +4,10 @@
 // Threads: the /threads:N suffix sets OpenCV's thread pool (cv::setNumThreads) for that run.
 #include <facerec/align.hpp>
 #include <facerec/analyzer.hpp>
+#include <facerec/detect.hpp>
+#include <facerec/embed.hpp>
 #include <facerec/image.hpp>
+#include <facerec/landmarks.hpp>
 
 #include <benchmark/benchmark.h>
 #include <opencv2/core.hpp>
@@ -34,7 +37,7 @@ void detect(benchmark::State& st, std::string model, int w, int h, int min_face,
   o.model = model;
   o.min_face = min_face;
   o.verifier = verifier;
-  auto det = facerec::make_detector(o);
+  auto det = facerec::make_detector(facerec::bench::manifest(), o);
   cv::Mat img = photo(w, h);
   size_t n = 0;
   for (auto _ : st) n = det->detect(img).size();
@@ -74,7 +77,7 @@ Prepared& prepared() {
   static Prepared p = [] {
     Prepared q;
     q.img = facerec::decode_image_file((shared() / "data/lfw/images/Colin_Powell/Colin_Powell_0001.jpg").string()).bgr;
-    facerec::FaceAnalyzer fa;
+    facerec::FaceAnalyzer fa(facerec::bench::manifest());
     q.face = fa.analyze(q.img).at(0);
     return q;
   }();
@@ -83,7 +86,7 @@ Prepared& prepared() {
 
 void landmarks(benchmark::State& st) {
   cv::setNumThreads(int(st.range(0)));
-  auto lm = facerec::make_landmarker();
+  auto lm = facerec::make_landmarker(facerec::bench::manifest());
   auto& p = prepared();
   for (auto _ : st) benchmark::DoNotOptimize(lm->landmarks(p.img, p.face.detection));
 }
@@ -98,14 +101,14 @@ void embed(benchmark::State& st, bool flip, bool zoom) {
   facerec::EmbedderOptions o;
   o.flip = flip;
   o.zoom = zoom;
-  auto e = facerec::make_embedder(o);
+  auto e = facerec::make_embedder(facerec::bench::manifest(), o);
   auto& p = prepared();
   for (auto _ : st) benchmark::DoNotOptimize(e->embed(p.face.aligned));
 }
 
 void whole(benchmark::State& st) {
   cv::setNumThreads(int(st.range(0)));
-  facerec::FaceAnalyzer fa;
+  facerec::FaceAnalyzer fa(facerec::bench::manifest());
   auto& p = prepared();
   for (auto _ : st) benchmark::DoNotOptimize(fa.analyze(p.img));
 }

@@ -5,10 +5,11 @@
 // comparison only; that file has a fixed 320x320 input, so the canvas is letterboxed to it).
 //   build/bench/bench_scales [--samples 100] [--faces 24] [--widths 16,20,...] [--min-face 20]
 //                            [--detectors blazeface,faceboxes,blazeface+faceboxes,yunet] [--draw DIR]
+#include <facerec/detect.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/scales.hpp>
 #include <facerec/face.hpp>
 #include <facerec/image.hpp>
-#include <facerec/scales.hpp>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -89,7 +90,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   // each sample's face: the default detector's face nearest the centre of the 250x250 photo
-  auto reference = facerec::make_detector({});
+  auto reference = facerec::make_detector(facerec::bench::manifest());
   auto samples = facerec::load_face_samples(lfw, samples_wanted, o.seed, *reference);
   std::printf("%zu LFW sample photos, %d faces per width, %dx%d canvases, min face %d px\n", samples.size(),
               o.faces_per_width, o.canvas.width, o.canvas.height, min_face);
@@ -111,7 +112,7 @@ int main(int argc, char** argv) {
       facerec::DetectorOptions d;
       d.model = name;
       d.min_face = min_face;
-      det = facerec::make_detector(d);
+      det = facerec::make_detector(facerec::bench::manifest(), d);
     }
     auto save = [&](int width, int k, const cv::Mat& canvas, const std::vector<facerec::Detection>& dets) {
       if (draw.empty() || k > 1) return;  // the first canvas of each width

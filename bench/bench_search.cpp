@@ -10,10 +10,10 @@
 //
 //   build/bench/bench_search [--sizes 10000,100000,1000000] [--queries 1000] [--indexes Flat,HNSW,IVF]
 //                            [--lfw-cache FILE]
-#include <facerec/dataset.hpp>
 #include <facerec/error.hpp>
-#include <facerec/eval.hpp>
-#include <facerec/index.hpp>
+#include <facerec/eval/dataset.hpp>
+#include <facerec/eval/eval.hpp>
+#include <facerec/gallery/index.hpp>
 
 #include <omp.h>
 

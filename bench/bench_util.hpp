@@ -1,5 +1,7 @@
 #pragma once
 // Small helpers shared by the benchmarks.
+#include <facerec/models.hpp>
+
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
@@ -12,6 +14,12 @@ namespace facerec::bench {
 inline std::filesystem::path shared() {
   if (const char* p = std::getenv("FACEREC_SHARED"); p && *p) return p;
   return std::filesystem::path(FACEREC_SOURCE_DIR).parent_path() / "shared";
+}
+
+// The model manifest (Manifest::load_default()), loaded once.
+inline const Manifest& manifest() {
+  static const Manifest m = Manifest::load_default();
+  return m;
 }
 
 // "a,b,c" -> its non-empty parts

@@ -3,7 +3,7 @@
 // revision, one lookup. A damaged or foreign file must give facerec::Error.
 #include "fuzz_util.hpp"
 
-#include <facerec/gallery.hpp>
+#include <facerec/gallery/gallery.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 // HTTP. Needs the imported models ($FACEREC_MODELS, `facerec models fetch`).
 #include "fuzz_util.hpp"
 
-#include <facerec/service.hpp>
+#include <facerec/service/service.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -2,7 +2,7 @@
 // what loads.
 #include "fuzz_util.hpp"
 
-#include <facerec/index.hpp>
+#include <facerec/gallery/index.hpp>
 
 #include <sstream>
 #include <vector>

@@ -3,6 +3,7 @@
 // graph, reads and checks the weights, and writes ONNX — or throws facerec::Error.
 #include "fuzz_util.hpp"
 
+#include <facerec/import/import.hpp>
 #include <facerec/models.hpp>
 
 #include <vector>

@@ -3,10 +3,10 @@
 // accepted format (and some refused ones), a small TFJS graph model with its weights manifest, a
 // small ONNX model written by the project's ONNX builder, index files of each kind, a gallery file,
 // and HTTP requests for every route. Usage: fuzz_seeds DIR
-#include "models/onnx/onnx_builder.hpp"
+#include "import/onnx/onnx_builder.hpp"
 
-#include <facerec/gallery.hpp>
-#include <facerec/index.hpp>
+#include <facerec/gallery/gallery.hpp>
+#include <facerec/gallery/index.hpp>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>

@@ -1,6 +1,6 @@
 // Every backend: missing, empty, truncated and garbage model files, wrong input shapes, ops it
 // lacks, and unknown backend names are clear errors, never crashes.
-#include "models/onnx/onnx_builder.hpp"
+#include "import/onnx/onnx_builder.hpp"
 #include "test_util.hpp"
 
 #include <facerec/backend.hpp>

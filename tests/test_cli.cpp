@@ -3,6 +3,7 @@
 // with a message and a non-zero exit code.
 #include "test_util.hpp"
 
+#include <facerec/embed.hpp>
 #include <facerec/face.hpp>
 
 #include <gtest/gtest.h>

@@ -1,8 +1,8 @@
 // Quality degradations: deterministic per (seed, key), within their ranges, and actually degrading.
 #include "test_util.hpp"
 
-#include <facerec/degrade.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/degrade.hpp>
 
 #include <gtest/gtest.h>
 #include <opencv2/imgproc.hpp>

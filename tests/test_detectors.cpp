@@ -2,11 +2,12 @@
 // detectors (first's faces kept, second's added where the first found none).
 #include "test_util.hpp"
 
+#include <facerec/detect.hpp>
 #include <facerec/error.hpp>
-#include <facerec/eval.hpp>
+#include <facerec/eval/eval.hpp>
+#include <facerec/eval/scales.hpp>
 #include <facerec/face.hpp>
 #include <facerec/image.hpp>
-#include <facerec/scales.hpp>
 
 #include <gtest/gtest.h>
 
@@ -34,7 +35,7 @@ TEST(Detectors, FaceBoxesFindsTheProfileFace) {
   NEED(group(2));
   DetectorOptions o;
   o.model = "faceboxes";
-  auto dets = make_detector(o)->detect(decode_image_file(group(2).string()).bgr);
+  auto dets = make_detector(test::manifest(), o)->detect(decode_image_file(group(2).string()).bgr);
   EXPECT_EQ(dets.size(), 3u);
   EXPECT_EQ(faces_with_centre_in(dets, kProfile), 1);
   for (const auto& d : dets) {
@@ -45,7 +46,7 @@ TEST(Detectors, FaceBoxesFindsTheProfileFace) {
 
 TEST(Detectors, DefaultDetectorFindsEveryFaceOfSample2) {
   NEED(group(2));
-  auto dets = make_detector({})->detect(decode_image_file(group(2).string()).bgr);
+  auto dets = make_detector(test::manifest())->detect(decode_image_file(group(2).string()).bgr);
   EXPECT_EQ(dets.size(), 3u);
   EXPECT_EQ(faces_with_centre_in(dets, kProfile), 1);
 }
@@ -55,7 +56,7 @@ TEST(Detectors, FaceBoxesOnDlibTestingXml) {
   NEED(xml);
   DetectorOptions o;
   o.model = "faceboxes";
-  auto det = make_detector(o);
+  auto det = make_detector(test::manifest(), o);
   DetectionCounts total;
   for (const auto& li : read_dlib_xml(xml)) {
     auto found = det->detect(decode_image_file((xml.parent_path() / li.file).string()).bgr);
@@ -71,17 +72,17 @@ TEST(Detectors, FaceBoxesOnDlibTestingXml) {
 TEST(Detectors, BadDetectorNamesAreClearErrors) {
   DetectorOptions o;
   o.model = "blazeface+";
-  EXPECT_ERROR(make_detector(o), ErrorKind::InvalidArgument);
+  EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument);
   o.model = "blazeface+faceboxes+blazeface-front";
-  EXPECT_ERROR(make_detector(o), ErrorKind::InvalidArgument);
+  EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument);
   o.model = "no-such-detector";
-  EXPECT_ERROR(make_detector(o), ErrorKind::NotFound);
+  EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::NotFound);
 }
 
 TEST(Detectors, FaceBoxesRejectsNonBgrImages) {
   DetectorOptions o;
   o.model = "faceboxes";
-  auto det = make_detector(o);
+  auto det = make_detector(test::manifest(), o);
   EXPECT_ERROR(det->detect(cv::Mat()), ErrorKind::InvalidArgument);
   EXPECT_ERROR(det->detect(cv::Mat(64, 64, CV_8UC1, cv::Scalar(0))), ErrorKind::InvalidArgument);
   // a tiny and a very elongated image are fine (no face)
@@ -96,7 +97,7 @@ TEST(Detectors, ScaleSweepCountsPastedFaces) {
   NEED(photo);
   auto img = decode_image_file(photo.string()).bgr;
   DetectorOptions o;
-  auto det = make_detector(o);
+  auto det = make_detector(test::manifest(), o);
   auto faces = det->detect(img);
   ASSERT_FALSE(faces.empty());
   std::vector<FaceSample> samples{{img, faces[0].box}};

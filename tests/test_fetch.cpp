@@ -3,6 +3,7 @@
 #include "test_util.hpp"
 
 #include <facerec/error.hpp>
+#include <facerec/import/import.hpp>
 #include <facerec/models.hpp>
 
 #include <gtest/gtest.h>
@@ -20,7 +21,7 @@ std::filesystem::path write_manifest(const std::filesystem::path& dir, const std
   const auto& e = real.model("face_landmark_68_model");
   std::ofstream(dir / "manifest.json")
       << R"({"packages": [{"name": "@vladmandic/face-api", "version": "1.7.15", "sha256": ")" << sha
-      << R"("}], "models": [{"name": "lm", "task": "landmarks",
+      << R"("}], "models": [{"name": "lm", "task": "landmarks", "family": "ibug68",
       "package": "@vladmandic/face-api", "format": "faceapi-weights", "arch": "face_landmark_68",
       "files": [")"
       << e.files[0] << R"(", ")" << e.files[1] << R"("], "weights_dtype": "uint8", "licence": "MIT",

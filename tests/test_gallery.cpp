@@ -5,8 +5,8 @@
 #include "test_util.hpp"
 
 #include <facerec/error.hpp>
-#include <facerec/gallery.hpp>
-#include <facerec/index.hpp>
+#include <facerec/gallery/gallery.hpp>
+#include <facerec/gallery/index.hpp>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>

@@ -7,7 +7,7 @@
 #include "test_util.hpp"
 
 #include <facerec/error.hpp>
-#include <facerec/service.hpp>
+#include <facerec/service/service.hpp>
 
 #include "common/fs.hpp"
 

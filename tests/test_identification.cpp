@@ -2,9 +2,9 @@
 // known answers.
 #include "test_util.hpp"
 
-#include <facerec/dataset.hpp>
 #include <facerec/error.hpp>
-#include <facerec/eval.hpp>
+#include <facerec/eval/dataset.hpp>
+#include <facerec/eval/eval.hpp>
 
 #include <gtest/gtest.h>
 

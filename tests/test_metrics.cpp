@@ -2,7 +2,7 @@
 #include "test_util.hpp"
 
 #include <facerec/error.hpp>
-#include <facerec/eval.hpp>
+#include <facerec/eval/eval.hpp>
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // One test per op (the ncnn way): a one-node ONNX model in the form facerec's importers emit,
 // run on every backend and compared with the plain reference backend within a tolerance.
-#include "models/onnx/onnx_builder.hpp"
+#include "import/onnx/onnx_builder.hpp"
 #include "test_util.hpp"
 
 #include <facerec/backend.hpp>

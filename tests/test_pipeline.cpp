@@ -4,8 +4,9 @@
 #include "test_util.hpp"
 
 #include <facerec/analyzer.hpp>
-#include <facerec/dataset.hpp>
+#include <facerec/embed.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/dataset.hpp>
 #include <facerec/image.hpp>
 
 #include <gtest/gtest.h>
@@ -106,7 +107,7 @@ TEST(Pipeline, EvaluationVariantsEqualTheSdkEmbeddings) {
                   {"face_recognition_model", false, true},
                   {"face_recognition_model", true, true}};
   opt.workers = 1;
-  auto res = embed_dataset(root, {rel}, opt);
+  auto res = embed_dataset(test::manifest(), root, {rel}, opt);
   ASSERT_EQ(res.tables.size(), 4u);
   for (size_t k = 0; k < 4; ++k) {
     AnalyzerOptions ao;

@@ -3,7 +3,7 @@
 // from ../shared (skips otherwise).
 #include "test_util.hpp"
 
-#include <facerec/gallery.hpp>
+#include <facerec/gallery/gallery.hpp>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>

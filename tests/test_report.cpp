@@ -1,6 +1,6 @@
 // Report pieces: SVG plots, HTML escaping, and the comparison of two JSON reports.
 #include <facerec/error.hpp>
-#include <facerec/report.hpp>
+#include <facerec/eval/report.hpp>
 
 #include <gtest/gtest.h>
 

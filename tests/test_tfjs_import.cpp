@@ -5,6 +5,7 @@
 
 #include <facerec/backend.hpp>
 #include <facerec/error.hpp>
+#include <facerec/import/import.hpp>
 #include <facerec/models.hpp>
 
 #include <gtest/gtest.h>

@@ -23,6 +23,12 @@ inline std::filesystem::path shared_dir() {
   return source_dir().parent_path() / "shared";
 }
 
+// The source tree's model manifest, loaded once for the whole test run.
+inline const Manifest& manifest() {
+  static const Manifest m = Manifest::load(source_dir() / "models" / "manifest.json");
+  return m;
+}
+
 // A fresh temporary directory for one test.
 inline std::filesystem::path temp_dir(const std::string& name) {
   auto d = std::filesystem::temp_directory_path() / ("facerec-test-" + name + "-" + std::to_string(::getpid()));

@@ -1,5 +1,5 @@
 // The TFJS weight-manifest decoder: dtypes, quantisation and malformed shards.
-#include "models/tfjs/weights.hpp"
+#include "import/tfjs/weights.hpp"
 #include "test_util.hpp"
 
 #include <facerec/error.hpp>

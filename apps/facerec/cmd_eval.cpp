@@ -5,13 +5,15 @@
 #include "eval_report.hpp"
 
 #include <facerec/analyzer.hpp>
-#include <facerec/dataset.hpp>
-#include <facerec/degrade.hpp>
+#include <facerec/detect.hpp>
 #include <facerec/error.hpp>
-#include <facerec/eval.hpp>
+#include <facerec/eval/dataset.hpp>
+#include <facerec/eval/degrade.hpp>
+#include <facerec/eval/eval.hpp>
+#include <facerec/eval/scales.hpp>
 #include <facerec/image.hpp>
+#include <facerec/landmarks.hpp>
 #include <facerec/models.hpp>
-#include <facerec/scales.hpp>
 #include <facerec/version.hpp>
 
 #include <nlohmann/json.hpp>
@@ -163,7 +165,7 @@ DatasetEmbedResult embed(const std::filesystem::path& root, const std::vector<st
   opt.on_error = [errors](const std::string& img, const std::string& msg) {
     if (++*errors <= 20) std::fprintf(stderr, "\r%s: %s\n", img.c_str(), msg.c_str());
   };
-  auto r = embed_dataset(root, images, opt);
+  auto r = embed_dataset(manifest(), root, images, opt);
   std::fprintf(stderr, "%s: %zu images, %zu embedded now, %zu from the cache%s\n", label.c_str(),
                std::set<std::string>(images.begin(), images.end()).size(), r.computed,
                std::set<std::string>(images.begin(), images.end()).size() - r.computed,
@@ -196,7 +198,7 @@ Json report_header(const EvalFlags& f, const std::vector<std::string>& model_nam
   r["command"] = command_line();
   r["date"] = now_utc();
   r["pipeline"] = f.pipeline_json();
-  auto manifest = Manifest::load_default();
+  const Manifest& manifest = cli::manifest();
   r["manifest"] = Json::parse(detail::read_file(manifest.path()));
   Json models = Json::array();
   for (const auto& m : manifest.models())
@@ -221,7 +223,7 @@ std::vector<DegradationSample> degradation_samples(const std::filesystem::path& 
                                                    const std::vector<std::string>& images, const EvalFlags& f) {
   std::vector<DegradationSample> out;
   if (images.empty()) return out;
-  auto det = make_detector(f.options(false).pipeline.detector);
+  auto det = make_detector(manifest(), f.options(false).pipeline.detector);
   DegradationRanges ranges;
   ranges.seed = f.seed;
   for (size_t k = 0; k < 6 && out.size() < 4; ++k) {
@@ -416,19 +418,15 @@ int eval_lfw(const LfwOptions& lo) {
   std::printf("time: %.0f s\n", secs);
 
   if (lo.calibrate) {
-    auto path = Manifest::load_default().path();
-    auto j = nlohmann::ordered_json::parse(std::ifstream(path));
+    Manifest calibrated = manifest();
     for (size_t k = 0; k < variants.size(); ++k) {
       const std::string suffix = variants[k].suffix();
-      for (auto& m : j["models"])
-        if (m["name"] == variants[k].embedder) {
-          m["thresholds"]["fmr_1e-3" + suffix] = hh[k].fmr_1e3.threshold;
-          m["thresholds"]["fmr_1e-4" + suffix] = hh[k].fmr_1e4.threshold;
-          m["thresholds"]["best_accuracy" + suffix] = hh[k].best_accuracy_threshold;
-        }
+      calibrated.set_thresholds(variants[k].embedder, {{"fmr_1e-3" + suffix, hh[k].fmr_1e3.threshold},
+                                                       {"fmr_1e-4" + suffix, hh[k].fmr_1e4.threshold},
+                                                       {"best_accuracy" + suffix, hh[k].best_accuracy_threshold}});
     }
-    detail::write_file_atomic(path, j.dump(2) + "\n");
-    std::cerr << "thresholds written to " << path.string() << "\n";
+    calibrated.save(calibrated.path());
+    std::cerr << "thresholds written to " << calibrated.path().string() << "\n";
   }
   finish_report(f, report, lo.images, images, t0);
   return kOk;
@@ -511,7 +509,7 @@ int eval_detection(const std::string& xml, std::string images, const DetectorOpt
                    bool json) {
   auto labelled = read_dlib_xml(xml);
   if (images.empty()) images = std::filesystem::path(xml).parent_path().string();
-  auto det = make_detector(dopt);
+  auto det = make_detector(manifest(), dopt);
   DetectionCounts total;
   nlohmann::json per = nlohmann::json::array();
   auto t0 = std::chrono::steady_clock::now();
@@ -592,14 +590,14 @@ int eval_scales(const ScalesArgs& a) {
 
   DetectorOptions ro = a.detector;
   ro.model = a.reference;
-  auto reference = make_detector(ro);
+  auto reference = make_detector(manifest(), ro);
   auto samples =
       load_face_samples(a.images, a.samples, a.seed, *reference, [](const std::string& f, const std::string& why) {
         std::fprintf(stderr, "%s: %s (skipped)\n", f.c_str(), why.c_str());
       });
   std::fprintf(stderr, "scales: %zu sample photos, faces located by %s; detector %s on %dx%d canvases\n",
                samples.size(), a.reference.c_str(), a.detector.model.c_str(), o.canvas.width, o.canvas.height);
-  auto det = make_detector(a.detector);
+  auto det = make_detector(manifest(), a.detector);
   auto print = progress_printer("canvases", "canvas/s", 1);
   auto progress = [&](int d, int n) { print(size_t(d), size_t(n)); };
   std::function<void(int, int, const cv::Mat&, const std::vector<Detection>&)> draw;

@@ -5,6 +5,7 @@
 #include <facerec/analyzer.hpp>
 #include <facerec/error.hpp>
 #include <facerec/image.hpp>
+#include <facerec/landmarks.hpp>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -82,7 +83,7 @@ int for_each_image(const std::vector<std::string>& images, FaceAnalyzer& fa, boo
 }
 
 int detect(const std::vector<std::string>& images, const PipelineFlags& pf, bool json, const std::string& draw_out) {
-  FaceAnalyzer fa(pf.options());
+  FaceAnalyzer fa(manifest(), pf.options());
   if (!draw_out.empty() && images.size() > 1) std::filesystem::create_directories(draw_out);
   return for_each_image(
       images, fa, false, [&](const std::string& path, const DecodedImage& img, const std::vector<Face>& faces) {
@@ -119,7 +120,7 @@ int detect(const std::vector<std::string>& images, const PipelineFlags& pf, bool
 }
 
 int embed(const std::vector<std::string>& images, const PipelineFlags& pf, bool json) {
-  FaceAnalyzer fa(pf.options());
+  FaceAnalyzer fa(manifest(), pf.options());
   return for_each_image(
       images, fa, true, [&](const std::string& path, const DecodedImage&, const std::vector<Face>& faces) {
         for (size_t i = 0; i < faces.size(); ++i) {
@@ -151,7 +152,7 @@ Face largest_face(FaceAnalyzer& fa, const std::string& path) {
 }
 
 int compare(const std::string& a, const std::string& b, const PipelineFlags& pf, const std::string& fmr, bool json) {
-  FaceAnalyzer fa(pf.options());
+  FaceAnalyzer fa(manifest(), pf.options());
   Face fa_ = largest_face(fa, a), fb = largest_face(fa, b);
   std::string op = fmr == "best" ? "best_accuracy" : "fmr_" + fmr;
   Match m = fa.compare(fa_.embedding, fb.embedding, op);

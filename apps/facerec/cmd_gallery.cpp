@@ -5,14 +5,14 @@
 
 #include <facerec/analyzer.hpp>
 #include <facerec/error.hpp>
-#include <facerec/gallery.hpp>
+#include <facerec/gallery/gallery.hpp>
 #include <facerec/image.hpp>
 
 #include "common/fs.hpp"
 #include "common/sha256.hpp"
 
-#include <facerec/enrol.hpp>
-#include <facerec/eval.hpp>
+#include <facerec/eval/eval.hpp>
+#include <facerec/gallery/enrol.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -87,7 +87,7 @@ std::vector<Template> templates_from_files(FaceAnalyzer& fa, const std::vector<s
 
 int enroll(const std::string& name, const std::string& metadata, const std::vector<std::string>& images,
            const std::string& folders, bool keep_crops, const GalleryFlags& g) {
-  FaceAnalyzer fa(g.options());
+  FaceAnalyzer fa(manifest(), g.options());
   auto store = open_store(g.db, /*create=*/true);
   if (!folders.empty()) {  // one person per sub-folder, one transaction each
     auto subjects = read_identity_folders(folders);
@@ -126,7 +126,7 @@ int enroll(const std::string& name, const std::string& metadata, const std::vect
 }
 
 int reembed(const GalleryFlags& g) {
-  FaceAnalyzer fa(g.options());
+  FaceAnalyzer fa(manifest(), g.options());
   Gallery gallery(g.db, g.gallery_options());
   std::string from = gallery.model();
   auto start = std::chrono::steady_clock::now();
@@ -146,7 +146,7 @@ int reembed(const GalleryFlags& g) {
 
 int identify(const std::vector<std::string>& images, int top, const std::string& fmr, bool json,
              const GalleryFlags& g) {
-  FaceAnalyzer fa(g.options());
+  FaceAnalyzer fa(manifest(), g.options());
   Gallery gallery(g.db, g.gallery_options());
   std::string op = fmr == "best" ? "best_accuracy" : "fmr_" + fmr;
   const double threshold = fa.threshold(op);

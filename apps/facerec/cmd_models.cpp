@@ -3,6 +3,7 @@
 
 #include <facerec/backend.hpp>
 #include <facerec/error.hpp>
+#include <facerec/import/import.hpp>
 #include <facerec/models.hpp>
 
 #include <nlohmann/json.hpp>
@@ -74,7 +75,7 @@ nlohmann::json to_json(const ModelEntry& m, const Manifest& man) {
 }
 
 int list(bool json) {
-  auto man = Manifest::load_default();
+  const Manifest& man = manifest();
   if (json) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& m : man.models()) arr.push_back(to_json(m, man));
@@ -97,7 +98,7 @@ int list(bool json) {
 }
 
 int fetch(bool force) {
-  auto man = Manifest::load_default();
+  const Manifest& man = manifest();
   FetchOptions o;
   o.force = force;
   o.log = [](const std::string& line) { std::cerr << line << "\n"; };
@@ -110,7 +111,7 @@ int fetch(bool force) {
 }
 
 int check(const std::vector<std::string>& names, const std::string& backend, int threads, int runs) {
-  auto man = Manifest::load_default();
+  const Manifest& man = manifest();
   std::vector<const ModelEntry*> todo;
   if (names.empty())
     for (const auto& m : man.models()) todo.push_back(&m);

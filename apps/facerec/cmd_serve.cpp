@@ -4,7 +4,7 @@
 #include "gallery_util.hpp"
 
 #include <facerec/error.hpp>
-#include <facerec/service.hpp>
+#include <facerec/service/service.hpp>
 
 #include <pthread.h>
 #include <csignal>
@@ -54,6 +54,7 @@ int serve(const ServeFlags& f) {
   o.gallery = f.g.db;
   o.gallery_options = f.g.gallery_options();
   o.analyzer = f.g.options();
+  o.manifest = std::make_shared<const Manifest>(manifest());
   o.api_keys = read_keys(f);
   o.allow_anonymous = f.anonymous;
   if (f.anonymous && !o.api_keys.empty())

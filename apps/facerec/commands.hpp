@@ -1,5 +1,7 @@
 #pragma once
 // CLI subcommands: each file adds its subcommands to the app and runs them. Thin over the library.
+#include <facerec/models.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -27,6 +29,11 @@ inline std::vector<std::string> split_list(const std::string& s) {
 // The command line as typed (for reports); set by main.
 void set_command_line(int argc, char** argv);
 const std::string& command_line();
+// The model manifest, loaded on first use (once per process) from --manifest, else
+// Manifest::default_path(). Every command passes this one to the library.
+const Manifest& manifest();
+// Where --manifest points (empty: the default).
+void set_manifest_path(const std::string& path);
 // Adds `models` and its subcommands; stores the action to run in *action when selected.
 void add_models_commands(CLI::App& app, Action* action);
 // detect, embed, compare

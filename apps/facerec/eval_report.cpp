@@ -3,7 +3,7 @@
 
 #include "common/fs.hpp"
 
-#include <facerec/report.hpp>
+#include <facerec/eval/report.hpp>
 
 #include <cmath>
 #include <cstdio>

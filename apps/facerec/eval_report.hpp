@@ -1,7 +1,7 @@
 #pragma once
 // Evaluation reports of the CLI: figures -> JSON, JSON -> self-contained HTML.
-#include <facerec/dataset.hpp>
-#include <facerec/eval.hpp>
+#include <facerec/eval/dataset.hpp>
+#include <facerec/eval/eval.hpp>
 
 #include <nlohmann/json.hpp>
 

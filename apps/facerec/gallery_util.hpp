@@ -3,7 +3,7 @@
 #include "pipeline_flags.hpp"
 
 #include <facerec/analyzer.hpp>
-#include <facerec/gallery.hpp>
+#include <facerec/gallery/gallery.hpp>
 
 #include <CLI/CLI.hpp>
 

@@ -26,6 +26,12 @@ static int exit_code_for(facerec::ErrorKind k) {
 namespace facerec::cli {
 namespace {
 std::string g_command_line;
+std::string g_manifest_path;
+}  // namespace
+void set_manifest_path(const std::string& path) { g_manifest_path = path; }
+const Manifest& manifest() {
+  static const Manifest m = g_manifest_path.empty() ? Manifest::load_default() : Manifest::load(g_manifest_path);
+  return m;
 }
 void set_command_line(int argc, char** argv) {
   g_command_line.clear();
@@ -54,6 +60,11 @@ int main(int argc, char** argv) {
       "Environment: FACEREC_MODELS (model cache dir), FACEREC_MANIFEST (model manifest path),\n"
       "FACEREC_DB (gallery), FACEREC_API_KEYS (serve).");
   app.require_subcommand(1);
+  app.fallthrough();  // --manifest may follow the subcommand
+  std::string manifest_path;
+  app.add_option("--manifest", manifest_path,
+                 "Model manifest (default: $FACEREC_MANIFEST, else share/facerec/models/manifest.json of the "
+                 "installation)");
   facerec::cli::Action action;
   facerec::cli::add_face_commands(app, &action);
   facerec::cli::add_gallery_commands(app, &action);
@@ -70,6 +81,7 @@ int main(int argc, char** argv) {
     app.exit(e);
     return Exit::kUsage;
   }
+  facerec::cli::set_manifest_path(manifest_path);
   try {
     return action ? action() : Exit::kUsage;
   } catch (const facerec::Error& e) {

@@ -9,7 +9,10 @@
 // detect -> landmarks -> align -> embed. Thread safety: NOT safe for concurrent calls on one
 // instance (each stage owns a backend session); use one FaceAnalyzer per thread. Instances are
 // independent and may run in parallel.
+#include <facerec/detect.hpp>
+#include <facerec/embed.hpp>
 #include <facerec/face.hpp>
+#include <facerec/landmarks.hpp>
 
 #include <opencv2/core.hpp>
 
@@ -42,7 +45,13 @@ struct Match {
 
 class FaceAnalyzer {
  public:
+  // The pipeline `options` name, with the models of Manifest::load_default().
+  // Throws what make_detector / make_landmarker / make_embedder throw, and what
+  // Manifest::load_default() throws when no manifest is found.
   explicit FaceAnalyzer(const AnalyzerOptions& options = {});
+  // The same with the models of `manifest` (read during construction only: it need not outlive
+  // the analyzer). Load the manifest once and pass it to every analyzer.
+  explicit FaceAnalyzer(const Manifest& manifest, const AnalyzerOptions& options = {});
   ~FaceAnalyzer();
   FaceAnalyzer(FaceAnalyzer&&) noexcept;
   FaceAnalyzer& operator=(FaceAnalyzer&&) noexcept;

@@ -81,6 +81,10 @@ std::unique_ptr<InferenceBackend> create_backend(const std::string& name);
 // Names of the registered backends, sorted.
 std::vector<std::string> backend_names();
 
+// Position of the output named `name` in net.outputs(). Throws Error(BadModel) listing the
+// outputs the network has when none is called that.
+size_t output_index(const InferenceBackend& net, const std::string& name);
+
 // Convenience: create_backend(name) then load(model_path, options).
 std::unique_ptr<InferenceBackend> load_backend(const std::string& name, const std::string& model_path,
                                                const BackendOptions& options = {});

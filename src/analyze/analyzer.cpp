@@ -1,6 +1,9 @@
 #include <facerec/align.hpp>
 #include <facerec/analyzer.hpp>
+#include <facerec/detect.hpp>
+#include <facerec/embed.hpp>
 #include <facerec/error.hpp>
+#include <facerec/landmarks.hpp>
 #include <facerec/models.hpp>
 
 #include <opencv2/imgcodecs.hpp>
@@ -19,12 +22,13 @@ struct FaceAnalyzer::Impl {
   std::string model_version;  // "<package>@<version>"
 };
 
-FaceAnalyzer::FaceAnalyzer(const AnalyzerOptions& o) : impl_(std::make_unique<Impl>()) {
+FaceAnalyzer::FaceAnalyzer(const AnalyzerOptions& o) : FaceAnalyzer(Manifest::load_default(), o) {}
+
+FaceAnalyzer::FaceAnalyzer(const Manifest& manifest, const AnalyzerOptions& o) : impl_(std::make_unique<Impl>()) {
   impl_->opt = o;
-  impl_->detector = make_detector(o.detector);
-  impl_->landmarker = make_landmarker(o.landmarker);
-  impl_->embedder = make_embedder(o.embedder);
-  const Manifest manifest = Manifest::load_default();  // keep it alive: entry refers into it
+  impl_->detector = make_detector(manifest, o.detector);
+  impl_->landmarker = make_landmarker(manifest, o.landmarker);
+  impl_->embedder = make_embedder(manifest, o.embedder);
   const auto& entry = manifest.model(o.embedder.model);
   const auto& package = manifest.package(entry.package);
   impl_->model_version = package.name + "@" + package.version;

@@ -132,6 +132,16 @@ std::vector<std::string> backend_names() {
   return out;
 }
 
+size_t output_index(const InferenceBackend& net, const std::string& name) {
+  auto outs = net.outputs();
+  std::string names;
+  for (size_t i = 0; i < outs.size(); ++i) {
+    if (outs[i].name == name) return i;
+    names += (names.empty() ? "" : ", ") + outs[i].name;
+  }
+  throw Error(ErrorKind::BadModel, "the network has no output '" + name + "' (it has: " + names + ")");
+}
+
 std::unique_ptr<InferenceBackend> load_backend(const std::string& name, const std::string& model_path,
                                                const BackendOptions& options) {
   auto b = create_backend(name);

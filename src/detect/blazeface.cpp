@@ -8,6 +8,7 @@
 // Layers with the same stride share one grid, 2 anchors per layer per cell. Decoding divides the
 // regressors by the input size (x/y/w/h scale) and adds the anchor centre.
 #include <facerec/backend.hpp>
+#include <facerec/detect.hpp>
 #include <facerec/error.hpp>
 #include <facerec/face.hpp>
 #include <facerec/models.hpp>
@@ -36,7 +37,8 @@ struct Net {
 
   Net(const Manifest& manifest, const std::string& name, const DetectorOptions& o) {
     entry = manifest.model(name);
-    if (entry.task != "detect") throw Error(ErrorKind::InvalidArgument, "model '" + name + "' is not a face detector");
+    if (entry.task != "detect" || entry.family != "blazeface")
+      throw Error(ErrorKind::InvalidArgument, "model '" + name + "' is not a BlazeFace detector");
     size = entry.input.width;
     anchors = make_anchors(size, size >= 256 ? std::vector<int>{16, 32, 32, 32} : std::vector<int>{8, 16, 16, 16});
     BackendOptions bo;
@@ -47,8 +49,7 @@ struct Net {
 
 class BlazeFace final : public FaceDetector {
  public:
-  explicit BlazeFace(const DetectorOptions& o) : opt_(o) {
-    auto manifest = Manifest::load_default();
+  BlazeFace(const Manifest& manifest, const DetectorOptions& o) : opt_(o) {
     main_ = std::make_unique<Net>(manifest, o.model, o);
     if (!o.close_range_model.empty() && o.close_range_model != "none" && o.close_range_model != o.model)
       close_ = std::make_unique<Net>(manifest, o.close_range_model, o);
@@ -57,10 +58,7 @@ class BlazeFace final : public FaceDetector {
       bo.threads = o.threads;
       verifier_entry_ = manifest.model(o.verifier);
       verifier_ = load_backend(o.backend, model_path(verifier_entry_).string(), bo);
-      for (size_t i = 0; i < verifier_entry_.outputs.size(); ++i)
-        if (verifier_entry_.outputs[i].name == "output_faceflag") flag_output_ = verifier_entry_.outputs[i].name;
-      if (flag_output_.empty())
-        throw Error(ErrorKind::InvalidArgument, "verifier '" + o.verifier + "' has no face-presence output");
+      flag_output_ = verifier_entry_.output_with_role("face_flag").name;
     }
   }
 
@@ -204,8 +202,8 @@ class BlazeFace final : public FaceDetector {
 
 }  // namespace
 
-std::unique_ptr<FaceDetector> make_blazeface_detector(const DetectorOptions& options) {
-  return std::make_unique<BlazeFace>(options);
+std::unique_ptr<FaceDetector> make_blazeface_detector(const Manifest& manifest, const DetectorOptions& options) {
+  return std::make_unique<BlazeFace>(manifest, options);
 }
 
 }  // namespace facerec

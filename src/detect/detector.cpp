@@ -4,6 +4,7 @@
 // not find (no box of the first overlaps it). With BlazeFace first and FaceBoxes second, BlazeFace
 // keeps its boxes and keypoints and its small-face search, and FaceBoxes adds the faces BlazeFace
 // misses (profiles, strongly turned or tilted heads).
+#include <facerec/detect.hpp>
 #include <facerec/error.hpp>
 #include <facerec/face.hpp>
 
@@ -56,10 +57,17 @@ const Detection* nearest_to_centre(const std::vector<Detection>& dets, const cv:
   return best;
 }
 
-std::unique_ptr<FaceDetector> make_blazeface_detector(const DetectorOptions& options);
-std::unique_ptr<FaceDetector> make_faceboxes_detector(const DetectorOptions& options);
+const Detection* largest(const std::vector<Detection>& dets) {
+  const Detection* best = nullptr;
+  for (const auto& d : dets)
+    if (!best || d.box.area() > best->box.area()) best = &d;
+  return best;
+}
 
-std::unique_ptr<FaceDetector> make_detector(const DetectorOptions& options) {
+std::unique_ptr<FaceDetector> make_blazeface_detector(const Manifest& manifest, const DetectorOptions& options);
+std::unique_ptr<FaceDetector> make_faceboxes_detector(const Manifest& manifest, const DetectorOptions& options);
+
+std::unique_ptr<FaceDetector> make_detector(const Manifest& manifest, const DetectorOptions& options) {
   if (auto plus = options.model.find('+'); plus != std::string::npos) {  // "first+second"
     DetectorOptions a = options, b = options;
     a.model = options.model.substr(0, plus);
@@ -67,10 +75,14 @@ std::unique_ptr<FaceDetector> make_detector(const DetectorOptions& options) {
     if (a.model.empty() || b.model.empty() || b.model.find('+') != std::string::npos)
       throw Error(ErrorKind::InvalidArgument, "detector '" + options.model + "': expected one or two models (a+b)");
     a.max_faces = b.max_faces = 0;
-    return std::make_unique<CombinedDetector>(make_detector(a), make_detector(b), options.max_faces);
+    return std::make_unique<CombinedDetector>(make_detector(manifest, a), make_detector(manifest, b),
+                                              options.max_faces);
   }
-  if (options.model.rfind("faceboxes", 0) == 0) return make_faceboxes_detector(options);
-  return make_blazeface_detector(options);
+  const ModelEntry& entry = manifest.model(options.model);
+  if (entry.family == "faceboxes") return make_faceboxes_detector(manifest, options);
+  if (entry.family == "blazeface") return make_blazeface_detector(manifest, options);
+  throw Error(ErrorKind::InvalidArgument, "model '" + options.model + "' is not a face detector (task " + entry.task +
+                                              ", family '" + entry.family + "')");
 }
 
 }  // namespace facerec

@@ -15,6 +15,7 @@
 // The anchor layout was checked against the TFJS graph's own anchor tensor (tests/test_detect.cpp
 // holds values from it).
 #include <facerec/backend.hpp>
+#include <facerec/detect.hpp>
 #include <facerec/error.hpp>
 #include <facerec/face.hpp>
 #include <facerec/models.hpp>
@@ -61,9 +62,9 @@ namespace {
 
 class FaceBoxes final : public FaceDetector {
  public:
-  explicit FaceBoxes(const DetectorOptions& o) : opt_(o) {
-    entry_ = Manifest::load_default().model(o.model);
-    if (entry_.task != "detect" || entry_.outputs.size() != 6)
+  FaceBoxes(const Manifest& manifest, const DetectorOptions& o) : opt_(o) {
+    entry_ = manifest.model(o.model);
+    if (entry_.task != "detect" || entry_.family != "faceboxes" || entry_.outputs.size() != 6)
       throw Error(ErrorKind::InvalidArgument, "model '" + o.model + "' is not a FaceBoxes detector");
     if (entry_.input.width != entry_.input.height || entry_.input.width % 128 != 0)
       throw Error(ErrorKind::BadModel, "FaceBoxes input must be square and a multiple of 128");
@@ -145,8 +146,8 @@ class FaceBoxes final : public FaceDetector {
 
 }  // namespace
 
-std::unique_ptr<FaceDetector> make_faceboxes_detector(const DetectorOptions& options) {
-  return std::make_unique<FaceBoxes>(options);
+std::unique_ptr<FaceDetector> make_faceboxes_detector(const Manifest& manifest, const DetectorOptions& options) {
+  return std::make_unique<FaceBoxes>(manifest, options);
 }
 
 }  // namespace facerec

@@ -2,6 +2,7 @@
 // (from the manifest); outputs are L2-normalised; optional flip test-time augmentation.
 #include <facerec/align.hpp>
 #include <facerec/backend.hpp>
+#include <facerec/embed.hpp>
 #include <facerec/error.hpp>
 #include <facerec/face.hpp>
 #include <facerec/models.hpp>
@@ -19,19 +20,16 @@ enum class Alignment { DlibChip, ArcFace };
 
 class NetEmbedder final : public FaceEmbedder {
  public:
-  explicit NetEmbedder(const EmbedderOptions& o) : opt_(o) {
-    entry_ = Manifest::load_default().model(o.model);
+  NetEmbedder(const Manifest& manifest, const EmbedderOptions& o) : opt_(o) {
+    entry_ = manifest.model(o.model);
     if (entry_.task != "embed")
       throw Error(ErrorKind::InvalidArgument, "model '" + o.model + "' is not a face embedder");
-    alignment_ = entry_.name == "face_recognition_model" ? Alignment::DlibChip : Alignment::ArcFace;
+    alignment_ = entry_.alignment == "dlib-chip" ? Alignment::DlibChip : Alignment::ArcFace;
     BackendOptions bo;
     bo.threads = o.threads;
     net_ = load_backend(o.backend, model_path(entry_).string(), bo);
-    // the embedding is the widest output (faceres also gives age and gender)
-    auto outs = net_->outputs();
-    for (size_t i = 0; i < outs.size(); ++i)
-      if (outs[i].shape.back() > outs[out_].shape.back()) out_ = i;
-    dim_ = int(outs[out_].shape.back());
+    out_ = output_index(*net_, entry_.output_with_role("embedding").name);
+    dim_ = int(net_->outputs()[out_].shape.back());
   }
 
   cv::Mat align(const cv::Mat& bgr, const FivePoints& five, const std::vector<cv::Point2f>& l68) const override {
@@ -65,20 +63,12 @@ class NetEmbedder final : public FaceEmbedder {
         detail::fill_input(in, 0, *crop, entry_.input, i == 1);
         auto outs = net_->run({in});
         auto v = outs.at(out_).data;
-        normalise(v);
+        l2_normalise(v);
         for (size_t k = 0; k < e.size(); ++k) e[k] += v[k];
       }
     }
-    normalise(e);
+    l2_normalise(e);
     return e;
-  }
-
-  static void normalise(std::vector<float>& v) {
-    double norm = 0;
-    for (float x : v) norm += double(x) * x;
-    norm = std::sqrt(norm);
-    if (norm > 0)
-      for (auto& x : v) x = float(x / norm);
   }
 
   std::string model() const override { return entry_.name + opt_.tta_suffix(); }
@@ -105,8 +95,16 @@ cv::Mat zoom_crop(const cv::Mat& crop, double factor) {
   return out;
 }
 
-std::unique_ptr<FaceEmbedder> make_embedder(const EmbedderOptions& options) {
-  return std::make_unique<NetEmbedder>(options);
+void l2_normalise(std::vector<float>& v) {
+  double norm = 0;
+  for (float x : v) norm += double(x) * x;
+  norm = std::sqrt(norm);
+  if (norm > 0)
+    for (auto& x : v) x = float(x / norm);
+}
+
+std::unique_ptr<FaceEmbedder> make_embedder(const Manifest& manifest, const EmbedderOptions& options) {
+  return std::make_unique<NetEmbedder>(manifest, options);
 }
 
 }  // namespace facerec

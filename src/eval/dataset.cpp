@@ -1,7 +1,10 @@
 // Dataset embedding for the evaluations: shared detection + landmarks, several embedders, cache.
-#include <facerec/dataset.hpp>
+#include <facerec/detect.hpp>
+#include <facerec/embed.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/dataset.hpp>
 #include <facerec/image.hpp>
+#include <facerec/landmarks.hpp>
 #include <facerec/models.hpp>
 
 #include <opencv2/imgproc.hpp>
@@ -101,8 +104,8 @@ std::filesystem::path embedding_cache_file(const std::filesystem::path& root, co
 
 std::filesystem::path default_embedding_cache_dir() { return models_dir().parent_path() / "embeddings"; }
 
-DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::vector<std::string>& images,
-                                 const DatasetEmbedOptions& opt) {
+DatasetEmbedResult embed_dataset(const Manifest& manifest, const std::filesystem::path& root,
+                                 const std::vector<std::string>& images, const DatasetEmbedOptions& opt) {
   if (opt.variants.empty()) throw Error(ErrorKind::InvalidArgument, "embed_dataset: no embedder variant");
   DatasetEmbedResult res;
   res.tables.resize(opt.variants.size());
@@ -135,8 +138,8 @@ DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::v
   o.detector.threads = o.landmarker.threads = o.embedder.threads = 1;  // parallel over images instead
   auto worker = [&] {
     try {
-      auto det = make_detector(o.detector);
-      auto lm = make_landmarker(o.landmarker);
+      auto det = make_detector(manifest, o.detector);
+      auto lm = make_landmarker(manifest, o.landmarker);
       std::map<std::string, std::unique_ptr<FaceEmbedder>> embedders;
       bool any_flip = false, any_zoom = false;
       for (const auto& v : opt.variants) {
@@ -146,7 +149,7 @@ DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::v
           EmbedderOptions eo = o.embedder;
           eo.model = v.embedder;
           eo.flip = eo.zoom = false;  // the variants are formed here from the same crops
-          embedders[v.embedder] = make_embedder(eo);
+          embedders[v.embedder] = make_embedder(manifest, eo);
         }
       }
       for (size_t i; (i = next++) < todo.size() && !failure;) {

@@ -1,6 +1,6 @@
 // Seeded camera-like degradations (see degrade.hpp for the order of the steps).
-#include <facerec/degrade.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/degrade.hpp>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>

@@ -1,5 +1,5 @@
 #include <facerec/error.hpp>
-#include <facerec/eval.hpp>
+#include <facerec/eval/eval.hpp>
 
 #include <algorithm>
 #include <fstream>

@@ -1,6 +1,6 @@
 // Curves (ROC, PR, DET) and the 1:N identification metrics and protocol.
 #include <facerec/error.hpp>
-#include <facerec/eval.hpp>
+#include <facerec/eval/eval.hpp>
 
 #include <algorithm>
 #include <cctype>

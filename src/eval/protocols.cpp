@@ -1,8 +1,8 @@
 // Verification over a pairs file and 1:N identification, on embedded datasets.
 #include "common/dot.hpp"
 
-#include <facerec/dataset.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/dataset.hpp>
 
 #include <cmath>
 #include <thread>

@@ -1,6 +1,7 @@
+#include <facerec/detect.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/scales.hpp>
 #include <facerec/image.hpp>
-#include <facerec/scales.hpp>
 
 #include <opencv2/imgproc.hpp>
 

@@ -1,4 +1,4 @@
-#include <facerec/enrol.hpp>
+#include <facerec/gallery/enrol.hpp>
 
 #include <algorithm>
 

@@ -4,8 +4,8 @@
 #include "gallery/store_common.hpp"
 
 #include <facerec/error.hpp>
-#include <facerec/gallery.hpp>
-#include <facerec/index.hpp>
+#include <facerec/gallery/gallery.hpp>
+#include <facerec/gallery/index.hpp>
 
 #include <algorithm>
 #include <cstring>

@@ -4,7 +4,7 @@
 #include "gallery/store_common.hpp"
 
 #include <facerec/error.hpp>
-#include <facerec/gallery.hpp>
+#include <facerec/gallery/gallery.hpp>
 
 #include <pqxx/pqxx>
 

@@ -3,7 +3,7 @@
 #include "gallery/store_common.hpp"
 
 #include <facerec/error.hpp>
-#include <facerec/gallery.hpp>
+#include <facerec/gallery/gallery.hpp>
 
 #include <sqlite3.h>
 

@@ -3,7 +3,7 @@
 #include "common/decimal.hpp"
 
 #include <facerec/error.hpp>
-#include <facerec/gallery.hpp>
+#include <facerec/gallery/gallery.hpp>
 
 #include <map>
 #include <memory>

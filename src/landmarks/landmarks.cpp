@@ -3,6 +3,7 @@
 #include <facerec/backend.hpp>
 #include <facerec/error.hpp>
 #include <facerec/face.hpp>
+#include <facerec/landmarks.hpp>
 #include <facerec/models.hpp>
 
 #include "image/preprocess.hpp"
@@ -22,9 +23,9 @@ size_t mirror68(size_t i) {
 
 class FaceApi68 final : public Landmarker {
  public:
-  explicit FaceApi68(const LandmarkerOptions& o) : opt_(o) {
-    entry_ = Manifest::load_default().model(o.model);
-    if (entry_.task != "landmarks" || entry_.outputs.empty() || entry_.outputs[0].shape.back() != 136)
+  FaceApi68(const Manifest& manifest, const LandmarkerOptions& o) : opt_(o) {
+    entry_ = manifest.model(o.model);
+    if (entry_.task != "landmarks" || entry_.output_with_role("landmarks").shape.back() != 136)
       throw Error(ErrorKind::InvalidArgument, "model '" + o.model + "' is not a 68-point landmarker");
     BackendOptions bo;
     bo.threads = o.threads;
@@ -79,14 +80,12 @@ class FaceApi68 final : public Landmarker {
 // the detector's eye keypoints are level (as MediaPipe frames its region of interest).
 class FaceMesh final : public Landmarker {
  public:
-  explicit FaceMesh(const LandmarkerOptions& o) {
-    entry_ = Manifest::load_default().model(o.model);
+  FaceMesh(const Manifest& manifest, const LandmarkerOptions& o) {
+    entry_ = manifest.model(o.model);
     BackendOptions bo;
     bo.threads = o.threads;
     net_ = load_backend(o.backend, model_path(entry_).string(), bo);
-    auto specs = net_->outputs();
-    for (size_t i = 0; i < specs.size(); ++i)
-      if (specs[i].name == "output_mesh") mesh_ = i;
+    mesh_ = output_index(*net_, entry_.output_with_role("mesh").name);
   }
 
   std::vector<cv::Point2f> landmarks(const cv::Mat& bgr, const Detection& face) override {
@@ -135,10 +134,13 @@ cv::Point2f mean_of(const std::vector<cv::Point2f>& p, size_t a, size_t b) {
 
 }  // namespace
 
-std::unique_ptr<Landmarker> make_landmarker(const LandmarkerOptions& options) {
+std::unique_ptr<Landmarker> make_landmarker(const Manifest& manifest, const LandmarkerOptions& options) {
   if (options.model == "none") return std::make_unique<NoLandmarks>();
-  if (options.model == "facemesh") return std::make_unique<FaceMesh>(options);
-  return std::make_unique<FaceApi68>(options);
+  const ModelEntry& entry = manifest.model(options.model);
+  if (entry.task == "landmarks" && entry.family == "facemesh") return std::make_unique<FaceMesh>(manifest, options);
+  if (entry.task == "landmarks" && entry.family == "ibug68") return std::make_unique<FaceApi68>(manifest, options);
+  throw Error(ErrorKind::InvalidArgument,
+              "model '" + options.model + "' is not a landmarker (task " + entry.task + ")");
 }
 
 FivePoints five_from_68(const std::vector<cv::Point2f>& l) {

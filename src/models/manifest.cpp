@@ -5,27 +5,26 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
+#include <dlfcn.h>
 
-#ifndef FACEREC_SOURCE_DIR
-#define FACEREC_SOURCE_DIR "."
-#endif
+#include <algorithm>
+#include <cstdlib>
 
 namespace facerec {
 
 namespace {
 
 template <typename T>
-T field(const nlohmann::json& j, const std::string& key, const std::string& where) {
+T field(const nlohmann::ordered_json& j, const std::string& key, const std::string& where) {
   if (!j.contains(key)) throw Error(ErrorKind::BadModel, "manifest: " + where + " lacks '" + key + "'");
   try {
     return j.at(key).get<T>();
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const nlohmann::ordered_json::exception& e) {
     throw Error(ErrorKind::BadModel, "manifest: " + where + "." + key + " has the wrong type: " + e.what());
   }
 }
 
-void read3(const nlohmann::json& j, const char* key, float (&out)[3], const std::string& where) {
+void read3(const nlohmann::ordered_json& j, const char* key, float (&out)[3], const std::string& where) {
   if (!j.contains(key)) return;
   auto v = field<std::vector<float>>(j, key, where);
   if (v.size() != 3) throw Error(ErrorKind::BadModel, "manifest: " + where + "." + key + " needs 3 values");
@@ -35,15 +34,16 @@ void read3(const nlohmann::json& j, const char* key, float (&out)[3], const std:
 }  // namespace
 
 Manifest Manifest::load(const std::filesystem::path& path) {
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   try {
-    j = nlohmann::json::parse(detail::read_file(path));
-  } catch (const nlohmann::json::exception& e) {
+    j = nlohmann::ordered_json::parse(detail::read_file(path));
+  } catch (const nlohmann::ordered_json::exception& e) {
     throw Error(ErrorKind::BadModel, "manifest " + path.string() + " is not valid JSON: " + e.what());
   }
   Manifest m;
   m.path_ = path;
-  for (const auto& p : field<nlohmann::json>(j, "packages", "root")) {
+  m.text_ = j.dump();
+  for (const auto& p : field<nlohmann::ordered_json>(j, "packages", "root")) {
     PackageSource s;
     s.name = field<std::string>(p, "name", "package");
     s.version = field<std::string>(p, "version", s.name);
@@ -51,11 +51,13 @@ Manifest Manifest::load(const std::filesystem::path& path) {
     if (s.sha256.size() != 64) throw Error(ErrorKind::BadModel, "manifest: " + s.name + ".sha256 is not 64 hex digits");
     m.packages_.push_back(s);
   }
-  for (const auto& e : field<nlohmann::json>(j, "models", "root")) {
+  for (const auto& e : field<nlohmann::ordered_json>(j, "models", "root")) {
     ModelEntry me;
     me.name = field<std::string>(e, "name", "model");
     const std::string& w = me.name;
     me.task = field<std::string>(e, "task", w);
+    me.family = e.value("family", std::string());
+    me.alignment = e.value("alignment", std::string());
     me.package = field<std::string>(e, "package", w);
     m.package(me.package);  // must exist
     me.format = field<std::string>(e, "format", w);
@@ -68,7 +70,7 @@ Manifest Manifest::load(const std::filesystem::path& path) {
     me.licence = field<std::string>(e, "licence", w);
     me.origin = e.value("origin", std::string());
     me.notes = e.value("notes", std::string());
-    const auto in = field<nlohmann::json>(e, "input", w);
+    const auto in = field<nlohmann::ordered_json>(e, "input", w);
     me.input.name = field<std::string>(in, "name", w + ".input");
     me.input.width = field<int>(in, "width", w + ".input");
     me.input.height = field<int>(in, "height", w + ".input");
@@ -76,20 +78,24 @@ Manifest Manifest::load(const std::filesystem::path& path) {
     me.input.color = in.value("color", std::string("RGB"));
     read3(in, "mean", me.input.mean, w + ".input");
     read3(in, "scale", me.input.scale, w + ".input");
-    for (const auto& o : field<nlohmann::json>(e, "outputs", w)) {
+    for (const auto& o : field<nlohmann::ordered_json>(e, "outputs", w)) {
       OutputSpec os;
       os.name = field<std::string>(o, "name", w + ".outputs");
       os.shape = field<std::vector<int64_t>>(o, "shape", w + ".outputs");
+      os.role = o.value("role", std::string());
       os.meaning = o.value("meaning", std::string());
       me.outputs.push_back(os);
     }
+    if (me.task == "embed" && std::count_if(me.outputs.begin(), me.outputs.end(),
+                                            [](const OutputSpec& o) { return o.role == "embedding"; }) != 1)
+      throw Error(ErrorKind::BadModel, "manifest: embedder " + w + " needs exactly one output with role \"embedding\"");
     if (e.contains("cut")) {
       if (me.format != "tfjs-graph")
         throw Error(ErrorKind::BadModel, "manifest: " + w + ".cut needs format tfjs-graph");
       const auto& c = e.at("cut");
       GraphCut gc;
       gc.input = field<std::string>(c, "input", w + ".cut");
-      for (const auto& o : field<nlohmann::json>(c, "outputs", w + ".cut")) {
+      for (const auto& o : field<nlohmann::ordered_json>(c, "outputs", w + ".cut")) {
         if (!o.is_array() || o.size() != 2 || !o[0].is_string() || !o[1].is_string())
           throw Error(ErrorKind::BadModel, "manifest: " + w + ".cut.outputs: expected [name, tensor] pairs");
         gc.outputs.emplace_back(o[0].get<std::string>(), o[1].get<std::string>());
@@ -100,6 +106,15 @@ Manifest Manifest::load(const std::filesystem::path& path) {
     }
     if (e.contains("thresholds"))
       for (const auto& [k, v] : e.at("thresholds").items()) me.thresholds.emplace_back(k, v.get<double>());
+    static const std::vector<std::pair<std::string, std::vector<std::string>>> families = {
+        {"detect", {"blazeface", "faceboxes"}}, {"landmarks", {"ibug68", "facemesh"}}};
+    for (const auto& [task, names] : families)
+      if (me.task == task && std::find(names.begin(), names.end(), me.family) == names.end())
+        throw Error(ErrorKind::BadModel, "manifest: " + w + ".family '" + me.family + "' is not one of the " + task +
+                                             " families (" + names[0] + ", " + names[1] + ")");
+    if (me.task == "embed" && me.alignment != "arcface" && me.alignment != "dlib-chip")
+      throw Error(ErrorKind::BadModel,
+                  "manifest: " + w + ".alignment '" + me.alignment + "' must be \"arcface\" or \"dlib-chip\"");
     for (const auto& other : m.models_)
       if (other.name == me.name) throw Error(ErrorKind::BadModel, "manifest: model '" + me.name + "' listed twice");
     m.models_.push_back(std::move(me));
@@ -107,9 +122,55 @@ Manifest Manifest::load(const std::filesystem::path& path) {
   return m;
 }
 
-Manifest Manifest::load_default() {
-  if (const char* p = std::getenv("FACEREC_MANIFEST"); p && *p) return load(p);
-  return load(std::filesystem::path(FACEREC_SOURCE_DIR) / "models" / "manifest.json");
+Manifest Manifest::load_default() { return load(default_path()); }
+
+std::filesystem::path Manifest::default_path() {
+  if (const char* p = std::getenv("FACEREC_MANIFEST"); p && *p) return p;
+  // the directory of the shared library (or executable) this function is linked into
+  Dl_info info{};
+  std::filesystem::path here;
+  if (dladdr(reinterpret_cast<void*>(&Manifest::default_path), &info) != 0 && info.dli_fname)
+    here = std::filesystem::weakly_canonical(std::filesystem::path(info.dli_fname)).parent_path();
+  std::vector<std::filesystem::path> tried;
+  for (const char* up : {"..", "../..", "../../.."}) {  // <prefix>/lib, <prefix>/lib/<arch>, build trees
+    auto p = here / up / "share" / "facerec" / "models" / "manifest.json";
+    if (std::filesystem::exists(p)) return std::filesystem::weakly_canonical(p);
+    tried.push_back(p.lexically_normal());
+  }
+  std::string where;
+  for (const auto& t : tried) where += (where.empty() ? "" : ", ") + t.string();
+  throw Error(ErrorKind::NotFound,
+              "no model manifest found (looked at " + where + "); set FACEREC_MANIFEST or pass one explicitly");
+}
+
+void Manifest::set_thresholds(const std::string& model, const std::vector<std::pair<std::string, double>>& thresholds) {
+  auto it = std::find_if(models_.begin(), models_.end(), [&](const ModelEntry& m) { return m.name == model; });
+  if (it == models_.end()) this->model(model);  // throws NotFound listing the names
+  for (const auto& [k, v] : thresholds) {
+    auto t = std::find_if(it->thresholds.begin(), it->thresholds.end(), [&](const auto& p) { return p.first == k; });
+    if (t != it->thresholds.end())
+      t->second = v;
+    else
+      it->thresholds.emplace_back(k, v);
+  }
+}
+
+void Manifest::save(const std::filesystem::path& path) const {
+  auto j = nlohmann::ordered_json::parse(text_);
+  for (auto& e : j["models"]) {
+    const auto& m = model(e["name"].get<std::string>());
+    if (m.thresholds.empty()) continue;
+    nlohmann::ordered_json t = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : m.thresholds) t[k] = v;
+    e["thresholds"] = t;
+  }
+  detail::write_file_atomic(path, j.dump(2) + "\n");
+}
+
+const OutputSpec& ModelEntry::output_with_role(const std::string& role) const {
+  for (const auto& o : outputs)
+    if (o.role == role) return o;
+  throw Error(ErrorKind::BadModel, "model '" + name + "' has no output with role \"" + role + "\" in the manifest");
 }
 
 const PackageSource& Manifest::package(const std::string& name) const {

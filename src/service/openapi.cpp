@@ -1,6 +1,6 @@
 // The OpenAPI 3.0 document of the REST service. tests/test_service.cpp checks that every path and
 // method listed here is served, and that every served route is listed.
-#include <facerec/service.hpp>
+#include <facerec/service/service.hpp>
 
 namespace facerec {
 

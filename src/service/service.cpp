@@ -3,10 +3,10 @@
 #include "common/sha256.hpp"
 #include "service/guarded_server.hpp"
 
-#include <facerec/enrol.hpp>
 #include <facerec/error.hpp>
+#include <facerec/gallery/enrol.hpp>
 #include <facerec/image.hpp>
-#include <facerec/service.hpp>
+#include <facerec/service/service.hpp>
 #include <facerec/version.hpp>
 
 #include <httplib.h>
@@ -90,8 +90,8 @@ int64_t parse_id(const std::string& s) {
 // A fixed set of face pipelines handed out one request at a time.
 class PipelinePool {
  public:
-  PipelinePool(const AnalyzerOptions& o, int n) {
-    for (int i = 0; i < std::max(1, n); ++i) free_.push_back(std::make_unique<FaceAnalyzer>(o));
+  PipelinePool(const Manifest& manifest, const AnalyzerOptions& o, int n) {
+    for (int i = 0; i < std::max(1, n); ++i) free_.push_back(std::make_unique<FaceAnalyzer>(manifest, o));
   }
   struct Lease {
     PipelinePool* pool;
@@ -476,7 +476,8 @@ FaceService::FaceService(ServiceOptions options) : impl_(std::make_unique<Impl>(
     if (k.size() < 16) throw Error(ErrorKind::InvalidArgument, "API keys must be at least 16 characters");
   if (m.opt.analyzer.detector.max_faces == 0) m.opt.analyzer.detector.max_faces = m.opt.max_faces;
   m.gallery = std::make_unique<Gallery>(m.opt.gallery, m.opt.gallery_options);
-  m.pipelines = std::make_unique<PipelinePool>(m.opt.analyzer, m.opt.pipelines);
+  if (!m.opt.manifest) m.opt.manifest = std::make_shared<const Manifest>(Manifest::load_default());
+  m.pipelines = std::make_unique<PipelinePool>(*m.opt.manifest, m.opt.analyzer, m.opt.pipelines);
   {
     auto fa = m.pipelines->acquire();
     m.model = fa->template_model();

@@ -1,6 +1,6 @@
 // Side-by-side comparison of two JSON reports: every numeric leaf matched by its path.
 #include <facerec/error.hpp>
-#include <facerec/report.hpp>
+#include <facerec/eval/report.hpp>
 
 #include <nlohmann/json.hpp>
 

@@ -1,4 +1,4 @@
-#include "models/tfjs/tfjs_graph.hpp"
+#include "import/tfjs/tfjs_graph.hpp"
 
 #include "common/fs.hpp"
 

@@ -13,13 +13,14 @@
 //   min/max with scalar consts, Relu, Relu6 chains -> one Clip
 // Anything else that is not translated exactly throws Error(Unsupported) naming op and node.
 
-#include "models/import_guard.hpp"
-#include "models/onnx/onnx_builder.hpp"
-#include "models/tfjs/tfjs_graph.hpp"
+#include "import/import_guard.hpp"
+#include "import/onnx/onnx_builder.hpp"
+#include "import/tfjs/tfjs_graph.hpp"
 
 #include "common/fs.hpp"
 
 #include <facerec/error.hpp>
+#include <facerec/import/import.hpp>
 #include <facerec/models.hpp>
 #include <facerec/tensor.hpp>
 

@@ -18,13 +18,14 @@
 //   denseBlock: o1 = relu(c0(x)); o2 = c1(o1); o3 = c2(relu(o1+o2)); o4 = c3(relu(o1+o2+o3));
 //               out = relu(o1+o2+o3+o4); separable convs use TF 'same' padding.
 
-#include "models/import_guard.hpp"
-#include "models/onnx/onnx_builder.hpp"
-#include "models/tfjs/weights.hpp"
+#include "import/import_guard.hpp"
+#include "import/onnx/onnx_builder.hpp"
+#include "import/tfjs/weights.hpp"
 
 #include "common/fs.hpp"
 
 #include <facerec/error.hpp>
+#include <facerec/import/import.hpp>
 #include <facerec/models.hpp>
 #include <facerec/tensor.hpp>
 

@@ -1,7 +1,7 @@
 #pragma once
 // A TFJS graph model read from model.json: GraphDef nodes (name, op, inputs, attributes) plus
 // the decoded weights of its Const nodes.
-#include "models/tfjs/weights.hpp"
+#include "import/tfjs/weights.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -19,7 +19,7 @@
 // pipelines (one FaceAnalyzer each, handed out per request); the Gallery is shared (it is
 // thread-safe). bind/serve/stop may be called from different threads; stop() ends serve().
 #include <facerec/analyzer.hpp>
-#include <facerec/gallery.hpp>
+#include <facerec/gallery/gallery.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -34,6 +34,8 @@ struct ServiceOptions {
   std::string gallery;  // store URL (SQLite path or postgresql://...)
   GalleryOptions gallery_options;
   AnalyzerOptions analyzer;
+  // The models; null: Manifest::load_default(). Loaded once, shared by every pipeline.
+  std::shared_ptr<const Manifest> manifest;
   std::vector<std::string> api_keys;  // accepted X-API-Key values
   bool allow_anonymous = false;       // serve without keys (only when no key is configured)
   size_t max_body_bytes = 10u << 20;  // larger requests get 413

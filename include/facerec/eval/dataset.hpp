@@ -6,8 +6,8 @@
 //
 // Thread safety: embed_dataset runs its own worker threads; callbacks are called one at a time.
 #include <facerec/analyzer.hpp>
-#include <facerec/degrade.hpp>
-#include <facerec/eval.hpp>
+#include <facerec/eval/degrade.hpp>
+#include <facerec/eval/eval.hpp>
 
 #include <cstddef>
 #include <filesystem>
@@ -52,8 +52,9 @@ struct DatasetEmbedResult {
 // Requires: `images` relative to `root`, at least one variant. Unreadable images and images
 // without a face are results with found = false (reported through on_error); model or backend
 // failures throw. Ensures: tables[k] holds every image of `images`.
-DatasetEmbedResult embed_dataset(const std::filesystem::path& root, const std::vector<std::string>& images,
-                                 const DatasetEmbedOptions& options);
+// The models come from `manifest`.
+DatasetEmbedResult embed_dataset(const Manifest& manifest, const std::filesystem::path& root,
+                                 const std::vector<std::string>& images, const DatasetEmbedOptions& options);
 
 // ---- protocols over embedded datasets ----------------------------------------------------
 // The identity of an image path "<identity>/<file>" (LFW and folder-per-identity sets).

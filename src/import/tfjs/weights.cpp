@@ -1,4 +1,4 @@
-#include "models/tfjs/weights.hpp"
+#include "import/tfjs/weights.hpp"
 
 #include "common/fs.hpp"
 

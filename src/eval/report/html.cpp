@@ -1,5 +1,5 @@
 // A self-contained HTML page: inline CSS, inline SVG figures.
-#include <facerec/report.hpp>
+#include <facerec/eval/report.hpp>
 
 namespace facerec {
 

@@ -1,4 +1,4 @@
-#include "models/onnx/onnx_builder.hpp"
+#include "import/onnx/onnx_builder.hpp"
 
 #include <facerec/error.hpp>
 

@@ -3,7 +3,7 @@
 // kept for re-embedding. Shared by the CLI and the REST service.
 // Thread safety: as FaceAnalyzer (one analyzer per thread).
 #include <facerec/analyzer.hpp>
-#include <facerec/gallery.hpp>
+#include <facerec/gallery/gallery.hpp>
 
 #include <optional>
 #include <string>

@@ -2,7 +2,7 @@
 #include "common/dot.hpp"
 
 #include <facerec/error.hpp>
-#include <facerec/index.hpp>
+#include <facerec/gallery/index.hpp>
 
 #include "common/sha256.hpp"
 

@@ -1,5 +1,5 @@
 // Line plots as standalone SVG (no dependencies): linear or log10 axes, grid, legend.
-#include <facerec/report.hpp>
+#include <facerec/eval/report.hpp>
 
 #include <algorithm>
 #include <cmath>

@@ -4,6 +4,7 @@
 #include "common/sha256.hpp"
 
 #include <facerec/error.hpp>
+#include <facerec/import/import.hpp>
 #include <facerec/models.hpp>
 
 #include <chrono>

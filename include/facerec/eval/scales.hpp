@@ -9,6 +9,7 @@
 // detectors, so IoU with one detector's boxes would favour that detector). Detections matching no
 // pasted face are counted as "other" (they may be background people of the pasted photos).
 // Thread safety: the function uses the detector it is given; one call at a time per detector.
+#include <facerec/detect.hpp>
 #include <facerec/face.hpp>
 
 #include <opencv2/core.hpp>

@@ -1,4 +1,5 @@
 #include <facerec/error.hpp>
+#include <facerec/import/import.hpp>
 #include <facerec/models.hpp>
 
 namespace facerec {
