@@ -13,7 +13,8 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 # --- Debian packages ------------------------------------------------------------------------
 packages=(cmake ninja-build g++ pkg-config libsqlite3-dev libopencv-dev libonnx-dev libprotobuf-dev nlohmann-json3-dev
           libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libjpeg-dev ca-certificates
-          libfaiss-dev libblas-dev liblapack-dev libhnswlib-dev libpqxx-dev postgresql libcpp-httplib-dev wrk curl)
+          libfaiss-dev libblas-dev liblapack-dev libhnswlib-dev libpqxx-dev postgresql libcpp-httplib-dev wrk curl
+          pybind11-dev python3-dev python3-numpy python3-pytest python3-venv)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 command -v tar >/dev/null 2>&1 || packages+=(tar)
 missing=()
@@ -36,7 +37,8 @@ fi
 
 # --- build ----------------------------------------------------------------------------------
 say "building into $BUILD_DIR"
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+# the Python module is built for Debian's python3, which has numpy and pytest from the packages above
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"
 
 # --- models ---------------------------------------------------------------------------------

@@ -165,8 +165,9 @@ int identify(const std::vector<std::string>& images, int top, const std::string&
     nlohmann::json jfaces = nlohmann::json::array();
     if (!json) std::cout << path << "\t" << faces.size() << " face(s)\n";
     for (size_t i = 0; i < faces.size(); ++i) {
-      auto cands = gallery.search(faces[i].embedding, fa.template_model(), top);
-      bool known = !cands.empty() && cands[0].similarity >= threshold;
+      auto who = gallery.identify(faces[i].embedding, fa.template_model(), top, threshold);
+      const auto& cands = who.candidates;
+      bool known = who.identity.has_value();
       const auto& b = faces[i].detection.box;
       if (json) {
         nlohmann::json jc = nlohmann::json::array();
@@ -175,13 +176,13 @@ int identify(const std::vector<std::string>& images, int top, const std::string&
         jfaces.push_back({{"face", i},
                           {"box", {b.x, b.y, b.width, b.height}},
                           {"score", faces[i].detection.score},
-                          {"identity", known ? nlohmann::json(cands[0].name) : nlohmann::json(nullptr)},
+                          {"identity", known ? nlohmann::json(who.identity->name) : nlohmann::json(nullptr)},
                           {"threshold", threshold},
                           {"operating_point", op},
                           {"candidates", jc}});
       } else {
         std::printf("  %zu\tbox %.0f,%.0f %.0fx%.0f\t%s", i, double(b.x), double(b.y), double(b.width),
-                    double(b.height), known ? cands[0].name.c_str() : "unknown");
+                    double(b.height), known ? who.identity->name.c_str() : "unknown");
         for (const auto& c : cands) std::printf("\t%s %.3f", c.name.c_str(), double(c.similarity));
         std::printf("\n");
       }

@@ -182,6 +182,15 @@ std::optional<Identity> Gallery::find_name(const std::string& name) {
   return store_->find_name(name);
 }
 
+Identification Gallery::identify(const std::vector<float>& embedding, const std::string& model, int k,
+                                 double threshold) {
+  Identification out;
+  out.threshold = threshold;
+  out.candidates = search(embedding, model, k);
+  if (!out.candidates.empty() && out.candidates[0].similarity >= threshold) out.identity = out.candidates[0];
+  return out;
+}
+
 std::string Gallery::model() {
   std::shared_lock lock(mu_);
   return model_;

@@ -275,13 +275,15 @@ struct FaceService::Impl {
     }
     Json jf = Json::array();
     for (const auto& f : faces) {
-      auto cands = gallery->search(f.embedding, model, top);
+      auto who = gallery->identify(f.embedding, model, top, threshold);
+      auto candidate = [](const Candidate& c) {
+        return Json{{"id", c.identity_id}, {"name", c.name}, {"similarity", c.similarity}};
+      };
       Json jc = Json::array();
-      for (const auto& c : cands) jc.push_back({{"id", c.identity_id}, {"name", c.name}, {"similarity", c.similarity}});
-      bool known = !cands.empty() && cands[0].similarity >= threshold;
+      for (const auto& c : who.candidates) jc.push_back(candidate(c));
       jf.push_back({{"box", box_json(f)},
                     {"score", f.detection.score},
-                    {"identity", known ? jc[0] : Json(nullptr)},
+                    {"identity", who.identity ? candidate(*who.identity) : Json(nullptr)},
                     {"candidates", jc}});
     }
     send_json(res,

@@ -54,6 +54,14 @@ struct Candidate {
   float similarity = 0;  // best over the identity's templates
 };
 
+// The answer to "who is this?": the best candidates and the decision at a threshold.
+struct Identification {
+  std::vector<Candidate> candidates;  // best first, at most k
+  // The best candidate when its similarity reaches the threshold; nullopt: unknown.
+  std::optional<Candidate> identity;
+  double threshold = 0;
+};
+
 // Storage behind one interface: open_store("path.db"), open_store("sqlite:path.db"),
 // open_store("postgresql://user@host/db") (also "postgres://").
 class GalleryStore {
@@ -134,6 +142,9 @@ class Gallery {
   // Top-k identities for one embedding. Requires: the gallery's model (or an empty gallery) and
   // its dimension; throws Error(InvalidArgument) otherwise.
   std::vector<Candidate> search(const std::vector<float>& embedding, const std::string& model, int k);
+  // search(), then the known/unknown decision: known when the best similarity is >= threshold
+  // (the one rule the CLI, the service and the bindings apply). Requires and throws as search().
+  Identification identify(const std::vector<float>& embedding, const std::string& model, int k, double threshold);
   std::string model();
   size_t size();                    // templates in the index
   std::string index_description();  // e.g. "Flat", or "Flat (faiss:IVF... needs N templates)"
