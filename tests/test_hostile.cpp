@@ -275,7 +275,7 @@ TEST_F(Hostile, OversizedImagesInEveryFormatAreRefusedFromTheHeader) {
   std::vector<uchar> hdr;
   cv::Mat f(64, 64, CV_32FC3, cv::Scalar(0.5, 0.5, 0.5));
   ASSERT_TRUE(cv::imencode(".hdr", f, hdr));
-  expect_4xx(add_face(id, std::string(hdr.begin(), hdr.end())), "Radiance HDR", 400);
+  expect_4xx(add_face(id, std::string(hdr.begin(), hdr.end())), "Radiance HDR", 422);
   // a JPEG with a fill byte before its frame header declares its size all the same
   std::vector<uchar> j;
   cv::imencode(".jpg", big, j);
@@ -290,7 +290,7 @@ TEST_F(Hostile, OversizedImagesInEveryFormatAreRefusedFromTheHeader) {
     cv::imencode(".jpg", m, e);
     face.assign(e.begin(), e.end());
   }
-  expect_4xx(add_face(id, face.substr(0, face.size() * 2 / 3)), "truncated JPEG", 400);
+  expect_4xx(add_face(id, face.substr(0, face.size() * 2 / 3)), "truncated JPEG", 422);
   EXPECT_EQ(send(request("GET", "/v1/people/" + std::to_string(id))).json["templates"], 0) << "nothing stored";
   EXPECT_EQ(add_face(id, face).status, 201) << "the whole JPEG enrols";
 }

@@ -125,7 +125,7 @@ TEST_F(Service, BadRequestsGetJsonErrorsAndStoreNothing) {
   expect_error(client_->Post("/v1/people", "{not json", "application/json"), 400, "bad_json");
   expect_error(client_->Post("/v1/people", R"({"metadata": 1})", "application/json"), 400, "bad_request");
   expect_error(client_->Post("/v1/people", R"({"name": "s1"})", "application/json"), 409, "already_exists");
-  expect_error(client_->Post(faces, "definitely not an image", "image/jpeg"), 400, "bad_image");
+  expect_error(client_->Post(faces, "definitely not an image", "image/jpeg"), 422, "bad_image");
   cv::Mat blank(200, 200, CV_8UC3, cv::Scalar(128, 128, 128));
   std::vector<uchar> png;
   cv::imencode(".png", blank, png);

@@ -77,17 +77,8 @@ struct EvalFlags {
 
   std::vector<EmbeddingVariant> variants() const {
     std::vector<EmbeddingVariant> v;
-    for (auto e : split_list(embedder)) {
-      bool with_flip = false, with_zoom = false;  // NAME[+flip][+zoom], in either order
-      for (bool more = true; more;) {
-        more = false;
-        for (const std::string s : {"+flip", "+zoom"})
-          if (e.size() > s.size() && e.compare(e.size() - s.size(), s.size(), s) == 0) {
-            (s == "+flip" ? with_flip : with_zoom) = true;
-            e.resize(e.size() - s.size());
-            more = true;
-          }
-      }
+    for (const auto& name : split_list(embedder)) {
+      auto [e, with_flip, with_zoom] = parse_tta_name(name);  // NAME[+flip][+zoom], in either order
       for (bool f : {false, true})
         if ((flip || f == with_flip) && std::none_of(v.begin(), v.end(), [&](const EmbeddingVariant& x) {
               return x.embedder == e && x.flip == f && x.zoom == with_zoom;

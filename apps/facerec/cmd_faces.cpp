@@ -141,20 +141,18 @@ int embed(const std::vector<std::string>& images, const PipelineFlags& pf, bool 
       });
 }
 
-// The largest face of an image; throws InvalidArgument when there is none.
-Face largest_face(FaceAnalyzer& fa, const std::string& path) {
+// The largest face of an image; throws BadInput when there is none.
+Face face_of(FaceAnalyzer& fa, const std::string& path) {
   auto faces = fa.analyze(decode_image_file(path).bgr, true);
-  if (faces.empty()) throw Error(ErrorKind::InvalidArgument, "no face found in " + path);
+  if (faces.empty()) throw Error(ErrorKind::BadInput, "no face found in " + path);
   if (faces.size() > 1) std::cerr << "facerec: " << path << " has " << faces.size() << " faces; using the largest\n";
-  return *std::max_element(faces.begin(), faces.end(), [](const Face& a, const Face& b) {
-    return a.detection.box.area() < b.detection.box.area();
-  });
+  return *largest_face(faces);
 }
 
 int compare(const std::string& a, const std::string& b, const PipelineFlags& pf, const std::string& fmr, bool json) {
   FaceAnalyzer fa(manifest(), pf.options());
-  Face fa_ = largest_face(fa, a), fb = largest_face(fa, b);
-  std::string op = fmr == "best" ? "best_accuracy" : "fmr_" + fmr;
+  Face fa_ = face_of(fa, a), fb = face_of(fa, b);
+  std::string op = operating_point_for_fmr(fmr);
   Match m = fa.compare(fa_.embedding, fb.embedding, op);
   if (json) {
     std::cout << nlohmann::json{{"a", a},

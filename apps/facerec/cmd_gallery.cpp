@@ -148,7 +148,7 @@ int identify(const std::vector<std::string>& images, int top, const std::string&
              const GalleryFlags& g) {
   FaceAnalyzer fa(manifest(), g.options());
   Gallery gallery(g.db, g.gallery_options());
-  std::string op = fmr == "best" ? "best_accuracy" : "fmr_" + fmr;
+  std::string op = operating_point_for_fmr(fmr);
   const double threshold = fa.threshold(op);
   int bad = 0;
   for (const auto& path : images) {

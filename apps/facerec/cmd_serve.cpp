@@ -63,7 +63,7 @@ int serve(const ServeFlags& f) {
   o.max_pixels = f.max_pixels;
   o.http_threads = f.http_threads;
   o.pipelines = f.pipelines;
-  o.operating_point = f.fmr == "best" ? "best_accuracy" : "fmr_" + f.fmr;
+  o.operating_point = operating_point_for_fmr(f.fmr);
   o.keep_crops = f.keep_crops;
   auto log_mu = std::make_shared<std::mutex>();
   bool quiet = f.quiet;

@@ -43,6 +43,14 @@ struct Match {
   std::string operating_point;  // e.g. "fmr_1e-3", as calibrated in the model manifest
 };
 
+// The face with the largest box (how a photo of one person names its face when several are
+// found: enrolment, compare); nullptr when there is none.
+const Face* largest_face(const std::vector<Face>& faces);
+
+// The operating point a false match rate names: "1e-3" -> "fmr_1e-3", "best" -> "best_accuracy"
+// (the CLI's --fmr). Throws Error(InvalidArgument) for anything but "best" or a rate in (0, 1).
+std::string operating_point_for_fmr(const std::string& fmr);
+
 class FaceAnalyzer {
  public:
   // The pipeline `options` name, with the models of Manifest::load_default().

@@ -63,7 +63,4 @@ std::unique_ptr<FaceDetector> make_detector(const Manifest& manifest, const Dete
 // around one person, name their face); nullptr when there is none. Pure.
 const Detection* nearest_to_centre(const std::vector<Detection>& dets, const cv::Size& image_size);
 
-// The detection with the largest box area; nullptr when there is none. Pure.
-const Detection* largest(const std::vector<Detection>& dets);
-
 }  // namespace facerec

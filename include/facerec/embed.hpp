@@ -11,6 +11,7 @@
 
 #include <opencv2/core.hpp>
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,13 +29,33 @@ struct EmbedderOptions {
   bool zoom = true;
   static constexpr double kZoom = 1.5 / 1.4;
   // "+flip", "+zoom", "+flip+zoom" or "": how thresholds and gallery templates name the variant.
-  std::string tta_suffix() const { return std::string(flip ? "+flip" : "") + (zoom ? "+zoom" : ""); }
+  std::string tta_suffix() const;
 };
 
 // The central 1/factor of a square crop, resized back to the crop's size (bilinear): the zoom
 // test-time augmentation of EmbedderOptions. Throws Error(InvalidArgument) for an empty crop or
 // factor < 1.
 cv::Mat zoom_crop(const cv::Mat& crop, double factor);
+
+// Test-time augmentation, one home for its rules (FaceEmbedder, the dataset evaluation, threshold
+// names): the views of an aligned crop, how their embeddings combine, and how a variant is named.
+//
+// "+flip", "+zoom", "+flip+zoom" or "" for the variant.
+std::string tta_suffix(bool flip, bool zoom);
+// A name with a variant suffix, split: "face_recognition_model+zoom+flip" -> {"face_recognition_model",
+// true, true}; "fmr_1e-3+flip" -> {"fmr_1e-3", true, false}. The suffixes may come in either order.
+struct TtaName {
+  std::string base;
+  bool flip = false, zoom = false;
+};
+TtaName parse_tta_name(const std::string& name);
+// The views a variant embeds, in a fixed order: [0] the crop, [1] its mirror image (flip), [2] the
+// crop zoomed in by EmbedderOptions::kZoom (zoom), [3] the zoomed mirror image (flip and zoom);
+// views the variant does not use are empty. Requires a non-empty crop.
+std::array<cv::Mat, 4> tta_views(const cv::Mat& aligned, bool flip, bool zoom);
+// The variant's embedding from the unit embeddings of the views (as tta_views orders them): the
+// mean direction of those it uses. Requires views[0] and the used views of one dimension.
+std::vector<float> combine_tta(const std::array<std::vector<float>, 4>& unit_embeddings, bool flip, bool zoom);
 
 // Scales `v` to unit L2 norm in place (a zero vector stays zero). The one normalisation every
 // embedding, template and mean direction goes through.

@@ -22,6 +22,27 @@ struct FaceAnalyzer::Impl {
   std::string model_version;  // "<package>@<version>"
 };
 
+const Face* largest_face(const std::vector<Face>& faces) {
+  const Face* best = nullptr;
+  for (const auto& f : faces)
+    if (!best || f.detection.box.area() > best->detection.box.area()) best = &f;
+  return best;
+}
+
+std::string operating_point_for_fmr(const std::string& fmr) {
+  if (fmr == "best") return "best_accuracy";
+  size_t used = 0;
+  double rate = -1;
+  try {
+    rate = std::stod(fmr, &used);
+  } catch (const std::exception&) {
+  }
+  if (used != fmr.size() || !(rate > 0 && rate < 1))
+    throw Error(ErrorKind::InvalidArgument,
+                "false match rate '" + fmr + "': expected 'best' or a rate such as 1e-3 or 1e-4");
+  return "fmr_" + fmr;
+}
+
 FaceAnalyzer::FaceAnalyzer(const AnalyzerOptions& o) : FaceAnalyzer(Manifest::load_default(), o) {}
 
 FaceAnalyzer::FaceAnalyzer(const Manifest& manifest, const AnalyzerOptions& o) : impl_(std::make_unique<Impl>()) {
@@ -34,11 +55,9 @@ FaceAnalyzer::FaceAnalyzer(const Manifest& manifest, const AnalyzerOptions& o) :
   impl_->model_version = package.name + "@" + package.version;
   // thresholds are stored per test-time augmentation variant: "fmr_1e-3" (none), "fmr_1e-3+flip",
   // "fmr_1e-3+flip+zoom", ...
-  const std::string suffix = o.embedder.tta_suffix();
   for (const auto& [k, v] : entry.thresholds) {
-    auto plus = k.find('+');
-    std::string base = k.substr(0, plus), key_suffix = plus == std::string::npos ? "" : k.substr(plus);
-    if (key_suffix == suffix) impl_->thresholds.emplace_back(base, v);
+    auto name = parse_tta_name(k);
+    if (name.flip == o.embedder.flip && name.zoom == o.embedder.zoom) impl_->thresholds.emplace_back(name.base, v);
   }
 }
 

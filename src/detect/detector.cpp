@@ -57,13 +57,6 @@ const Detection* nearest_to_centre(const std::vector<Detection>& dets, const cv:
   return best;
 }
 
-const Detection* largest(const std::vector<Detection>& dets) {
-  const Detection* best = nullptr;
-  for (const auto& d : dets)
-    if (!best || d.box.area() > best->box.area()) best = &d;
-  return best;
-}
-
 std::unique_ptr<FaceDetector> make_blazeface_detector(const Manifest& manifest, const DetectorOptions& options);
 std::unique_ptr<FaceDetector> make_faceboxes_detector(const Manifest& manifest, const DetectorOptions& options);
 

@@ -52,23 +52,17 @@ class NetEmbedder final : public FaceEmbedder {
     if (aligned.cols != S || aligned.rows != S || aligned.type() != CV_8UC3)
       throw Error(ErrorKind::InvalidArgument,
                   "embed: the aligned crop must be " + std::to_string(S) + "x" + std::to_string(S) + " BGR");
-    // with flip / zoom: the mean direction of the unit embeddings of the crop, its mirror image,
-    // the zoomed crop and its mirror image
-    std::vector<float> e(size_t(dim_), 0.f);
-    const cv::Mat zoomed = opt_.zoom ? zoom_crop(aligned, EmbedderOptions::kZoom) : cv::Mat();
-    for (const cv::Mat* crop : {&aligned, &zoomed}) {
-      if (crop->empty()) continue;
-      for (int i = 0; i < (opt_.flip ? 2 : 1); ++i) {  // batch of 1: some graphs fix the batch dimension
-        Tensor in({1, 3, S, S});
-        detail::fill_input(in, 0, *crop, entry_.input, i == 1);
-        auto outs = net_->run({in});
-        auto v = outs.at(out_).data;
-        l2_normalise(v);
-        for (size_t k = 0; k < e.size(); ++k) e[k] += v[k];
-      }
+    // with flip / zoom: the mean direction of the unit embeddings of the views
+    auto views = tta_views(aligned, opt_.flip, opt_.zoom);
+    std::array<std::vector<float>, 4> unit;
+    for (size_t j = 0; j < views.size(); ++j) {
+      if (views[j].empty()) continue;
+      Tensor in({1, 3, S, S});  // batch of 1: some graphs fix the batch dimension
+      detail::fill_input(in, 0, views[j], entry_.input, false);
+      unit[j] = net_->run({in}).at(out_).data;
+      l2_normalise(unit[j]);
     }
-    l2_normalise(e);
-    return e;
+    return combine_tta(unit, opt_.flip, opt_.zoom);
   }
 
   std::string model() const override { return entry_.name + opt_.tta_suffix(); }
@@ -93,6 +87,47 @@ cv::Mat zoom_crop(const cv::Mat& crop, double factor) {
   cv::Mat out;
   cv::warpAffine(crop, out, m, crop.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_REPLICATE);
   return out;
+}
+
+std::string tta_suffix(bool flip, bool zoom) { return std::string(flip ? "+flip" : "") + (zoom ? "+zoom" : ""); }
+
+std::string EmbedderOptions::tta_suffix() const { return facerec::tta_suffix(flip, zoom); }
+
+TtaName parse_tta_name(const std::string& name) {
+  TtaName t{name};
+  for (bool more = true; more;) {
+    more = false;
+    for (const std::string s : {"+flip", "+zoom"})
+      if (t.base.size() > s.size() && t.base.compare(t.base.size() - s.size(), s.size(), s) == 0) {
+        (s == "+flip" ? t.flip : t.zoom) = true;
+        t.base.resize(t.base.size() - s.size());
+        more = true;
+      }
+  }
+  return t;
+}
+
+std::array<cv::Mat, 4> tta_views(const cv::Mat& aligned, bool flip, bool zoom) {
+  if (aligned.empty()) throw Error(ErrorKind::InvalidArgument, "tta_views: empty crop");
+  std::array<cv::Mat, 4> v;
+  v[0] = aligned;
+  if (zoom) v[2] = zoom_crop(aligned, EmbedderOptions::kZoom);
+  if (flip) cv::flip(aligned, v[1], 1);
+  if (flip && zoom) cv::flip(v[2], v[3], 1);
+  return v;
+}
+
+std::vector<float> combine_tta(const std::array<std::vector<float>, 4>& unit, bool flip, bool zoom) {
+  const bool used[4] = {true, flip, zoom, flip && zoom};
+  std::vector<float> sum(unit[0].size(), 0.f);
+  for (size_t j = 0; j < 4; ++j) {
+    if (!used[j]) continue;
+    if (unit[j].size() != sum.size() || sum.empty())
+      throw Error(ErrorKind::InvalidArgument, "combine_tta: a view's embedding is missing or of another size");
+    for (size_t q = 0; q < sum.size(); ++q) sum[q] += unit[j][q];
+  }
+  l2_normalise(sum);
+  return sum;
 }
 
 void l2_normalise(std::vector<float>& v) {

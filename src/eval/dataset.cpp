@@ -52,14 +52,6 @@ void append_cache(std::ofstream& out, const std::string& name, const ImageEmbedd
   out.flush();
 }
 
-std::vector<float> normalised(std::vector<float> a) {
-  double n = 0;
-  for (float x : a) n += double(x) * x;
-  if (n > 0)
-    for (auto& x : a) x = float(x / std::sqrt(n));
-  return a;
-}
-
 }  // namespace
 
 // Cache file: records of (u32 name length, name, u32 dims (0 = no face), dims floats), appended.
@@ -180,26 +172,14 @@ DatasetEmbedResult embed_dataset(const Manifest& manifest, const std::filesystem
             // its mirror image (those some variant needs)
             std::map<std::string, std::array<std::vector<float>, 4>> per;
             for (auto& [name, emb] : embedders) {
-              cv::Mat crops[4];
-              crops[0] = emb->align(bgr, five, points);
-              if (any_zoom) crops[2] = zoom_crop(crops[0], EmbedderOptions::kZoom);
-              if (any_flip) {
-                cv::flip(crops[0], crops[1], 1);
-                if (any_zoom) cv::flip(crops[2], crops[3], 1);
-              }
-              for (size_t j = 0; j < 4; ++j)
-                if (!crops[j].empty()) per[name][j] = emb->embed(crops[j]);
+              auto views = tta_views(emb->align(bgr, five, points), any_flip, any_zoom);
+              for (size_t j = 0; j < views.size(); ++j)
+                if (!views[j].empty()) per[name][j] = emb->embed(views[j]);
             }
             for (size_t k = 0; k < opt.variants.size(); ++k) {
               const auto& v = opt.variants[k];
-              const auto& e = per[v.embedder];
               results[k].found = true;
-              // as FaceEmbedder with flip / zoom: the normalised sum of the unit vectors
-              std::vector<float> sum(e[0].size(), 0.f);
-              for (size_t j = 0; j < 4; ++j)
-                if ((j != 1 || v.flip) && (j != 2 || v.zoom) && (j != 3 || (v.flip && v.zoom)))
-                  for (size_t q = 0; q < sum.size(); ++q) sum[q] += e[j][q];
-              results[k].embedding = normalised(std::move(sum));
+              results[k].embedding = combine_tta(per[v.embedder], v.flip, v.zoom);  // as FaceEmbedder does
             }
           } else {
             error = "no face found";

@@ -12,9 +12,7 @@ std::optional<Template> template_from_image(FaceAnalyzer& fa, const cv::Mat& bgr
     return std::nullopt;
   }
   if (faces.size() > 1 && note) *note = std::to_string(faces.size()) + " faces; the largest was used";
-  const Face& f = *std::max_element(faces.begin(), faces.end(), [](const Face& a, const Face& b) {
-    return a.detection.box.area() < b.detection.box.area();
-  });
+  const Face& f = *largest_face(faces);
   Template t{f.embedding, fa.template_model(), sha, f.detection.score, {}};
   if (keep_crop) t.crop = fa.face_crop(bgr, f);
   return t;

@@ -14,7 +14,6 @@
 namespace facerec {
 namespace {
 
-constexpr int kSchemaVersion = 3;
 constexpr long kEnrolLock = 0x66616365;  // advisory lock key ("face")
 
 std::vector<float> floats(const pqxx::field& f) {
@@ -286,29 +285,13 @@ class PostgresStore final : public GalleryStore {
                     "refusing to use them");
       if (!create) throw Error(ErrorKind::NotFound, "the database holds no facerec gallery yet (enrol someone first)");
     }
-    if (v > kSchemaVersion)
-      throw Error(ErrorKind::Unsupported, "gallery database has schema version " + std::to_string(v) +
-                                              ", newer than this facerec (" + std::to_string(kSchemaVersion) + ")");
-    if (v < 1) {
-      w.exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-      w.exec(
-          "CREATE TABLE IF NOT EXISTS identities(id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, metadata TEXT "
-          "NOT NULL DEFAULT '', created BIGINT NOT NULL)");
-      w.exec(
-          "CREATE TABLE IF NOT EXISTS templates(id BIGSERIAL PRIMARY KEY, identity_id BIGINT NOT NULL REFERENCES "
-          "identities(id), model TEXT NOT NULL, dim INTEGER NOT NULL, embedding BYTEA NOT NULL, image_sha256 TEXT "
-          "NOT NULL DEFAULT '', quality REAL NOT NULL DEFAULT 0, created BIGINT NOT NULL)");
-      w.exec("CREATE INDEX IF NOT EXISTS templates_identity ON templates(identity_id)");
-      w.exec("INSERT INTO meta(key, value) VALUES ('schema_version', '1') ON CONFLICT (key) DO UPDATE SET value = '1'");
-    }
-    if (v < 2) {  // v2: face crops for re-embedding, a revision counter
-      w.exec("ALTER TABLE templates ADD COLUMN IF NOT EXISTS crop BYTEA NOT NULL DEFAULT ''::bytea");
-      w.exec("ALTER TABLE templates ADD COLUMN IF NOT EXISTS crop_landmarks BYTEA NOT NULL DEFAULT ''::bytea");
-      w.exec("INSERT INTO meta(key, value) VALUES ('revision', '0') ON CONFLICT (key) DO NOTHING");
-      w.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
-    }
-    if (v < 3)  // v3 (ids never reused): BIGSERIAL sequences never hand out an id twice already
-      w.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+    check_schema_version(v, "gallery database");
+    if (v < 1) w.exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+    for (const auto& step : schema_steps())
+      if (v < step.version) {
+        for (const char* sql : step.postgres) w.exec(sql);
+        w.exec(schema_version_update(step.version));
+      }
     w.commit();
   }
 };

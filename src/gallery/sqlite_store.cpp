@@ -17,8 +17,6 @@
 namespace facerec {
 namespace {
 
-constexpr int kSchemaVersion = 3;
-
 class Stmt {
  public:
   Stmt(sqlite3* db, const char* sql) : db_(db) {
@@ -366,39 +364,13 @@ class SqliteStore final : public GalleryStore {
         throw Error(ErrorKind::NotFound, "no gallery at " + path + " (enrol someone first, or check --db)");
     }
     exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-    int v = schema_version();
-    if (v > kSchemaVersion)
-      throw Error(ErrorKind::Unsupported, "gallery " + path + " has schema version " + std::to_string(v) +
-                                              ", newer than this facerec (" + std::to_string(kSchemaVersion) + ")");
-    if (v < 1) {
-      transaction([&] {
-        exec(
-            "CREATE TABLE IF NOT EXISTS identities(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
-            "metadata TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL)");
-        exec(
-            "CREATE TABLE IF NOT EXISTS templates(id INTEGER PRIMARY KEY, identity_id INTEGER NOT NULL "
-            "REFERENCES identities(id), model TEXT NOT NULL, dim INTEGER NOT NULL, embedding BLOB NOT NULL, "
-            "image_sha256 TEXT NOT NULL DEFAULT '', quality REAL NOT NULL DEFAULT 0, created INTEGER NOT NULL)");
-        exec("CREATE INDEX IF NOT EXISTS templates_identity ON templates(identity_id)");
-        exec("INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '1')");
-      });
-    }
-    if (schema_version() < 2) {  // v2: face crops for re-embedding, a revision counter
-      transaction([&] {
-        exec("ALTER TABLE templates ADD COLUMN crop BLOB NOT NULL DEFAULT x''");
-        exec("ALTER TABLE templates ADD COLUMN crop_landmarks BLOB NOT NULL DEFAULT x''");
-        exec("INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', '0')");
-        exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
-      });
-    }
-    if (schema_version() < 3) {  // v3: identity ids are never reused (a counter beside the rows)
-      transaction([&] {
-        exec(
-            "INSERT OR REPLACE INTO meta(key, value) SELECT 'next_identity_id', CAST(COALESCE(MAX(id), 0) + 1 AS "
-            "TEXT) FROM identities");
-        exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
-      });
-    }
+    check_schema_version(schema_version(), "gallery " + path);
+    for (const auto& step : schema_steps())
+      if (schema_version() < step.version)
+        transaction([&] {
+          for (const char* sql : step.sqlite) exec(sql);
+          exec(schema_version_update(step.version));
+        });
   }
 };
 

@@ -55,6 +55,60 @@ inline int64_t parse_stored_number(const std::string& text, const std::string& w
   return *v;
 }
 
+// The gallery schema, one home for both stores: step n moves a gallery from version n - 1 to n,
+// with the statements of each dialect; the store runs them and then records version n.
+struct SchemaStep {
+  int version;
+  const char* what;
+  std::vector<const char*> sqlite, postgres;
+};
+inline const std::vector<SchemaStep>& schema_steps() {
+  static const std::vector<SchemaStep> steps = {
+      {1,
+       "identities and templates",
+       {"CREATE TABLE IF NOT EXISTS identities(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
+        "metadata TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS templates(id INTEGER PRIMARY KEY, identity_id INTEGER NOT NULL "
+        "REFERENCES identities(id), model TEXT NOT NULL, dim INTEGER NOT NULL, embedding BLOB NOT NULL, "
+        "image_sha256 TEXT NOT NULL DEFAULT '', quality REAL NOT NULL DEFAULT 0, created INTEGER NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS templates_identity ON templates(identity_id)",
+        "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', '1')"},
+       {"CREATE TABLE IF NOT EXISTS identities(id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, metadata TEXT "
+        "NOT NULL DEFAULT '', created BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS templates(id BIGSERIAL PRIMARY KEY, identity_id BIGINT NOT NULL REFERENCES "
+        "identities(id), model TEXT NOT NULL, dim INTEGER NOT NULL, embedding BYTEA NOT NULL, image_sha256 TEXT "
+        "NOT NULL DEFAULT '', quality REAL NOT NULL DEFAULT 0, created BIGINT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS templates_identity ON templates(identity_id)",
+        "INSERT INTO meta(key, value) VALUES ('schema_version', '1') ON CONFLICT (key) DO UPDATE SET value = '1'"}},
+      {2,
+       "face crops for re-embedding, a revision counter",
+       {"ALTER TABLE templates ADD COLUMN crop BLOB NOT NULL DEFAULT x''",
+        "ALTER TABLE templates ADD COLUMN crop_landmarks BLOB NOT NULL DEFAULT x''",
+        "INSERT OR IGNORE INTO meta(key, value) VALUES ('revision', '0')"},
+       {"ALTER TABLE templates ADD COLUMN IF NOT EXISTS crop BYTEA NOT NULL DEFAULT ''::bytea",
+        "ALTER TABLE templates ADD COLUMN IF NOT EXISTS crop_landmarks BYTEA NOT NULL DEFAULT ''::bytea",
+        "INSERT INTO meta(key, value) VALUES ('revision', '0') ON CONFLICT (key) DO NOTHING"}},
+      {3,
+       "identity ids are never reused",
+       {"INSERT OR REPLACE INTO meta(key, value) SELECT 'next_identity_id', CAST(COALESCE(MAX(id), 0) + 1 AS TEXT) "
+        "FROM identities"},
+       {}},  // PostgreSQL: BIGSERIAL sequences never hand out an id twice already
+  };
+  return steps;
+}
+inline int schema_version_supported() { return schema_steps().back().version; }
+// The statement that records version n once step n has run (the same in both dialects).
+inline std::string schema_version_update(int version) {
+  return "UPDATE meta SET value = '" + std::to_string(version) + "' WHERE key = 'schema_version'";
+}
+// Throws Error(Unsupported) naming `where` when a gallery's schema is newer than this build's.
+inline void check_schema_version(int version, const std::string& where) {
+  if (version > schema_version_supported())
+    throw Error(ErrorKind::Unsupported, where + " has schema version " + std::to_string(version) +
+                                            ", newer than this facerec (" + std::to_string(schema_version_supported()) +
+                                            ")");
+}
+
 std::unique_ptr<GalleryStore> open_sqlite_store(const std::string& path, bool create);
 // Defined when built with libpqxx; otherwise throws Error(Unsupported).
 std::unique_ptr<GalleryStore> open_postgres_store(const std::string& url, bool create);

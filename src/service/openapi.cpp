@@ -66,7 +66,8 @@ std::string FaceService::openapi() {
         "parameters": [{"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3}}],
         "requestBody": {"$ref": "#/components/requestBodies/Image"},
         "responses": {"200": {"description": "{\"faces\": [{\"box\": Box, \"score\", \"identity\": Candidate|null, \"candidates\": [Candidate]}], \"threshold\", \"operating_point\", \"model\"}"},
-          "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"}}}},
+          "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"},
+          "422": {"$ref": "#/components/responses/Error"}}}},
     "/v1/verify": {
       "post": {"summary": "Same person? Image a against image b, or against an enrolled person",
         "parameters": [{"name": "person", "in": "query", "schema": {"type": "integer"}, "description": "compare image a with this person's faces instead of image b"}],

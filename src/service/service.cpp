@@ -154,11 +154,7 @@ struct FaceService::Impl {
     ImageLimits limits;
     limits.max_pixels = opt.max_pixels;
     limits.max_file_bytes = int64_t(opt.max_body_bytes);
-    try {
-      return decode_image_bytes(bytes, limits).bgr;
-    } catch (const Error& e) {
-      throw HttpError(400, "bad_image", e.what());  // unsupported, corrupt, truncated
-    }
+    return decode_image_bytes(bytes, limits).bgr;  // Error(BadInput): unsupported, corrupt, truncated -> 422
   }
 
   Identity person(int64_t id) {
@@ -344,7 +340,7 @@ struct FaceService::Impl {
             send_error(res, 400, "invalid_argument", e.what());
             break;
           case ErrorKind::BadInput:
-            send_error(res, 400, "bad_image", e.what());
+            send_error(res, 422, "bad_image", e.what());
             break;
           case ErrorKind::NotFound:
             send_error(res, 404, "not_found", e.what());

@@ -6,6 +6,7 @@
 //
 // Thread safety: embed_dataset runs its own worker threads; callbacks are called one at a time.
 #include <facerec/analyzer.hpp>
+#include <facerec/embed.hpp>
 #include <facerec/eval/degrade.hpp>
 #include <facerec/eval/eval.hpp>
 
@@ -22,7 +23,7 @@ namespace facerec {
 struct EmbeddingVariant {
   std::string embedder = "face_recognition_model";
   bool flip = false, zoom = false;  // test-time augmentations, as EmbedderOptions
-  std::string suffix() const { return std::string(flip ? "+flip" : "") + (zoom ? "+zoom" : ""); }
+  std::string suffix() const { return tta_suffix(flip, zoom); }
   std::string name() const { return embedder + suffix(); }
 };
 

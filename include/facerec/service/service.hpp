@@ -8,7 +8,7 @@
 //
 // Requests need an API key in the X-API-Key header (except /v1/health and /openapi.json), bodies
 // are limited in bytes and images in pixels, and every error is JSON
-// {"error": {"status": 400, "code": "bad_image", "message": "..."}} with a fitting HTTP status.
+// {"error": {"status": 422, "code": "bad_image", "message": "..."}} with a fitting HTTP status.
 // Nothing is stored when a request fails. Limits hold before memory is spent: a body is refused
 // (413) from its Content-Length, or while it arrives (chunked), never after buffering it; an image
 // from its header before decoding (413), in every accepted format (decode_image); images are
