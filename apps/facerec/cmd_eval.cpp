@@ -2,7 +2,6 @@
 #include "commands.hpp"
 #include "common/fs.hpp"
 #include "common/sha256.hpp"
-#include "eval_report.hpp"
 
 #include <facerec/analyzer.hpp>
 #include <facerec/detect.hpp>
@@ -10,6 +9,7 @@
 #include <facerec/eval/dataset.hpp>
 #include <facerec/eval/degrade.hpp>
 #include <facerec/eval/eval.hpp>
+#include <facerec/eval/evaluation.hpp>
 #include <facerec/eval/scales.hpp>
 #include <facerec/image.hpp>
 #include <facerec/landmarks.hpp>
@@ -36,15 +36,17 @@ namespace facerec::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Json = ReportJson;
 
 // Options shared by the dataset evaluations (pipeline, embedders, cache, quality, outputs).
 struct EvalFlags {
-  std::string embedder = "face_recognition_model+flip+zoom", detector = "blazeface+faceboxes",
-              landmarker = "face_landmark_68_model";
-  float crop_scale = 1.25f, refine_scale = 1.4f;
-  int passes = 2;
-  bool landmark_flip = true, flip = false, no_cache = false, quality = false;
-  int workers = 2;
+  // the library's defaults, changed by the flags
+  std::string embedder = default_embedder_list(), detector = DetectorOptions{}.model,
+              landmarker = LandmarkerOptions{}.model;
+  float crop_scale = LandmarkerOptions{}.crop_scale, refine_scale = LandmarkerOptions{}.refine_scale;
+  int passes = LandmarkerOptions{}.passes;
+  bool landmark_flip = LandmarkerOptions{}.flip, flip = false, no_cache = false, quality = false;
+  int workers = DatasetEmbedOptions{}.workers;
   std::string cache, json_out, report_dir;
   uint64_t seed = DegradationRanges{}.seed;
 
@@ -75,19 +77,7 @@ struct EvalFlags {
     c->add_option("--report", report_dir, "Write report.json and a self-contained report.html into this directory");
   }
 
-  std::vector<EmbeddingVariant> variants() const {
-    std::vector<EmbeddingVariant> v;
-    for (const auto& name : split_list(embedder)) {
-      auto [e, with_flip, with_zoom] = parse_tta_name(name);  // NAME[+flip][+zoom], in either order
-      for (bool f : {false, true})
-        if ((flip || f == with_flip) && std::none_of(v.begin(), v.end(), [&](const EmbeddingVariant& x) {
-              return x.embedder == e && x.flip == f && x.zoom == with_zoom;
-            }))
-          v.push_back({e, f, with_zoom});
-    }
-    if (v.empty()) throw Error(ErrorKind::InvalidArgument, "--embedder names no model");
-    return v;
-  }
+  std::vector<EmbeddingVariant> variants() const { return parse_embedding_variants(embedder, flip); }
 
   DatasetEmbedOptions options(bool degraded) const {
     DatasetEmbedOptions o;
@@ -105,24 +95,7 @@ struct EvalFlags {
     return o;
   }
 
-  Json pipeline_json() const {
-    auto o = options(false).pipeline;
-    return Json{{"detector", o.detector.model},
-                {"close_range_detector", o.detector.close_range_model},
-                {"verifier", o.detector.verifier},
-                {"verify_threshold", o.detector.verify_threshold},
-                {"min_face", o.detector.min_face},
-                {"score_threshold", o.detector.score_threshold},
-                {"landmarker", o.landmarker.model},
-                {"landmark_crop_scale", o.landmarker.crop_scale},
-                {"landmark_passes", o.landmarker.passes},
-                {"landmark_refine_scale", o.landmarker.refine_scale},
-                {"landmark_mirror", o.landmarker.flip},
-                {"embedders", embedder},
-                {"flip_tta_variants", flip},
-                {"backend", o.detector.backend},
-                {"face", "the detection nearest the image centre"}};
-  }
+  Json pipeline() const { return pipeline_json(options(false), embedder, flip); }
 };
 
 // {"name": name, ...body}: report entries are matched by name when reports are compared.
@@ -164,76 +137,8 @@ DatasetEmbedResult embed(const std::filesystem::path& root, const std::vector<st
   return r;
 }
 
-std::string now_utc() {
-  std::time_t t = std::time(nullptr);
-  char b[32];
-  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return b;
-}
-
-// sha256 over "path NUL sha256(file) LF" of every image, sorted by path.
-std::string images_digest(const std::filesystem::path& root, const std::vector<std::string>& sorted_images) {
-  detail::Sha256 h;
-  for (const auto& img : sorted_images) {
-    std::string line = img + '\0' + detail::sha256_file(root / img) + "\n";
-    h.update(line.data(), line.size());
-  }
-  return h.hex_digest();
-}
-
-// Report skeleton: what ran, on what, with which models.
-Json report_header(const EvalFlags& f, const std::vector<std::string>& model_names) {
-  Json r;
-  r["report"] = "facerec evaluation";
-  r["version"] = version();
-  r["command"] = command_line();
-  r["date"] = now_utc();
-  r["pipeline"] = f.pipeline_json();
-  const Manifest& manifest = cli::manifest();
-  r["manifest"] = Json::parse(detail::read_file(manifest.path()));
-  Json models = Json::array();
-  for (const auto& m : manifest.models())
-    if (std::find(model_names.begin(), model_names.end(), m.name) != model_names.end())
-      models.push_back({{"name", m.name}, {"package", m.package}, {"origin", m.origin}, {"licence", m.licence}});
-  r["models"] = models;
-  return r;
-}
-
-std::vector<std::string> used_models(const EvalFlags& f) {
-  auto p = f.options(false).pipeline;
-  std::vector<std::string> m{p.detector.close_range_model, p.detector.verifier, p.landmarker.model};
-  for (size_t a = 0, b; a <= p.detector.model.size(); a = b + 1) {  // "first+second"
-    b = std::min(p.detector.model.find('+', a), p.detector.model.size());
-    m.push_back(p.detector.model.substr(a, b - a));
-  }
-  for (const auto& v : f.variants()) m.push_back(v.embedder);
-  return m;
-}
-
-std::vector<DegradationSample> degradation_samples(const std::filesystem::path& root,
-                                                   const std::vector<std::string>& images, const EvalFlags& f) {
-  std::vector<DegradationSample> out;
-  if (images.empty()) return out;
-  auto det = make_detector(manifest(), f.options(false).pipeline.detector);
-  DegradationRanges ranges;
-  ranges.seed = f.seed;
-  for (size_t k = 0; k < 6 && out.size() < 4; ++k) {
-    const auto& img = images[(k * 7919) % images.size()];
-    try {
-      auto d = decode_image_file((root / img).string());
-      auto dets = det->detect(d.bgr);
-      if (dets.empty() || dets[0].keypoints.size() < 2) continue;
-      DegradationSample s;
-      s.image = img;
-      s.params = draw_degradation(ranges, img);
-      cv::Mat low = degrade(d.bgr, float(cv::norm(dets[0].keypoints[0] - dets[0].keypoints[1])), s.params);
-      cv::imencode(".jpg", d.bgr, s.original_jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
-      cv::imencode(".jpg", low, s.degraded_jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
-      out.push_back(std::move(s));
-    } catch (const Error&) {
-    }
-  }
-  return out;
+Json header(const EvalFlags& f) {
+  return report_header(manifest(), f.pipeline(), models_used(f.options(false)), command_line());
 }
 
 void print_pairs(const std::string& name, const PairEvaluation& e) {
@@ -263,17 +168,6 @@ void print_ident_header() {
               "FNIR@FPIR1e-3", "mated/fail", "nonmat/fail");
 }
 
-Json protocol_json(const IdentificationProtocol& p, const std::string& description) {
-  return Json{
-      {"description", description},
-      {"identities", p.identities.size()},
-      {"enrolled_identities", p.enrolled_identities},
-      {"gallery_images", p.gallery.size()},
-      {"probes", p.probes.size()},
-      {"mated_probes", std::count_if(p.probe_labels.begin(), p.probe_labels.end(), [](int l) { return l >= 0; })},
-      {"nonmated_probes", std::count_if(p.probe_labels.begin(), p.probe_labels.end(), [](int l) { return l < 0; })}};
-}
-
 void finish_report(const EvalFlags& f, Json& report, const std::filesystem::path& root,
                    const std::vector<std::string>& images, Clock::time_point t0) {
   if (f.json_out.empty() && f.report_dir.empty()) return;
@@ -283,7 +177,12 @@ void finish_report(const EvalFlags& f, Json& report, const std::filesystem::path
   if (!f.json_out.empty()) detail::write_file_atomic(f.json_out, report.dump(2) + "\n");
   if (!f.report_dir.empty()) {
     std::vector<DegradationSample> samples;
-    if (f.quality) samples = degradation_samples(root, images, f);
+    if (f.quality) {
+      DegradationRanges ranges;
+      ranges.seed = f.seed;
+      samples =
+          degradation_samples(*make_detector(manifest(), f.options(false).pipeline.detector), root, images, ranges);
+    }
     auto html = write_report(f.report_dir, report, samples);
     std::fprintf(stderr, "report: %s (and report.json beside it)\n", html.string().c_str());
   }
@@ -326,7 +225,7 @@ int eval_lfw(const LfwOptions& lo) {
   DatasetEmbedResult low;
   if (f.quality) low = embed(lo.images, images, f.options(true), "embedding degraded copies");
 
-  Json report = report_header(f, used_models(f));
+  Json report = header(f);
   report["data"] = {{"images_root", std::filesystem::absolute(lo.images).string()},
                     {"pairs_file", std::filesystem::absolute(lo.pairs).string()},
                     {"pairs_sha256", detail::sha256_file(lo.pairs)},
@@ -372,28 +271,21 @@ int eval_lfw(const LfwOptions& lo) {
     std::printf("\nquality pairs (seed %llu): deployed threshold = high-high FMR 1e-3 threshold\n",
                 static_cast<unsigned long long>(f.seed));
     for (size_t k = 0; k < variants.size(); ++k) {
-      struct Pairing {
-        const char* name;
-        const EmbeddingTable *a, *b;
-      };
-      Pairing pairings[] = {{"high-high", &high.tables[k], &high.tables[k]},
-                            {"low-high", &high.tables[k], &low.tables[k]},
-                            {"low-low", &low.tables[k], &low.tables[k]}};
       Json pv = Json::array();
       double deployed = hh[k].fmr_1e3.threshold;
       std::printf("%s\n%-10s %16s %8s %18s %12s %12s %7s", variants[k].name().c_str(), "pairing", "accuracy", "AUC",
                   "TAR@FMR1e-3 (thr)", "TAR@deploy", "FMR@deploy", "failed");
       if (lo.identification) std::printf(" %8s %14s %14s", "rank-1", "FNIR@FPIR1e-2", "FNIR@FPIR1e-3");
       std::printf("\n");
-      for (const auto& p : pairings) {
-        auto e = evaluate_pairs(*p.a, *p.b, pairs, images, deployed, f.workers);
+      for (const auto& p : quality_pairings(high.tables[k], low.tables[k])) {
+        auto e = evaluate_pairs(*p.gallery, *p.probe, pairs, images, deployed, f.workers);
         const auto& v = e.verification;
-        std::printf("%-10s %7.2f%% ±%5.2f %8.5f %8.2f%% (%.4f) %11.2f%% %12.2e %7d", p.name, 100 * v.mean_accuracy,
-                    100 * v.std_accuracy, v.auc, 100 * e.fmr_1e3.tar, e.fmr_1e3.threshold, 100 * e.fixed.tar,
-                    e.fixed.fmr, v.failed_pairs);
+        std::printf("%-10s %7.2f%% ±%5.2f %8.5f %8.2f%% (%.4f) %11.2f%% %12.2e %7d", p.name.c_str(),
+                    100 * v.mean_accuracy, 100 * v.std_accuracy, v.auc, 100 * e.fmr_1e3.tar, e.fmr_1e3.threshold,
+                    100 * e.fixed.tar, e.fixed.fmr, v.failed_pairs);
         Json pj{{"name", p.name}, {"verification", to_json(e)}};
         if (lo.identification) {
-          auto r = evaluate_identification(protocol, *p.a, *p.b);
+          auto r = evaluate_identification(protocol, *p.gallery, *p.probe);
           std::printf(" %7.2f%% %13.2f%% %13.2f%%", 100 * r.cmc[0], r.points.size() > 0 ? 100 * r.points[0].fnir : 0.0,
                       r.points.size() > 1 ? 100 * r.points[1].fnir : 0.0);
           pj["identification"] = to_json(r);
@@ -410,12 +302,7 @@ int eval_lfw(const LfwOptions& lo) {
 
   if (lo.calibrate) {
     Manifest calibrated = manifest();
-    for (size_t k = 0; k < variants.size(); ++k) {
-      const std::string suffix = variants[k].suffix();
-      calibrated.set_thresholds(variants[k].embedder, {{"fmr_1e-3" + suffix, hh[k].fmr_1e3.threshold},
-                                                       {"fmr_1e-4" + suffix, hh[k].fmr_1e4.threshold},
-                                                       {"best_accuracy" + suffix, hh[k].best_accuracy_threshold}});
-    }
+    record_calibration(calibrated, variants, hh);
     calibrated.save(calibrated.path());
     std::cerr << "thresholds written to " << calibrated.path().string() << "\n";
   }
@@ -451,7 +338,7 @@ int eval_identification(const IdentOptions& io) {
       (io.holdout > 0 ? " and every " + std::to_string(io.holdout) + "-th enrollable identity" : std::string()) +
       " search as non-mated probes. Scores aggregated per identity (best template); a probe without a face returns "
       "no candidates.";
-  Json report = report_header(f, used_models(f));
+  Json report = header(f);
   report["data"] = {{"dataset", std::filesystem::absolute(io.dataset).string()},
                     {"identities", subjects.size()},
                     {"images", images.size()}};
@@ -465,12 +352,10 @@ int eval_identification(const IdentOptions& io) {
     iv.push_back(named(variants[k].name(), to_json(r)));
     if (f.quality) {
       Json pv = Json::array();
-      for (auto [name, g, p] : {std::tuple{"high-high", &high.tables[k], &high.tables[k]},
-                                std::tuple{"low-high", &high.tables[k], &low.tables[k]},
-                                std::tuple{"low-low", &low.tables[k], &low.tables[k]}}) {
-        auto q = evaluate_identification(protocol, *g, *p);
-        print_ident("  " + std::string(name), q);
-        pv.push_back({{"name", name}, {"identification", to_json(q)}});
+      for (const auto& p : quality_pairings(high.tables[k], low.tables[k])) {
+        auto q = evaluate_identification(protocol, *p.gallery, *p.probe);
+        print_ident("  " + p.name, q);
+        pv.push_back({{"name", p.name}, {"identification", to_json(q)}});
       }
       qv.push_back({{"name", variants[k].name()}, {"pairings", pv}});
     }
@@ -501,49 +386,26 @@ int eval_detection(const std::string& xml, std::string images, const DetectorOpt
   auto labelled = read_dlib_xml(xml);
   if (images.empty()) images = std::filesystem::path(xml).parent_path().string();
   auto det = make_detector(manifest(), dopt);
-  DetectionCounts total;
-  nlohmann::json per = nlohmann::json::array();
-  auto t0 = std::chrono::steady_clock::now();
-  for (const auto& li : labelled) {
-    auto img = decode_image_file((std::filesystem::path(images) / li.file).string());
-    auto found = det->detect(img.bgr);
-    std::vector<Box> boxes;
-    for (const auto& d : found) boxes.push_back({d.box.x, d.box.y, d.box.width, d.box.height});
-    auto c = match_detections(li.boxes, boxes, 0.5);
-    total += c;
-    per.push_back({{"image", li.file},
-                   {"truth", li.boxes.size()},
-                   {"found", boxes.size()},
-                   {"tp", c.true_positives},
-                   {"fp", c.false_positives},
-                   {"fn", c.false_negatives}});
-    if (!json)
-      std::printf("%-28s truth %2zu  found %2zu  tp %2d  fp %2d  fn %2d\n", li.file.c_str(), li.boxes.size(),
-                  boxes.size(), c.true_positives, c.false_positives, c.false_negatives);
-    if (!draw_dir.empty()) {
-      std::filesystem::create_directories(draw_dir);
-      cv::Mat canvas = img.bgr.clone();
-      for (const auto& b : li.boxes) cv::rectangle(canvas, cv::Rect2f(b.x, b.y, b.w, b.h), cv::Scalar(255, 0, 0), 2);
-      for (const auto& d : found) cv::rectangle(canvas, d.box, cv::Scalar(0, 255, 0), 1);
-      cv::imwrite(
-          (std::filesystem::path(draw_dir) / (std::filesystem::path(li.file).stem().string() + ".png")).string(),
-          canvas);
-    }
-  }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!draw_dir.empty()) std::filesystem::create_directories(draw_dir);
+  auto each = [&](const LabelledImage& li, const cv::Mat& bgr, const std::vector<Detection>& found) {
+    if (draw_dir.empty()) return;
+    cv::Mat canvas = bgr.clone();
+    for (const auto& b : li.boxes) cv::rectangle(canvas, cv::Rect2f(b.x, b.y, b.w, b.h), cv::Scalar(255, 0, 0), 2);
+    for (const auto& d : found) cv::rectangle(canvas, d.box, cv::Scalar(0, 255, 0), 1);
+    cv::imwrite((std::filesystem::path(draw_dir) / (std::filesystem::path(li.file).stem().string() + ".png")).string(),
+                canvas);
+  };
+  auto e = evaluate_detection(*det, labelled, images, each);
+  const auto& total = e.total;
+  const double secs = e.seconds;
+  if (!json)
+    for (const auto& i : e.images)
+      std::printf("%-28s truth %2zu  found %2zu  tp %2d  fp %2d  fn %2d\n", i.file.c_str(), i.truth, i.found,
+                  i.counts.true_positives, i.counts.false_positives, i.counts.false_negatives);
   if (json) {
-    std::cout << nlohmann::json{{"xml", xml},
-                                {"detector", dopt.model},
-                                {"verifier", dopt.verifier},
-                                {"recall", total.recall()},
-                                {"precision", total.precision()},
-                                {"tp", total.true_positives},
-                                {"fp", total.false_positives},
-                                {"fn", total.false_negatives},
-                                {"images", per},
-                                {"seconds", secs}}
-                     .dump(2)
-              << "\n";
+    Json j{{"xml", xml}, {"detector", dopt.model}, {"verifier", dopt.verifier}};
+    j.update(to_json(e));
+    std::cout << j.dump(2) << "\n";
   } else {
     std::printf("detector %s (verifier %s): recall %.3f  precision %.3f  (tp %d, fp %d, fn %d; IoU >= 0.5)  %.1f s\n",
                 dopt.model.c_str(), dopt.verifier.c_str(), total.recall(), total.precision(), total.true_positives,

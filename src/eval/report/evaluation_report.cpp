@@ -1,5 +1,5 @@
 // Evaluation reports: JSON with every figure, and an HTML page rendered from that JSON.
-#include "eval_report.hpp"
+#include <facerec/eval/evaluation.hpp>
 
 #include "common/fs.hpp"
 
@@ -9,7 +9,8 @@
 #include <cstdio>
 #include <set>
 
-namespace facerec::cli {
+namespace facerec {
+using Json = ReportJson;
 namespace {
 
 std::string fmt(double v, const char* f = "%.4f") {
@@ -368,4 +369,4 @@ std::string compare_html(const std::string& name_a, const std::string& name_b, c
   return h.html();
 }
 
-}  // namespace facerec::cli
+}  // namespace facerec

@@ -1,0 +1,107 @@
+#pragma once
+// facerec evaluations beyond the metrics (eval.hpp): the pieces `facerec eval` is made of, so
+// that a program runs the same evaluation the CLI runs — embedder variants by name, the quality
+// pairings, degradation samples, detection evaluation on labelled images, calibration into the
+// manifest, and reports (figures -> JSON -> one self-contained HTML page; two reports compared).
+//
+// Thread safety: pure functions, except that evaluate_detection and degradation_samples use the
+// detector they are given (not safe concurrently with other uses of it).
+#include <facerec/detect.hpp>
+#include <facerec/eval/dataset.hpp>
+#include <facerec/eval/degrade.hpp>
+#include <facerec/eval/eval.hpp>
+#include <facerec/models.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace facerec {
+
+using ReportJson = nlohmann::ordered_json;
+
+// ---- what is evaluated -----------------------------------------------------------------------
+// The embedder list evaluated by default: the analyzer's default embedder with its default
+// test-time augmentation ("face_recognition_model+flip+zoom").
+std::string default_embedder_list();
+// "a,b+flip,c+zoom+flip" -> variants; with_and_without_flip adds each embedder's other flip
+// setting. Throws Error(InvalidArgument) when the list names no model.
+std::vector<EmbeddingVariant> parse_embedding_variants(const std::string& comma_list, bool with_and_without_flip);
+// Every model the embedding of a dataset runs (detectors, verifier, landmarker, embedders).
+std::vector<std::string> models_used(const DatasetEmbedOptions& options);
+
+// The seed's quality pairings of one variant: high-high (originals with originals), low-high
+// (originals enrolled, degraded copies probing), low-low. The tables must outlive the result.
+struct QualityPairing {
+  std::string name;
+  const EmbeddingTable* gallery;
+  const EmbeddingTable* probe;
+};
+std::vector<QualityPairing> quality_pairings(const EmbeddingTable& high, const EmbeddingTable& low);
+
+// ---- calibration -----------------------------------------------------------------------------
+// Records each variant's fmr_1e-3, fmr_1e-4 and best_accuracy thresholds (named with the
+// variant's suffix) in `manifest`; save() it to keep them. Requires one evaluation per variant.
+void record_calibration(Manifest& manifest, const std::vector<EmbeddingVariant>& variants,
+                        const std::vector<PairEvaluation>& evaluations);
+
+// ---- detection on labelled images ------------------------------------------------------------
+struct DetectionImageResult {
+  std::string file;
+  size_t truth = 0, found = 0;
+  DetectionCounts counts;
+};
+struct DetectionEvaluation {
+  DetectionCounts total;
+  std::vector<DetectionImageResult> images;
+  double seconds = 0;
+};
+// Runs `detector` on every labelled image under `images_dir` and matches its boxes with the truth
+// (IoU >= 0.5). `each` (may be empty) sees every image, its truth and what was found.
+// Throws what decoding and the detector throw (a missing or bad image is an error).
+DetectionEvaluation evaluate_detection(
+    FaceDetector& detector, const std::vector<LabelledImage>& labelled, const std::filesystem::path& images_dir,
+    const std::function<void(const LabelledImage&, const cv::Mat&, const std::vector<Detection>&)>& each = {});
+
+// ---- reports ---------------------------------------------------------------------------------
+ReportJson to_json(const PairEvaluation& e);
+ReportJson to_json(const IdentificationResult& r);
+ReportJson to_json(const DegradationRanges& r);
+ReportJson to_json(const DetectionEvaluation& e);
+// The pipeline an embedding ran (detector, verifier, landmarker and its framing, embedders).
+ReportJson pipeline_json(const DatasetEmbedOptions& options, const std::string& embedder_list, bool flip_variants);
+ReportJson protocol_json(const IdentificationProtocol& protocol, const std::string& description);
+// The report skeleton: what ran (version, command, date), the pipeline, the manifest, and the
+// entries (package, origin, licence) of the models used.
+ReportJson report_header(const Manifest& manifest, const ReportJson& pipeline, const std::vector<std::string>& models,
+                         const std::string& command);
+// sha256 over "path NUL sha256(file) LF" of every image, in the order given (sort first).
+std::string images_digest(const std::filesystem::path& root, const std::vector<std::string>& images);
+
+// An original and its degraded copy, shown in the report's quality section.
+struct DegradationSample {
+  std::string image;
+  Degradation params;
+  std::vector<unsigned char> original_jpeg, degraded_jpeg;
+};
+// Up to four such samples from `images` (seeded picks; images without a face are passed over).
+std::vector<DegradationSample> degradation_samples(FaceDetector& detector, const std::filesystem::path& root,
+                                                   const std::vector<std::string>& images,
+                                                   const DegradationRanges& ranges);
+
+// Renders the report JSON (as written by `facerec eval lfw|identification`) as one HTML page.
+std::string render_html(const ReportJson& report, const std::vector<DegradationSample>& samples = {});
+// Writes DIR/report.json and DIR/report.html (each atomically); returns the HTML path.
+std::filesystem::path write_report(const std::filesystem::path& dir, const ReportJson& report,
+                                   const std::vector<DegradationSample>& samples = {});
+// Comparison table of two reports (text and HTML). Throws Error(BadInput) for a file that is not
+// JSON.
+std::string compare_text(const std::string& name_a, const std::string& name_b, const std::string& json_a,
+                         const std::string& json_b, bool all);
+std::string compare_html(const std::string& name_a, const std::string& name_b, const std::string& json_a,
+                         const std::string& json_b, bool all);
+
+}  // namespace facerec

@@ -1,0 +1,189 @@
+// The pieces of `facerec eval` as library functions: embedder variants, quality pairings,
+// calibration, detection on labelled images, report headers and degradation samples.
+#include <facerec/embed.hpp>
+#include <facerec/error.hpp>
+#include <facerec/eval/evaluation.hpp>
+#include <facerec/image.hpp>
+#include <facerec/landmarks.hpp>
+#include <facerec/version.hpp>
+
+#include "common/fs.hpp"
+#include "common/sha256.hpp"
+
+#include <opencv2/imgcodecs.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+namespace facerec {
+
+using Json = ReportJson;
+
+std::string default_embedder_list() {
+  EmbedderOptions e;
+  return e.model + e.tta_suffix();
+}
+
+std::vector<EmbeddingVariant> parse_embedding_variants(const std::string& list, bool with_and_without_flip) {
+  std::vector<EmbeddingVariant> v;
+  for (size_t start = 0; start <= list.size();) {
+    size_t end = std::min(list.find(',', start), list.size());
+    std::string name = list.substr(start, end - start);
+    start = end + 1;
+    if (name.empty()) continue;
+    auto [e, with_flip, with_zoom] = parse_tta_name(name);  // NAME[+flip][+zoom], in either order
+    for (bool f : {false, true})
+      if ((with_and_without_flip || f == with_flip) && std::none_of(v.begin(), v.end(), [&](const EmbeddingVariant& x) {
+            return x.embedder == e && x.flip == f && x.zoom == with_zoom;
+          }))
+        v.push_back({e, f, with_zoom});
+  }
+  if (v.empty()) throw Error(ErrorKind::InvalidArgument, "the embedder list '" + list + "' names no model");
+  return v;
+}
+
+std::vector<std::string> models_used(const DatasetEmbedOptions& o) {
+  const auto& p = o.pipeline;
+  std::vector<std::string> m{p.detector.close_range_model, p.detector.verifier, p.landmarker.model};
+  for (size_t a = 0, b; a <= p.detector.model.size(); a = b + 1) {  // "first+second"
+    b = std::min(p.detector.model.find('+', a), p.detector.model.size());
+    m.push_back(p.detector.model.substr(a, b - a));
+  }
+  for (const auto& v : o.variants) m.push_back(v.embedder);
+  return m;
+}
+
+std::vector<QualityPairing> quality_pairings(const EmbeddingTable& high, const EmbeddingTable& low) {
+  return {{"high-high", &high, &high}, {"low-high", &high, &low}, {"low-low", &low, &low}};
+}
+
+void record_calibration(Manifest& manifest, const std::vector<EmbeddingVariant>& variants,
+                        const std::vector<PairEvaluation>& evaluations) {
+  if (variants.size() != evaluations.size())
+    throw Error(ErrorKind::InvalidArgument, "record_calibration: one evaluation per variant is required");
+  for (size_t k = 0; k < variants.size(); ++k) {
+    const std::string suffix = variants[k].suffix();
+    manifest.set_thresholds(variants[k].embedder, {{"fmr_1e-3" + suffix, evaluations[k].fmr_1e3.threshold},
+                                                   {"fmr_1e-4" + suffix, evaluations[k].fmr_1e4.threshold},
+                                                   {"best_accuracy" + suffix, evaluations[k].best_accuracy_threshold}});
+  }
+}
+
+DetectionEvaluation evaluate_detection(
+    FaceDetector& detector, const std::vector<LabelledImage>& labelled, const std::filesystem::path& images_dir,
+    const std::function<void(const LabelledImage&, const cv::Mat&, const std::vector<Detection>&)>& each) {
+  DetectionEvaluation out;
+  auto t0 = std::chrono::steady_clock::now();
+  for (const auto& li : labelled) {
+    auto img = decode_image_file((images_dir / li.file).string());
+    auto found = detector.detect(img.bgr);
+    std::vector<Box> boxes;
+    for (const auto& d : found) boxes.push_back({d.box.x, d.box.y, d.box.width, d.box.height});
+    auto c = match_detections(li.boxes, boxes, 0.5);
+    out.total += c;
+    out.images.push_back({li.file, li.boxes.size(), boxes.size(), c});
+    if (each) each(li, img.bgr, found);
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+Json to_json(const DetectionEvaluation& e) {
+  Json per = Json::array();
+  for (const auto& i : e.images)
+    per.push_back({{"image", i.file},
+                   {"truth", i.truth},
+                   {"found", i.found},
+                   {"tp", i.counts.true_positives},
+                   {"fp", i.counts.false_positives},
+                   {"fn", i.counts.false_negatives}});
+  return Json{{"recall", e.total.recall()},    {"precision", e.total.precision()}, {"tp", e.total.true_positives},
+              {"fp", e.total.false_positives}, {"fn", e.total.false_negatives},    {"images", per},
+              {"seconds", e.seconds}};
+}
+
+Json pipeline_json(const DatasetEmbedOptions& options, const std::string& embedder_list, bool flip_variants) {
+  const auto& o = options.pipeline;
+  return Json{{"detector", o.detector.model},
+              {"close_range_detector", o.detector.close_range_model},
+              {"verifier", o.detector.verifier},
+              {"verify_threshold", o.detector.verify_threshold},
+              {"min_face", o.detector.min_face},
+              {"score_threshold", o.detector.score_threshold},
+              {"landmarker", o.landmarker.model},
+              {"landmark_crop_scale", o.landmarker.crop_scale},
+              {"landmark_passes", o.landmarker.passes},
+              {"landmark_refine_scale", o.landmarker.refine_scale},
+              {"landmark_mirror", o.landmarker.flip},
+              {"embedders", embedder_list},
+              {"flip_tta_variants", flip_variants},
+              {"backend", o.detector.backend},
+              {"face", "the detection nearest the image centre"}};
+}
+
+Json protocol_json(const IdentificationProtocol& p, const std::string& description) {
+  return Json{
+      {"description", description},
+      {"identities", p.identities.size()},
+      {"enrolled_identities", p.enrolled_identities},
+      {"gallery_images", p.gallery.size()},
+      {"probes", p.probes.size()},
+      {"mated_probes", std::count_if(p.probe_labels.begin(), p.probe_labels.end(), [](int l) { return l >= 0; })},
+      {"nonmated_probes", std::count_if(p.probe_labels.begin(), p.probe_labels.end(), [](int l) { return l < 0; })}};
+}
+
+Json report_header(const Manifest& manifest, const Json& pipeline, const std::vector<std::string>& model_names,
+                   const std::string& command) {
+  Json r;
+  r["report"] = "facerec evaluation";
+  r["version"] = version();
+  r["command"] = command;
+  std::time_t t = std::time(nullptr);
+  char date[32];
+  std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  r["date"] = date;
+  r["pipeline"] = pipeline;
+  r["manifest"] = Json::parse(detail::read_file(manifest.path()));
+  Json models = Json::array();
+  for (const auto& m : manifest.models())
+    if (std::find(model_names.begin(), model_names.end(), m.name) != model_names.end())
+      models.push_back({{"name", m.name}, {"package", m.package}, {"origin", m.origin}, {"licence", m.licence}});
+  r["models"] = models;
+  return r;
+}
+
+std::string images_digest(const std::filesystem::path& root, const std::vector<std::string>& images) {
+  detail::Sha256 h;
+  for (const auto& img : images) {
+    std::string line = img + '\0' + detail::sha256_file(root / img) + "\n";
+    h.update(line.data(), line.size());
+  }
+  return h.hex_digest();
+}
+
+std::vector<DegradationSample> degradation_samples(FaceDetector& det, const std::filesystem::path& root,
+                                                   const std::vector<std::string>& images,
+                                                   const DegradationRanges& ranges) {
+  std::vector<DegradationSample> out;
+  if (images.empty()) return out;
+  for (size_t k = 0; k < 6 && out.size() < 4; ++k) {
+    const auto& img = images[(k * 7919) % images.size()];
+    try {
+      auto d = decode_image_file((root / img).string());
+      auto dets = det.detect(d.bgr);
+      if (dets.empty() || dets[0].keypoints.size() < 2) continue;
+      DegradationSample s;
+      s.image = img;
+      s.params = draw_degradation(ranges, img);
+      cv::Mat low = degrade(d.bgr, float(cv::norm(dets[0].keypoints[0] - dets[0].keypoints[1])), s.params);
+      cv::imencode(".jpg", d.bgr, s.original_jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
+      cv::imencode(".jpg", low, s.degraded_jpeg, {cv::IMWRITE_JPEG_QUALITY, 90});
+      out.push_back(std::move(s));
+    } catch (const Error&) {  // an unreadable image makes no sample; the report does without it
+    }
+  }
+  return out;
+}
+
+}  // namespace facerec
