@@ -202,6 +202,9 @@ TEST_P(Store, IdsAreNeverReusedAndAddingToARemovedPersonFails) {
   ASSERT_TRUE(s->remove(b));
   int64_t c = s->create("carl", "");
   EXPECT_GT(c, b) << "the removed person's id was given again";
+  // create() keeps the naming rules enrol() keeps
+  EXPECT_ERROR(s->create("", ""), ErrorKind::InvalidArgument, "needs a name");
+  EXPECT_ERROR(s->create(std::string(513, 'x'), ""), ErrorKind::InvalidArgument, "512 bytes");
   try {
     s->add_templates(b, {unit({0, 1, 0})});
     FAIL() << "faces were added to a removed person";
@@ -347,7 +350,7 @@ TEST(Gallery, IndexFileIsReusedOnlyWhileCurrent) {
     auto s = open_store(db);
     for (int p = 0; p < 60; ++p) s->enroll("p" + std::to_string(p), "", {unit(v[2 * p]), unit(v[2 * p + 1])});
   }
-  for (std::string factory : {"Flat", "faiss:HNSW16;efSearch=64", "hnswlib:M=16"}) {
+  for (std::string factory : {"Flat", "faiss:HNSW16;efSearch=64", "hnswlib:M=16", "hnswlib"}) {
     std::vector<std::string> log;
     GalleryOptions o;
     o.index = factory;

@@ -22,12 +22,15 @@
 
 namespace facerec {
 
+// The models and settings of the three stages, by name. A plain value.
 struct AnalyzerOptions {
   DetectorOptions detector;
   LandmarkerOptions landmarker;
   EmbedderOptions embedder;
 };
 
+// One face analyze() found: its detection, landmarks, five points and (when embedded) crop and
+// embedding. A plain value.
 struct Face {
   Detection detection;
   std::vector<cv::Point2f> landmarks;  // 68 points, or empty with landmarker "none"
@@ -36,6 +39,7 @@ struct Face {
   std::vector<float> embedding;  // L2-normalised; empty when not embedded
 };
 
+// The outcome of compare(): a similarity and the decision at a calibrated threshold. A plain value.
 struct Match {
   float similarity = 0;  // cosine, in [-1, 1]
   bool same = false;     // similarity >= threshold
@@ -44,7 +48,7 @@ struct Match {
 };
 
 // The face with the largest box (how a photo of one person names its face when several are
-// found: enrolment, compare); nullptr when there is none.
+// found: enrolment, compare); nullptr when there is none. Pure; the pointer is into `faces`.
 const Face* largest_face(const std::vector<Face>& faces);
 
 // The operating point a false match rate names: "1e-3" -> "fmr_1e-3", "best" -> "best_accuracy"
@@ -58,37 +62,52 @@ class FaceAnalyzer {
   // Manifest::load_default() throws when no manifest is found.
   explicit FaceAnalyzer(const AnalyzerOptions& options = {});
   // The same with the models of `manifest` (read during construction only: it need not outlive
-  // the analyzer). Load the manifest once and pass it to every analyzer.
+  // the analyzer). Load the manifest once and pass it to every analyzer. Throws as above, and
+  // Error(NotFound) when the embedder's package is not in the manifest.
   explicit FaceAnalyzer(const Manifest& manifest, const AnalyzerOptions& options = {});
   ~FaceAnalyzer();
+  // Movable, not copyable; a moved-from analyzer may only be destroyed or assigned to.
   FaceAnalyzer(FaceAnalyzer&&) noexcept;
   FaceAnalyzer& operator=(FaceAnalyzer&&) noexcept;
 
   // Every face in the image, by detector score. Requires: 8-bit BGR.
+  // Ensures: with landmarker "none", faces found without keypoints (FaceBoxes) are left out;
+  //   with embed false, `aligned` and `embedding` stay empty.
+  // Throws what the stages throw: Error(InvalidArgument) for an empty or non-BGR image,
+  //   Error(Internal) when the runtime fails.
   std::vector<Face> analyze(const cv::Mat& bgr, bool embed = true);
+  // analyze() on each image in turn (one result per image, in order); requires and throws as analyze().
   std::vector<std::vector<Face>> analyze_batch(const std::vector<cv::Mat>& images, bool embed = true);
 
   // Cosine similarity and the decision at `operating_point` ("fmr_1e-3", "fmr_1e-4",
   // "best_accuracy"), using the threshold calibrated for the embedder in the manifest.
-  // Throws Error(NotFound) when the manifest has no such threshold for this model.
+  // Throws Error(InvalidArgument) as cosine(), Error(NotFound) when the manifest has no such
+  // threshold for this model and test-time augmentation variant.
   Match compare(const std::vector<float>& a, const std::vector<float>& b,
                 const std::string& operating_point = "fmr_1e-3") const;
   // The calibrated threshold at `operating_point`; throws Error(NotFound) when there is none.
   double threshold(const std::string& operating_point = "fmr_1e-3") const;
+  // Cosine similarity in [-1, 1] (0 when either vector is zero). Pure.
+  // Throws Error(InvalidArgument) when the sizes differ or the vectors are empty.
   static float cosine(const std::vector<float>& a, const std::vector<float>& b);
 
   // The crop a gallery keeps to re-embed this face with another model later (FaceCrop).
-  // Requires: the image the face was found in.
+  // Requires: the image the face was found in. Ensures: a kSize x kSize JPEG and the face's
+  //   landmarks (its five points when it has none) in crop pixels.
+  // Throws Error(InvalidArgument) when the face's five points coincide.
   FaceCrop face_crop(const cv::Mat& bgr, const Face& face) const;
   // This analyzer's embedding of a stored crop (the embedder's own alignment is redone from the
-  // crop's landmarks). Throws Error(InvalidArgument) for an undecodable crop or bad landmarks.
+  // crop's landmarks). Throws Error(InvalidArgument) for an undecodable or empty crop, or a
+  // landmark count other than 5, 68 or 468 points.
   std::vector<float> embed_crop(const FaceCrop& crop);
 
+  // The embedder's model name with its test-time augmentation suffix (FaceEmbedder::model()).
   std::string embedder_model() const;
   // The embedding model's name and version as galleries record it with every template:
   // "<model>[+flip][+zoom]|<npm package>@<version>" (templates of another variant or version are
   // refused).
   std::string template_model() const;
+  // The options the analyzer was created with.
   const AnalyzerOptions& options() const;
 
  private:

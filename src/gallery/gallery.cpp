@@ -321,7 +321,7 @@ bool Gallery::load_index_file(const Snapshot& snap) {
         all[0].t.model != model)
       return false;
     auto ix = load_index(in);
-    if (ix->size() != count || ix->description() != options_.index) return false;
+    if (ix->size() != count || ix->description() != canonical_index_factory(options_.index)) return false;
     index_ = std::move(ix);
     adopt(snap);
     index_note_.clear();

@@ -309,11 +309,13 @@ class HnswlibIndex final : public SearchIndex {
 
 }  // namespace
 
+std::string canonical_index_factory(const std::string& factory) { return factory == "hnswlib" ? "hnswlib:" : factory; }
+
 std::unique_ptr<SearchIndex> make_index(const std::string& factory, int dim) {
   if (factory == "Flat") return std::make_unique<FlatIndex>(dim);
   if (factory.rfind("faiss:", 0) == 0) return std::make_unique<FaissIndex>(factory, dim);
   if (factory == "hnswlib" || factory.rfind("hnswlib:", 0) == 0)
-    return std::make_unique<HnswlibIndex>(factory == "hnswlib" ? "hnswlib:" : factory, dim);
+    return std::make_unique<HnswlibIndex>(canonical_index_factory(factory), dim);
   throw Error(ErrorKind::InvalidArgument,
               "unknown index '" + factory +
                   "' (use Flat, hnswlib:M=16,ef=64 or faiss:<factory>, e.g. faiss:IVF1024,PQ32;nprobe=16)");

@@ -94,7 +94,7 @@ class PostgresStore final : public GalleryStore {
   }
 
   int64_t create(const std::string& name, const std::string& metadata) override {
-    if (name.empty()) throw Error(ErrorKind::InvalidArgument, "a person needs a name");
+    validate_name(name);
     return guarded("creating a person", [&] {
       pqxx::work w(*conn_);
       auto r = w.exec_params(

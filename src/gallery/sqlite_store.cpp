@@ -118,7 +118,7 @@ class SqliteStore final : public GalleryStore {
   }
 
   int64_t create(const std::string& name, const std::string& metadata) override {
-    if (name.empty()) throw Error(ErrorKind::InvalidArgument, "a person needs a name");
+    validate_name(name);
     return transaction([&] {
       {
         Stmt s(db_, "SELECT id FROM identities WHERE name = ?");

@@ -12,12 +12,17 @@
 
 namespace facerec {
 
+// Throws Error(InvalidArgument) for an empty name or one over 512 bytes.
+inline void validate_name(const std::string& name) {
+  if (name.empty()) throw Error(ErrorKind::InvalidArgument, "a person needs a name");
+  if (name.size() > 512) throw Error(ErrorKind::InvalidArgument, "a name is at most 512 bytes");
+}
+
 // Throws Error(InvalidArgument) for a nameless or empty enrolment, and for templates whose model
 // or dimension differ from each other or from the gallery's model.
 inline void validate_enrolment(const std::string& name, const std::vector<Template>& templates,
                                const std::string& gallery_model) {
-  if (name.empty()) throw Error(ErrorKind::InvalidArgument, "a person needs a name");
-  if (name.size() > 512) throw Error(ErrorKind::InvalidArgument, "a name is at most 512 bytes");
+  validate_name(name);
   if (templates.empty()) throw Error(ErrorKind::InvalidArgument, "nothing to enrol for " + name + " (no face)");
   for (const auto& t : templates) {
     if (!gallery_model.empty() && t.model != gallery_model)

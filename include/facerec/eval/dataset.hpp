@@ -20,6 +20,7 @@
 
 namespace facerec {
 
+// One embedder with one test-time augmentation setting, as evaluated. A plain value.
 struct EmbeddingVariant {
   std::string embedder = "face_recognition_model";
   bool flip = false, zoom = false;  // test-time augmentations, as EmbedderOptions
@@ -27,12 +28,14 @@ struct EmbeddingVariant {
   std::string name() const { return embedder + suffix(); }
 };
 
+// The embedding of one dataset image (its central face). A plain value.
 struct ImageEmbedding {
-  bool found = false;  // false: unreadable image or no face
+  bool found = false;  // false: missing or undecodable image, or no face
   std::vector<float> embedding;
 };
 using EmbeddingTable = std::map<std::string, ImageEmbedding>;  // image path (relative) -> result
 
+// What embed_dataset runs and how. A plain value (the callbacks are called one at a time).
 struct DatasetEmbedOptions {
   AnalyzerOptions pipeline;  // detector and landmarker; embedder backend (model, flip, zoom come from variants)
   std::vector<EmbeddingVariant> variants = {EmbeddingVariant{}};
@@ -44,29 +47,36 @@ struct DatasetEmbedOptions {
   std::function<void(const std::string& image, const std::string& message)> on_error;
 };
 
+// What embed_dataset returns. A plain value.
 struct DatasetEmbedResult {
   std::vector<EmbeddingTable> tables;  // one per variant, every requested image present
   size_t computed = 0;                 // images run through the pipeline now (the rest came from the cache)
   std::vector<std::filesystem::path> cache_files;
 };
 
-// Requires: `images` relative to `root`, at least one variant. Unreadable images and images
-// without a face are results with found = false (reported through on_error); model or backend
-// failures throw. Ensures: tables[k] holds every image of `images`.
-// The models come from `manifest`.
+// Requires: `images` relative to `root`, at least one variant. An image without a face, or whose
+// processing fails with Error(NotFound | BadInput | InvalidArgument) (missing, undecodable), is a
+// result with found = false, reported through on_error; any other Error (model, backend, Io: an
+// image that exists but cannot be read) is rethrown once the workers stop.
+// Ensures: tables[k] holds every image of `images` (and whatever the cache held).
+// The models come from `manifest`. Throws Error(InvalidArgument) without variants, Error(Io) when a
+// cache file cannot be opened, and what make_detector / make_landmarker / make_embedder throw.
 DatasetEmbedResult embed_dataset(const Manifest& manifest, const std::filesystem::path& root,
                                  const std::vector<std::string>& images, const DatasetEmbedOptions& options);
 
 // ---- protocols over embedded datasets ----------------------------------------------------
-// The identity of an image path "<identity>/<file>" (LFW and folder-per-identity sets).
+// The identity of an image path "<identity>/<file>" (LFW and folder-per-identity sets); empty
+// when the path has no '/'. Pure.
 std::string identity_of(const std::string& image);
 
+// A threshold with the rates it gives. A plain value.
 struct OperatingPoint {
   double threshold = 0;
   double tar = 0;  // share of genuine pairs (pairs file) at or above the threshold
   double fmr = 0;  // share of impostor pairs at or above the threshold
 };
 
+// What evaluate_pairs measured. A plain value.
 struct PairEvaluation {
   VerificationResult verification;               // 10-fold accuracy, AUC, EER over the pairs file
   size_t genuine_pairs = 0, impostor_pairs = 0;  // impostor_pairs: the sweep behind the FMR figures
@@ -80,7 +90,10 @@ struct PairEvaluation {
 // high-high or low-low; different tables for low-vs-high). The FMR thresholds come from the
 // impostor sweep: every pair of images of different identities among `sweep_images` (a from
 // a_side, b from b_side; unordered when both sides are the same table), sampled with a fixed
-// stride above `max_impostor_pairs`. Runs the sweep on `threads` threads.
+// stride above `max_impostor_pairs`. Runs the sweep on `threads` threads (at least one).
+// Without impostor pairs the FMR points stay zero; `roc` is then empty, as without genuine scores.
+// Throws Error(InvalidArgument) when a pair or sweep image is missing from its table, or `pairs`
+// is empty.
 PairEvaluation evaluate_pairs(const EmbeddingTable& a_side, const EmbeddingTable& b_side,
                               const std::vector<LfwPair>& pairs, const std::vector<std::string>& sweep_images,
                               double fixed_threshold = std::numeric_limits<double>::quiet_NaN(), int threads = 2,
@@ -88,16 +101,19 @@ PairEvaluation evaluate_pairs(const EmbeddingTable& a_side, const EmbeddingTable
 
 // Runs the 1:N protocol: gallery templates from `gallery_side`, probes from `probe_side`.
 // A gallery image without a face leaves its identity with fewer (possibly no) templates.
+// Throws Error(InvalidArgument) when an image of the protocol is missing from its table, or max_rank < 1.
 IdentificationResult evaluate_identification(const IdentificationProtocol& protocol, const EmbeddingTable& gallery_side,
                                              const EmbeddingTable& probe_side, int max_rank = 10,
                                              const std::vector<double>& fpir_targets = {1e-2, 1e-3});
 
-// The cache file embed_dataset uses for variant `k` of `options` on images under `root`.
+// The cache file embed_dataset uses for variant `k` of `options` on images under `root` (a cache
+// written under the older, non-canonical key is renamed to it). Throws Error(InvalidArgument) for
+// k >= options.variants.size().
 std::filesystem::path embedding_cache_file(const std::filesystem::path& root, const DatasetEmbedOptions& options,
                                            size_t k);
 
 // Reads a cache file written by embed_dataset (a torn last record is ignored; a missing file is an
-// empty table).
+// empty table). Never throws Error.
 EmbeddingTable load_embedding_cache(const std::filesystem::path& file);
 
 // The default cache directory (next to the model cache: ~/.cache/facerec/embeddings).

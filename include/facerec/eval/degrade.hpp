@@ -19,6 +19,7 @@
 
 namespace facerec {
 
+// The ranges draw_degradation draws each image's parameters from, and its seed. A plain value.
 struct DegradationRanges {
   uint64_t seed = 20261128;
   float iod_min = 16, iod_max = 32;                            // target inter-ocular distance, px
@@ -31,7 +32,7 @@ struct DegradationRanges {
   int jpeg_min = 10, jpeg_max = 30;
 };
 
-// The parameters drawn for one image.
+// The parameters drawn for one image. A plain value.
 struct Degradation {
   float iod = 24;
   bool motion = false;
@@ -43,11 +44,13 @@ struct Degradation {
 };
 
 // Requires: min <= max in every range, jpeg in [1, 100]. Ensures: same (ranges, key) -> same draw.
+// Throws Error(InvalidArgument) naming the range that breaks this.
 Degradation draw_degradation(const DegradationRanges& ranges, const std::string& key);
 
 // Requires: an 8-bit BGR image and the face's inter-ocular distance in it (> 0) — the scale
 // factor is d.iod / interocular, never above 1 (a face already smaller is not enlarged).
 // Ensures: an 8-bit BGR image of the same size.
+// Throws Error(InvalidArgument) for an empty or non-CV_8UC3 image, or interocular <= 0.
 cv::Mat degrade(const cv::Mat& bgr, float interocular, const Degradation& d);
 
 }  // namespace facerec

@@ -97,7 +97,7 @@ std::string render_html(const ReportJson& report, const std::vector<DegradationS
 // Writes DIR/report.json and DIR/report.html (each atomically); returns the HTML path.
 std::filesystem::path write_report(const std::filesystem::path& dir, const ReportJson& report,
                                    const std::vector<DegradationSample>& samples = {});
-// Comparison table of two reports (text and HTML). Throws Error(BadInput) for a file that is not
+// Comparison table of two reports (text and HTML). Throws Error(InvalidArgument) for a file that is not
 // JSON.
 std::string compare_text(const std::string& name_a, const std::string& name_b, const std::string& json_a,
                          const std::string& json_b, bool all);

@@ -22,11 +22,13 @@
 
 namespace facerec {
 
+// A photo and its face, to paste. A plain value.
 struct FaceSample {
   cv::Mat bgr;      // the photo
   cv::Rect2f face;  // its face, in photo pixels
 };
 
+// The canvases and face widths of the sweep. A plain value.
 struct ScaleSweepOptions {
   cv::Size canvas{1920, 1080};
   std::vector<int> widths{16, 20, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768};
@@ -34,6 +36,7 @@ struct ScaleSweepOptions {
   uint32_t seed = 20261128;  // order of the samples and the grey level/noise of the canvases
 };
 
+// The sweep's result for one face width. A plain value.
 struct ScaleSweepRow {
   int width = 0;
   int faces = 0, found = 0, other = 0, canvases = 0;
@@ -41,15 +44,21 @@ struct ScaleSweepRow {
   double recall() const { return faces ? double(found) / faces : 0.0; }
 };
 
-// Up to `count` sample photos: a seeded choice among the .jpg/.jpeg/.png files under `folder`, each
-// with the face `reference` finds nearest the photo's centre (photos without a face, or that do not
-// decode, are skipped; `on_skip` hears why). Throws Error(NotFound) when no photo gives a face.
+// Up to `count` sample photos: a seeded choice among the .jpg/.jpeg/.png files (lower-case
+// extensions) anywhere under `folder`, each with the face `reference` finds nearest the photo's
+// centre. Photos without a face are skipped silently; photos whose decoding or detection throws
+// Error are skipped, and `on_skip` (may be empty) hears the file and why. Throws Error(NotFound)
+// when there is no such file or no photo gives a face (std::filesystem::filesystem_error when
+// `folder` cannot be listed).
 std::vector<FaceSample> load_face_samples(
     const std::filesystem::path& folder, int count, uint32_t seed, FaceDetector& reference,
     const std::function<void(const std::string&, const std::string&)>& on_skip = {});
 
 // Requires: at least one sample with a non-empty face box inside its photo; widths > 0.
-// `progress(done, total)` is called after each canvas when given.
+// `progress(done, total)` is called after each canvas when given, `on_canvas(width, canvas number
+// (1-based), canvas, detections)` likewise. Ensures: one row per width, in the order given.
+// Throws Error(InvalidArgument) when no sample has a face box over 1 px, the canvas is below
+// 64x64, a width is <= 0 or a face of that width does not fit the canvas; and what the detector throws.
 std::vector<ScaleSweepRow> detection_scale_sweep(
     FaceDetector& detector, const std::vector<FaceSample>& samples, const ScaleSweepOptions& options = {},
     const std::function<void(int, int)>& progress = {},

@@ -22,24 +22,30 @@
 
 namespace facerec {
 
+// One result of SearchIndex::search. A plain value.
 struct SearchHit {
-  int64_t id = -1;  // -1: fewer than k vectors stored
+  int64_t id = -1;  // -1: no hit (fewer than k vectors stored or found)
   float score = 0;  // inner product
 };
 
+// What it represents: vectors of dim() floats, each under a caller's id (see the file comment for
+// the kinds and their thread safety).
 class SearchIndex {
  public:
   virtual ~SearchIndex() = default;
   virtual int dim() const = 0;
-  virtual size_t size() const = 0;
-  virtual std::string description() const = 0;  // the factory string it was made from
+  virtual size_t size() const = 0;              // vectors added
+  virtual std::string description() const = 0;  // the factory string it was made from ("hnswlib" gives "hnswlib:")
   // Indexes that cluster or quantise (IVF, PQ) must be trained before add; others are always trained.
   virtual bool is_trained() const = 0;
   // Requires: n vectors of dim() floats. Throws Error(InvalidArgument) when n is too small to train.
+  // A no-op for indexes that need no training.
   virtual void train(const float* x, size_t n) = 0;
-  // Requires: is_trained(); ids unique across adds.
+  // Requires: n ids and n vectors of dim() floats; is_trained(); ids unique across adds.
+  // Throws Error(InvalidArgument) when a FAISS index is not trained yet.
   virtual void add(const int64_t* ids, const float* x, size_t n) = 0;
-  // Ensures: min(k, size()) hits, best first (then id -1 entries up to k).
+  // Requires: dim() floats. Ensures: max(k, 0) entries: the hits, best first (ties by id for Flat),
+  // then id -1 entries; Flat returns min(k, size()) hits, approximate indexes may return fewer.
   virtual std::vector<SearchHit> search(const float* query, int k) const = 0;
   // Approximate bytes held for the vectors and the structure.
   virtual size_t memory_bytes() const = 0;
@@ -48,17 +54,25 @@ class SearchIndex {
 };
 
 // Writes "FRIX", u32 format version (2), u64 body length, the body's sha256 (64 hex characters),
-// then the body: the factory string, dim, the index's payload.
+// then the body: the factory string, dim, the index's payload. Throws Error(Io) when `out` fails.
 void save_index(const SearchIndex& index, std::ostream& out);
 
-// Throws Error(InvalidArgument) naming the problem for an unknown or malformed factory string.
+// An empty index. Throws Error(InvalidArgument) naming the problem for an unknown or malformed
+// factory string (or FAISS parameters), and for dim outside 1..65536.
 std::unique_ptr<SearchIndex> make_index(const std::string& factory, int dim);
-// Reads what save() wrote, and format 1 (no checksum) for Flat indexes. Throws Error(BadModel)
-// for a truncated, damaged (checksum), foreign file, or a format-1 FAISS/hnswlib file (their
-// readers trust their input, so no unchecked byte reaches them; a Gallery rebuilds such a file).
+// The factory string as the index built from it describes itself ("hnswlib" -> "hnswlib:"; others
+// unchanged): what an index file is matched against.
+std::string canonical_index_factory(const std::string& factory);
+// Reads what save_index wrote, and format 1 (no checksum) for Flat indexes. Throws Error(BadModel)
+// for a truncated, damaged (checksum), foreign or newer file, or a format-1 FAISS/hnswlib file (their
+// readers trust their input, so no unchecked byte reaches them; a Gallery rebuilds such a file), and
+// Error(InvalidArgument) for a stored dimension outside 1..65536 or (checksummed files) a
+// malformed stored factory string.
 std::unique_ptr<SearchIndex> load_index(std::istream& in);
 
-// Minimum vectors needed to train an index made from `factory` (0 when it needs no training).
+// Minimum vectors needed to train an index made from `factory` (0 when it needs no training):
+// an estimate from its IVF list count (39 per list, below which FAISS warns) and its PQ codebook
+// size (2^bits). Pure.
 size_t training_size(const std::string& factory);
 
 }  // namespace facerec
