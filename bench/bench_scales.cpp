@@ -35,7 +35,8 @@ using facerec::bench::split;
 class YuNet final : public facerec::FaceDetector {
  public:
   explicit YuNet(const std::string& model)
-      : det_(cv::FaceDetectorYN::create(model, "", cv::Size(320, 320), 0.6f, 0.3f, 5000)) {}
+      : model_(model), det_(cv::FaceDetectorYN::create(model, "", cv::Size(320, 320), 0.6f, 0.3f, 5000)) {}
+  std::unique_ptr<facerec::FaceDetector> clone() const override { return std::make_unique<YuNet>(model_); }
   std::vector<facerec::Detection> detect(const cv::Mat& bgr) override {
     double s = 320.0 / std::max(bgr.cols, bgr.rows);
     cv::Mat small, boxed(320, 320, CV_8UC3, cv::Scalar(0, 0, 0)), faces;
@@ -54,6 +55,7 @@ class YuNet final : public facerec::FaceDetector {
   }
 
  private:
+  std::string model_;
   cv::Ptr<cv::FaceDetectorYN> det_;
 };
 

@@ -10,6 +10,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <fstream>
+#include <thread>
 
 namespace facerec {
 namespace {
@@ -120,6 +121,42 @@ TEST_P(BackendErrors, UnsupportedPrecisionIsRefused) {
   EXPECT_EQ(test::kind_of([&] { b->load(tiny_model(dir).string(), o); }), ErrorKind::Unsupported);
 }
 
+// session(): another session over the same loaded network; the two run at once, in two threads,
+// and give what the first gave alone. Before load() it is an error.
+TEST_P(BackendErrors, SessionsOfOneNetworkRunConcurrently) {
+  auto dir = test::temp_dir("backend-session-" + GetParam());
+  detail::OnnxBuilder b("conv");
+  b.input("x", {-1, 2, 6, 6});
+  std::vector<float> w(3 * 2 * 3 * 3);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = float(i % 7) * 0.1f - 0.3f;
+  std::string y = b.node("Conv", {"x", b.initializer("w", {3, 2, 3, 3}, w)}, "y",
+                         {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}});
+  b.output(y, {});
+  auto path = dir / "conv.onnx";
+  std::ofstream(path, std::ios::binary) << b.serialize();
+  EXPECT_ERROR(create_backend(GetParam())->session(), ErrorKind::InvalidArgument);
+  auto first = load_backend(GetParam(), path.string());
+  Tensor in({1, 2, 6, 6});
+  for (size_t i = 0; i < in.data.size(); ++i) in.data[i] = float(i % 11) * 0.2f - 1.f;
+  auto want = first->run({in}).at(0);
+  auto second = first->session();
+  EXPECT_EQ(second->name(), first->name());
+  ASSERT_EQ(second->outputs().size(), 1u);
+  std::vector<Tensor> got(2);
+  std::thread t1([&] {
+    for (int k = 0; k < 20; ++k) got[0] = first->run({in}).at(0);
+  });
+  std::thread t2([&] {
+    for (int k = 0; k < 20; ++k) got[1] = second->run({in}).at(0);
+  });
+  t1.join();
+  t2.join();
+  for (const auto& g : got) {
+    ASSERT_EQ(g.shape, want.shape);
+    EXPECT_EQ(g.data, want.data);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(All, BackendErrors, ::testing::ValuesIn(backend_names()), [](const auto& param_info) {
   std::string s = param_info.param;
   for (auto& c : s)
@@ -148,6 +185,7 @@ TEST(BackendRegistry, NewRuntimesRegisterWithoutChangingCallers) {
     }
     std::string name() const override { return "fake"; }
     Precision precision() const override { return Precision::INT8; }
+    std::unique_ptr<InferenceBackend> session() const override { return std::make_unique<Fake>(); }
   };
   register_backend("fake-test", [] { return std::make_unique<Fake>(); });
   auto b = load_backend("fake-test", "ignored");

@@ -89,9 +89,27 @@ TEST(Pipeline, OneAnalyzerPerThreadGivesTheSameAnswers) {
       for (size_t i = t; i < imgs.size(); i += 2) par[i] = embed_one(fa, imgs[i]);
     });
   for (auto& t : ts) t.join();
+  // clones (one loaded pipeline, a session each) in two threads at once answer the same
+  FaceAnalyzer first(test::manifest());
+  std::vector<FaceAnalyzer> clones;
+  clones.push_back(first.clone());
+  clones.push_back(first.clone());
+  std::vector<std::vector<float>> cl(imgs.size());
+  ts.clear();
+  for (size_t t = 0; t < 2; ++t)
+    ts.emplace_back([&, t] {
+      for (size_t i = t; i < imgs.size(); i += 2) cl[i] = embed_one(clones[t], imgs[i]);
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(clones[0].template_model(), first.template_model());
+  EXPECT_EQ(clones[1].threshold(), first.threshold());
   for (size_t i = 0; i < imgs.size(); ++i) {
     ASSERT_EQ(seq[i].size(), par[i].size());
-    for (size_t k = 0; k < seq[i].size(); ++k) EXPECT_NEAR(seq[i][k], par[i][k], 1e-5f);
+    ASSERT_EQ(seq[i].size(), cl[i].size());
+    for (size_t k = 0; k < seq[i].size(); ++k) {
+      EXPECT_NEAR(seq[i][k], par[i][k], 1e-5f);
+      EXPECT_NEAR(seq[i][k], cl[i][k], 1e-5f);
+    }
   }
 }
 

@@ -68,6 +68,9 @@ class FaceAnalyzer {
   ~FaceAnalyzer();
   // Movable, not copyable; a moved-from analyzer may only be destroyed or assigned to.
   FaceAnalyzer(FaceAnalyzer&&) noexcept;
+  // The same pipeline for another thread, over the same loaded networks (weights shared where the
+  // runtime allows: FaceDetector::clone). Cheaper than constructing again from the manifest.
+  FaceAnalyzer clone() const;
   FaceAnalyzer& operator=(FaceAnalyzer&&) noexcept;
 
   // Every face in the image, by detector score. Requires: 8-bit BGR.
@@ -112,6 +115,7 @@ class FaceAnalyzer {
 
  private:
   struct Impl;
+  explicit FaceAnalyzer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -16,7 +16,8 @@
 //   the ONNX file inside load() or reads BackendOptions::extra; callers still pass the ONNX path.
 //
 // Thread safety: a backend instance is NOT safe to call from several threads at once (runtimes
-// keep per-call scratch memory). Use one instance per thread; instances are independent.
+// keep per-call scratch memory). Use one instance per thread — session() gives another over the
+// same loaded network; instances are independent.
 // The registry functions are thread safe.
 
 #include <facerec/tensor.hpp>
@@ -61,6 +62,13 @@ class InferenceBackend {
 
   virtual std::string name() const = 0;
   virtual Precision precision() const = 0;
+
+  // Another session over the same loaded network, for another thread (ncnn's Net / Extractor
+  // split): the sessions may run concurrently, and share the network's weights where the runtime
+  // allows — the reference backend shares its parsed model; OpenCV DNN 4.6 keeps per-network state
+  // in cv::dnn::Net, so its session is a second load of the same file.
+  // Requires: load(). Throws what load() throws.
+  virtual std::unique_ptr<InferenceBackend> session() const = 0;
 
  protected:
   // Shared check for run(): counts and shapes against inputs(). Throws InvalidArgument.

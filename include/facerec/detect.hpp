@@ -50,6 +50,9 @@ class FaceDetector {
   // Throws Error(InvalidArgument) for an empty or non-BGR image, Error(Internal) when the
   //   runtime fails.
   virtual std::vector<Detection> detect(const cv::Mat& bgr) = 0;
+  // The same detector for another thread, over the same loaded networks
+  // (InferenceBackend::session(): weights shared where the runtime allows).
+  virtual std::unique_ptr<FaceDetector> clone() const = 0;
 };
 
 // Creates the detector `options` name: a detect model of the manifest ("a+b" joins two).

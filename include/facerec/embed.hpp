@@ -74,6 +74,8 @@ class FaceEmbedder {
   // The model name with the test-time augmentation suffix ("face_recognition_model+flip+zoom").
   virtual std::string model() const = 0;
   virtual int dimension() const = 0;
+  // The same embedder for another thread, over the same loaded network (see FaceDetector::clone).
+  virtual std::unique_ptr<FaceEmbedder> clone() const = 0;
 };
 
 // Creates the embedder `options` names. Throws Error(InvalidArgument) for a model of another

@@ -37,6 +37,8 @@ class Landmarker {
   //   the landmarker is "none".
   // Throws Error(InvalidArgument) for a non-BGR image, Error(Internal) when the runtime fails.
   virtual std::vector<cv::Point2f> landmarks(const cv::Mat& bgr, const Detection& face) = 0;
+  // The same landmarker for another thread, over the same loaded network (see FaceDetector::clone).
+  virtual std::unique_ptr<Landmarker> clone() const = 0;
 };
 
 // Creates the landmarker `options` names ("none", or a landmarks model of the manifest).

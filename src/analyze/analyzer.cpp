@@ -61,6 +61,14 @@ FaceAnalyzer::FaceAnalyzer(const Manifest& manifest, const AnalyzerOptions& o) :
   }
 }
 
+FaceAnalyzer::FaceAnalyzer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+FaceAnalyzer FaceAnalyzer::clone() const {
+  FaceAnalyzer c(std::unique_ptr<Impl>(new Impl{impl_->opt, impl_->detector->clone(), impl_->landmarker->clone(),
+                                                impl_->embedder->clone(), impl_->thresholds, impl_->model_version}));
+  return c;
+}
+
 FaceAnalyzer::~FaceAnalyzer() = default;
 FaceAnalyzer::FaceAnalyzer(FaceAnalyzer&&) noexcept = default;
 FaceAnalyzer& FaceAnalyzer::operator=(FaceAnalyzer&&) noexcept = default;

@@ -13,6 +13,7 @@
 #include <facerec/face.hpp>
 #include <facerec/models.hpp>
 
+#include "backend/session.hpp"
 #include "detect/postprocess.hpp"
 #include "image/preprocess.hpp"
 
@@ -33,7 +34,7 @@ struct Net {
   ModelEntry entry;
   int size = 0;
   std::vector<Anchor> anchors;
-  std::unique_ptr<InferenceBackend> backend;
+  detail::SessionPtr backend;
 
   Net(const Manifest& manifest, const std::string& name, const DetectorOptions& o) {
     entry = manifest.model(name);
@@ -49,6 +50,15 @@ struct Net {
 
 class BlazeFace final : public FaceDetector {
  public:
+  BlazeFace(const BlazeFace& o)
+      : opt_(o.opt_),
+        main_(std::make_unique<Net>(*o.main_)),
+        close_(o.close_ ? std::make_unique<Net>(*o.close_) : nullptr),
+        verifier_entry_(o.verifier_entry_),
+        verifier_(o.verifier_),
+        flag_output_(o.flag_output_) {}
+  std::unique_ptr<FaceDetector> clone() const override { return std::make_unique<BlazeFace>(*this); }
+
   BlazeFace(const Manifest& manifest, const DetectorOptions& o) : opt_(o) {
     main_ = std::make_unique<Net>(manifest, o.model, o);
     if (!o.close_range_model.empty() && o.close_range_model != "none" && o.close_range_model != o.model)
@@ -131,7 +141,7 @@ class BlazeFace final : public FaceDetector {
   DetectorOptions opt_;
   std::unique_ptr<Net> main_, close_;
   ModelEntry verifier_entry_;
-  std::unique_ptr<InferenceBackend> verifier_;
+  detail::SessionPtr verifier_;
   std::string flag_output_;
 
   // FaceMesh's face-presence score for a square crop of 1.5x the box around its centre.

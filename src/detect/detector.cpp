@@ -21,6 +21,10 @@ class CombinedDetector final : public FaceDetector {
   CombinedDetector(std::unique_ptr<FaceDetector> first, std::unique_ptr<FaceDetector> second, int max_faces)
       : first_(std::move(first)), second_(std::move(second)), max_faces_(max_faces) {}
 
+  std::unique_ptr<FaceDetector> clone() const override {
+    return std::make_unique<CombinedDetector>(first_->clone(), second_->clone(), max_faces_);
+  }
+
   std::vector<Detection> detect(const cv::Mat& bgr) override {
     auto out = first_->detect(bgr);
     const size_t n_first = out.size();

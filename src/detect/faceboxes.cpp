@@ -20,6 +20,7 @@
 #include <facerec/face.hpp>
 #include <facerec/models.hpp>
 
+#include "backend/session.hpp"
 #include "detect/postprocess.hpp"
 #include "image/preprocess.hpp"
 
@@ -62,6 +63,8 @@ namespace {
 
 class FaceBoxes final : public FaceDetector {
  public:
+  std::unique_ptr<FaceDetector> clone() const override { return std::make_unique<FaceBoxes>(*this); }
+
   FaceBoxes(const Manifest& manifest, const DetectorOptions& o) : opt_(o) {
     entry_ = manifest.model(o.model);
     if (entry_.task != "detect" || entry_.family != "faceboxes" || entry_.outputs.size() != 6)
@@ -141,7 +144,7 @@ class FaceBoxes final : public FaceDetector {
   int size_ = 0;
   std::vector<cv::Rect2f> anchors_;  // for the input size of the last call
   cv::Size anchors_size_;
-  std::unique_ptr<InferenceBackend> net_;
+  detail::SessionPtr net_;
 };
 
 }  // namespace

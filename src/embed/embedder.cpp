@@ -7,6 +7,7 @@
 #include <facerec/face.hpp>
 #include <facerec/models.hpp>
 
+#include "backend/session.hpp"
 #include "image/preprocess.hpp"
 
 #include <opencv2/imgproc.hpp>
@@ -20,6 +21,8 @@ enum class Alignment { DlibChip, ArcFace };
 
 class NetEmbedder final : public FaceEmbedder {
  public:
+  std::unique_ptr<FaceEmbedder> clone() const override { return std::make_unique<NetEmbedder>(*this); }
+
   NetEmbedder(const Manifest& manifest, const EmbedderOptions& o) : opt_(o) {
     entry_ = manifest.model(o.model);
     if (entry_.task != "embed")
@@ -72,7 +75,7 @@ class NetEmbedder final : public FaceEmbedder {
   EmbedderOptions opt_;
   ModelEntry entry_;
   Alignment alignment_;
-  std::unique_ptr<InferenceBackend> net_;
+  detail::SessionPtr net_;
   size_t out_ = 0;
   int dim_ = 0;
 };

@@ -6,6 +6,7 @@
 #include <facerec/landmarks.hpp>
 #include <facerec/models.hpp>
 
+#include "backend/session.hpp"
 #include "image/preprocess.hpp"
 
 #include <opencv2/imgproc.hpp>
@@ -23,6 +24,8 @@ size_t mirror68(size_t i) {
 
 class FaceApi68 final : public Landmarker {
  public:
+  std::unique_ptr<Landmarker> clone() const override { return std::make_unique<FaceApi68>(*this); }
+
   FaceApi68(const Manifest& manifest, const LandmarkerOptions& o) : opt_(o) {
     entry_ = manifest.model(o.model);
     if (entry_.task != "landmarks" || entry_.output_with_role("landmarks").shape.back() != 136)
@@ -73,13 +76,15 @@ class FaceApi68 final : public Landmarker {
 
   LandmarkerOptions opt_;
   ModelEntry entry_;
-  std::unique_ptr<InferenceBackend> net_;
+  detail::SessionPtr net_;
 };
 
 // MediaPipe FaceMesh on an upright crop: 1.5x the detection box around its centre, rotated so that
 // the detector's eye keypoints are level (as MediaPipe frames its region of interest).
 class FaceMesh final : public Landmarker {
  public:
+  std::unique_ptr<Landmarker> clone() const override { return std::make_unique<FaceMesh>(*this); }
+
   FaceMesh(const Manifest& manifest, const LandmarkerOptions& o) {
     entry_ = manifest.model(o.model);
     BackendOptions bo;
@@ -117,13 +122,14 @@ class FaceMesh final : public Landmarker {
 
  private:
   ModelEntry entry_;
-  std::unique_ptr<InferenceBackend> net_;
+  detail::SessionPtr net_;
   size_t mesh_ = 0;
 };
 
 class NoLandmarks final : public Landmarker {
  public:
   std::vector<cv::Point2f> landmarks(const cv::Mat&, const Detection&) override { return {}; }
+  std::unique_ptr<Landmarker> clone() const override { return std::make_unique<NoLandmarks>(); }
 };
 
 cv::Point2f mean_of(const std::vector<cv::Point2f>& p, size_t a, size_t b) {

@@ -91,7 +91,8 @@ int64_t parse_id(const std::string& s) {
 class PipelinePool {
  public:
   PipelinePool(const Manifest& manifest, const AnalyzerOptions& o, int n) {
-    for (int i = 0; i < std::max(1, n); ++i) free_.push_back(std::make_unique<FaceAnalyzer>(manifest, o));
+    free_.push_back(std::make_unique<FaceAnalyzer>(manifest, o));
+    for (int i = 1; i < n; ++i) free_.push_back(std::make_unique<FaceAnalyzer>(free_[0]->clone()));
   }
   struct Lease {
     PipelinePool* pool;

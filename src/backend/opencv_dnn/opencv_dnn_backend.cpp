@@ -41,6 +41,8 @@ class OpenCvDnnBackend final : public InferenceBackend {
     if (options.threads > 0) cv::setNumThreads(options.threads);
     net_ = std::move(net);
     info_ = std::move(info);
+    path_ = model_path;
+    options_ = options;
     for (const auto& o : info_.outputs) out_names_.push_back(o.name);
   }
 
@@ -83,6 +85,13 @@ class OpenCvDnnBackend final : public InferenceBackend {
   }
 
   std::string name() const override { return "opencv-dnn"; }
+  // cv::dnn::Net keeps per-forward state (and its copies share it): a second load
+  std::unique_ptr<InferenceBackend> session() const override {
+    if (net_.empty()) throw Error(ErrorKind::InvalidArgument, "opencv-dnn: session() before load()");
+    auto s = std::make_unique<OpenCvDnnBackend>();
+    s->load(path_, options_);
+    return s;
+  }
   Precision precision() const override { return Precision::FP32; }
 
  private:
@@ -128,6 +137,8 @@ class OpenCvDnnBackend final : public InferenceBackend {
  private:
   cv::dnn::Net net_;
   detail::OnnxInfo info_;
+  std::string path_;
+  BackendOptions options_;
   std::vector<cv::String> out_names_;
 };
 

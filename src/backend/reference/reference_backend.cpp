@@ -39,15 +39,13 @@ class ReferenceBackend final : public InferenceBackend {
  public:
   void load(const std::string& model_path, const BackendOptions& options) override {
     if (options.precision != Precision::FP32) throw Error(ErrorKind::Unsupported, "reference: only fp32 is supported");
-    info_ = detail::read_onnx_info(model_path);
+    auto m = std::make_shared<Model>();
+    m->info = detail::read_onnx_info(model_path);
     std::string bytes = detail::read_file(model_path);
-    model_ = std::make_unique<onnx::ModelProto>();
-    if (!model_->ParseFromString(bytes)) throw Error(ErrorKind::BadModel, "not an ONNX model: " + model_path);
-    consts_.clear();
-    ints_.clear();
-    for (const auto& t : model_->graph().initializer()) load_initializer(t);
-    nodes_.clear();
-    for (const auto& n : model_->graph().node()) {
+    m->proto = std::make_unique<onnx::ModelProto>();
+    if (!m->proto->ParseFromString(bytes)) throw Error(ErrorKind::BadModel, "not an ONNX model: " + model_path);
+    for (const auto& t : m->proto->graph().initializer()) load_initializer(*m, t);
+    for (const auto& n : m->proto->graph().node()) {
       Node node;
       node.op = n.op_type();
       node.name = n.name();
@@ -57,21 +55,30 @@ class ReferenceBackend final : public InferenceBackend {
       if (!known(node.op))
         throw Error(ErrorKind::Unsupported,
                     "reference backend: op '" + node.op + "' (node '" + node.name + "') is not implemented");
-      nodes_.push_back(std::move(node));
+      m->nodes.push_back(std::move(node));
     }
+    m_ = std::move(m);
   }
 
-  std::vector<TensorSpec> inputs() const override { return info_.inputs; }
-  std::vector<TensorSpec> outputs() const override { return info_.outputs; }
+  // Sessions share the parsed model (weights, graph); each run has its own values.
+  std::unique_ptr<InferenceBackend> session() const override {
+    if (!m_) throw Error(ErrorKind::InvalidArgument, "reference: session() before load()");
+    auto s = std::make_unique<ReferenceBackend>();
+    s->m_ = m_;
+    return s;
+  }
+
+  std::vector<TensorSpec> inputs() const override { return m_ ? m_->info.inputs : std::vector<TensorSpec>{}; }
+  std::vector<TensorSpec> outputs() const override { return m_ ? m_->info.outputs : std::vector<TensorSpec>{}; }
   std::string name() const override { return "reference"; }
   Precision precision() const override { return Precision::FP32; }
 
   std::vector<Tensor> run(const std::vector<Tensor>& batch) override {
-    if (!model_) throw Error(ErrorKind::InvalidArgument, "reference: run() before load()");
+    if (!m_) throw Error(ErrorKind::InvalidArgument, "reference: run() before load()");
     check_batch(batch);
-    std::map<std::string, Tensor> v = consts_;
-    for (size_t i = 0; i < batch.size(); ++i) v[info_.inputs[i].name] = batch[i];
-    for (const auto& n : nodes_) {
+    std::map<std::string, Tensor> v = m_->consts;
+    for (size_t i = 0; i < batch.size(); ++i) v[m_->info.inputs[i].name] = batch[i];
+    for (const auto& n : m_->nodes) {
       try {
         v[n.out.at(0)] = exec(n, v);
       } catch (const Error&) {
@@ -81,7 +88,7 @@ class ReferenceBackend final : public InferenceBackend {
       }
     }
     std::vector<Tensor> out;
-    for (const auto& o : info_.outputs) {
+    for (const auto& o : m_->info.outputs) {
       auto it = v.find(o.name);
       if (it == v.end()) throw Error(ErrorKind::BadModel, "reference: output '" + o.name + "' is never computed");
       out.push_back(it->second);
@@ -90,11 +97,15 @@ class ReferenceBackend final : public InferenceBackend {
   }
 
  private:
-  detail::OnnxInfo info_;
-  std::unique_ptr<onnx::ModelProto> model_;
-  std::map<std::string, Tensor> consts_;
-  std::map<std::string, std::vector<int64_t>> ints_;
-  std::vector<Node> nodes_;
+  // The loaded network, immutable once loaded and shared by every session() of it.
+  struct Model {
+    detail::OnnxInfo info;
+    std::unique_ptr<onnx::ModelProto> proto;
+    std::map<std::string, Tensor> consts;
+    std::map<std::string, std::vector<int64_t>> ints;
+    std::vector<Node> nodes;
+  };
+  std::shared_ptr<const Model> m_;
 
   static bool known(const std::string& op) {
     static const char* ops[] = {"Conv",      "Gemm",        "MatMul",   "Add",      "Sub",       "Mul",     "Div",
@@ -105,7 +116,7 @@ class ReferenceBackend final : public InferenceBackend {
     return std::find(std::begin(ops), std::end(ops), op) != std::end(ops);
   }
 
-  void load_initializer(const onnx::TensorProto& t) {
+  static void load_initializer(Model& m, const onnx::TensorProto& t) {
     Shape s(t.dims().begin(), t.dims().end());
     int64_t n = numel(s);
     if (t.data_type() == onnx::TensorProto::FLOAT) {
@@ -121,7 +132,7 @@ class ReferenceBackend final : public InferenceBackend {
           throw Error(ErrorKind::BadModel, "initializer " + t.name() + " has the wrong size");
         std::copy(t.float_data().begin(), t.float_data().end(), x.data.begin());
       }
-      consts_[t.name()] = std::move(x);
+      m.consts[t.name()] = std::move(x);
     } else if (t.data_type() == onnx::TensorProto::INT64) {
       std::vector<int64_t> v(static_cast<size_t>(n));
       if (!t.raw_data().empty()) {
@@ -131,7 +142,7 @@ class ReferenceBackend final : public InferenceBackend {
       } else {
         v.assign(t.int64_data().begin(), t.int64_data().end());
       }
-      ints_[t.name()] = std::move(v);
+      m.ints[t.name()] = std::move(v);
     } else {
       throw Error(ErrorKind::Unsupported,
                   "reference: initializer " + t.name() + " has data type " + std::to_string(t.data_type()));
@@ -387,8 +398,8 @@ class ReferenceBackend final : public InferenceBackend {
   }
 
   Tensor reshape(const Node& n, const Tensor& x) {
-    auto it = ints_.find(n.in.at(1));
-    if (it == ints_.end())
+    auto it = m_->ints.find(n.in.at(1));
+    if (it == m_->ints.end())
       throw Error(ErrorKind::Unsupported, "reference Reshape: the shape must be an int64 initializer");
     Shape s = it->second;
     int64_t known = 1, unknown = -1;
