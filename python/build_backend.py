@@ -82,6 +82,8 @@ def _files(stage, libdir):
         raise RuntimeError("the build produced no facerec._facerec module (FACEREC_BUILD_PYTHON off?)")
     for lib in ("core", "gallery"):  # the libraries the module links, under their SONAME
         sonames = [n for n in os.listdir(libdir) if re.fullmatch(r"libfacerec_%s\.so\.\d+" % lib, n)]
+        if not sonames and os.path.exists(os.path.join(libdir, "libfacerec_%s.a" % lib)):
+            continue  # a static build: the module holds the library
         if len(sonames) != 1:
             raise RuntimeError("%s: expected one libfacerec_%s.so.<major>, found %s" % (libdir, lib, sonames))
         out.append(("facerec/lib/" + sonames[0], os.path.realpath(os.path.join(libdir, sonames[0]))))
@@ -128,7 +130,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
                     data = f.read()
                 info = zipfile.ZipInfo(arcname)
                 shared_object = arcname.endswith(".so") or ".so." in arcname
-                info.external_attr = (0o755 if shared_object else 0o644) << 16
+                info.external_attr = (0o100000 | (0o755 if shared_object else 0o644)) << 16  # regular file
                 info.compress_type = zipfile.ZIP_DEFLATED
                 z.writestr(info, data)
                 record += _record_line(arcname, data)
@@ -146,11 +148,19 @@ def build_sdist(sdist_directory, config_settings=None):
     """The tracked source files (git ls-files) as facerec-<version>.tar.gz."""
     import tarfile
     version = _version()
-    files = subprocess.run(["git", "-C", SRC, "ls-files"], check=True, capture_output=True, text=True).stdout.split()
+    out = subprocess.run(["git", "-C", SRC, "ls-files", "-z"], check=True, capture_output=True, text=True).stdout
+    files = [f for f in out.split("\0") if f]
     name = "facerec-%s.tar.gz" % version
+    root = "facerec-%s" % version
     with tarfile.open(os.path.join(sdist_directory, name), "w:gz") as t:
         for f in files:
-            t.add(os.path.join(SRC, f), arcname="facerec-%s/%s" % (version, f))
+            t.add(os.path.join(SRC, f), arcname="%s/%s" % (root, f))
+        pkg_info = _metadata().encode()
+        info = tarfile.TarInfo(root + "/PKG-INFO")
+        info.size = len(pkg_info)
+        info.mode = 0o644
+        import io
+        t.addfile(info, io.BytesIO(pkg_info))
     return name
 
 

@@ -19,6 +19,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -93,6 +94,13 @@ PyFace to_py(Face f) {
   p.face = std::move(f);
   return p;
 }
+
+// A FaceAnalyzer as Python holds it: Python code may share one between threads (the GIL is
+// released while it runs), so calls on one instance take turns.
+struct PyAnalyzer {
+  std::unique_ptr<FaceAnalyzer> fa;
+  std::mutex mu;
+};
 
 AnalyzerOptions analyzer_options(const std::string& detector, const std::string& landmarker,
                                  const std::string& embedder, bool flip, bool zoom, const std::string& backend,
@@ -183,16 +191,18 @@ PYBIND11_MODULE(_facerec, m) {
         return "<facerec.Match similarity=" + std::to_string(x.similarity) + (x.same ? " same>" : " different>");
       });
 
-  py::class_<FaceAnalyzer>(m, "FaceAnalyzer",
-                           "The whole pipeline: detect -> landmarks -> align -> embed. Not thread safe: one per "
-                           "thread (the GIL is released while it runs).")
+  py::class_<PyAnalyzer>(m, "FaceAnalyzer",
+                         "The whole pipeline: detect -> landmarks -> align -> embed. Calls on one instance take "
+                         "turns (the GIL is released while it runs); use one per thread for parallelism.")
       .def(py::init([](std::shared_ptr<Manifest> manifest, const std::string& detector, const std::string& landmarker,
                        const std::string& embedder, bool flip, bool zoom, const std::string& backend, int threads,
                        int min_face) {
              auto o = analyzer_options(detector, landmarker, embedder, flip, zoom, backend, threads, min_face);
              py::gil_scoped_release unlocked;
-             return manifest ? std::make_unique<FaceAnalyzer>(*manifest, o)
-                             : std::make_unique<FaceAnalyzer>(Manifest::load_default(), o);
+             auto p = std::make_unique<PyAnalyzer>();
+             p->fa = manifest ? std::make_unique<FaceAnalyzer>(*manifest, o)
+                              : std::make_unique<FaceAnalyzer>(Manifest::load_default(), o);
+             return p;
            }),
            py::arg("manifest") = nullptr, py::arg("detector") = DetectorOptions{}.model,
            py::arg("landmarker") = LandmarkerOptions{}.model, py::arg("embedder") = EmbedderOptions{}.model,
@@ -201,12 +211,13 @@ PYBIND11_MODULE(_facerec, m) {
            py::arg("min_face") = DetectorOptions{}.min_face)
       .def(
           "analyze",
-          [](FaceAnalyzer& fa, const Array& image, bool embed) {
+          [](PyAnalyzer& p, const Array& image, bool embed) {
             cv::Mat bgr = to_bgr(image);
             std::vector<Face> faces;
             {
               py::gil_scoped_release unlocked;
-              faces = fa.analyze(bgr, embed);
+              std::lock_guard lock(p.mu);
+              faces = p.fa->analyze(bgr, embed);
             }
             std::vector<PyFace> out;
             for (auto& f : faces) out.push_back(to_py(std::move(f)));
@@ -215,14 +226,16 @@ PYBIND11_MODULE(_facerec, m) {
           py::arg("image"), py::arg("embed") = true, "Every face in a BGR image, by detector score")
       .def(
           "compare",
-          [](const FaceAnalyzer& fa, const py::array_t<float, py::array::c_style | py::array::forcecast>& a,
+          [](const PyAnalyzer& p, const py::array_t<float, py::array::c_style | py::array::forcecast>& a,
              const py::array_t<float, py::array::c_style | py::array::forcecast>& b,
-             const std::string& op) { return fa.compare(to_vec(a), to_vec(b), op); },
+             const std::string& op) { return p.fa->compare(to_vec(a), to_vec(b), op); },  // reads thresholds only
           py::arg("a"), py::arg("b"), py::arg("operating_point") = "fmr_1e-3",
           "Cosine similarity and the decision at a calibrated operating point")
-      .def("threshold", &FaceAnalyzer::threshold, py::arg("operating_point") = "fmr_1e-3")
-      .def_property_readonly("embedder_model", &FaceAnalyzer::embedder_model)
-      .def_property_readonly("template_model", &FaceAnalyzer::template_model);
+      .def(
+          "threshold", [](const PyAnalyzer& p, const std::string& op) { return p.fa->threshold(op); },
+          py::arg("operating_point") = "fmr_1e-3")
+      .def_property_readonly("embedder_model", [](const PyAnalyzer& p) { return p.fa->embedder_model(); })
+      .def_property_readonly("template_model", [](const PyAnalyzer& p) { return p.fa->template_model(); });
 
   py::class_<Candidate>(m, "Candidate")
       .def_readonly("id", &Candidate::identity_id)
@@ -254,10 +267,12 @@ PYBIND11_MODULE(_facerec, m) {
            py::arg("url"), py::arg("create") = true, py::arg("index") = GalleryOptions{}.index)
       .def(
           "enroll",
-          [](Gallery& g, FaceAnalyzer& fa, const std::string& name, const Array& image, const std::string& metadata) {
+          [](Gallery& g, PyAnalyzer& p, const std::string& name, const Array& image, const std::string& metadata) {
             cv::Mat bgr = to_bgr(image);
             py::gil_scoped_release unlocked;
-            auto t = template_from_image(fa, bgr, "", true);
+            std::unique_lock lock(p.mu);
+            auto t = template_from_image(*p.fa, bgr, "", true);
+            lock.unlock();
             if (!t) throw Error(ErrorKind::BadInput, "no face found in the image enrolled as '" + name + "'");
             return g.enroll(name, metadata, {*t});
           },
@@ -265,9 +280,9 @@ PYBIND11_MODULE(_facerec, m) {
           "Enrols the largest face of the image under `name` (added to an existing person); returns the id")
       .def(
           "identify",
-          [](Gallery& g, FaceAnalyzer& fa, const PyFace& face, int k, const std::string& op) {
+          [](Gallery& g, const PyAnalyzer& p, const PyFace& face, int k, const std::string& op) {
             py::gil_scoped_release unlocked;
-            return g.identify(face.face.embedding, fa.template_model(), k, fa.threshold(op));
+            return g.identify(face.face.embedding, p.fa->template_model(), k, p.fa->threshold(op));
           },
           py::arg("analyzer"), py::arg("face"), py::arg("k") = 5, py::arg("operating_point") = "fmr_1e-3",
           "The best k candidates for a face and the known/unknown decision at the operating point")

@@ -113,6 +113,19 @@ TEST(Pipeline, OneAnalyzerPerThreadGivesTheSameAnswers) {
   }
 }
 
+// A few values of the default pipeline's embedding of one LFW photo, as measured when LFW View 2
+// gave 99.30% (README): the SDK and the evaluation share the test-time augmentation code, so this
+// is what catches a change to it (or to detection, landmarks, alignment) that moves embeddings.
+TEST(Pipeline, DefaultEmbeddingOfOnePhotoIsPinned) {
+  NEED_SHARED();
+  FaceAnalyzer fa(test::manifest());
+  auto e = embed_one(fa, lfw("Aaron_Eckhart", 1));
+  ASSERT_EQ(e.size(), 128u);
+  const std::pair<size_t, float> pinned[] = {{0, -0.04891f}, {1, 0.11821f},  {3, -0.10189f},
+                                             {4, -0.14836f}, {64, 0.08640f}, {127, 0.04637f}};
+  for (const auto& [i, v] : pinned) EXPECT_NEAR(e[i], v, 2e-4f) << "dimension " << i;
+}
+
 // The evaluation forms its test-time augmentation variants from shared crops (one network pass
 // per crop for all variants); each must equal what FaceAnalyzer ships with the same options.
 TEST(Pipeline, EvaluationVariantsEqualTheSdkEmbeddings) {

@@ -301,7 +301,7 @@ int eval_lfw(const LfwOptions& lo) {
   std::printf("time: %.0f s\n", secs);
 
   if (lo.calibrate) {
-    Manifest calibrated = manifest();
+    Manifest calibrated = Manifest::load(manifest().path());  // as it is now: keep what others wrote meanwhile
     record_calibration(calibrated, variants, hh);
     calibrated.save(calibrated.path());
     std::cerr << "thresholds written to " << calibrated.path().string() << "\n";
@@ -387,7 +387,11 @@ int eval_detection(const std::string& xml, std::string images, const DetectorOpt
   if (images.empty()) images = std::filesystem::path(xml).parent_path().string();
   auto det = make_detector(manifest(), dopt);
   if (!draw_dir.empty()) std::filesystem::create_directories(draw_dir);
-  auto each = [&](const LabelledImage& li, const cv::Mat& bgr, const std::vector<Detection>& found) {
+  auto each = [&](const LabelledImage& li, const cv::Mat& bgr, const std::vector<Detection>& found,
+                  const DetectionImageResult& i) {
+    if (!json)
+      std::printf("%-28s truth %2zu  found %2zu  tp %2d  fp %2d  fn %2d\n", i.file.c_str(), i.truth, i.found,
+                  i.counts.true_positives, i.counts.false_positives, i.counts.false_negatives);
     if (draw_dir.empty()) return;
     cv::Mat canvas = bgr.clone();
     for (const auto& b : li.boxes) cv::rectangle(canvas, cv::Rect2f(b.x, b.y, b.w, b.h), cv::Scalar(255, 0, 0), 2);
@@ -398,10 +402,6 @@ int eval_detection(const std::string& xml, std::string images, const DetectorOpt
   auto e = evaluate_detection(*det, labelled, images, each);
   const auto& total = e.total;
   const double secs = e.seconds;
-  if (!json)
-    for (const auto& i : e.images)
-      std::printf("%-28s truth %2zu  found %2zu  tp %2d  fp %2d  fn %2d\n", i.file.c_str(), i.truth, i.found,
-                  i.counts.true_positives, i.counts.false_positives, i.counts.false_negatives);
   if (json) {
     Json j{{"xml", xml}, {"detector", dopt.model}, {"verifier", dopt.verifier}};
     j.update(to_json(e));

@@ -69,7 +69,7 @@ class FaceAnalyzer {
   // Movable, not copyable; a moved-from analyzer may only be destroyed or assigned to.
   FaceAnalyzer(FaceAnalyzer&&) noexcept;
   // The same pipeline for another thread, over the same loaded networks (weights shared where the
-  // runtime allows: FaceDetector::clone). Cheaper than constructing again from the manifest.
+  // runtime allows: FaceDetector::clone; with OpenCV DNN each network is loaded again).
   FaceAnalyzer clone() const;
   FaceAnalyzer& operator=(FaceAnalyzer&&) noexcept;
 

@@ -7,7 +7,7 @@
 // (anchors, NMS, point mapping) live in the pipeline stages and are shared by every backend.
 //
 // How a new runtime fits without changing callers:
-//   1. derive from InferenceBackend and implement load/inputs/outputs/run/name/precision;
+//   1. derive from InferenceBackend and implement load/inputs/outputs/run/name/precision/session;
 //   2. register a factory once, at static-initialisation time or from main:
 //        facerec::register_backend("onednn-int8", [] { return std::make_unique<MyBackend>(); });
 //   3. callers select it by name (from a config string, a CLI flag or the model manifest):

@@ -115,7 +115,8 @@ class Manifest {
   // names are appended). Throws Error(NotFound) for an unknown model.
   void set_thresholds(const std::string& model, const std::vector<std::pair<std::string, double>>& thresholds);
   // Writes the manifest to `path` atomically (a temporary file renamed over it): every field as
-  // loaded, in its order, with the thresholds as they are now. Throws Error(Io).
+  // loaded, in its order, with the thresholds as they are now. Throws Error(Io), and
+  // Error(InvalidArgument) for a Manifest that was never loaded.
   void save(const std::filesystem::path& path) const;
 
  private:

@@ -72,7 +72,8 @@ void record_calibration(Manifest& manifest, const std::vector<EmbeddingVariant>&
 
 DetectionEvaluation evaluate_detection(
     FaceDetector& detector, const std::vector<LabelledImage>& labelled, const std::filesystem::path& images_dir,
-    const std::function<void(const LabelledImage&, const cv::Mat&, const std::vector<Detection>&)>& each) {
+    const std::function<void(const LabelledImage&, const cv::Mat&, const std::vector<Detection>&,
+                             const DetectionImageResult&)>& each) {
   DetectionEvaluation out;
   auto t0 = std::chrono::steady_clock::now();
   for (const auto& li : labelled) {
@@ -83,7 +84,7 @@ DetectionEvaluation evaluate_detection(
     auto c = match_detections(li.boxes, boxes, 0.5);
     out.total += c;
     out.images.push_back({li.file, li.boxes.size(), boxes.size(), c});
-    if (each) each(li, img.bgr, found);
+    if (each) each(li, img.bgr, found, out.images.back());
   }
   out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;

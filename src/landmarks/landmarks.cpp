@@ -33,6 +33,7 @@ class FaceApi68 final : public Landmarker {
     BackendOptions bo;
     bo.threads = o.threads;
     net_ = load_backend(o.backend, model_path(entry_).string(), bo);
+    out_ = output_index(*net_, entry_.output_with_role("landmarks").name);
   }
 
   std::vector<cv::Point2f> landmarks(const cv::Mat& bgr, const Detection& face) override {
@@ -59,10 +60,10 @@ class FaceApi68 final : public Landmarker {
     cv::Mat crop = detail::warp_crop(bgr, m, cv::Size(S, S));
     Tensor in({1, 3, S, S});
     detail::fill_input(in, 0, crop, entry_.input);
-    auto v = net_->run({in}).at(0).data;
+    auto v = net_->run({in}).at(out_).data;
     if (opt_.flip) {  // average with the points found on the mirror image, mirrored back
       detail::fill_input(in, 0, crop, entry_.input, true);
-      auto mv = net_->run({in}).at(0).data;
+      auto mv = net_->run({in}).at(out_).data;
       for (size_t i = 0; i < 68; ++i) {
         size_t j = mirror68(i);
         v[2 * i] = 0.5f * (v[2 * i] + (1.f - mv[2 * j]));
@@ -77,6 +78,7 @@ class FaceApi68 final : public Landmarker {
   LandmarkerOptions opt_;
   ModelEntry entry_;
   detail::SessionPtr net_;
+  size_t out_ = 0;
 };
 
 // MediaPipe FaceMesh on an upright crop: 1.5x the detection box around its centre, rotated so that

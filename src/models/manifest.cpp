@@ -126,11 +126,19 @@ Manifest Manifest::load_default() { return load(default_path()); }
 
 std::filesystem::path Manifest::default_path() {
   if (const char* p = std::getenv("FACEREC_MANIFEST"); p && *p) return p;
-  // the directory of the shared library (or executable) this function is linked into
+  // the directory of the shared library (or executable) this function is linked into; a static
+  // executable started through PATH is named as typed, so a relative name means /proc/self/exe
   Dl_info info{};
-  std::filesystem::path here;
-  if (dladdr(reinterpret_cast<void*>(&Manifest::default_path), &info) != 0 && info.dli_fname)
-    here = std::filesystem::weakly_canonical(std::filesystem::path(info.dli_fname)).parent_path();
+  std::filesystem::path file;
+  if (dladdr(reinterpret_cast<void*>(&Manifest::default_path), &info) != 0 && info.dli_fname && *info.dli_fname)
+    file = info.dli_fname;
+  std::error_code ec;
+  if (!file.is_absolute()) file = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (file.empty())
+    throw Error(ErrorKind::NotFound,
+                "cannot tell where the facerec library is installed, so no default manifest; "
+                "set FACEREC_MANIFEST or pass one explicitly");
+  const auto here = std::filesystem::weakly_canonical(file).parent_path();
   std::vector<std::filesystem::path> tried;
   for (const char* up : {"..", "../..", "../../.."}) {  // <prefix>/lib, <prefix>/lib/<arch>, build trees
     auto p = here / up / "share" / "facerec" / "models" / "manifest.json";
@@ -156,6 +164,7 @@ void Manifest::set_thresholds(const std::string& model, const std::vector<std::p
 }
 
 void Manifest::save(const std::filesystem::path& path) const {
+  if (text_.empty()) throw Error(ErrorKind::InvalidArgument, "Manifest::save: nothing loaded to save");
   auto j = nlohmann::ordered_json::parse(text_);
   for (auto& e : j["models"]) {
     const auto& m = model(e["name"].get<std::string>());

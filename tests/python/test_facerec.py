@@ -27,8 +27,9 @@ def lfw(name, n):
 
 @pytest.fixture(scope="module")
 def analyzer():
-    if not all(m.imported for m in facerec.models() if m.name in ("blazeface", "face_recognition_model")):
-        pytest.skip("models not imported: run `facerec models fetch`")
+    needed = ("blazeface", "blazeface-front", "faceboxes", "facemesh", "face_landmark_68_model", "face_recognition_model")
+    if not all(m.imported for m in facerec.models() if m.name in needed):
+        pytest.skip("the default pipeline's models are not imported: run `facerec models fetch`")
     return facerec.FaceAnalyzer()
 
 

@@ -60,11 +60,13 @@ struct DetectionEvaluation {
   double seconds = 0;
 };
 // Runs `detector` on every labelled image under `images_dir` and matches its boxes with the truth
-// (IoU >= 0.5). `each` (may be empty) sees every image, its truth and what was found.
+// (IoU >= 0.5). `each` (may be empty) sees every image as it is done: its truth, what was found
+// and the counts.
 // Throws what decoding and the detector throw (a missing or bad image is an error).
 DetectionEvaluation evaluate_detection(
     FaceDetector& detector, const std::vector<LabelledImage>& labelled, const std::filesystem::path& images_dir,
-    const std::function<void(const LabelledImage&, const cv::Mat&, const std::vector<Detection>&)>& each = {});
+    const std::function<void(const LabelledImage&, const cv::Mat&, const std::vector<Detection>&,
+                             const DetectionImageResult&)>& each = {});
 
 // ---- reports ---------------------------------------------------------------------------------
 ReportJson to_json(const PairEvaluation& e);

@@ -77,8 +77,15 @@ class OpenCvDnnBackend final : public InferenceBackend {
           t.data.reserve(t.data.size() * size_t(n));
         }
       } else {
-        for (size_t o = 0; o < outs.size(); ++o)
+        for (size_t o = 0; o < outs.size(); ++o) {
+          auto item = result[o].shape;
+          item[0] = 1;
+          if (outs[o].shape != item)
+            throw Error(ErrorKind::Unsupported, "opencv-dnn: batch item " + std::to_string(b) + " gives an output of " +
+                                                    shape_to_string(outs[o].shape) + ", item 0 one of " +
+                                                    shape_to_string(item) + ": cannot concatenate");
           result[o].data.insert(result[o].data.end(), outs[o].data.begin(), outs[o].data.end());
+        }
       }
     }
     return result;

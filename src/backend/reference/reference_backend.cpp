@@ -76,7 +76,7 @@ class ReferenceBackend final : public InferenceBackend {
   std::vector<Tensor> run(const std::vector<Tensor>& batch) override {
     if (!m_) throw Error(ErrorKind::InvalidArgument, "reference: run() before load()");
     check_batch(batch);
-    std::map<std::string, Tensor> v = m_->consts;
+    std::map<std::string, Tensor> v;  // computed values; constants are read from the shared model
     for (size_t i = 0; i < batch.size(); ++i) v[m_->info.inputs[i].name] = batch[i];
     for (const auto& n : m_->nodes) {
       try {
@@ -89,9 +89,13 @@ class ReferenceBackend final : public InferenceBackend {
     }
     std::vector<Tensor> out;
     for (const auto& o : m_->info.outputs) {
-      auto it = v.find(o.name);
-      if (it == v.end()) throw Error(ErrorKind::BadModel, "reference: output '" + o.name + "' is never computed");
-      out.push_back(it->second);
+      if (auto it = v.find(o.name); it != v.end()) {
+        out.push_back(std::move(it->second));
+      } else if (auto c = m_->consts.find(o.name); c != m_->consts.end()) {
+        out.push_back(c->second);
+      } else {
+        throw Error(ErrorKind::BadModel, "reference: output '" + o.name + "' is never computed");
+      }
     }
     return out;
   }
@@ -164,9 +168,11 @@ class ReferenceBackend final : public InferenceBackend {
     return {it->second->ints().begin(), it->second->ints().end()};
   }
 
-  static const Tensor& in(const std::map<std::string, Tensor>& v, const Node& n, size_t i) {
+  const Tensor& in(const std::map<std::string, Tensor>& v, const Node& n, size_t i) const {
     auto it = v.find(n.in.at(i));
-    if (it == v.end())
+    if (it != v.end()) return it->second;
+    it = m_->consts.find(n.in.at(i));
+    if (it == m_->consts.end())
       throw Error(ErrorKind::BadModel, "reference: input '" + n.in.at(i) + "' of node '" + n.name + "' is undefined");
     return it->second;
   }
