@@ -217,6 +217,7 @@ std::vector<std::string> factories_all(size_t n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::printf("BLAS: %s\n", blas_description().c_str());
   std::vector<size_t> sizes = {10000, 100000, 1000000};
   size_t nq = 1000;
   std::string cache;

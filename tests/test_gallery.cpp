@@ -388,6 +388,14 @@ TEST(Gallery, IndexFileIsReusedOnlyWhileCurrent) {
   EXPECT_EQ(g5.search(v[10], "m1", 1).at(0).name, "p5");
 }
 
+// Set-up installs OpenBLAS's OpenMP build and points libblas.so.3 at it: FAISS (and libtorch) call
+// whatever stands behind that name, and the reference BLAS is about 30x slower.
+TEST(Index, FaissCallsOpenBlas) {
+  auto d = blas_description();
+  EXPECT_NE(d.find("OpenBLAS"), std::string::npos) << d << " (run scripts/setup.sh)";
+  EXPECT_NE(d.find("OpenMP"), std::string::npos) << d << ": the OpenMP build matches FAISS's and libtorch's threads";
+}
+
 TEST(Index, ApproximateIndexesFindWhatExactSearchFinds) {
   std::vector<int> owner;
   const int dim = 32;

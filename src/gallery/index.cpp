@@ -18,6 +18,8 @@
 #include <hnswlib/hnswlib.h>
 #include <unistd.h>
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -308,6 +310,19 @@ class HnswlibIndex final : public SearchIndex {
 };
 
 }  // namespace
+
+std::string blas_description() {
+  // OpenBLAS's libblas.so.3 loads libopenblas.so.0, which names itself; the reference BLAS has no such symbols
+  using Config = const char* (*)();
+  using Parallel = int (*)();
+  auto config = reinterpret_cast<Config>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
+  if (!config) return "reference BLAS (unoptimised: install libopenblas0-openmp; scripts/setup.sh does)";
+  auto parallel = reinterpret_cast<Parallel>(dlsym(RTLD_DEFAULT, "openblas_get_parallel"));
+  int p = parallel ? parallel() : -1;
+  std::string c = config();  // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ... SkylakeX MAX_THREADS=64"
+  if (c.rfind("OpenBLAS", 0) != 0) c = "OpenBLAS " + c;
+  return c + (p == 2 ? ", OpenMP" : p == 1 ? ", pthreads" : p == 0 ? ", sequential" : "");
+}
 
 std::string canonical_index_factory(const std::string& factory) { return factory == "hnswlib" ? "hnswlib:" : factory; }
 

@@ -5,6 +5,7 @@
 
 #include <facerec/error.hpp>
 #include <facerec/gallery/enrol.hpp>
+#include <facerec/gallery/index.hpp>
 #include <facerec/image.hpp>
 #include <facerec/service/service.hpp>
 #include <facerec/version.hpp>
@@ -172,7 +173,8 @@ struct FaceService::Impl {
                     {"threshold", threshold},
                     {"index", gallery->index_description()},
                     {"templates", gallery->size()},
-                    {"pipelines", opt.pipelines}});
+                    {"pipelines", opt.pipelines},
+                    {"blas", blas_description()}});
   }
 
   // A page of people by name: ?offset=0&limit=1000 (limit at most 10000).

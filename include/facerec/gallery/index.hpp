@@ -60,6 +60,12 @@ void save_index(const SearchIndex& index, std::ostream& out);
 // An empty index. Throws Error(InvalidArgument) naming the problem for an unknown or malformed
 // factory string (or FAISS parameters), and for dim outside 1..65536.
 std::unique_ptr<SearchIndex> make_index(const std::string& factory, int dim);
+// The BLAS that FAISS (and, later, libtorch) call in this process — whatever libblas.so.3 points
+// to: "OpenBLAS <version and build>, OpenMP" when it is OpenBLAS, else "reference BLAS (unoptimised:
+// install libopenblas0-openmp; scripts/setup.sh does)". The reference BLAS is about 30x slower.
+// Thread safe.
+std::string blas_description();
+
 // The factory string as the index built from it describes itself ("hnswlib" -> "hnswlib:"; others
 // unchanged): what an index file is matched against.
 std::string canonical_index_factory(const std::string& factory);
