@@ -1,0 +1,69 @@
+#pragma once
+// facerec::train — the training toolchain on libtorch (component facerec_train, built when
+// libtorch-dev is installed). This header: the classification heads and the triplet baseline.
+//
+// MarginHead (what it represents): the last layer of a face-recognition network in training — a
+// weight row per identity, and the logits the cross-entropy loss reads:
+//   softmax  W·x + b (plain);
+//   CosFace  s·cos θ_j, and s·(cos θ_y − m) for the true class y (Wang et al. 2018);
+//   ArcFace  s·cos θ_j, and s·cos(θ_y + m) for the true class (Deng et al. 2019); where θ_y + m
+//            would pass π (cos θ_y < cos(π − m)) it is s·(cos θ_y − m·sin m) instead, so the target
+//            logit keeps falling as θ_y grows (the form insightface's arcface_torch uses).
+// θ_j is the angle between the embedding and row j, both L2-normalised.
+// Thread safety: as torch::nn::Module (not for concurrent forward/backward on one instance).
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+
+namespace facerec::train {
+
+enum class HeadKind { Softmax, CosFace, ArcFace };
+// "softmax" | "cosface" | "arcface"; throws Error(InvalidArgument) otherwise.
+HeadKind parse_head_kind(const std::string& name);
+
+struct MarginHeadOptions {
+  HeadKind kind = HeadKind::ArcFace;
+  int64_t classes = 0;  // identities
+  int64_t dim = 0;      // embedding size
+  double s = 64.0;      // scale (CosFace, ArcFace)
+  double m = 0.5;       // margin: radians for ArcFace, cosine for CosFace
+};
+
+// The margin applied to cosines: `cosine` [N, C] in [-1, 1], `labels` [N] int64 in [0, C).
+// Ensures: the logits [N, C] of the head kind (Softmax: s·cosine, no margin).
+// Throws Error(InvalidArgument) for other shapes or a label out of range.
+torch::Tensor margin_logits(const torch::Tensor& cosine, const torch::Tensor& labels, HeadKind kind, double s,
+                            double m);
+
+class MarginHeadImpl : public torch::nn::Module {
+ public:
+  // Requires: classes > 0, dim > 0, s > 0, 0 <= m < π/2. Throws Error(InvalidArgument) otherwise.
+  explicit MarginHeadImpl(const MarginHeadOptions& options);
+  // Logits [N, classes] for embeddings [N, dim] (normalised here for CosFace/ArcFace) and labels [N].
+  // Throws Error(InvalidArgument) for other shapes or a label out of range.
+  torch::Tensor forward(const torch::Tensor& embeddings, const torch::Tensor& labels);
+  const MarginHeadOptions& options() const { return options_; }
+
+  torch::Tensor weight;  // [classes, dim]
+  torch::Tensor bias;    // [classes], softmax only (undefined otherwise)
+
+ private:
+  MarginHeadOptions options_;
+};
+TORCH_MODULE(MarginHead);
+
+// The triplet baseline with batch-hard mining (Hermans et al. 2017) over a P×K batch: for every
+// anchor, its farthest positive and its nearest negative (Euclidean distance between the
+// L2-normalised embeddings), loss = mean over anchors of max(0, d(a, p) − d(a, n) + margin).
+// Anchors without a positive or without a negative in the batch do not count.
+struct TripletLoss {
+  torch::Tensor loss;              // scalar (0 when no anchor counts)
+  torch::Tensor hardest_positive;  // [N] int64, index in the batch (-1 when there is none)
+  torch::Tensor hardest_negative;  // [N] int64 (-1 when there is none)
+  int64_t anchors = 0;             // anchors that counted
+};
+// Requires: embeddings [N, D], labels [N] int64. Throws Error(InvalidArgument) otherwise.
+TripletLoss batch_hard_triplet_loss(const torch::Tensor& embeddings, const torch::Tensor& labels, double margin);
+
+}  // namespace facerec::train
