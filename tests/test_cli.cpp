@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include <sys/wait.h>
 
@@ -97,6 +98,29 @@ TEST(Cli, IdentificationReportAndComparison) {
   EXPECT_GE(compared, 5) << c.out;
   EXPECT_TRUE(std::filesystem::exists(out / "cmp.html"));
 }
+
+#ifdef FACEREC_HAS_TRAIN
+// train preview: a grid of the image and its augmented copies, the same for the same seed; a bad
+// image is exit 3.
+TEST(Cli, TrainPreviewWritesTheGridDeterministically) {
+  auto img = test::shared_dir() / "data" / "att_faces" / "s1" / "1.pgm";
+  if (!std::filesystem::exists(img)) GTEST_SKIP() << "../shared/data/att_faces is absent";
+  auto d = test::temp_dir("cli-preview");
+  auto a = run("train preview " + img.string() + " --each 4 --tile 64 --seed 3 --out " + (d / "a.png").string());
+  ASSERT_EQ(a.code, 0) << a.out;
+  auto b = run("train preview " + img.string() + " --each 4 --tile 64 --seed 3 --out " + (d / "b.png").string());
+  ASSERT_EQ(b.code, 0) << b.out;
+  cv::Mat ga = cv::imread((d / "a.png").string()), gb = cv::imread((d / "b.png").string());
+  ASSERT_EQ(ga.size(), cv::Size(5 * 64, 64));
+  EXPECT_EQ(cv::norm(ga, gb, cv::NORM_INF), 0.0);
+  auto c = run("train preview " + img.string() + " --each 4 --tile 64 --seed 4 --out " + (d / "c.png").string());
+  ASSERT_EQ(c.code, 0) << c.out;
+  EXPECT_GT(cv::norm(ga, cv::imread((d / "c.png").string()), cv::NORM_INF), 0.0);
+  std::ofstream(d / "bad.jpg") << "not an image";
+  EXPECT_EQ(run("train preview " + (d / "bad.jpg").string() + " --out " + (d / "x.png").string()).code, 3);
+  EXPECT_EQ(run("train preview " + img.string() + " --flip-p 2 --out " + (d / "x.png").string()).code, 2);
+}
+#endif
 
 TEST(Cli, EvalRejectsBadInput) {
   auto d = test::temp_dir("cli-bad");

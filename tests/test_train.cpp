@@ -2,7 +2,10 @@
 // ArcFace's branch beyond θ + m = π), a finite-difference check of the head's gradients, and
 // batch-hard triplet mining on a batch whose hardest pairs are known.
 #include <facerec/error.hpp>
+#include <facerec/train/augment.hpp>
 #include <facerec/train/losses.hpp>
+
+#include <opencv2/imgproc.hpp>
 
 #include <gtest/gtest.h>
 
@@ -130,6 +133,127 @@ TEST(TrainTriplet, BatchHardMiningPicksTheHardestPairs) {
   auto x = torch::ones({4, 3}).requires_grad_(true);
   batch_hard_triplet_loss(x, i64({0, 0, 1, 1}), 0.2).loss.backward();
   EXPECT_TRUE(torch::isfinite(x.grad()).all().item<bool>());
+}
+
+// A sharp, colourful test card: edges for blur and JPEG to soften, hues to shift.
+cv::Mat card() {
+  cv::Mat m(112, 112, CV_8UC3, cv::Scalar(60, 120, 200));
+  for (int i = 0; i < 112; i += 8) cv::line(m, {i, 0}, {i, 111}, cv::Scalar(250, 250, 250), 1);
+  cv::circle(m, {40, 60}, 20, cv::Scalar(20, 200, 40), -1);
+  cv::rectangle(m, {70, 10}, {100, 40}, cv::Scalar(200, 30, 30), -1);
+  return m;
+}
+
+double sharpness(const cv::Mat& bgr) {  // mean absolute Laplacian of the grey image
+  cv::Mat g, l;
+  cv::cvtColor(bgr, g, cv::COLOR_BGR2GRAY);
+  cv::Laplacian(g, l, CV_32F);
+  return cv::mean(cv::abs(l))[0];
+}
+
+TEST(TrainAugment, SameSeedSameImageOtherSeedOtherImage) {
+  AugmentOptions o;
+  o.flip_p = o.jpeg_p = o.blur_p = o.hue_p = o.tone_p = o.lowres_p = 0.5;
+  auto a = augment(card(), o, 42), b = augment(card(), o, 42);
+  EXPECT_EQ(cv::norm(a, b, cv::NORM_INF), 0.0);
+  int differ = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) differ += cv::norm(augment(card(), o, seed), a, cv::NORM_INF) > 0;
+  EXPECT_GE(differ, 9);
+  // changing one probability leaves the other operations' draws alone
+  AugmentRecord r1, r2;
+  AugmentOptions o2 = o;
+  o2.flip_p = 0;
+  augment(card(), o, 7, &r1);
+  augment(card(), o2, 7, &r2);
+  EXPECT_FALSE(r2.flip);
+  EXPECT_EQ(r1.jpeg_quality, r2.jpeg_quality);
+  EXPECT_EQ(r1.lowres, r2.lowres);
+  EXPECT_EQ(r1.hue_deg, r2.hue_deg);
+}
+
+TEST(TrainAugment, EachOperationStaysInItsRangeAndDoesWhatItSays) {
+  const cv::Mat in = card();
+  AugmentOptions none;
+  none.flip_p = none.jpeg_p = none.blur_p = none.hue_p = none.tone_p = none.lowres_p = 0;
+  AugmentRecord r;
+  EXPECT_EQ(cv::norm(augment(in, none, 3, &r), in, cv::NORM_INF), 0.0) << "all probabilities 0: unchanged";
+  EXPECT_EQ(r.describe(), "none");
+
+  AugmentOptions flip = none;
+  flip.flip_p = 1;
+  cv::Mat mirrored;
+  cv::flip(in, mirrored, 1);
+  EXPECT_EQ(cv::norm(augment(in, flip, 3), mirrored, cv::NORM_INF), 0.0);
+
+  AugmentOptions all;
+  all.flip_p = all.jpeg_p = all.blur_p = all.hue_p = all.tone_p = all.lowres_p = 1;
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    cv::Mat out = augment(in, all, seed, &r);
+    ASSERT_EQ(out.size(), in.size());
+    ASSERT_EQ(out.type(), in.type());
+    EXPECT_TRUE(r.flip);
+    EXPECT_GE(r.jpeg_quality, all.jpeg_quality_min);
+    EXPECT_LE(r.jpeg_quality, all.jpeg_quality_max);
+    EXPECT_TRUE((r.gaussian_sigma >= all.gaussian_sigma_min && r.gaussian_sigma <= all.gaussian_sigma_max) !=
+                (r.motion_length >= all.motion_length_min && r.motion_length <= all.motion_length_max))
+        << "exactly one blur: " << r.describe();
+    EXPECT_LE(std::abs(r.hue_deg), all.hue_max_deg + 1.5);  // hue is quantised to 360/256 degrees
+    EXPECT_LE(std::abs(r.brightness), all.brightness_max);
+    EXPECT_GE(r.contrast, all.contrast_min);
+    EXPECT_LE(r.contrast, all.contrast_max);
+    EXPECT_GE(r.lowres, all.lowres_min);
+    EXPECT_LE(r.lowres, all.lowres_max);
+  }
+  // blur and low resolution soften: each alone lowers the sharpness
+  for (auto set : {+[](AugmentOptions& x) { x.blur_p = 1; }, +[](AugmentOptions& x) { x.lowres_p = 1; }}) {
+    AugmentOptions one = none;
+    set(one);
+    EXPECT_LT(sharpness(augment(in, one, 5, &r)), 0.9 * sharpness(in)) << r.describe();
+  }
+  // JPEG changes the image, more at low quality than at high
+  auto jpeg_error = [&](int lo, int hi) {
+    AugmentOptions j = none;
+    j.jpeg_p = 1;
+    j.jpeg_quality_min = lo;
+    j.jpeg_quality_max = hi;
+    cv::Mat d;
+    cv::absdiff(augment(in, j, 5), in, d);
+    return cv::mean(d)[0];
+  };
+  EXPECT_GT(jpeg_error(20, 30), 1.5 * jpeg_error(95, 100));
+  EXPECT_GT(jpeg_error(95, 100), 0.0);
+  // a hue shift moves the green disc's hue by the recorded amount
+  AugmentOptions hue = none;
+  hue.hue_p = 1;
+  hue.hue_max_deg = 30;
+  cv::Mat shifted = augment(in, hue, 11, &r), h0, h1;
+  ASSERT_NE(r.hue_deg, 0);
+  cv::cvtColor(in, h0, cv::COLOR_BGR2HSV_FULL);
+  cv::cvtColor(shifted, h1, cv::COLOR_BGR2HSV_FULL);
+  double moved = (int(h1.at<cv::Vec3b>(60, 40)[0]) - int(h0.at<cv::Vec3b>(60, 40)[0])) * 360.0 / 256.0;
+  EXPECT_NEAR(moved, r.hue_deg, 3.0);
+}
+
+TEST(TrainAugment, BadOptionsAndImagesAreClearErrors) {
+  AugmentOptions o;
+  o.flip_p = 1.5;
+  EXPECT_THROW(validate(o), Error);
+  o = {};
+  o.jpeg_quality_min = 95;
+  o.jpeg_quality_max = 20;
+  try {
+    augment(card(), o, 1);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("jpeg_quality"), std::string::npos) << e.what();
+  }
+  try {
+    augment(cv::Mat(10, 10, CV_8UC1), AugmentOptions{}, 1);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
+  }
 }
 
 }  // namespace

@@ -44,5 +44,7 @@ void add_gallery_commands(CLI::App& app, Action* action);
 void add_serve_command(CLI::App& app, Action* action);
 // eval lfw
 void add_eval_commands(CLI::App& app, Action* action);
+// train (only in builds with the training toolchain: FACEREC_HAS_TRAIN)
+void add_train_commands(CLI::App& app, Action* action);
 
 }  // namespace facerec::cli

@@ -71,6 +71,9 @@ int main(int argc, char** argv) {
   facerec::cli::add_serve_command(app, &action);
   facerec::cli::add_eval_commands(app, &action);
   facerec::cli::add_models_commands(app, &action);
+#ifdef FACEREC_HAS_TRAIN
+  facerec::cli::add_train_commands(app, &action);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
