@@ -3,6 +3,7 @@
 // batch-hard triplet mining on a batch whose hardest pairs are known.
 #include <facerec/error.hpp>
 #include <facerec/train/augment.hpp>
+#include <facerec/train/backbones.hpp>
 #include <facerec/train/losses.hpp>
 
 #include <opencv2/imgproc.hpp>
@@ -254,6 +255,30 @@ TEST(TrainAugment, BadOptionsAndImagesAreClearErrors) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::InvalidArgument);
   }
+}
+
+// The paper's figures (Chen et al. 2018, table 2 / section 4): 0.99 M parameters and 221 M
+// multiply-adds at 112x112 with a 128-d embedding.
+TEST(TrainBackbones, MobileFaceNetHasThePapersSizeAndShape) {
+  torch::manual_seed(1);
+  MobileFaceNet net(BackboneOptions{});
+  int64_t params = 0;
+  for (const auto& p : net->parameters()) params += p.numel();
+  EXPECT_GT(params, 900'000);
+  EXPECT_LT(params, 1'100'000) << params;
+  const int64_t madds = multiply_adds(net);
+  EXPECT_NEAR(double(madds), 221e6, 0.08 * 221e6) << madds;
+  auto x = torch::randn({2, 3, 112, 112});
+  auto y = net->forward(x);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{2, 128}));
+  y.sum().backward();
+  for (const auto& p : net->parameters())
+    ASSERT_TRUE(p.grad().defined() && torch::isfinite(p.grad()).all().item<bool>());
+  MobileFaceNet wide(BackboneOptions{"mobilefacenet", 192, 128});
+  EXPECT_EQ(wide->forward(torch::randn({2, 3, 128, 128})).sizes(), (std::vector<int64_t>{2, 192}));
+  EXPECT_THROW(net->forward(torch::randn({1, 3, 96, 96})), Error);
+  EXPECT_THROW(MobileFaceNet(BackboneOptions{"mobilefacenet", 128, 100}), Error);
+  EXPECT_THROW(MobileFaceNet(BackboneOptions{"resnet", 128, 112}), Error);
 }
 
 }  // namespace
