@@ -26,7 +26,7 @@ fi
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 cmake -S . -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DFACEREC_BUILD_TESTS=OFF -DFACEREC_BUILD_BENCH=OFF -DFACEREC_BUILD_FUZZERS=ON -DFACEREC_BUILD_PYTHON=OFF \
+  -DFACEREC_BUILD_TESTS=OFF -DFACEREC_BUILD_BENCH=OFF -DFACEREC_BUILD_FUZZERS=ON -DFACEREC_BUILD_PYTHON=OFF -DFACEREC_BUILD_TRAIN=OFF \
   -DBUILD_SHARED_LIBS=OFF \
   -DCMAKE_CXX_FLAGS="$SAN -fsanitize=fuzzer-no-link" -DCMAKE_EXE_LINKER_FLAGS="$SAN" >/dev/null
 cmake --build "$B" -j "$(nproc)" --target fuzz_seeds $(printf 'fuzz_%s ' "${TARGETS[@]}")

@@ -32,7 +32,9 @@ std::vector<EmbeddingVariant> parse_embedding_variants(const std::string& list, 
     std::string name = list.substr(start, end - start);
     start = end + 1;
     if (name.empty()) continue;
-    auto [e, with_flip, with_zoom] = parse_tta_name(name);  // NAME[+flip][+zoom], in either order
+    const TtaName t = parse_tta_name(name);  // NAME[+flip][+zoom], in either order
+    const std::string& e = t.base;
+    const bool with_flip = t.flip, with_zoom = t.zoom;  // (plain names: clang 14 cannot capture bindings)
     for (bool f : {false, true})
       if ((with_and_without_flip || f == with_flip) && std::none_of(v.begin(), v.end(), [&](const EmbeddingVariant& x) {
             return x.embedder == e && x.flip == f && x.zoom == with_zoom;

@@ -154,12 +154,13 @@ std::filesystem::path Manifest::default_path() {
 void Manifest::set_thresholds(const std::string& model, const std::vector<std::pair<std::string, double>>& thresholds) {
   auto it = std::find_if(models_.begin(), models_.end(), [&](const ModelEntry& m) { return m.name == model; });
   if (it == models_.end()) this->model(model);  // throws NotFound listing the names
-  for (const auto& [k, v] : thresholds) {
+  for (const auto& kv : thresholds) {           // (not a structured binding: clang 14 cannot capture those)
+    const std::string& k = kv.first;
     auto t = std::find_if(it->thresholds.begin(), it->thresholds.end(), [&](const auto& p) { return p.first == k; });
     if (t != it->thresholds.end())
-      t->second = v;
+      t->second = kv.second;
     else
-      it->thresholds.emplace_back(k, v);
+      it->thresholds.push_back(kv);
   }
 }
 
