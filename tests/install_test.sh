@@ -28,6 +28,10 @@ pc_bin="$prefix/consumer-pc"
 PKG_CONFIG_PATH="$prefix/lib/pkgconfig" \
   c++ -std=c++17 "$src/tests/consumer/main.cpp" -o "$pc_bin" \
   $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs facerec-all) -Wl,-rpath,"$prefix/lib"
+# the installed CLI runs from the prefix and reads the installed manifest
+models_out=$(env -u FACEREC_MANIFEST "$prefix/bin/facerec" models list --json) \
+  || { echo "FAIL: the installed facerec CLI does not run" >&2; exit 1; }
+grep -q '"face_recognition_model"' <<<"$models_out" || { echo "FAIL: installed CLI lists no models" >&2; exit 1; }
 for bin in "$prefix/consumer-build/consumer" "$pc_bin"; do
   out=$(env -u FACEREC_MANIFEST "$bin" $photo)
   echo "$out"

@@ -33,7 +33,7 @@ int preview(const PreviewArgs& a) {
     img.copyTo(grid(cv::Rect(0, int(r) * a.tile, a.tile, a.tile)));
     for (int c = 1; c < cols; ++c) {
       train::AugmentRecord rec;
-      // the seed of a sample: (run seed, image, variant), as the trainer derives it
+      // one seed per (run seed, image, copy)
       cv::Mat aug = train::augment(img, a.augment, a.seed * 1000003u + r * 1009u + uint64_t(c), &rec);
       aug.copyTo(grid(cv::Rect(c * a.tile, int(r) * a.tile, a.tile, a.tile)));
       std::printf("%s\t%d\t%s\n", a.images[r].c_str(), c, rec.describe().c_str());
