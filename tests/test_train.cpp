@@ -4,13 +4,19 @@
 #include <facerec/error.hpp>
 #include <facerec/train/augment.hpp>
 #include <facerec/train/backbones.hpp>
+#include <facerec/train/data.hpp>
 #include <facerec/train/losses.hpp>
 
 #include <opencv2/imgproc.hpp>
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
 
 namespace facerec::train {
 namespace {
@@ -279,6 +285,80 @@ TEST(TrainBackbones, MobileFaceNetHasThePapersSizeAndShape) {
   EXPECT_THROW(net->forward(torch::randn({1, 3, 96, 96})), Error);
   EXPECT_THROW(MobileFaceNet(BackboneOptions{"mobilefacenet", 128, 100}), Error);
   EXPECT_THROW(MobileFaceNet(BackboneOptions{"resnet", 128, 112}), Error);
+}
+
+// A dataset of empty image files: identity i has i images (0..9), so min_images filters by index.
+std::filesystem::path toy_dataset() {
+  auto root = std::filesystem::temp_directory_path() / ("facerec-train-data-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(root);
+  for (int i = 0; i < 10; ++i) {
+    auto d = root / ("id" + std::to_string(i));
+    std::filesystem::create_directories(d);
+    for (int j = 0; j < i; ++j) std::ofstream(d / (std::to_string(j) + ".jpg")).put('x');
+  }
+  return root;
+}
+
+TEST(TrainData, SplitByIdentityIsFilteredDisjointAndSeeded) {
+  auto root = toy_dataset();
+  SplitOptions o;
+  o.min_images = 3;  // id3 .. id9 stay (7 identities)
+  o.validation_share = 0.3;
+  auto a = split_identity_folders(root, o), b = split_identity_folders(root, o);
+  EXPECT_EQ(a.dropped_identities, 2u);  // id1, id2 (id0 has no images: not an identity folder)
+  EXPECT_EQ(a.train_identities.size() + a.validation_identities.size(), 7u);
+  EXPECT_EQ(a.validation_identities.size(), 2u);  // floor(7 * 0.3)
+  EXPECT_EQ(a.train_identities, b.train_identities);
+  for (const auto& v : a.validation_identities)
+    EXPECT_EQ(std::count(a.train_identities.begin(), a.train_identities.end(), v), 0) << v;
+  for (const auto& s : a.train) EXPECT_EQ(s.image.substr(0, s.image.find('/')), a.train_identities.at(size_t(s.label)));
+  size_t images = a.train.size() + a.validation.size();
+  EXPECT_EQ(images, size_t(3 + 4 + 5 + 6 + 7 + 8 + 9));
+  o.seed = 2;
+  bool differs = false;
+  for (uint64_t seed = 2; seed < 12 && !differs; ++seed) {
+    o.seed = seed;
+    differs = split_identity_folders(root, o).validation_identities != a.validation_identities;
+  }
+  EXPECT_TRUE(differs) << "the seed chooses the validation identities";
+  o.min_images = 100;
+  EXPECT_THROW(split_identity_folders(root, o), Error);
+  o.min_images = 2;
+  o.validation_share = 1.0;
+  EXPECT_THROW(split_identity_folders(root, o), Error);
+  std::filesystem::remove_all(root);
+}
+
+TEST(TrainData, PkBatchesHavePIdentitiesOfKAndDependOnlyOnSeedAndIndex) {
+  auto root = toy_dataset();
+  SplitOptions o;
+  o.min_images = 1;
+  o.validation_share = 0;
+  auto split = split_identity_folders(root, o);  // id1 .. id9: 1 .. 9 images
+  PkSampler pk(split.train, 4, 3, 99);
+  EXPECT_EQ(pk.identities(), 9u);
+  for (uint64_t b = 0; b < 50; ++b) {
+    auto idx = pk.batch(b);
+    ASSERT_EQ(idx.size(), 12u);
+    std::map<int64_t, std::vector<size_t>> per;
+    for (size_t i : idx) per[split.train.at(i).label].push_back(i);
+    ASSERT_EQ(per.size(), 4u) << "P distinct identities";
+    for (const auto& [label, v] : per) {
+      EXPECT_EQ(v.size(), 3u);
+      std::set<size_t> distinct(v.begin(), v.end());
+      size_t have = 0;
+      for (const auto& s : split.train) have += s.label == label;
+      if (have >= 3)
+        EXPECT_EQ(distinct.size(), 3u) << "without replacement when there are K images";
+      else
+        EXPECT_LE(distinct.size(), have) << "with replacement below K";
+    }
+    EXPECT_EQ(idx, PkSampler(split.train, 4, 3, 99).batch(b)) << "a resumed run draws the same batch";
+  }
+  EXPECT_NE(pk.batch(0), pk.batch(1));
+  EXPECT_THROW(PkSampler(split.train, 10, 2, 1), Error);
+  EXPECT_THROW(PkSampler(split.train, 2, 0, 1), Error);
+  std::filesystem::remove_all(root);
 }
 
 }  // namespace
