@@ -55,6 +55,10 @@ class FaceDetector {
   virtual std::unique_ptr<FaceDetector> clone() const = 0;
 };
 
+// The model names a detector name stands for: "a" -> {a}, "a+b" -> {a, b}.
+// Throws Error(InvalidArgument) for an empty part or more than two.
+std::vector<std::string> detector_models(const std::string& name);
+
 // Creates the detector `options` name: a detect model of the manifest ("a+b" joins two).
 // Requires: the models named (model, close_range_model, verifier) are in `manifest` and imported.
 // Throws Error(InvalidArgument) for a malformed name or a model of another task, Error(NotFound)

@@ -64,13 +64,25 @@ const Detection* nearest_to_centre(const std::vector<Detection>& dets, const cv:
 std::unique_ptr<FaceDetector> make_blazeface_detector(const Manifest& manifest, const DetectorOptions& options);
 std::unique_ptr<FaceDetector> make_faceboxes_detector(const Manifest& manifest, const DetectorOptions& options);
 
+std::vector<std::string> detector_models(const std::string& name) {
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t plus = name.find('+', start);
+    parts.push_back(name.substr(start, plus == std::string::npos ? std::string::npos : plus - start));
+    if (plus == std::string::npos) break;
+    start = plus + 1;
+  }
+  for (const auto& p : parts)
+    if (p.empty() || parts.size() > 2)
+      throw Error(ErrorKind::InvalidArgument, "detector '" + name + "': expected one or two models (a+b)");
+  return parts;
+}
+
 std::unique_ptr<FaceDetector> make_detector(const Manifest& manifest, const DetectorOptions& options) {
-  if (auto plus = options.model.find('+'); plus != std::string::npos) {  // "first+second"
+  if (auto parts = detector_models(options.model); parts.size() == 2) {  // "first+second"
     DetectorOptions a = options, b = options;
-    a.model = options.model.substr(0, plus);
-    b.model = options.model.substr(plus + 1);
-    if (a.model.empty() || b.model.empty() || b.model.find('+') != std::string::npos)
-      throw Error(ErrorKind::InvalidArgument, "detector '" + options.model + "': expected one or two models (a+b)");
+    a.model = parts[0];
+    b.model = parts[1];
     a.max_faces = b.max_faces = 0;
     return std::make_unique<CombinedDetector>(make_detector(manifest, a), make_detector(manifest, b),
                                               options.max_faces);

@@ -48,10 +48,7 @@ std::vector<EmbeddingVariant> parse_embedding_variants(const std::string& list, 
 std::vector<std::string> models_used(const DatasetEmbedOptions& o) {
   const auto& p = o.pipeline;
   std::vector<std::string> m{p.detector.close_range_model, p.detector.verifier, p.landmarker.model};
-  for (size_t a = 0, b; a <= p.detector.model.size(); a = b + 1) {  // "first+second"
-    b = std::min(p.detector.model.find('+', a), p.detector.model.size());
-    m.push_back(p.detector.model.substr(a, b - a));
-  }
+  for (const auto& d : detector_models(p.detector.model)) m.push_back(d);
   for (const auto& v : o.variants) m.push_back(v.embedder);
   return m;
 }
