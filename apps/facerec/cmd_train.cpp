@@ -5,12 +5,19 @@
 #include <facerec/error.hpp>
 #include <facerec/image.hpp>
 #include <facerec/train/augment.hpp>
+#include <facerec/train/trainer.hpp>
+
+#include <nlohmann/json.hpp>
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 
 namespace facerec::cli {
 namespace {
@@ -44,11 +51,150 @@ int preview(const PreviewArgs& a) {
   return kOk;
 }
 
+struct RunArgs {
+  std::string run_dir, config;
+  std::vector<std::string> set;
+  bool resume = false;
+  int64_t stop_after = 0;
+};
+
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_signal(int) { g_interrupted = true; }
+
+std::string clock_text(double s) {
+  char b[32];
+  const long t = long(std::max(0.0, s));
+  if (t >= 3600)
+    std::snprintf(b, sizeof b, "%ldh%02ldm", t / 3600, t / 60 % 60);
+  else
+    std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
+  return b;
+}
+
+// "a.b=value": the value as JSON when it parses (numbers, true, [1,2]), else as a string.
+void apply_set(nlohmann::json& j, const std::string& kv) {
+  const auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw Error(ErrorKind::InvalidArgument, "--set " + kv + ": expected key=value");
+  const std::string key = kv.substr(0, eq), text = kv.substr(eq + 1);
+  nlohmann::json v;
+  try {
+    v = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception&) {
+    v = text;
+  }
+  nlohmann::json* at = &j;
+  std::stringstream ks(key);
+  std::vector<std::string> parts;
+  for (std::string p; std::getline(ks, p, '.');) parts.push_back(p);
+  for (size_t i = 0; i + 1 < parts.size(); ++i) at = &(*at)[parts[i]];
+  (*at)[parts.back()] = v;
+}
+
+int run(const RunArgs& a) {
+  nlohmann::json j = nlohmann::json::object();
+  const auto stored = std::filesystem::path(a.run_dir) / "config.json";
+  auto parse_file = [](const std::string& f) {
+    std::ifstream in(f);
+    if (!in) throw Error(ErrorKind::NotFound, "cannot read " + f);
+    try {
+      return nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(ErrorKind::InvalidArgument, f + " is not valid JSON: " + e.what());
+    }
+  };
+  if (!a.config.empty())
+    j = parse_file(a.config);
+  else if (a.resume && std::filesystem::exists(stored))
+    j = parse_file(stored.string());
+  for (const auto& kv : a.set) apply_set(j, kv);
+  auto cfg = train::TrainConfig::from_json(j);
+  train::Trainer t(manifest(), cfg, a.run_dir, a.resume);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const int64_t start = t.step();
+  std::fprintf(stderr, "[train] %s: step %lld of %lld\n", a.run_dir.c_str(), static_cast<long long>(start),
+               static_cast<long long>(t.config().steps));
+  const int64_t done =
+      t.run([&](int64_t step) { return !g_interrupted && (a.stop_after == 0 || step - start < a.stop_after); },
+            [](const train::TrainProgress& p) {
+              std::fprintf(stderr, "[train] step %lld/%lld  loss %.4f  acc %.3f  lr %.5f  %.1f samples/s  ETA %s\n",
+                           static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.accuracy, p.lr,
+                           p.samples_per_s, clock_text(p.eta_s).c_str());
+            },
+            [](const std::string& m) { std::fprintf(stderr, "[train] %s\n", m.c_str()); });
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  std::fprintf(stderr, "[train] stopped at step %lld; checkpoint in %s/checkpoints, report %s/report.html\n",
+               static_cast<long long>(done), a.run_dir.c_str(), a.run_dir.c_str());
+  if (done < t.config().steps) {
+    std::fprintf(stderr, "[train] not finished: continue with `facerec train run %s --resume`\n", a.run_dir.c_str());
+    return g_interrupted ? 130 : kOk;
+  }
+  return kOk;
+}
+
+struct ExportArgs {
+  std::string run_dir, name, manifest_out, checkpoint;
+};
+
+int export_cmd(const ExportArgs& a) {
+  const auto r = train::export_run(manifest(), a.run_dir, a.name, a.manifest_out, a.checkpoint);
+  std::printf("%s\t%s\n", r.onnx.string().c_str(), r.sha256.c_str());
+  std::fprintf(stderr,
+               "export: %s (%lld parameters, %.1f M multiply-adds); parity with libtorch: reference %.2e, "
+               "opencv-dnn %.2e; entry '%s' in %s\n"
+               "next: facerec --manifest %s eval lfw --embedder %s --calibrate ...\n",
+               r.onnx.string().c_str(), static_cast<long long>(r.parameters), double(r.multiply_adds) / 1e6,
+               r.max_diff_reference, r.max_diff_opencv, a.name.c_str(), a.manifest_out.c_str(), a.manifest_out.c_str(),
+               a.name.c_str());
+  return kOk;
+}
+
 }  // namespace
 
 void add_train_commands(CLI::App& app, Action* action) {
-  auto* tr = app.add_subcommand("train", "Train face networks (libtorch): augmentation preview; more to come");
+  auto* tr = app.add_subcommand("train", "Train face networks (libtorch): run, export, report, preview");
   tr->require_subcommand(1);
+  {
+    auto* rn = tr->add_subcommand("run", "Train (or resume) a run: checkpoints, log.jsonl and report.html in RUN_DIR");
+    auto r = std::make_shared<RunArgs>();
+    rn->add_option("run_dir", r->run_dir, "Run directory")->required();
+    rn->add_option("--config", r->config, "Training config (JSON; see README: Training)")->check(CLI::ExistingFile);
+    rn->add_option("--set", r->set, "Override a config field: key=value (repeatable; augmentation.flip_p=0.5)");
+    rn->add_flag("--resume", r->resume, "Continue the run in RUN_DIR from its latest intact checkpoint");
+    rn->add_option("--stop-after", r->stop_after, "Stop (with a checkpoint) after this many steps of this session")
+        ->check(CLI::NonNegativeNumber);
+    rn->callback([=] { *action = [=] { return run(*r); }; });
+  }
+  {
+    auto* ex = tr->add_subcommand("export", "Export a run's network as a facerec model (ONNX + manifest entry)");
+    auto e = std::make_shared<ExportArgs>();
+    ex->add_option("run_dir", e->run_dir, "Run directory")->required()->check(CLI::ExistingDirectory);
+    ex->add_option("--name", e->name, "Model name in the manifest")->required();
+    ex->add_option("--manifest-out", e->manifest_out,
+                   "Manifest to add the model to (created from the current manifest when missing); the ONNX "
+                   "goes to trained/ beside it")
+        ->required();
+    ex->add_option("--checkpoint", e->checkpoint, "A checkpoint other than the latest")->check(CLI::ExistingFile);
+    ex->callback([=] { *action = [=] { return export_cmd(*e); }; });
+  }
+  {
+    auto* rp = tr->add_subcommand("report", "Rewrite RUN_DIR/report.html from its log");
+    auto d = std::make_shared<std::string>();
+    rp->add_option("run_dir", *d, "Run directory")->required()->check(CLI::ExistingDirectory);
+    rp->callback([=] {
+      *action = [=] {
+        train::Trainer t(manifest(),
+                         train::TrainConfig::from_json(
+                             nlohmann::json::parse(std::ifstream(std::filesystem::path(*d) / "config.json"))),
+                         *d, true);
+        t.write_report();
+        std::fprintf(stderr, "report: %s/report.html\n", d->c_str());
+        return kOk;
+      };
+    });
+  }
   auto* pv = tr->add_subcommand("preview", "Write a grid: each image (first column) and augmented copies of it");
   auto a = std::make_shared<PreviewArgs>();
   pv->add_option("images", a->images, "Images (aligned crops or any photo; shown at --tile px)")

@@ -66,10 +66,13 @@ struct ModelEntry {
   // landmarks "ibug68" | "facemesh"; empty for other tasks.
   std::string family;
   // embed only: the crop the network was trained on: "arcface" (five-point ArcFace template) or
-  // "dlib-chip" (dlib's face chip, padding 0.25).
+  // "dlib-chip" (dlib's face chip, padding 0.25); "arcface-tight": the template scaled to the input
+  // size without the extra context "arcface" adds above 112 (what `facerec train` aligns to).
   std::string alignment;
-  std::string package;             // key of a PackageSource
-  std::string format;              // "tfjs-graph" or "faceapi-weights"
+  std::string package;  // key of a PackageSource
+  // "tfjs-graph" or "faceapi-weights" (imported from a package by `facerec models fetch`), or
+  // "onnx": a model file beside the manifest (trained here: `facerec train export`), no package
+  std::string format;
   std::string arch;                // for faceapi-weights: "face_recognition" | "face_landmark_68"
   std::vector<std::string> files;  // paths inside the package that the import reads
   std::string weights_dtype;       // float32 | float16 | uint8 (as stored in the package)
@@ -80,6 +83,8 @@ struct ModelEntry {
   std::vector<OutputSpec> outputs;
   std::vector<std::pair<std::string, double>> thresholds;  // name -> value (calibrated later)
   std::optional<GraphCut> cut;                             // tfjs-graph only: import this part
+  std::filesystem::path file;                              // onnx only: files[0] resolved against the manifest's folder
+  std::string sha256;                                      // onnx only: of that file
 
   std::string onnx_file() const { return name + ".onnx"; }
   // The output whose role is `role`. Throws Error(BadModel) naming the model when none has it.
@@ -114,12 +119,18 @@ class Manifest {
   // Records calibrated thresholds of `model` (name -> value; an existing name is replaced, new
   // names are appended). Throws Error(NotFound) for an unknown model.
   void set_thresholds(const std::string& model, const std::vector<std::pair<std::string, double>>& thresholds);
+  // Adds a model entry (a JSON object, as in the file), or replaces the entry of the same name;
+  // relative onnx files are resolved against `folder`. Throws Error(BadModel) as load() for a
+  // malformed entry (the manifest is then unchanged).
+  void add_model(const std::string& entry_json, const std::filesystem::path& folder);
   // Writes the manifest to `path` atomically (a temporary file renamed over it): every field as
   // loaded, in its order, with the thresholds as they are now. Throws Error(Io), and
   // Error(InvalidArgument) for a Manifest that was never loaded.
   void save(const std::filesystem::path& path) const;
 
  private:
+  // Fills packages_ and models_ from the JSON text (onnx files resolved against `folder`).
+  void parse(const std::string& text, const std::filesystem::path& folder);
   std::filesystem::path path_;
   std::string text_;  // the file as loaded: save() keeps what this struct does not model
   std::vector<PackageSource> packages_;
@@ -128,8 +139,9 @@ class Manifest {
 
 // The cache directory (created on demand by fetch_models).
 std::filesystem::path models_dir();
-// Path of a model's ONNX file in the cache. Throws Error(NotFound) with a hint to run
-// `facerec models fetch` when it has not been imported yet.
+// Path of a model's ONNX file: in the cache for imported models (throws Error(NotFound) with a
+// hint to run `facerec models fetch` when it has not been imported yet), beside the manifest for
+// format "onnx" (throws Error(NotFound) when missing, Error(BadModel) when its sha256 differs).
 std::filesystem::path model_path(const ModelEntry& model);
 
 }  // namespace facerec

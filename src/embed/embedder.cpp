@@ -17,7 +17,7 @@
 namespace facerec {
 namespace {
 
-enum class Alignment { DlibChip, ArcFace };
+enum class Alignment { DlibChip, ArcFace, ArcFaceTight };
 
 class NetEmbedder final : public FaceEmbedder {
  public:
@@ -27,7 +27,9 @@ class NetEmbedder final : public FaceEmbedder {
     entry_ = manifest.model(o.model);
     if (entry_.task != "embed")
       throw Error(ErrorKind::InvalidArgument, "model '" + o.model + "' is not a face embedder");
-    alignment_ = entry_.alignment == "dlib-chip" ? Alignment::DlibChip : Alignment::ArcFace;
+    alignment_ = entry_.alignment == "dlib-chip"       ? Alignment::DlibChip
+                 : entry_.alignment == "arcface-tight" ? Alignment::ArcFaceTight
+                                                       : Alignment::ArcFace;
     BackendOptions bo;
     bo.threads = o.threads;
     net_ = load_backend(o.backend, model_path(entry_).string(), bo);
@@ -41,7 +43,8 @@ class NetEmbedder final : public FaceEmbedder {
       if (l68.size() == 68) return dlib_face_chip(bgr, l68, S, 0.25);
       return dlib_face_chip(bgr, five, S, 0.25);
     }
-    if (S == 112) return warp_to_template(bgr, five, S);
+    // arcface-tight: the template scaled to the input (as facerec's trainer aligns at any size)
+    if (S == 112 || alignment_ == Alignment::ArcFaceTight) return warp_to_template(bgr, five, S);
     // larger inputs (faceres, 224): the ArcFace template with 25% more context around it
     std::vector<cv::Point2f> tmpl, pts(five.begin(), five.end());
     for (const auto& p : arcface_template_112())

@@ -1,4 +1,5 @@
 #include "common/fs.hpp"
+#include "common/sha256.hpp"
 
 #include <facerec/error.hpp>
 #include <facerec/models.hpp>
@@ -34,14 +35,49 @@ void read3(const nlohmann::ordered_json& j, const char* key, float (&out)[3], co
 }  // namespace
 
 Manifest Manifest::load(const std::filesystem::path& path) {
-  nlohmann::ordered_json j;
-  try {
-    j = nlohmann::ordered_json::parse(detail::read_file(path));
-  } catch (const nlohmann::ordered_json::exception& e) {
-    throw Error(ErrorKind::BadModel, "manifest " + path.string() + " is not valid JSON: " + e.what());
-  }
   Manifest m;
   m.path_ = path;
+  m.parse(detail::read_file(path), std::filesystem::absolute(path).parent_path());
+  return m;
+}
+
+void Manifest::add_model(const std::string& entry_json, const std::filesystem::path& folder) {
+  nlohmann::ordered_json j, e;
+  try {
+    j = nlohmann::ordered_json::parse(text_);
+    e = nlohmann::ordered_json::parse(entry_json);
+  } catch (const nlohmann::ordered_json::exception& ex) {
+    throw Error(ErrorKind::BadModel, std::string("manifest: the new entry is not valid JSON: ") + ex.what());
+  }
+  if (!e.is_object() || !e.contains("name") || !e["name"].is_string())
+    throw Error(ErrorKind::BadModel, "manifest: a model entry needs a name");
+  auto& models = j["models"];
+  bool replaced = false;
+  for (auto& x : models)
+    if (x.value("name", std::string()) == e["name"].get<std::string>()) {
+      x = e;
+      replaced = true;
+    }
+  if (!replaced) models.push_back(e);
+  Manifest next;
+  next.path_ = path_;
+  next.parse(j.dump(), folder);  // validates the whole manifest before anything changes
+  // thresholds set on this object survive (the entry's own, if any, win for its model)
+  for (const auto& m : models_)
+    if (m.name != e["name"].get<std::string>() && !m.thresholds.empty()) next.set_thresholds(m.name, m.thresholds);
+  *this = std::move(next);
+}
+
+void Manifest::parse(const std::string& text, const std::filesystem::path& folder) {
+  nlohmann::ordered_json j;
+  try {
+    j = nlohmann::ordered_json::parse(text);
+  } catch (const nlohmann::ordered_json::exception& e) {
+    throw Error(ErrorKind::BadModel, "manifest " + path_.string() + " is not valid JSON: " + e.what());
+  }
+  Manifest& m = *this;
+  m.packages_.clear();
+  m.models_.clear();
   m.text_ = j.dump();
   for (const auto& p : field<nlohmann::ordered_json>(j, "packages", "root")) {
     PackageSource s;
@@ -58,14 +94,24 @@ Manifest Manifest::load(const std::filesystem::path& path) {
     me.task = field<std::string>(e, "task", w);
     me.family = e.value("family", std::string());
     me.alignment = e.value("alignment", std::string());
-    me.package = field<std::string>(e, "package", w);
-    m.package(me.package);  // must exist
     me.format = field<std::string>(e, "format", w);
-    if (me.format != "tfjs-graph" && me.format != "faceapi-weights")
+    if (me.format != "tfjs-graph" && me.format != "faceapi-weights" && me.format != "onnx")
       throw Error(ErrorKind::BadModel, "manifest: " + w + ".format '" + me.format + "' is unknown");
+    if (me.format == "onnx") {
+      me.package = e.value("package", std::string());
+      me.sha256 = field<std::string>(e, "sha256", w);
+      if (me.sha256.size() != 64) throw Error(ErrorKind::BadModel, "manifest: " + w + ".sha256 is not 64 hex digits");
+    } else {
+      me.package = field<std::string>(e, "package", w);
+      m.package(me.package);  // must exist
+    }
     me.arch = e.value("arch", std::string());
     me.files = field<std::vector<std::string>>(e, "files", w);
     if (me.files.empty()) throw Error(ErrorKind::BadModel, "manifest: " + w + ".files is empty");
+    if (me.format == "onnx") {
+      const std::filesystem::path f = me.files[0];
+      me.file = f.is_absolute() ? f : folder / f;
+    }
     me.weights_dtype = field<std::string>(e, "weights_dtype", w);
     me.licence = field<std::string>(e, "licence", w);
     me.origin = e.value("origin", std::string());
@@ -112,14 +158,14 @@ Manifest Manifest::load(const std::filesystem::path& path) {
       if (me.task == task && std::find(names.begin(), names.end(), me.family) == names.end())
         throw Error(ErrorKind::BadModel, "manifest: " + w + ".family '" + me.family + "' is not one of the " + task +
                                              " families (" + names[0] + ", " + names[1] + ")");
-    if (me.task == "embed" && me.alignment != "arcface" && me.alignment != "dlib-chip")
-      throw Error(ErrorKind::BadModel,
-                  "manifest: " + w + ".alignment '" + me.alignment + "' must be \"arcface\" or \"dlib-chip\"");
+    if (me.task == "embed" && me.alignment != "arcface" && me.alignment != "arcface-tight" &&
+        me.alignment != "dlib-chip")
+      throw Error(ErrorKind::BadModel, "manifest: " + w + ".alignment '" + me.alignment +
+                                           "' must be \"arcface\", \"arcface-tight\" or \"dlib-chip\"");
     for (const auto& other : m.models_)
       if (other.name == me.name) throw Error(ErrorKind::BadModel, "manifest: model '" + me.name + "' listed twice");
     m.models_.push_back(std::move(me));
   }
-  return m;
 }
 
 Manifest Manifest::load_default() { return load(default_path()); }
@@ -205,6 +251,15 @@ std::filesystem::path models_dir() {
 }
 
 std::filesystem::path model_path(const ModelEntry& model) {
+  if (model.format == "onnx") {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(model.file, ec))
+      throw Error(ErrorKind::NotFound, "model '" + model.name + "': no file " + model.file.string());
+    if (detail::sha256_file(model.file) != model.sha256)
+      throw Error(ErrorKind::BadModel, "model '" + model.name + "': " + model.file.string() +
+                                           " does not match the sha256 in the manifest (changed or corrupt)");
+    return model.file;
+  }
   auto p = models_dir() / model.onnx_file();
   if (!std::filesystem::exists(p))
     throw Error(ErrorKind::NotFound,

@@ -1,26 +1,109 @@
-// MobileFaceNet in libtorch: the layer table of the paper, built from three blocks.
+// The backbones (MobileFaceNet, IResNet) in libtorch, their multiply-add count and their ONNX
+// export. Every convolution and linear layer runs through run_conv / run_linear, which count
+// multiply-adds while multiply_adds() is measuring; every block writes its own inference graph.
 #include <facerec/error.hpp>
 #include <facerec/train/backbones.hpp>
+
+#include "import/onnx/onnx_builder.hpp"
+
+#include <cmath>
 
 namespace facerec::train {
 
 namespace {
 
 namespace nn = torch::nn;
+using detail::OnnxBuilder;
+
+thread_local int64_t* g_madds = nullptr;  // set while multiply_adds() runs one sample
+
+torch::Tensor run_conv(nn::Conv2dImpl& c, const torch::Tensor& x) {
+  auto y = c.forward(x);
+  if (g_madds) {
+    const auto& o = c.options;
+    *g_madds += y.numel() / y.size(0) * (o.in_channels() / o.groups()) * (*o.kernel_size())[0] * (*o.kernel_size())[1];
+  }
+  return y;
+}
+
+torch::Tensor run_linear(nn::LinearImpl& l, const torch::Tensor& x) {
+  auto y = l.forward(x);
+  if (g_madds) *g_madds += l.options.in_features() * l.options.out_features();
+  return y;
+}
+
+std::vector<float> values(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kFloat32).contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+
+// A batch norm in eval mode as y = scale·x + shift, per channel.
+struct Affine {
+  std::vector<float> scale, shift;
+};
+template <typename Bn>
+Affine affine_of(const Bn& bn) {
+  torch::NoGradGuard g;
+  auto inv = torch::rsqrt(bn.running_var + bn.options.eps());
+  auto scale = bn.options.affine() ? bn.weight * inv : inv;
+  auto shift = (bn.options.affine() ? bn.bias : torch::zeros_like(bn.running_mean)) - bn.running_mean * scale;
+  return {values(scale), values(shift)};
+}
+
+// Conv (bias-free) followed by `bn` folded in: W' = W·scale[out], b' = shift.
+std::string emit_conv(OnnxBuilder& b, const nn::Conv2dImpl& c, const Affine& bn, const std::string& x,
+                      const std::string& hint) {
+  const auto& o = c.options;
+  const int64_t out = o.out_channels(), k0 = (*o.kernel_size())[0], k1 = (*o.kernel_size())[1];
+  auto w = values(c.weight);
+  const size_t per_out = w.size() / size_t(out);
+  for (int64_t i = 0; i < out; ++i)
+    for (size_t j = 0; j < per_out; ++j) w[size_t(i) * per_out + j] *= bn.scale[size_t(i)];
+  const auto wn = b.initializer(hint + "_w", {out, o.in_channels() / o.groups(), k0, k1}, w);
+  const auto bn_ = b.initializer(hint + "_b", {out}, bn.shift);
+  const auto* pad = c10::get_if<torch::ExpandingArray<2>>(&o.padding());
+  const int64_t p0 = pad ? (**pad)[0] : 0, p1 = pad ? (**pad)[1] : 0;
+  return b.node("Conv", {x, wn, bn_}, hint,
+                {{"kernel_shape", std::vector<int64_t>{k0, k1}},
+                 {"strides", std::vector<int64_t>{(*o.stride())[0], (*o.stride())[1]}},
+                 {"pads", std::vector<int64_t>{p0, p1, p0, p1}},
+                 {"group", o.groups()}});
+}
+
+std::string emit_affine(OnnxBuilder& b, const Affine& a, const std::string& x, const std::string& hint) {
+  const int64_t c = int64_t(a.scale.size());
+  auto m = b.node("Mul", {x, b.initializer(hint + "_scale", {1, c, 1, 1}, a.scale)}, hint + "_mul");
+  return b.node("Add", {m, b.initializer(hint + "_shift", {1, c, 1, 1}, a.shift)}, hint + "_add");
+}
+
+std::string emit_prelu(OnnxBuilder& b, const nn::PReLUImpl& p, const std::string& x, const std::string& hint) {
+  auto slope = values(p.weight);
+  return b.node("PRelu", {x, b.initializer(hint + "_slope", {int64_t(slope.size()), 1, 1}, slope)}, hint);
+}
+
+int64_t channels(int64_t c, double width) {
+  return std::max<int64_t>(8, int64_t(std::lround(double(c) * width / 8.0)) * 8);
+}
 
 // conv -> batch norm [-> PReLU]
 class ConvBnImpl : public nn::Module {
  public:
-  ConvBnImpl(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups, bool act) {
-    conv_ = register_module(
-        "conv",
-        nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(k == 3 ? 1 : 0).groups(groups).bias(false)));
+  ConvBnImpl(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups, bool act, int64_t padding = -1) {
+    conv_ = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, k)
+                                                   .stride(stride)
+                                                   .padding(padding >= 0 ? padding : k / 2)
+                                                   .groups(groups)
+                                                   .bias(false)));
     bn_ = register_module("bn", nn::BatchNorm2d(out));
     if (act) prelu_ = register_module("prelu", nn::PReLU(nn::PReLUOptions().num_parameters(out)));
   }
   torch::Tensor forward(const torch::Tensor& x) {
-    auto y = bn_->forward(conv_->forward(x));
+    auto y = bn_->forward(run_conv(*conv_, x));
     return prelu_ ? prelu_->forward(y) : y;
+  }
+  std::string emit(OnnxBuilder& b, const std::string& x, const std::string& hint) const {
+    auto y = emit_conv(b, *conv_, affine_of(*bn_), x, hint);
+    return prelu_ ? emit_prelu(b, *prelu_, y, hint + "_prelu") : y;
   }
 
  private:
@@ -30,92 +113,231 @@ class ConvBnImpl : public nn::Module {
 };
 TORCH_MODULE(ConvBn);
 
+// MobileNetV2's inverted residual: expand 1x1, depthwise 3x3, project 1x1 (linear).
 class BottleneckImpl : public nn::Module {
  public:
   BottleneckImpl(int64_t in, int64_t out, int64_t expansion, int64_t stride) : residual_(stride == 1 && in == out) {
     const int64_t mid = in * expansion;
-    body_ =
-        register_module("body", nn::Sequential(ConvBn(in, mid, 1, 1, 1, true), ConvBn(mid, mid, 3, stride, mid, true),
-                                               ConvBn(mid, out, 1, 1, 1, false)));
+    expand_ = register_module("expand", ConvBn(in, mid, 1, 1, 1, true));
+    depthwise_ = register_module("depthwise", ConvBn(mid, mid, 3, stride, mid, true));
+    project_ = register_module("project", ConvBn(mid, out, 1, 1, 1, false));
   }
-  torch::Tensor forward(const torch::Tensor& x) { return residual_ ? x + body_->forward(x) : body_->forward(x); }
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto y = project_->forward(depthwise_->forward(expand_->forward(x)));
+    return residual_ ? x + y : y;
+  }
+  std::string emit(OnnxBuilder& b, const std::string& x, const std::string& hint) const {
+    auto y =
+        project_->emit(b, depthwise_->emit(b, expand_->emit(b, x, hint + "_expand"), hint + "_dw"), hint + "_project");
+    return residual_ ? b.node("Add", {x, y}, hint + "_add") : y;
+  }
 
  private:
   bool residual_;
-  nn::Sequential body_{nullptr};
+  ConvBn expand_{nullptr}, depthwise_{nullptr}, project_{nullptr};
 };
 TORCH_MODULE(Bottleneck);
 
-}  // namespace
+// IResNet's improved basic block: BN, conv 3x3, BN, PReLU, conv 3x3 (stride), BN, plus the shortcut.
+class IBlockImpl : public nn::Module {
+ public:
+  IBlockImpl(int64_t in, int64_t planes, int64_t stride) {
+    bn1_ = register_module("bn1", nn::BatchNorm2d(nn::BatchNorm2dOptions(in).eps(1e-5)));
+    conv1_ = register_module("conv1", ConvBn(in, planes, 3, 1, 1, true));
+    conv2_ = register_module("conv2", ConvBn(planes, planes, 3, stride, 1, false));
+    if (stride != 1 || in != planes) down_ = register_module("downsample", ConvBn(in, planes, 1, stride, 1, false));
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    auto y = conv2_->forward(conv1_->forward(bn1_->forward(x)));
+    return y + (down_ ? down_->forward(x) : x);
+  }
+  std::string emit(OnnxBuilder& b, const std::string& x, const std::string& hint) const {
+    // bn1 sits before a zero-padded convolution: folding it in would change the padded border
+    auto y = emit_affine(b, affine_of(*bn1_), x, hint + "_bn1");
+    y = conv2_->emit(b, conv1_->emit(b, y, hint + "_conv1"), hint + "_conv2");
+    const auto shortcut = down_ ? down_->emit(b, x, hint + "_down") : x;
+    return b.node("Add", {y, shortcut}, hint + "_add");
+  }
 
-MobileFaceNetImpl::MobileFaceNetImpl(const BackboneOptions& o) : options_(o) {
-  if (o.name != "mobilefacenet")
-    throw Error(ErrorKind::InvalidArgument, "backbone '" + o.name + "': only mobilefacenet is built so far");
+ private:
+  nn::BatchNorm2d bn1_{nullptr};
+  ConvBn conv1_{nullptr}, conv2_{nullptr}, down_{nullptr};
+};
+TORCH_MODULE(IBlock);
+
+void check_common(const BackboneOptions& o) {
   if (o.embedding < 1) throw Error(ErrorKind::InvalidArgument, "backbone: the embedding needs at least 1 value");
   if (o.input < 16 || o.input % 16 != 0)
-    throw Error(ErrorKind::InvalidArgument, "backbone: the input side must be a positive multiple of 16");
+    throw Error(ErrorKind::InvalidArgument,
+                "backbone: the input side must be a positive multiple of 16 (got " + std::to_string(o.input) + ")");
+  if (!(o.width > 0 && o.width <= 4)) throw Error(ErrorKind::InvalidArgument, "backbone: width must be in (0, 4]");
+}
+
+void check_input(const torch::Tensor& x, const BackboneOptions& o) {
+  if (x.dim() != 4 || x.size(1) != 3 || x.size(2) != o.input || x.size(3) != o.input)
+    throw Error(ErrorKind::InvalidArgument,
+                o.name + ": expected [N, 3, " + std::to_string(o.input) + ", " + std::to_string(o.input) + "]");
+}
+
+template <typename Block, typename Fn>
+void for_each_block(const nn::Sequential& s, Fn fn) {
+  for (const auto& m : s->children()) fn(*std::dynamic_pointer_cast<Block>(m));
+}
+
+}  // namespace
+
+BackboneImpl::BackboneImpl(BackboneOptions options) : options_(std::move(options)) {}
+
+MobileFaceNetImpl::MobileFaceNetImpl(const BackboneOptions& o) : BackboneImpl(o) {
+  if (o.name != "mobilefacenet")
+    throw Error(ErrorKind::InvalidArgument, "backbone '" + o.name + "' is not mobilefacenet");
+  check_common(o);
+  const int64_t c64 = channels(64, o.width), c128 = channels(128, o.width), c512 = channels(512, o.width);
   nn::Sequential s;
-  s->push_back(ConvBn(3, 64, 3, 2, 1, true));
-  s->push_back(ConvBn(64, 64, 3, 1, 64, true));
+  s->push_back(ConvBn(3, c64, 3, 2, 1, true));
+  s->push_back(ConvBn(c64, c64, 3, 1, c64, true));
   struct Stage {
     int64_t t, c, n, s;
   };
-  int64_t in = 64;
+  int64_t in = c64;
   for (const Stage& st :
-       {Stage{2, 64, 5, 2}, Stage{4, 128, 1, 2}, Stage{2, 128, 6, 1}, Stage{4, 128, 1, 2}, Stage{2, 128, 2, 1}})
+       {Stage{2, c64, 5, 2}, Stage{4, c128, 1, 2}, Stage{2, c128, 6, 1}, Stage{4, c128, 1, 2}, Stage{2, c128, 2, 1}})
     for (int64_t i = 0; i < st.n; ++i) {
       s->push_back(Bottleneck(in, st.c, st.t, i == 0 ? st.s : 1));
       in = st.c;
     }
-  s->push_back(ConvBn(128, 512, 1, 1, 1, true));
-  const int64_t side = o.input / 16;                                                    // 7 at 112
-  s->push_back(nn::Conv2d(nn::Conv2dOptions(512, 512, side).groups(512).bias(false)));  // global depthwise
-  s->push_back(nn::BatchNorm2d(512));
-  s->push_back(ConvBn(512, o.embedding, 1, 1, 1, false));
-  s->push_back(nn::Flatten());
+  s->push_back(ConvBn(c128, c512, 1, 1, 1, true));
+  const int64_t side = o.input / 16;                          // 7 at 112
+  s->push_back(ConvBn(c512, c512, side, 1, c512, false, 0));  // global depthwise (linear)
+  s->push_back(ConvBn(c512, o.embedding, 1, 1, 1, false));
   body_ = register_module("body", s);
 }
 
 torch::Tensor MobileFaceNetImpl::forward(const torch::Tensor& x) {
-  if (x.dim() != 4 || x.size(1) != 3 || x.size(2) != options_.input || x.size(3) != options_.input)
-    throw Error(ErrorKind::InvalidArgument, "mobilefacenet: expected [N, 3, " + std::to_string(options_.input) + ", " +
-                                                std::to_string(options_.input) + "]");
-  return body_->forward(x);
+  check_input(x, options_);
+  return body_->forward(x).flatten(1);
 }
 
-int64_t multiply_adds(MobileFaceNet& net) {
-  // run one sample and add, for every convolution, output elements x (input channels / groups) x k²
+std::string MobileFaceNetImpl::emit_onnx(OnnxBuilder& b, const std::string& input) const {
+  std::string x = input;
+  int i = 0;
+  for (const auto& m : body_->children()) {
+    const std::string hint = "l" + std::to_string(i++);
+    if (auto c = std::dynamic_pointer_cast<ConvBnImpl>(m))
+      x = c->emit(b, x, hint);
+    else if (auto bl = std::dynamic_pointer_cast<BottleneckImpl>(m))
+      x = bl->emit(b, x, hint);
+    else
+      throw Error(ErrorKind::Internal, "mobilefacenet export: unexpected module " + m->name());
+  }
+  return b.node("Flatten", {x}, "flatten", {{"axis", int64_t(1)}});
+}
+
+IResNetImpl::IResNetImpl(const BackboneOptions& o) : BackboneImpl(o) {
+  std::vector<int64_t> blocks;
+  if (o.name == "iresnet18")
+    blocks = {2, 2, 2, 2};
+  else if (o.name == "iresnet34")
+    blocks = {3, 4, 6, 3};
+  else if (o.name == "iresnet50")
+    blocks = {3, 4, 14, 3};
+  else if (o.name == "iresnet100")
+    blocks = {3, 13, 30, 3};
+  else
+    throw Error(ErrorKind::InvalidArgument, "backbone '" + o.name + "' is not iresnet18/34/50/100");
+  check_common(o);
+  if (!(o.dropout >= 0 && o.dropout < 1))
+    throw Error(ErrorKind::InvalidArgument, "backbone: dropout must be in [0, 1)");
+  const int64_t c64 = channels(64, o.width);
+  stem_ = register_module("stem", nn::Sequential(ConvBn(3, c64, 3, 1, 1, true)));
+  nn::Sequential st;
+  int64_t in = c64;
+  for (size_t s = 0; s < blocks.size(); ++s) {
+    const int64_t planes = channels(int64_t(64) << s, o.width);
+    for (int64_t i = 0; i < blocks[s]; ++i) {
+      st->push_back(IBlock(in, planes, i == 0 ? 2 : 1));
+      in = planes;
+    }
+  }
+  stages_ = register_module("stages", st);
+  const int64_t side = o.input / 16;
+  bn2_ = register_module("bn2", nn::BatchNorm2d(nn::BatchNorm2dOptions(in).eps(1e-5)));
+  dropout_ = register_module("dropout", nn::Dropout(nn::DropoutOptions(o.dropout)));
+  fc_ = register_module("fc", nn::Linear(in * side * side, o.embedding));
+  features_ = register_module("features", nn::BatchNorm1d(nn::BatchNorm1dOptions(o.embedding).eps(1e-5)));
+  torch::NoGradGuard g;  // as insightface: the embedding's batch norm has no learnt scale
+  features_->weight.fill_(1.0);
+  features_->weight.set_requires_grad(false);
+}
+
+torch::Tensor IResNetImpl::forward(const torch::Tensor& x) {
+  check_input(x, options_);
+  auto y = bn2_->forward(stages_->forward(stem_->forward(x)));
+  y = dropout_->forward(y).flatten(1);
+  return features_->forward(run_linear(*fc_, y));
+}
+
+std::string IResNetImpl::emit_onnx(OnnxBuilder& b, const std::string& input) const {
+  std::string x = std::dynamic_pointer_cast<ConvBnImpl>(stem_->children().at(0))->emit(b, input, "stem");
+  int i = 0;
+  for_each_block<IBlockImpl>(stages_, [&](const IBlockImpl& bl) { x = bl.emit(b, x, "b" + std::to_string(i++)); });
+  x = b.node("Flatten", {x}, "flatten", {{"axis", int64_t(1)}});
+  // bn2 (per channel, before the flatten) and the embedding's batch norm both fold into the fc
+  const Affine pre = affine_of(*bn2_), post = affine_of(*features_);
+  auto w = values(fc_->weight), bias = values(fc_->bias);
+  const size_t out = size_t(fc_->options.out_features()), in = size_t(fc_->options.in_features());
+  const size_t per_channel = in / pre.scale.size();
+  for (size_t e = 0; e < out; ++e) {
+    double acc = bias[e];
+    for (size_t k = 0; k < in; ++k) {
+      const size_t c = k / per_channel;
+      acc += double(w[e * in + k]) * pre.shift[c];
+      w[e * in + k] *= pre.scale[c] * post.scale[e];
+    }
+    bias[e] = float(acc * post.scale[e] + post.shift[e]);
+  }
+  return b.node("Gemm",
+                {x, b.initializer("fc_w", {int64_t(out), int64_t(in)}, w), b.initializer("fc_b", {int64_t(out)}, bias)},
+                "fc", {{"transB", int64_t(1)}});
+}
+
+Backbone make_backbone(const BackboneOptions& o) {
+  if (o.name == "mobilefacenet") return std::make_shared<MobileFaceNetImpl>(o);
+  if (o.name.rfind("iresnet", 0) == 0) return std::make_shared<IResNetImpl>(o);
+  throw Error(ErrorKind::InvalidArgument,
+              "unknown backbone '" + o.name + "' (known: mobilefacenet, iresnet18, iresnet34, iresnet50, iresnet100)");
+}
+
+int64_t multiply_adds(BackboneImpl& net) {
   int64_t total = 0;
   torch::NoGradGuard no_grad;
-  const bool was_training = net->is_training();
-  net->eval();
-  auto x = torch::zeros({1, 3, net->options().input, net->options().input});
-  std::function<torch::Tensor(const std::shared_ptr<nn::Module>&, torch::Tensor)> walk;
-  walk = [&](const std::shared_ptr<nn::Module>& m, torch::Tensor t) -> torch::Tensor {
-    if (auto conv = std::dynamic_pointer_cast<nn::Conv2dImpl>(m)) {
-      auto y = conv->forward(t);
-      const auto& o = conv->options;
-      total += y.numel() * (o.in_channels() / o.groups()) * (*o.kernel_size())[0] * (*o.kernel_size())[1];
-      return y;
-    }
-    if (std::dynamic_pointer_cast<nn::SequentialImpl>(m) || std::dynamic_pointer_cast<ConvBnImpl>(m)) {
-      for (const auto& child : m->children()) t = walk(child, t);  // in order, as their forward() runs them
-      return t;
-    }
-    if (auto b = std::dynamic_pointer_cast<BottleneckImpl>(m)) {
-      auto body = b->children().at(0);
-      auto y = walk(body, t);
-      return y.sizes() == t.sizes() ? t + y : y;  // the residual as forward() adds it
-    }
-    // batch norm, PReLU, flatten: run as they are
-    if (auto bn = std::dynamic_pointer_cast<nn::BatchNorm2dImpl>(m)) return bn->forward(t);
-    if (auto pr = std::dynamic_pointer_cast<nn::PReLUImpl>(m)) return pr->forward(t);
-    if (auto fl = std::dynamic_pointer_cast<nn::FlattenImpl>(m)) return fl->forward(t);
-    throw Error(ErrorKind::Internal, "multiply_adds: unknown module " + m->name());
-  };
-  for (const auto& child : net->children()) x = walk(child, x);
-  if (was_training) net->train();
+  const bool was_training = net.is_training();
+  net.eval();
+  g_madds = &total;
+  try {
+    net.forward(torch::zeros({1, 3, net.options().input, net.options().input}));
+  } catch (...) {
+    g_madds = nullptr;
+    net.train(was_training);
+    throw;
+  }
+  g_madds = nullptr;
+  net.train(was_training);
   return total;
+}
+
+std::string export_onnx(BackboneImpl& net, const std::string& input_name, const std::string& output_name) {
+  torch::NoGradGuard g;
+  OnnxBuilder b(net.options().name);
+  const auto& o = net.options();
+  b.input(input_name, {-1, 3, o.input, o.input});
+  const auto y = net.emit_onnx(b, input_name);
+  b.rename_output(y, output_name);
+  b.output(output_name, {-1, o.embedding});
+  b.prune();
+  b.set_doc("facerec train", o.name + " " + std::to_string(o.embedding) + "-d, input " + std::to_string(o.input) +
+                                 ", trained with facerec");
+  return b.serialize();
 }
 
 }  // namespace facerec::train

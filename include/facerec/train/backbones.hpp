@@ -1,40 +1,103 @@
 #pragma once
-// Backbones for training, as libtorch modules: an aligned 112x112 RGB crop in, an embedding out
-// (not normalised: heads and the export normalise).
+// Backbones for training, as libtorch modules: an aligned square RGB crop in (normalised as the
+// exported model's manifest entry says: (x − 127.5) / 128), an embedding out (not normalised:
+// heads and the export normalise).
 //
 // MobileFaceNet (Chen et al. 2018, the seed's edge network): conv 3x3/2 (64), depthwise 3x3,
 // bottlenecks (expansion t, channels c, repeats n, stride s) = (2,64,5,2) (4,128,1,2) (2,128,6,1)
-// (4,128,1,2) (2,128,2,1), conv 1x1 (512), global depthwise 7x7 (linear), conv 1x1 to the
-// embedding (linear), batch norm after every convolution, PReLU after the non-linear ones.
-// Thread safety: as torch::nn::Module.
+// (4,128,1,2) (2,128,2,1), conv 1x1 (512), global depthwise (linear), conv 1x1 to the embedding
+// (linear), batch norm after every convolution, PReLU after the non-linear ones. `width` scales
+// every channel count (64, 128, 512).
+//
+// IResNet-18/34/50/100 (Deng et al. 2019, insightface's iresnet family): conv 3x3 (64), BN, PReLU,
+// four stages of improved residual blocks (BN, conv 3x3, BN, PReLU, conv 3x3 with the stage's
+// stride 2, BN; a 1x1 conv + BN on the shortcut of each stage's first block) with 64/128/256/512
+// channels (times `width`) and 2-2-2-2 / 3-4-6-3 / 3-4-14-3 / 3-13-30-3 blocks, then BN, dropout,
+// a fully connected layer to the embedding and a BN on it.
+//
+// Thread safety: as torch::nn::Module (not for concurrent forward/backward on one instance).
+// export_onnx and multiply_adds only read the module.
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
+
+namespace facerec::detail {
+class OnnxBuilder;
+}
 
 namespace facerec::train {
 
 struct BackboneOptions {
-  std::string name = "mobilefacenet";  // the only one so far
+  std::string name = "mobilefacenet";  // mobilefacenet | iresnet18 | iresnet34 | iresnet50 | iresnet100
   int64_t embedding = 128;
-  int64_t input = 112;  // square input side; must be a multiple of 16 (the network's stride)
+  int64_t input = 112;   // square input side; must be a positive multiple of 16 (the network's stride)
+  double width = 1.0;    // channel multiplier, in (0, 4]; counts are rounded to multiples of 8
+  double dropout = 0.0;  // iresnet: before the fully connected layer (training only)
 };
 
-class MobileFaceNetImpl : public torch::nn::Module {
+// The interface every backbone implements. What it represents: a trainable embedding network.
+class BackboneImpl : public torch::nn::Module {
  public:
-  // Throws Error(InvalidArgument) for an embedding < 1 or an input that is not a positive multiple of 16.
-  explicit MobileFaceNetImpl(const BackboneOptions& options);
   // [N, 3, input, input] -> [N, embedding]. Throws Error(InvalidArgument) for another shape.
-  torch::Tensor forward(const torch::Tensor& x);
+  virtual torch::Tensor forward(const torch::Tensor& x) = 0;
   const BackboneOptions& options() const { return options_; }
+  // Appends the inference (eval-mode) graph to `b`: batch norms folded into the convolution or
+  // fully connected layer before them where that is exact, else written as Mul + Add. Returns the
+  // name of the embedding. Used by export_onnx.
+  virtual std::string emit_onnx(detail::OnnxBuilder& b, const std::string& input) const = 0;
+
+ protected:
+  explicit BackboneImpl(BackboneOptions options);
+  BackboneOptions options_;
+};
+using Backbone = std::shared_ptr<BackboneImpl>;
+
+class MobileFaceNetImpl : public BackboneImpl {
+ public:
+  // Throws Error(InvalidArgument) for an embedding < 1, an input that is not a positive multiple
+  // of 16, a width outside (0, 4] or another name than mobilefacenet.
+  explicit MobileFaceNetImpl(const BackboneOptions& options);
+  torch::Tensor forward(const torch::Tensor& x) override;
+  std::string emit_onnx(detail::OnnxBuilder& b, const std::string& input) const override;
 
  private:
-  BackboneOptions options_;
   torch::nn::Sequential body_{nullptr};
 };
 TORCH_MODULE(MobileFaceNet);
 
-// Multiply-accumulates of one forward pass of a backbone at its input size (convolutions only).
-int64_t multiply_adds(MobileFaceNet& net);
+class IResNetImpl : public BackboneImpl {
+ public:
+  // Throws as MobileFaceNetImpl, and for a name other than iresnet18/34/50/100 or a dropout
+  // outside [0, 1).
+  explicit IResNetImpl(const BackboneOptions& options);
+  torch::Tensor forward(const torch::Tensor& x) override;
+  std::string emit_onnx(detail::OnnxBuilder& b, const std::string& input) const override;
+
+ private:
+  torch::nn::Sequential stem_{nullptr}, stages_{nullptr};
+  torch::nn::BatchNorm2d bn2_{nullptr};
+  torch::nn::Dropout dropout_{nullptr};
+  torch::nn::Linear fc_{nullptr};
+  torch::nn::BatchNorm1d features_{nullptr};
+};
+TORCH_MODULE(IResNet);
+
+// The backbone `options.name` names. Throws Error(InvalidArgument) for an unknown name (listing
+// the known ones) and as the constructors.
+Backbone make_backbone(const BackboneOptions& options);
+
+// Multiply-accumulates of one forward pass at the backbone's input size (convolutions and fully
+// connected layers), counted while running one sample.
+int64_t multiply_adds(BackboneImpl& net);
+inline int64_t multiply_adds(const Backbone& net) { return multiply_adds(*net); }
+inline int64_t multiply_adds(MobileFaceNet& net) { return multiply_adds(*net.ptr()); }
+
+// The serialised ONNX model (opset 10) of the backbone in eval mode: input `input_name`
+// [batch, 3, input, input] float, output `output_name` [batch, embedding] (not normalised: the
+// pipeline normalises embeddings). Loadable by every facerec backend; the module is left as it was.
+std::string export_onnx(BackboneImpl& net, const std::string& input_name = "input",
+                        const std::string& output_name = "embedding");
 
 }  // namespace facerec::train

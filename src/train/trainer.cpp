@@ -1,0 +1,989 @@
+// The training loop: config, data preparation, steps, checkpoints with exact resume, validation,
+// the JSON log and the HTML report, and the export of a run to a facerec model.
+#include <facerec/backend.hpp>
+#include <facerec/error.hpp>
+#include <facerec/eval/eval.hpp>
+#include <facerec/eval/report.hpp>
+#include <facerec/train/trainer.hpp>
+#include <facerec/version.hpp>
+
+#include "common/fs.hpp"
+#include "common/sha256.hpp"
+
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace facerec::train {
+
+using json = nlohmann::json;
+
+// ---- config -------------------------------------------------------------------------------
+
+namespace {
+
+template <typename T>
+void get(const json& j, const char* key, T& v, std::set<std::string>& seen, const std::string& where) {
+  seen.insert(key);
+  if (!j.contains(key)) return;
+  try {
+    v = j.at(key).get<T>();
+  } catch (const json::exception&) {
+    throw Error(ErrorKind::InvalidArgument, "train config: " + where + key + " has the wrong type");
+  }
+}
+
+void no_unknown(const json& j, const std::set<std::string>& seen, const std::string& where) {
+  for (const auto& [k, v] : j.items())
+    if (!seen.count(k)) throw Error(ErrorKind::InvalidArgument, "train config: unknown field " + where + k);
+}
+
+json augment_json(const AugmentOptions& a) {
+  return {{"flip_p", a.flip_p},
+          {"jpeg_p", a.jpeg_p},
+          {"jpeg_quality_min", a.jpeg_quality_min},
+          {"jpeg_quality_max", a.jpeg_quality_max},
+          {"blur_p", a.blur_p},
+          {"motion_share", a.motion_share},
+          {"gaussian_sigma_min", a.gaussian_sigma_min},
+          {"gaussian_sigma_max", a.gaussian_sigma_max},
+          {"motion_length_min", a.motion_length_min},
+          {"motion_length_max", a.motion_length_max},
+          {"hue_p", a.hue_p},
+          {"hue_max_deg", a.hue_max_deg},
+          {"tone_p", a.tone_p},
+          {"brightness_max", a.brightness_max},
+          {"contrast_min", a.contrast_min},
+          {"contrast_max", a.contrast_max},
+          {"lowres_p", a.lowres_p},
+          {"lowres_min", a.lowres_min},
+          {"lowres_max", a.lowres_max}};
+}
+
+AugmentOptions augment_from(const json& j) {
+  AugmentOptions a;
+  std::set<std::string> s;
+  const std::string w = "augmentation.";
+  get(j, "flip_p", a.flip_p, s, w);
+  get(j, "jpeg_p", a.jpeg_p, s, w);
+  get(j, "jpeg_quality_min", a.jpeg_quality_min, s, w);
+  get(j, "jpeg_quality_max", a.jpeg_quality_max, s, w);
+  get(j, "blur_p", a.blur_p, s, w);
+  get(j, "motion_share", a.motion_share, s, w);
+  get(j, "gaussian_sigma_min", a.gaussian_sigma_min, s, w);
+  get(j, "gaussian_sigma_max", a.gaussian_sigma_max, s, w);
+  get(j, "motion_length_min", a.motion_length_min, s, w);
+  get(j, "motion_length_max", a.motion_length_max, s, w);
+  get(j, "hue_p", a.hue_p, s, w);
+  get(j, "hue_max_deg", a.hue_max_deg, s, w);
+  get(j, "tone_p", a.tone_p, s, w);
+  get(j, "brightness_max", a.brightness_max, s, w);
+  get(j, "contrast_min", a.contrast_min, s, w);
+  get(j, "contrast_max", a.contrast_max, s, w);
+  get(j, "lowres_p", a.lowres_p, s, w);
+  get(j, "lowres_min", a.lowres_min, s, w);
+  get(j, "lowres_max", a.lowres_max, s, w);
+  no_unknown(j, s, w);
+  return a;
+}
+
+void fail(const std::string& field, const std::string& why) {
+  throw Error(ErrorKind::InvalidArgument, "train config: " + field + " " + why);
+}
+
+}  // namespace
+
+json TrainConfig::to_json() const {
+  return {{"data", data},
+          {"data_kind", data_kind},
+          {"cache", cache},
+          {"alignment", alignment},
+          {"min_images", split.min_images},
+          {"validation_share", split.validation_share},
+          {"max_validation_images", max_validation_images},
+          {"sampler", sampler},
+          {"batch", batch},
+          {"pk_k", pk_k},
+          {"augment", augment},
+          {"augmentation", augment_json(augmentation)},
+          {"backbone", backbone.name},
+          {"embedding", backbone.embedding},
+          {"input", backbone.input},
+          {"width", backbone.width},
+          {"dropout", backbone.dropout},
+          {"loss", loss},
+          {"s", s},
+          {"m", m},
+          {"triplet_margin", triplet_margin},
+          {"init", init},
+          {"optimizer", optimizer},
+          {"lr", lr},
+          {"momentum", momentum},
+          {"weight_decay", weight_decay},
+          {"steps", steps},
+          {"warmup_steps", warmup_steps},
+          {"schedule", schedule},
+          {"milestones", milestones},
+          {"gamma", gamma},
+          {"clip_norm", clip_norm},
+          {"log_every", log_every},
+          {"validate_every", validate_every},
+          {"checkpoint_every", checkpoint_every},
+          {"keep_checkpoints", keep_checkpoints},
+          {"lfw_images", lfw_images},
+          {"lfw_pairs", lfw_pairs},
+          {"threads", threads},
+          {"seed", seed}};
+}
+
+TrainConfig TrainConfig::from_json(const json& j) {
+  if (!j.is_object()) throw Error(ErrorKind::InvalidArgument, "train config: expected a JSON object");
+  TrainConfig c;
+  std::set<std::string> s;
+  const std::string w;
+  get(j, "data", c.data, s, w);
+  get(j, "data_kind", c.data_kind, s, w);
+  get(j, "cache", c.cache, s, w);
+  get(j, "alignment", c.alignment, s, w);
+  get(j, "min_images", c.split.min_images, s, w);
+  get(j, "validation_share", c.split.validation_share, s, w);
+  get(j, "max_validation_images", c.max_validation_images, s, w);
+  get(j, "sampler", c.sampler, s, w);
+  get(j, "batch", c.batch, s, w);
+  get(j, "pk_k", c.pk_k, s, w);
+  get(j, "augment", c.augment, s, w);
+  s.insert("augmentation");
+  if (j.contains("augmentation")) c.augmentation = augment_from(j.at("augmentation"));
+  get(j, "backbone", c.backbone.name, s, w);
+  get(j, "embedding", c.backbone.embedding, s, w);
+  get(j, "input", c.backbone.input, s, w);
+  get(j, "width", c.backbone.width, s, w);
+  get(j, "dropout", c.backbone.dropout, s, w);
+  get(j, "loss", c.loss, s, w);
+  get(j, "s", c.s, s, w);
+  get(j, "m", c.m, s, w);
+  get(j, "triplet_margin", c.triplet_margin, s, w);
+  get(j, "init", c.init, s, w);
+  get(j, "optimizer", c.optimizer, s, w);
+  get(j, "lr", c.lr, s, w);
+  get(j, "momentum", c.momentum, s, w);
+  get(j, "weight_decay", c.weight_decay, s, w);
+  get(j, "steps", c.steps, s, w);
+  get(j, "warmup_steps", c.warmup_steps, s, w);
+  get(j, "schedule", c.schedule, s, w);
+  get(j, "milestones", c.milestones, s, w);
+  get(j, "gamma", c.gamma, s, w);
+  get(j, "clip_norm", c.clip_norm, s, w);
+  get(j, "log_every", c.log_every, s, w);
+  get(j, "validate_every", c.validate_every, s, w);
+  get(j, "checkpoint_every", c.checkpoint_every, s, w);
+  get(j, "keep_checkpoints", c.keep_checkpoints, s, w);
+  get(j, "lfw_images", c.lfw_images, s, w);
+  get(j, "lfw_pairs", c.lfw_pairs, s, w);
+  get(j, "threads", c.threads, s, w);
+  get(j, "seed", c.seed, s, w);
+  no_unknown(j, s, w);
+  return c;
+}
+
+void TrainConfig::validate() const {
+  if (data.empty()) fail("data", "is required (a folder, or a .rec file)");
+  if (data_kind != "crops" && data_kind != "photos" && data_kind != "recordio")
+    fail("data_kind", "must be crops, photos or recordio");
+  if (alignment != "arcface" && alignment != "arcface-tight" && alignment != "dlib-chip")
+    fail("alignment", "must be arcface, arcface-tight or dlib-chip");
+  if (sampler != "shuffle" && sampler != "balanced" && sampler != "pk")
+    fail("sampler", "must be shuffle, balanced or pk");
+  if (batch < 2 || batch > 4096) fail("batch", "must be in [2, 4096]");
+  if (sampler == "pk" && (pk_k < 2 || batch % pk_k != 0 || batch / pk_k < 2))
+    fail("pk_k", "must be >= 2 and divide the batch into at least 2 identities");
+  if (loss != "arcface" && loss != "cosface" && loss != "softmax" && loss != "triplet")
+    fail("loss", "must be arcface, cosface, softmax or triplet");
+  if (loss == "triplet" && sampler != "pk") fail("sampler", "must be pk for the triplet loss (it needs positives)");
+  if (!(s > 0)) fail("s", "must be > 0");
+  if (!(m >= 0 && m < 1.5707963)) fail("m", "must be in [0, pi/2)");
+  if (!(triplet_margin > 0)) fail("triplet_margin", "must be > 0");
+  if (optimizer != "sgd" && optimizer != "adamw") fail("optimizer", "must be sgd or adamw");
+  if (!(lr > 0)) fail("lr", "must be > 0");
+  if (!(momentum >= 0 && momentum < 1)) fail("momentum", "must be in [0, 1)");
+  if (!(weight_decay >= 0)) fail("weight_decay", "must be >= 0");
+  if (steps < 1) fail("steps", "must be >= 1");
+  if (warmup_steps < 0 || warmup_steps >= steps) fail("warmup_steps", "must be in [0, steps)");
+  if (schedule != "cosine" && schedule != "step" && schedule != "constant")
+    fail("schedule", "must be cosine, step or constant");
+  if (!std::is_sorted(milestones.begin(), milestones.end())) fail("milestones", "must be increasing");
+  if (!(gamma > 0 && gamma <= 1)) fail("gamma", "must be in (0, 1]");
+  if (!(clip_norm >= 0)) fail("clip_norm", "must be >= 0");
+  if (log_every < 1 || validate_every < 1 || checkpoint_every < 1)
+    fail("log_every/validate_every/checkpoint_every", "must be >= 1");
+  if (keep_checkpoints < 1) fail("keep_checkpoints", "must be >= 1");
+  if (max_validation_images < 0) fail("max_validation_images", "must be >= 0");
+  if (lfw_images.empty() != lfw_pairs.empty()) fail("lfw_images/lfw_pairs", "go together");
+  if (threads < 0) fail("threads", "must be >= 0");
+  train::validate(augmentation);
+  make_backbone(backbone);  // throws on a bad name, size or width
+}
+
+double learning_rate(const TrainConfig& c, int64_t step) {
+  if (step < c.warmup_steps) return c.lr * double(step + 1) / double(c.warmup_steps);
+  const double t = double(step - c.warmup_steps), total = double(std::max<int64_t>(1, c.steps - c.warmup_steps));
+  if (c.schedule == "cosine") return c.lr * 0.5 * (1.0 + std::cos(M_PI * std::min(1.0, t / total)));
+  if (c.schedule == "step") {
+    double lr = c.lr;
+    for (auto ms : c.milestones)
+      if (step >= ms) lr *= c.gamma;
+    return lr;
+  }
+  return c.lr;
+}
+
+// ---- checkpoints --------------------------------------------------------------------------
+
+namespace {
+
+std::filesystem::path checkpoint_path(const std::filesystem::path& run, int64_t step) {
+  char name[40];
+  std::snprintf(name, sizeof name, "step-%09lld.pt", static_cast<long long>(step));
+  return run / "checkpoints" / name;
+}
+
+std::vector<std::pair<int64_t, std::filesystem::path>> checkpoints(const std::filesystem::path& run) {
+  std::vector<std::pair<int64_t, std::filesystem::path>> out;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(run / "checkpoints", ec)) return out;
+  static const std::regex re("step-([0-9]{9})\\.pt");
+  for (const auto& e : std::filesystem::directory_iterator(run / "checkpoints")) {
+    std::smatch m;
+    const auto name = e.path().filename().string();
+    if (std::regex_match(name, m, re)) out.emplace_back(std::stoll(m[1].str()), e.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool checkpoint_intact(const std::filesystem::path& pt) {
+  auto meta = pt;
+  meta.replace_extension(".json");
+  std::error_code ec;
+  if (!std::filesystem::exists(meta, ec)) return false;
+  try {
+    const auto j = json::parse(detail::read_file(meta));
+    return j.at("sha256").get<std::string>() == detail::sha256_file(pt);
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+torch::serialize::InputArchive open_archive(const std::filesystem::path& file) {
+  torch::serialize::InputArchive ar;
+  try {
+    ar.load_from(file.string());
+  } catch (const c10::Error& e) {
+    throw Error(ErrorKind::BadModel, "checkpoint " + file.string() + " is corrupt or truncated (libtorch: " +
+                                         std::string(e.what_without_backtrace()).substr(0, 200) + ")");
+  }
+  return ar;
+}
+
+// Loads part `what` of a checkpoint into `m`. libtorch replaces a tensor of another shape
+// silently, so the shapes are compared after loading (an error leaves `m` unusable: callers drop it).
+void read_part(const std::filesystem::path& file, torch::serialize::InputArchive& ar, const std::string& what,
+               torch::nn::Module& m) {
+  std::vector<std::vector<int64_t>> shapes;
+  for (const auto& t : m.parameters()) shapes.push_back(t.sizes().vec());
+  for (const auto& t : m.buffers()) shapes.push_back(t.sizes().vec());
+  try {
+    torch::serialize::InputArchive part;
+    ar.read(what, part);
+    m.load(part);
+  } catch (const c10::Error& e) {
+    throw Error(ErrorKind::BadModel, "checkpoint " + file.string() + ": its " + what +
+                                         " does not fit this configuration (libtorch: " +
+                                         std::string(e.what_without_backtrace()).substr(0, 200) + ")");
+  }
+  size_t i = 0;
+  bool same = true;
+  for (const auto& t : m.parameters()) same = same && t.sizes().vec() == shapes[i++];
+  for (const auto& t : m.buffers()) same = same && t.sizes().vec() == shapes[i++];
+  if (!same)
+    throw Error(ErrorKind::BadModel, "checkpoint " + file.string() + ": its " + what +
+                                         " does not fit this configuration (tensor shapes differ: another "
+                                         "architecture, width or embedding size)");
+}
+
+uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t x = a * 0x9E3779B97F4A7C15ULL ^ (b + 0x632BE59BD9B4E019ULL + (a << 6) + (a >> 2));
+  x ^= x >> 31;
+  x *= 0xBF58476D1CE4E5B9ULL;
+  return x ^ (x >> 29);
+}
+
+}  // namespace
+
+std::filesystem::path latest_checkpoint(const std::filesystem::path& run_dir) {
+  auto all = checkpoints(run_dir);
+  for (auto it = all.rbegin(); it != all.rend(); ++it)
+    if (checkpoint_intact(it->second)) return it->second;
+  return {};
+}
+
+void load_backbone(BackboneImpl& net, const std::filesystem::path& checkpoint) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(checkpoint, ec))
+    throw Error(ErrorKind::NotFound, "no checkpoint " + checkpoint.string());
+  auto ar = open_archive(checkpoint);
+  read_part(checkpoint, ar, "backbone", net);
+}
+
+// ---- the trainer --------------------------------------------------------------------------
+
+struct Trainer::Impl {
+  const Manifest& manifest;
+  TrainConfig cfg;
+  std::filesystem::path run;
+  std::unique_ptr<FaceReader> reader;
+  IdentitySplit split;
+  std::unique_ptr<Sampler> sampler;
+  Backbone net;
+  MarginHead head{nullptr};
+  std::unique_ptr<torch::optim::Optimizer> opt;
+  int64_t step = 0;
+  // the logging window (steps since the last log line): kept in checkpoints so a resumed run logs
+  // the same averages
+  double loss_sum = 0, acc_sum = 0;
+  int64_t since_log = 0;
+  // LFW View 1, aligned once
+  std::unique_ptr<FolderReader> lfw_reader;
+  std::vector<std::string> lfw_a, lfw_b;  // aligned keys, empty where no face
+  std::vector<bool> lfw_same;
+
+  Impl(const Manifest& m) : manifest(m) {}
+
+  void log(const json& line) const {
+    std::ofstream out(run / "log.jsonl", std::ios::app);
+    out << line.dump() << "\n";
+    if (!out) throw Error(ErrorKind::Io, "cannot write " + (run / "log.jsonl").string());
+  }
+};
+
+namespace {
+
+// The fields that may differ between the stored config and a resumed run's.
+const std::set<std::string> kMayChange = {
+    "steps", "log_every", "validate_every", "checkpoint_every", "keep_checkpoints", "threads"};
+
+void prepare_data(Trainer::Impl& d, const std::function<void(const std::string&)>& say) {
+  const auto& c = d.cfg;
+  if (c.data_kind == "recordio") {
+    std::filesystem::path rec = c.data, idx = rec;
+    idx.replace_extension(".idx");
+    auto r = std::make_unique<RecordIoReader>(rec, idx);
+    say("reading the record headers of " + rec.string());
+    d.split = split_identities(r->identities(), c.split, rec.string());
+    d.reader = std::move(r);
+  } else if (c.data_kind == "photos") {
+    std::vector<std::string> images;
+    for (const auto& s : read_identity_folders(c.data)) images.insert(images.end(), s.images.begin(), s.images.end());
+    AlignOptions ao;
+    ao.size = int(c.backbone.input);
+    const auto t0 = std::chrono::steady_clock::now();
+    ao.progress = [&](size_t done, size_t total) {
+      if (done % 200 != 0 && done != total) return;
+      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      say("aligning photos " + std::to_string(done) + "/" + std::to_string(total) + " (" +
+          std::to_string(int(double(done) / std::max(1e-9, el))) + "/s, ETA " +
+          std::to_string(int(el / double(done) * double(total - done))) + " s)");
+    };
+    const std::filesystem::path cache = c.cache.empty() ? d.run / "aligned" : std::filesystem::path(c.cache);
+    auto a = align_photos(d.manifest, c.data, images, cache, ao);
+    say("aligned " + std::to_string(a.aligned.size()) + " of " + std::to_string(images.size()) + " photos (" +
+        std::to_string(a.computed) + " now, " + std::to_string(a.failed.size()) + " without a face) in " +
+        a.folder.string());
+    std::map<std::string, std::vector<std::string>> by;
+    for (const auto& k : a.aligned) by[k.substr(0, k.find('/'))].push_back(k);
+    std::vector<IdentityImages> ids;
+    for (auto& [id, keys] : by) ids.push_back({id, std::move(keys)});
+    d.split = split_identities(std::move(ids), c.split, c.data);
+    d.reader = std::make_unique<FolderReader>(a.folder);
+  } else {
+    d.split = split_identity_folders(c.data, c.split);
+    d.reader = std::make_unique<FolderReader>(c.data);
+  }
+  say("data: " + std::to_string(d.split.train.size()) + " images of " +
+      std::to_string(d.split.train_identities.size()) + " identities to train on, " +
+      std::to_string(d.split.validation.size()) + " of " + std::to_string(d.split.validation_identities.size()) +
+      " held out, " + std::to_string(d.split.dropped_identities) + " identities below " +
+      std::to_string(c.split.min_images) + " images left out");
+  if (c.sampler == "pk")
+    d.sampler = std::make_unique<PkSampler>(d.split.train, c.batch / c.pk_k, c.pk_k, c.seed);
+  else if (c.sampler == "balanced")
+    d.sampler = std::make_unique<BalancedSampler>(d.split.train, c.batch, c.seed);
+  else
+    d.sampler = std::make_unique<ShuffleSampler>(d.split.train.size(), c.batch, c.seed);
+
+  if (!c.lfw_pairs.empty()) {
+    const auto pairs = read_lfw_pairs(c.lfw_pairs);
+    for (const auto& p : pairs)
+      if (p.fold != 0)
+        throw Error(ErrorKind::InvalidArgument, c.lfw_pairs +
+                                                    " is LFW View 2 (10 folds): the test set is never used "
+                                                    "in training; validate on View 1 (pairsDevTest.txt)");
+    std::vector<std::string> imgs;
+    for (const auto& p : pairs) imgs.insert(imgs.end(), {p.a, p.b});
+    std::sort(imgs.begin(), imgs.end());
+    imgs.erase(std::unique(imgs.begin(), imgs.end()), imgs.end());
+    AlignOptions ao;
+    ao.size = int(c.backbone.input);
+    const std::filesystem::path cache = (c.cache.empty() ? d.run / "aligned" : std::filesystem::path(c.cache)) / "lfw";
+    auto a = align_photos(d.manifest, c.lfw_images, imgs, cache, ao);
+    std::set<std::string> ok(a.aligned.begin(), a.aligned.end());
+    for (const auto& p : pairs) {
+      d.lfw_a.push_back(ok.count(p.a + ".png") ? p.a + ".png" : "");
+      d.lfw_b.push_back(ok.count(p.b + ".png") ? p.b + ".png" : "");
+      d.lfw_same.push_back(p.same);
+    }
+    d.lfw_reader = std::make_unique<FolderReader>(a.folder);
+    say("LFW View 1 validation: " + std::to_string(pairs.size()) + " pairs (" + std::to_string(a.failed.size()) +
+        " images without a face)");
+  }
+}
+
+void make_optimizer(Trainer::Impl& d) {
+  std::vector<torch::Tensor> params;
+  for (auto& p : d.net->parameters())
+    if (p.requires_grad()) params.push_back(p);
+  if (d.head)
+    for (auto& p : d.head->parameters()) params.push_back(p);
+  const auto& c = d.cfg;
+  if (c.optimizer == "adamw")
+    d.opt =
+        std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(c.lr).weight_decay(c.weight_decay));
+  else
+    d.opt = std::make_unique<torch::optim::SGD>(
+        params, torch::optim::SGDOptions(c.lr).momentum(c.momentum).weight_decay(c.weight_decay));
+}
+
+void set_lr(torch::optim::Optimizer& opt, double lr) {
+  for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+}
+
+// Embeddings (L2-normalised, [N, D]) of crops, in eval mode, batches of 64; rows of failed keys are NaN.
+torch::Tensor embed_keys(Trainer& t, const FaceReader& reader, const std::vector<std::string>& keys) {
+  auto& net = t.backbone();
+  const bool was = net.is_training();
+  net.eval();
+  torch::NoGradGuard g;
+  std::vector<torch::Tensor> parts;
+  for (size_t i = 0; i < keys.size(); i += 64) {
+    std::vector<std::string> chunk(keys.begin() + long(i), keys.begin() + long(std::min(keys.size(), i + 64)));
+    parts.push_back(torch::nn::functional::normalize(net.forward(t.input_from(reader, chunk, false, 0)),
+                                                     torch::nn::functional::NormalizeFuncOptions().dim(1)));
+  }
+  net.train(was);
+  return parts.empty() ? torch::empty({0, t.config().backbone.embedding}) : torch::cat(parts);
+}
+
+}  // namespace
+
+Trainer::Trainer(const Manifest& manifest, TrainConfig config, std::filesystem::path run_dir, bool resume)
+    : impl_(std::make_unique<Impl>(manifest)) {
+  auto& d = *impl_;
+  d.run = std::move(run_dir);
+  config.validate();
+  const auto config_file = d.run / "config.json";
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(config_file, ec);
+  if (exists && !resume)
+    throw Error(ErrorKind::AlreadyExists,
+                d.run.string() + " holds a run already: resume it (--resume) or choose another directory");
+  if (exists) {
+    json stored;
+    try {
+      stored = json::parse(detail::read_file(config_file));
+    } catch (const json::exception& e) {
+      throw Error(ErrorKind::BadModel, config_file.string() + " is not valid JSON: " + e.what());
+    }
+    const json now = config.to_json();
+    std::string differ;
+    for (const auto& [k, v] : now.items())
+      if (!kMayChange.count(k) && (!stored.contains(k) || stored.at(k) != v))
+        differ += (differ.empty() ? "" : ", ") + k;
+    if (!differ.empty())
+      throw Error(ErrorKind::InvalidArgument, "the run in " + d.run.string() +
+                                                  " was started with another configuration (" + differ +
+                                                  " differ); resume it with its own config.json");
+  }
+  d.cfg = std::move(config);
+  std::filesystem::create_directories(d.run / "checkpoints");
+  detail::write_file_atomic(config_file, d.cfg.to_json().dump(2) + "\n");
+  if (d.cfg.threads > 0) torch::set_num_threads(d.cfg.threads);
+  torch::manual_seed(d.cfg.seed);
+  prepare_data(d, [](const std::string& m) { std::fprintf(stderr, "[train] %s\n", m.c_str()); });
+  d.net = make_backbone(d.cfg.backbone);
+  if (d.cfg.loss != "triplet") {
+    MarginHeadOptions ho;
+    ho.kind = parse_head_kind(d.cfg.loss);
+    ho.classes = int64_t(d.split.train_identities.size());
+    ho.dim = d.cfg.backbone.embedding;
+    ho.s = d.cfg.s;
+    ho.m = d.cfg.m;
+    d.head = MarginHead(ho);
+  }
+  if (!d.cfg.init.empty()) load_backbone(*d.net, d.cfg.init);
+  make_optimizer(d);
+  if (resume) {
+    const auto ck = latest_checkpoint(d.run);
+    if (!ck.empty()) {
+      auto ar = open_archive(ck);
+      read_part(ck, ar, "backbone", *d.net);
+      if (d.head) read_part(ck, ar, "head", *d.head);
+      try {
+        torch::serialize::InputArchive a;
+        ar.read("optimizer", a);
+        d.opt->load(a);
+      } catch (const c10::Error& e) {
+        throw Error(ErrorKind::BadModel, "checkpoint " + ck.string() +
+                                             ": its optimiser state does not fit (libtorch: " +
+                                             std::string(e.what_without_backtrace()).substr(0, 200) + ")");
+      }
+      auto meta = ck;
+      meta.replace_extension(".json");
+      const auto mj = json::parse(detail::read_file(meta));
+      d.step = mj.at("step").get<int64_t>();
+      d.loss_sum = mj.value("window_loss_sum", 0.0);
+      d.acc_sum = mj.value("window_accuracy_sum", 0.0);
+      d.since_log = mj.value("window_steps", int64_t(0));
+      // the log keeps what happened up to the checkpoint
+      std::ifstream in(d.run / "log.jsonl");
+      std::string kept, line;
+      while (std::getline(in, line)) {
+        try {
+          if (json::parse(line).at("step").get<int64_t>() <= d.step) kept += line + "\n";
+        } catch (const std::exception&) {
+        }
+      }
+      detail::write_file_atomic(d.run / "log.jsonl", kept);
+      std::fprintf(stderr, "[train] resumed from %s (step %lld)\n", ck.string().c_str(),
+                   static_cast<long long>(d.step));
+    } else {
+      std::filesystem::remove(d.run / "log.jsonl", ec);
+    }
+  } else {
+    std::filesystem::remove(d.run / "log.jsonl", ec);
+  }
+}
+
+Trainer::~Trainer() = default;
+
+int64_t Trainer::step() const { return impl_->step; }
+const TrainConfig& Trainer::config() const { return impl_->cfg; }
+BackboneImpl& Trainer::backbone() { return *impl_->net; }
+const IdentitySplit& Trainer::split() const { return impl_->split; }
+const FaceReader& Trainer::reader() const { return *impl_->reader; }
+std::filesystem::path Trainer::run_dir() const { return impl_->run; }
+
+torch::Tensor Trainer::input(const std::vector<std::string>& keys, bool augment_, int64_t step) const {
+  return input_from(*impl_->reader, keys, augment_, step);
+}
+
+torch::Tensor Trainer::input_from(const FaceReader& reader, const std::vector<std::string>& keys, bool augment_,
+                                  int64_t step) const {
+  const auto& c = impl_->cfg;
+  const int S = int(c.backbone.input);
+  auto x = torch::empty({int64_t(keys.size()), 3, S, S});
+  auto acc = x.accessor<float, 4>();
+  for (size_t i = 0; i < keys.size(); ++i) {
+    cv::Mat img = reader.read(keys[i]);
+    if (img.cols != S || img.rows != S)
+      cv::resize(img, img, cv::Size(S, S), 0, 0, img.cols > S ? cv::INTER_AREA : cv::INTER_LINEAR);
+    if (augment_) img = augment(img, c.augmentation, mix(mix(c.seed, uint64_t(step)), i));
+    for (int y = 0; y < S; ++y) {
+      const auto* row = img.ptr<cv::Vec3b>(y);
+      for (int xx = 0; xx < S; ++xx)
+        for (int ch = 0; ch < 3; ++ch) acc[int64_t(i)][ch][y][xx] = (float(row[xx][2 - ch]) - 127.5f) / 128.f;
+    }
+  }
+  return x;
+}
+
+void Trainer::save_checkpoint() {
+  auto& d = *impl_;
+  const auto pt = checkpoint_path(d.run, d.step);
+  torch::serialize::OutputArchive ar, bb, hd, op;
+  d.net->save(bb);
+  ar.write("backbone", bb);
+  if (d.head) {
+    d.head->save(hd);
+    ar.write("head", hd);
+  }
+  d.opt->save(op);
+  ar.write("optimizer", op);
+  const auto tmp = pt.string() + ".tmp";
+  ar.save_to(tmp);
+  std::filesystem::rename(tmp, pt);
+  auto meta = pt;
+  meta.replace_extension(".json");
+  detail::write_file_atomic(meta, json{{"step", d.step},
+                                       {"sha256", detail::sha256_file(pt)},
+                                       {"backbone", d.cfg.backbone.name},
+                                       {"window_loss_sum", d.loss_sum},
+                                       {"window_accuracy_sum", d.acc_sum},
+                                       {"window_steps", d.since_log},
+                                       {"facerec", version()}}
+                                          .dump(2) +
+                                      "\n");
+  auto all = checkpoints(d.run);
+  for (size_t i = 0; i + size_t(d.cfg.keep_checkpoints) < all.size(); ++i) {
+    std::error_code ec;
+    auto m = all[i].second;
+    std::filesystem::remove(all[i].second, ec);
+    std::filesystem::remove(m.replace_extension(".json"), ec);
+  }
+}
+
+Validation Trainer::validate() {
+  auto& d = *impl_;
+  Validation v;
+  v.step = d.step;
+  // held-out identities: every genuine pair, as many impostor pairs drawn by the seed
+  std::vector<std::string> keys;
+  std::vector<int64_t> labels;
+  for (const auto& s : d.split.validation) {
+    if (int(keys.size()) >= d.cfg.max_validation_images) break;
+    keys.push_back(s.image);
+    labels.push_back(s.label);
+  }
+  if (keys.size() >= 2) {
+    auto e = embed_keys(*this, *d.reader, keys);
+    auto sim = torch::mm(e, e.t());
+    auto a = sim.accessor<float, 2>();
+    std::vector<double> scores;
+    std::vector<bool> same;
+    for (size_t i = 0; i < keys.size(); ++i)
+      for (size_t j = i + 1; j < keys.size() && labels[j] == labels[i]; ++j) {
+        scores.push_back(a[long(i)][long(j)]);
+        same.push_back(true);
+      }
+    const size_t genuine = scores.size();
+    std::mt19937_64 rng(d.cfg.seed ^ 0x7a11ULL);
+    std::uniform_int_distribution<size_t> pick(0, keys.size() - 1);
+    for (size_t n = 0, tries = 0; n < std::max<size_t>(genuine, 1) && tries < 100 * (genuine + 1); ++tries) {
+      const size_t i = pick(rng), j = pick(rng);
+      if (labels[i] == labels[j]) continue;
+      scores.push_back(a[long(i)][long(j)]);
+      same.push_back(false);
+      ++n;
+    }
+    if (genuine > 0 && scores.size() > genuine) {
+      std::vector<int> folds(scores.size());
+      for (size_t i = 0; i < folds.size(); ++i) folds[i] = int(i % 10);
+      const auto r = evaluate_verification(scores, same, folds);
+      v.heldout_accuracy = r.mean_accuracy;
+      v.heldout_auc = r.auc;
+      v.heldout_pairs = scores.size();
+    }
+  }
+  if (d.lfw_reader) {
+    std::vector<std::string> all;
+    for (size_t i = 0; i < d.lfw_a.size(); ++i) {
+      if (!d.lfw_a[i].empty()) all.push_back(d.lfw_a[i]);
+      if (!d.lfw_b[i].empty()) all.push_back(d.lfw_b[i]);
+    }
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    const bool was = d.net->is_training();
+    d.net->eval();
+    std::map<std::string, torch::Tensor> emb;
+    {
+      torch::NoGradGuard g;
+      for (size_t i = 0; i < all.size(); i += 64) {
+        std::vector<std::string> chunk(all.begin() + long(i), all.begin() + long(std::min(all.size(), i + 64)));
+        auto e = torch::nn::functional::normalize(d.net->forward(input_from(*d.lfw_reader, chunk, false, 0)),
+                                                  torch::nn::functional::NormalizeFuncOptions().dim(1));
+        for (size_t k = 0; k < chunk.size(); ++k) emb[chunk[k]] = e[long(k)];
+      }
+    }
+    d.net->train(was);
+    std::vector<double> scores;
+    std::vector<int> folds;
+    for (size_t i = 0; i < d.lfw_a.size(); ++i) {
+      const bool ok = !d.lfw_a[i].empty() && !d.lfw_b[i].empty();
+      scores.push_back(ok ? (emb[d.lfw_a[i]] * emb[d.lfw_b[i]]).sum().item<double>() : std::nan(""));
+      v.lfw_failed += !ok;
+      folds.push_back(int(i % 10));
+    }
+    v.lfw_accuracy = evaluate_verification(scores, d.lfw_same, folds).mean_accuracy;
+    v.lfw_pairs = scores.size();
+  }
+  d.log(json{{"step", v.step},
+             {"validation",
+              {{"heldout_accuracy", v.heldout_accuracy},
+               {"heldout_auc", v.heldout_auc},
+               {"heldout_pairs", v.heldout_pairs},
+               {"lfw_view1_accuracy", v.lfw_accuracy},
+               {"lfw_pairs", v.lfw_pairs},
+               {"lfw_failed", v.lfw_failed}}}});
+  return v;
+}
+
+int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
+                     const std::function<void(const TrainProgress&)>& on_progress,
+                     const std::function<void(const std::string&)>& on_message) {
+  auto& d = *impl_;
+  const auto& c = d.cfg;
+  auto say = [&](const std::string& m) {
+    if (on_message) on_message(m);
+  };
+  d.net->train();
+  if (d.head) d.head->train();
+  std::vector<torch::Tensor> params;
+  for (auto& g : d.opt->param_groups())
+    for (auto& p : g.params()) params.push_back(p);
+  auto t0 = std::chrono::steady_clock::now();
+  int64_t steps_timed = 0;
+  double& loss_sum = d.loss_sum;
+  double& acc_sum = d.acc_sum;
+  int64_t& since_log = d.since_log;
+  while (d.step < c.steps) {
+    const auto idx = d.sampler->batch(uint64_t(d.step));
+    std::vector<std::string> keys;
+    std::vector<int64_t> lab;
+    for (size_t i : idx) {
+      keys.push_back(d.split.train[i].image);
+      lab.push_back(d.split.train[i].label);
+    }
+    torch::manual_seed(mix(c.seed, uint64_t(d.step) + 1));  // dropout and anything else libtorch draws
+    auto x = input(keys, c.augment, d.step);
+    auto labels = torch::tensor(lab, torch::kInt64);
+    auto emb = d.net->forward(x);
+    torch::Tensor loss;
+    double acc = 0;
+    if (c.loss == "triplet") {
+      auto r = batch_hard_triplet_loss(emb, labels, c.triplet_margin);
+      loss = r.loss;
+      torch::NoGradGuard g;
+      auto e = torch::nn::functional::normalize(emb, torch::nn::functional::NormalizeFuncOptions().dim(1));
+      auto dist = torch::cdist(e, e);
+      int64_t right = 0, counted = 0;
+      auto hp = r.hardest_positive.accessor<int64_t, 1>(), hn = r.hardest_negative.accessor<int64_t, 1>();
+      auto da = dist.accessor<float, 2>();
+      for (int64_t i = 0; i < emb.size(0); ++i)
+        if (hp[i] >= 0 && hn[i] >= 0) {
+          ++counted;
+          right += da[i][hp[i]] < da[i][hn[i]];
+        }
+      acc = counted ? double(right) / double(counted) : 0;
+    } else {
+      auto logits = d.head->forward(emb, labels);
+      loss = torch::nn::functional::cross_entropy(logits, labels);
+      acc = (logits.argmax(1) == labels).to(torch::kFloat64).mean().item<double>();
+    }
+    const double lv = loss.item<double>();
+    if (!std::isfinite(lv))
+      throw Error(ErrorKind::Internal, "training diverged at step " + std::to_string(d.step) + " (loss " +
+                                           std::to_string(lv) + "): lower lr or raise warmup_steps");
+    d.opt->zero_grad();
+    loss.backward();
+    if (c.clip_norm > 0) torch::nn::utils::clip_grad_norm_(params, c.clip_norm);
+    const double lr = learning_rate(c, d.step);
+    set_lr(*d.opt, lr);
+    d.opt->step();
+    ++d.step;
+    ++steps_timed;
+    ++since_log;
+    loss_sum += lv;
+    acc_sum += acc;
+    if (d.step % c.log_every == 0 || d.step == c.steps) {
+      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      TrainProgress p;
+      p.step = d.step;
+      p.steps = c.steps;
+      p.loss = loss_sum / double(since_log);
+      p.accuracy = acc_sum / double(since_log);
+      p.lr = lr;
+      p.samples_per_s = double(steps_timed * c.batch) / std::max(el, 1e-9);
+      p.eta_s = el / double(steps_timed) * double(c.steps - d.step);
+      d.log(json{{"step", p.step},
+                 {"loss", p.loss},
+                 {"accuracy", p.accuracy},
+                 {"lr", lr},
+                 {"samples_per_s", p.samples_per_s}});
+      if (on_progress) on_progress(p);
+      loss_sum = acc_sum = 0;
+      since_log = 0;
+    }
+    const bool stop = keep_going && !keep_going(d.step);
+    if (d.step % c.validate_every == 0 || d.step == c.steps) {
+      const auto v = validate();
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "validation at step %lld: held-out %.4f (AUC %.4f, %zu pairs)%s",
+                    static_cast<long long>(d.step), v.heldout_accuracy, v.heldout_auc, v.heldout_pairs,
+                    v.lfw_accuracy >= 0 ? (", LFW View 1 " + std::to_string(v.lfw_accuracy)).c_str() : "");
+      say(buf);
+    }
+    if (d.step % c.checkpoint_every == 0 || d.step == c.steps || stop) {
+      save_checkpoint();
+      write_report();
+    }
+    if (stop) break;
+  }
+  return d.step;
+}
+
+void Trainer::write_report() const {
+  const auto& d = *impl_;
+  PlotSeries loss{"loss", {}, {}}, acc{"training accuracy", {}, {}}, lr{"learning rate", {}, {}},
+      held{"held-out identities", {}, {}}, lfw{"LFW View 1", {}, {}}, rate{"samples/s", {}, {}};
+  std::ifstream in(d.run / "log.jsonl");
+  json last_val;
+  for (std::string line; std::getline(in, line);) {
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const json::exception&) {
+      continue;
+    }
+    const double s = j.value("step", 0.0);
+    if (j.contains("validation")) {
+      const auto& v = j["validation"];
+      last_val = j;
+      held.x.push_back(s);
+      held.y.push_back(v.value("heldout_accuracy", 0.0));
+      if (v.value("lfw_view1_accuracy", -1.0) >= 0) {
+        lfw.x.push_back(s);
+        lfw.y.push_back(v.value("lfw_view1_accuracy", 0.0));
+      }
+    } else {
+      loss.x.push_back(s);
+      loss.y.push_back(j.value("loss", 0.0));
+      acc.x.push_back(s);
+      acc.y.push_back(j.value("accuracy", 0.0));
+      lr.x.push_back(s);
+      lr.y.push_back(j.value("lr", 0.0));
+      rate.x.push_back(s);
+      rate.y.push_back(j.value("samples_per_s", 0.0));
+    }
+  }
+  const auto& c = d.cfg;
+  HtmlReport r("Training report: " + d.run.filename().string());
+  r.paragraph(c.backbone.name + " (" + std::to_string(c.backbone.embedding) + "-d, input " +
+              std::to_string(c.backbone.input) + ") with the " + c.loss + " loss on " + c.data + " (" + c.data_kind +
+              "): " + std::to_string(d.split.train.size()) + " images of " +
+              std::to_string(d.split.train_identities.size()) + " identities; step " + std::to_string(d.step) + " of " +
+              std::to_string(c.steps) + ". facerec " + version() + ".");
+  PlotSpec ls{"Loss", "step", c.loss + " loss"};
+  PlotSpec as{"Training accuracy", "step",
+              c.loss == "triplet" ? "anchors with d(a,p) < d(a,n)" : "top-1 (with margin)"};
+  as.y_min = 0;
+  as.y_max = 1;
+  PlotSpec vs{"Validation (10-fold verification accuracy)", "step", "accuracy"};
+  vs.y_min = 0.5;
+  vs.y_max = 1;
+  PlotSpec lrs{"Learning rate", "step", "lr"};
+  r.figures({svg_plot(ls, {loss}), svg_plot(as, {acc}), svg_plot(vs, {held, lfw}), svg_plot(lrs, {lr})});
+  if (!last_val.is_null()) r.preformatted("last validation: " + last_val.dump(2));
+  r.heading("Configuration");
+  r.preformatted(c.to_json().dump(2));
+  detail::write_file_atomic(d.run / "report.html", r.html());
+}
+
+// ---- export -------------------------------------------------------------------------------
+
+ExportResult export_run(const Manifest& base, const std::filesystem::path& run_dir, const std::string& name,
+                        const std::filesystem::path& manifest_out, const std::filesystem::path& checkpoint) {
+  if (name.empty() || name.find_first_of("/\\ \t") != std::string::npos)
+    throw Error(ErrorKind::InvalidArgument, "export: the model name must be non-empty, without slashes or spaces");
+  json cj;
+  try {
+    cj = json::parse(detail::read_file(run_dir / "config.json"));
+  } catch (const json::exception& e) {
+    throw Error(ErrorKind::BadModel, (run_dir / "config.json").string() + " is not valid JSON: " + e.what());
+  }
+  const auto cfg = TrainConfig::from_json(cj);
+  const auto ck = checkpoint.empty() ? latest_checkpoint(run_dir) : checkpoint;
+  if (ck.empty()) throw Error(ErrorKind::NotFound, run_dir.string() + " has no intact checkpoint to export");
+  auto net = make_backbone(cfg.backbone);
+  load_backbone(*net, ck);
+  net->eval();
+  ExportResult out;
+  for (const auto& p : net->parameters()) out.parameters += p.numel();
+  out.multiply_adds = multiply_adds(*net);
+  const std::string onnx = export_onnx(*net, "input", "embedding");
+  const auto dir = std::filesystem::absolute(manifest_out).parent_path();
+  out.onnx = dir / "trained" / (name + ".onnx");
+  std::filesystem::create_directories(out.onnx.parent_path());
+  detail::write_file_atomic(out.onnx, onnx);
+  out.sha256 = detail::sha256_file(out.onnx);
+
+  // parity on a seeded batch of inputs in the network's input range
+  torch::manual_seed(cfg.seed);
+  const int64_t S = cfg.backbone.input;
+  auto x = torch::rand({3, 3, S, S}) * 2 - 1;
+  torch::Tensor ref;
+  {
+    torch::NoGradGuard g;
+    ref = net->forward(x).contiguous();
+  }
+  const double scale = std::max(1.0, ref.abs().max().item<double>());
+  for (const std::string backend : {"reference", "opencv-dnn"}) {
+    auto b = load_backend(backend, out.onnx.string());
+    double worst = 0;
+    for (int64_t i = 0; i < x.size(0); ++i) {
+      auto xi = x[i].contiguous();
+      Tensor t({1, 3, S, S}, std::vector<float>(xi.data_ptr<float>(), xi.data_ptr<float>() + xi.numel()));
+      const auto y = b->run({t}).at(0).data;
+      auto ri = ref[i];
+      for (size_t k = 0; k < y.size(); ++k)
+        worst = std::max(worst, std::abs(double(y[k]) - ri[long(k)].item<double>()));
+    }
+    (backend == "reference" ? out.max_diff_reference : out.max_diff_opencv) = worst;
+    if (worst > 1e-4 * scale)
+      throw Error(ErrorKind::Internal, "export: the ONNX model differs from libtorch on " + backend + " by " +
+                                           std::to_string(worst) + " (allowed " + std::to_string(1e-4 * scale) + ")");
+  }
+
+  const bool exported_112 = cfg.backbone.input == 112;
+  std::string alignment = cfg.data_kind == "photos" ? (exported_112 ? "arcface" : "arcface-tight") : cfg.alignment;
+  const double k = 1.0 / 128.0;
+  json entry = {{"name", name},
+                {"task", "embed"},
+                {"alignment", alignment},
+                {"format", "onnx"},
+                {"files", {std::filesystem::relative(out.onnx, dir).generic_string()}},
+                {"sha256", out.sha256},
+                {"weights_dtype", "float32"},
+                {"licence", "trained with facerec; the weights follow the terms of the training data"},
+                {"origin", "facerec train: " + cfg.backbone.name + " with the " + cfg.loss + " loss on " + cfg.data +
+                               " (" + cfg.data_kind + "), " + std::to_string(cfg.steps) + " steps, checkpoint " +
+                               ck.filename().string()},
+                {"input",
+                 {{"name", "input"},
+                  {"width", S},
+                  {"height", S},
+                  {"layout", "NCHW"},
+                  {"color", "RGB"},
+                  {"mean", {127.5, 127.5, 127.5}},
+                  {"scale", {k, k, k}}}},
+                {"outputs",
+                 {{{"name", "embedding"},
+                   {"shape", {-1, cfg.backbone.embedding}},
+                   {"role", "embedding"},
+                   {"meaning", std::to_string(cfg.backbone.embedding) + "-d face embedding (not normalised)"}}}},
+                {"training", cj}};
+  std::error_code ec;
+  Manifest m = std::filesystem::exists(manifest_out, ec) ? Manifest::load(manifest_out) : base;
+  m.add_model(entry.dump(), dir);
+  m.save(manifest_out);
+  return out;
+}
+
+}  // namespace facerec::train
