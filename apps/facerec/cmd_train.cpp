@@ -3,6 +3,7 @@
 #include "commands.hpp"
 
 #include <facerec/error.hpp>
+#include <facerec/eval/eval.hpp>
 #include <facerec/image.hpp>
 #include <facerec/train/augment.hpp>
 #include <facerec/train/trainer.hpp>
@@ -16,6 +17,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <sstream>
 
@@ -151,6 +153,38 @@ int export_cmd(const ExportArgs& a) {
   return kOk;
 }
 
+struct PackArgs {
+  std::string folder, rec;
+};
+
+// An identity folder as insightface's train.rec + train.idx (label = identity index in name order;
+// the files' bytes as they are, so JPEG stays JPEG).
+int pack(const PackArgs& a) {
+  const auto subjects = read_identity_folders(a.folder);
+  std::vector<std::pair<int, std::string>> items;
+  size_t bad = 0;
+  for (size_t i = 0; i < subjects.size(); ++i)
+    for (const auto& img : subjects[i].images) {
+      const auto path = std::filesystem::path(a.folder) / img;
+      std::ifstream in(path, std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      try {
+        decode_image_bytes(bytes);  // only decodable images go in
+      } catch (const Error& e) {
+        std::fprintf(stderr, "pack: %s left out: %s\n", path.string().c_str(), e.what());
+        ++bad;
+        continue;
+      }
+      items.emplace_back(int(i), std::move(bytes));
+    }
+  auto idx = std::filesystem::path(a.rec);
+  idx.replace_extension(".idx");
+  train::write_recordio(a.rec, idx, items);
+  std::fprintf(stderr, "pack: %zu images of %zu identities -> %s + %s (%zu left out)\n", items.size(), subjects.size(),
+               a.rec.c_str(), idx.string().c_str(), bad);
+  return kOk;
+}
+
 }  // namespace
 
 void add_train_commands(CLI::App& app, Action* action) {
@@ -178,6 +212,16 @@ void add_train_commands(CLI::App& app, Action* action) {
         ->required();
     ex->add_option("--checkpoint", e->checkpoint, "A checkpoint other than the latest")->check(CLI::ExistingFile);
     ex->callback([=] { *action = [=] { return export_cmd(*e); }; });
+  }
+  {
+    auto* pk = tr->add_subcommand("pack",
+                                  "Pack an identity folder as a RecordIO train.rec + train.idx (insightface's format)");
+    auto p = std::make_shared<PackArgs>();
+    pk->add_option("folder", p->folder, "Identity folders (<folder>/<identity>/<image>)")
+        ->required()
+        ->check(CLI::ExistingDirectory);
+    pk->add_option("rec", p->rec, "The .rec to write (the .idx goes beside it)")->required();
+    pk->callback([=] { *action = [=] { return pack(*p); }; });
   }
   {
     auto* rp = tr->add_subcommand("report", "Rewrite RUN_DIR/report.html from its log");

@@ -368,6 +368,13 @@ struct Trainer::Impl {
 
   Impl(const Manifest& m) : manifest(m) {}
 
+  // What the run trains on (keys and labels, in order): a resumed run must see the same data.
+  std::string data_fingerprint() const {
+    std::string all;
+    for (const auto& s : split.train) all += s.image + '\t' + std::to_string(s.label) + '\n';
+    return detail::sha256_hex(all);
+  }
+
   void log(const json& line) const {
     std::ofstream out(run / "log.jsonl", std::ios::app);
     out << line.dump() << "\n";
@@ -558,6 +565,11 @@ Trainer::Trainer(const Manifest& manifest, TrainConfig config, std::filesystem::
       auto meta = ck;
       meta.replace_extension(".json");
       const auto mj = json::parse(detail::read_file(meta));
+      if (mj.contains("data_sha256") && mj["data_sha256"].get<std::string>() != d.data_fingerprint())
+        throw Error(ErrorKind::InvalidArgument,
+                    "the training data of " + d.run.string() + " changed since " + ck.filename().string() +
+                        " (images or identities added, removed or renamed): resuming would not continue the same "
+                        "run; start a new run");
       d.step = mj.at("step").get<int64_t>();
       d.loss_sum = mj.value("window_loss_sum", 0.0);
       d.acc_sum = mj.value("window_accuracy_sum", 0.0);
@@ -635,6 +647,7 @@ void Trainer::save_checkpoint() {
   detail::write_file_atomic(meta, json{{"step", d.step},
                                        {"sha256", detail::sha256_file(pt)},
                                        {"backbone", d.cfg.backbone.name},
+                                       {"data_sha256", d.data_fingerprint()},
                                        {"window_loss_sum", d.loss_sum},
                                        {"window_accuracy_sum", d.acc_sum},
                                        {"window_steps", d.since_log},
