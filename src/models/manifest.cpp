@@ -94,16 +94,18 @@ void Manifest::parse(const std::string& text, const std::filesystem::path& folde
     me.task = field<std::string>(e, "task", w);
     me.family = e.value("family", std::string());
     me.alignment = e.value("alignment", std::string());
+    if (e.contains("package")) {
+      me.package = field<std::string>(e, "package", w);
+      m.package(me.package);  // must exist
+    }
     me.format = field<std::string>(e, "format", w);
     if (me.format != "tfjs-graph" && me.format != "faceapi-weights" && me.format != "onnx")
       throw Error(ErrorKind::BadModel, "manifest: " + w + ".format '" + me.format + "' is unknown");
     if (me.format == "onnx") {
-      me.package = e.value("package", std::string());
       me.sha256 = field<std::string>(e, "sha256", w);
       if (me.sha256.size() != 64) throw Error(ErrorKind::BadModel, "manifest: " + w + ".sha256 is not 64 hex digits");
     } else {
-      me.package = field<std::string>(e, "package", w);
-      m.package(me.package);  // must exist
+      me.package = field<std::string>(e, "package", w);  // imported models come from a package
     }
     me.arch = e.value("arch", std::string());
     me.files = field<std::vector<std::string>>(e, "files", w);
