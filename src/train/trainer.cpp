@@ -483,7 +483,7 @@ void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) g.options().set_lr(lr);
 }
 
-// Embeddings (L2-normalised, [N, D]) of crops, in eval mode, batches of 64; rows of failed keys are NaN.
+// Embeddings (L2-normalised, [N, D]) of crops in eval mode, batches of 64 (the training mode is restored).
 torch::Tensor embed_keys(Trainer& t, const FaceReader& reader, const std::vector<std::string>& keys) {
   auto& net = t.backbone();
   const bool was = net.is_training();
@@ -713,19 +713,9 @@ Validation Trainer::validate() {
     }
     std::sort(all.begin(), all.end());
     all.erase(std::unique(all.begin(), all.end()), all.end());
-    const bool was = d.net->is_training();
-    d.net->eval();
+    const auto rows = embed_keys(*this, *d.lfw_reader, all);
     std::map<std::string, torch::Tensor> emb;
-    {
-      torch::NoGradGuard g;
-      for (size_t i = 0; i < all.size(); i += 64) {
-        std::vector<std::string> chunk(all.begin() + long(i), all.begin() + long(std::min(all.size(), i + 64)));
-        auto e = torch::nn::functional::normalize(d.net->forward(input_from(*d.lfw_reader, chunk, false, 0)),
-                                                  torch::nn::functional::NormalizeFuncOptions().dim(1));
-        for (size_t k = 0; k < chunk.size(); ++k) emb[chunk[k]] = e[long(k)];
-      }
-    }
-    d.net->train(was);
+    for (size_t k = 0; k < all.size(); ++k) emb[all[k]] = rows[long(k)];
     std::vector<double> scores;
     std::vector<int> folds;
     for (size_t i = 0; i < d.lfw_a.size(); ++i) {
