@@ -1,5 +1,7 @@
 // Numeric parity: every imported model, run through each backend on the fixture inputs that the
-// original TFJS runtime produced its outputs for (tools/parity/generate.mjs).
+// original runtime produced its outputs for: TFJS 4.22 on the CPU backend for the TFJS and face-api
+// models (tools/parity/generate.mjs), the TFLite runtime (WASM build, XNNPACK) for the TFLite ones
+// (tools/parity/tflite/generate.mjs).
 // Tolerance (issue "Foundation"): max |ours - tfjs| <= 1e-4 for float32 weights, and
 // <= 2e-3 x (range of the reference output) for float16/uint8 weights.
 // Two readings make those bounds well defined: for float32 outputs larger than 1 in magnitude the
@@ -78,8 +80,13 @@ TEST_P(Parity, MatchesTfjsReference) {
   auto onnx = models_dir() / entry.onnx_file();
   ASSERT_TRUE(std::filesystem::exists(onnx)) << "model " << name << " is not imported at " << onnx
                                              << "; run `facerec models fetch` (the README's test command does)";
-  ASSERT_EQ(meta["input"]["width"].get<int>(), entry.input.width);
+  // A model with free height and width (a free-size TFLite import) runs at the fixture's size.
+  if (!(entry.format == "tflite" && entry.free_size)) {
+    ASSERT_EQ(meta["input"]["width"].get<int>(), entry.input.width);
+    ASSERT_EQ(meta["input"]["height"].get<int>(), entry.input.height);
+  }
   Tensor one = input_from_png(fixtures() / meta["input"]["png"].get<std::string>(), entry.input);
+  ASSERT_EQ(one.shape[3], meta["input"]["width"].get<int64_t>());
   bool low_precision = entry.weights_dtype != "float32";
   for (int threads : {1, 2}) {
     BackendOptions options;

@@ -62,7 +62,7 @@ struct GraphCut {
 struct ModelEntry {
   std::string name;  // unique, e.g. "blazeface-back"
   std::string task;  // detect | landmarks | embed | attributes | liveness
-  // Which pre- and post-processing the pipeline applies: detect "blazeface" | "faceboxes",
+  // Which pre- and post-processing the pipeline applies: detect "blazeface" | "faceboxes" | "mtcnn",
   // landmarks "ibug68" | "facemesh"; empty for other tasks.
   std::string family;
   // embed only: the crop the network was trained on: "arcface" (five-point ArcFace template) or
@@ -70,7 +70,7 @@ struct ModelEntry {
   // size without the extra context "arcface" adds above 112 (what `facerec train` aligns to).
   std::string alignment;
   std::string package;  // key of a PackageSource
-  // "tfjs-graph" or "faceapi-weights" (imported from a package by `facerec models fetch`), or
+  // "tfjs-graph", "faceapi-weights" or "tflite" (imported from a package by `facerec models fetch`), or
   // "onnx": a model file beside the manifest (trained here: `facerec train export`), no package
   std::string format;
   std::string arch;                // for faceapi-weights: "face_recognition" | "face_landmark_68"
@@ -83,6 +83,7 @@ struct ModelEntry {
   std::vector<OutputSpec> outputs;
   std::vector<std::pair<std::string, double>> thresholds;  // name -> value (calibrated later)
   std::optional<GraphCut> cut;                             // tfjs-graph only: import this part
+  bool free_size = false;                                  // tflite only: import with free height and width
   std::filesystem::path file;                              // onnx only: files[0] resolved against the manifest's folder
   std::string sha256;                                      // onnx only: of that file
 

@@ -12,6 +12,7 @@ ImportReport import_model(const ModelEntry& model, const std::filesystem::path& 
                                          model.input.height)
                      : import_tfjs_graph(first, onnx_out);
   if (model.format == "faceapi-weights") return import_faceapi(first, model.arch, onnx_out);
+  if (model.format == "tflite") return import_tflite(first, onnx_out, model.free_size);
   throw Error(ErrorKind::Unsupported, "model '" + model.name + "': unknown format '" + model.format + "'");
 }
 

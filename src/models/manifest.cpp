@@ -99,7 +99,7 @@ void Manifest::parse(const std::string& text, const std::filesystem::path& folde
       m.package(me.package);  // must exist
     }
     me.format = field<std::string>(e, "format", w);
-    if (me.format != "tfjs-graph" && me.format != "faceapi-weights" && me.format != "onnx")
+    if (me.format != "tfjs-graph" && me.format != "faceapi-weights" && me.format != "tflite" && me.format != "onnx")
       throw Error(ErrorKind::BadModel, "manifest: " + w + ".format '" + me.format + "' is unknown");
     if (me.format == "onnx") {
       me.sha256 = field<std::string>(e, "sha256", w);
@@ -152,14 +152,21 @@ void Manifest::parse(const std::string& text, const std::filesystem::path& folde
       gc.free_size = c.value("free_size", false);
       me.cut = gc;
     }
+    if (e.contains("free_size")) {
+      if (me.format != "tflite") throw Error(ErrorKind::BadModel, "manifest: " + w + ".free_size needs format tflite");
+      me.free_size = field<bool>(e, "free_size", w);
+    }
     if (e.contains("thresholds"))
       for (const auto& [k, v] : e.at("thresholds").items()) me.thresholds.emplace_back(k, v.get<double>());
     static const std::vector<std::pair<std::string, std::vector<std::string>>> families = {
-        {"detect", {"blazeface", "faceboxes"}}, {"landmarks", {"ibug68", "facemesh"}}};
+        {"detect", {"blazeface", "faceboxes", "mtcnn"}}, {"landmarks", {"ibug68", "facemesh"}}};
     for (const auto& [task, names] : families)
-      if (me.task == task && std::find(names.begin(), names.end(), me.family) == names.end())
+      if (me.task == task && std::find(names.begin(), names.end(), me.family) == names.end()) {
+        std::string list;
+        for (const auto& f : names) list += (list.empty() ? "" : ", ") + f;
         throw Error(ErrorKind::BadModel, "manifest: " + w + ".family '" + me.family + "' is not one of the " + task +
-                                             " families (" + names[0] + ", " + names[1] + ")");
+                                             " families (" + list + ")");
+      }
     if (me.task == "embed" && me.alignment != "arcface" && me.alignment != "arcface-tight" &&
         me.alignment != "dlib-chip")
       throw Error(ErrorKind::BadModel, "manifest: " + w + ".alignment '" + me.alignment +

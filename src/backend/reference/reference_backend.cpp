@@ -112,11 +112,11 @@ class ReferenceBackend final : public InferenceBackend {
   std::shared_ptr<const Model> m_;
 
   static bool known(const std::string& op) {
-    static const char* ops[] = {"Conv",      "Gemm",        "MatMul",   "Add",      "Sub",       "Mul",     "Div",
-                                "Max",       "Min",         "PRelu",    "Relu",     "Sigmoid",   "Tanh",    "Abs",
-                                "Sqrt",      "Reciprocal",  "Exp",      "Identity", "LeakyRelu", "Clip",    "Softmax",
-                                "MaxPool",   "AveragePool", "Pad",      "Reshape",  "Flatten",   "Squeeze", "Concat",
-                                "Transpose", "ReduceMean",  "ReduceSum"};
+    static const char* ops[] = {"Conv",      "Gemm",        "MatMul",    "Add",       "Sub",       "Mul",     "Div",
+                                "Max",       "Min",         "PRelu",     "Relu",      "Sigmoid",   "Tanh",    "Abs",
+                                "Sqrt",      "Reciprocal",  "Exp",       "Identity",  "LeakyRelu", "Clip",    "Softmax",
+                                "MaxPool",   "AveragePool", "Pad",       "Reshape",   "Flatten",   "Squeeze", "Concat",
+                                "Transpose", "ReduceMean",  "ReduceSum", "ReduceMax", "Less",      "Greater", "Cast"};
     return std::find(std::begin(ops), std::end(ops), op) != std::end(ops);
   }
 
@@ -201,6 +201,16 @@ class ReferenceBackend final : public InferenceBackend {
     if (op == "Reciprocal") return unary(in(v, n, 0), [](float x) { return 1.f / x; });
     if (op == "Exp") return unary(in(v, n, 0), [](float x) { return std::exp(x); });
     if (op == "Identity") return in(v, n, 0);
+    // Comparisons hold their booleans as float 0/1 (every value here is float), so a Cast to
+    // float is the value itself; a Cast to anything else is refused.
+    if (op == "Less") return binary(in(v, n, 0), in(v, n, 1), [](float a, float b) { return a < b ? 1.f : 0.f; });
+    if (op == "Greater") return binary(in(v, n, 0), in(v, n, 1), [](float a, float b) { return a > b ? 1.f : 0.f; });
+    if (op == "Cast") {
+      if (ai(n, "to", 0) != onnx::TensorProto::FLOAT)
+        throw Error(ErrorKind::Unsupported,
+                    "reference backend: Cast to type " + std::to_string(ai(n, "to", 0)) + " (only to float)");
+      return in(v, n, 0);
+    }
     if (op == "LeakyRelu") {
       float a = af(n, "alpha", 0.01f);
       return unary(in(v, n, 0), [a](float x) { return x < 0 ? a * x : x; });
@@ -229,7 +239,7 @@ class ReferenceBackend final : public InferenceBackend {
       return concat(n, xs);
     }
     if (op == "Transpose") return transpose(in(v, n, 0), ais(n, "perm"));
-    if (op == "ReduceMean" || op == "ReduceSum") return reduce(n, in(v, n, 0), op == "ReduceMean");
+    if (op == "ReduceMean" || op == "ReduceSum" || op == "ReduceMax") return reduce(n, in(v, n, 0), op);
     throw Error(ErrorKind::Unsupported, "reference: op " + op);
   }
 
@@ -480,7 +490,8 @@ class ReferenceBackend final : public InferenceBackend {
     return y;
   }
 
-  static Tensor reduce(const Node& n, const Tensor& x, bool mean) {
+  static Tensor reduce(const Node& n, const Tensor& x, const std::string& op) {
+    const bool mean = op == "ReduceMean", max = op == "ReduceMax";
     int64_t r = int64_t(x.shape.size());
     auto axes = ais(n, "axes");
     if (axes.empty())
@@ -490,7 +501,7 @@ class ReferenceBackend final : public InferenceBackend {
     Shape kept = x.shape;
     for (auto a : axes) kept[size_t(a)] = 1;
     Tensor y(kept);
-    std::vector<double> acc(size_t(numel(kept)), 0.0);
+    std::vector<double> acc(size_t(numel(kept)), max ? -std::numeric_limits<double>::infinity() : 0.0);
     int64_t total = x.size();
     for (int64_t k = 0; k < total; ++k) {
       int64_t rem = k, dst = 0, stride = 1;
@@ -500,7 +511,10 @@ class ReferenceBackend final : public InferenceBackend {
         dst += (kept[size_t(d)] == 1 ? 0 : i) * stride;
         stride *= kept[size_t(d)];
       }
-      acc[size_t(dst)] += x.data[size_t(k)];
+      if (max)
+        acc[size_t(dst)] = std::max(acc[size_t(dst)], double(x.data[size_t(k)]));
+      else
+        acc[size_t(dst)] += x.data[size_t(k)];
     }
     double count = double(x.size()) / double(std::max<int64_t>(numel(kept), 1));
     for (size_t i = 0; i < acc.size(); ++i) y.data[i] = float(mean ? acc[i] / count : acc[i]);

@@ -1,6 +1,7 @@
 #pragma once
-// A TFJS graph model read from model.json: GraphDef nodes (name, op, inputs, attributes) plus
-// the decoded weights of its Const nodes.
+// A TF graph: GraphDef nodes (name, op, inputs, attributes) plus the decoded weights of its Const
+// nodes — read from a TFJS model.json, or translated from a TFLite flatbuffer (tflite_model.hpp);
+// tf_graph_to_onnx converts either.
 #include "import/tfjs/weights.hpp"
 
 #include <nlohmann/json.hpp>
@@ -11,7 +12,13 @@
 #include <string>
 #include <vector>
 
+namespace facerec {
+struct ImportReport;
+}
+
 namespace facerec::detail {
+
+class OnnxBuilder;
 
 struct TfNode {
   std::string name;
@@ -41,7 +48,13 @@ struct TfGraph {
 
 TfGraph load_tfjs_graph(const std::filesystem::path& model_json);
 
+// Writes g into b as ONNX (then prunes b); with free_spatial, rank-4 inputs and outputs get free
+// height and width. Throws Error(Unsupported) naming op and node for anything it cannot translate
+// exactly, Error(BadModel) for an inconsistent graph.
+void tf_graph_to_onnx(const TfGraph& g, OnnxBuilder& b, ImportReport& report, bool free_spatial);
+
 std::string base64_decode(const std::string& in);
+std::string base64_encode(const std::string& in);  // standard alphabet, '=' padding
 // "node:1" -> ("node", 1); "node" -> ("node", 0)
 std::pair<std::string, int> split_ref(const std::string& ref);
 

@@ -1,4 +1,5 @@
-// TFJS graph model -> ONNX (opset 10), written for OpenCV 4.6's importer.
+// TF graph (from a TFJS model.json, or translated from a TFLite flatbuffer) -> ONNX (opset 10),
+// written for OpenCV 4.6's importer.
 //
 // Layout: TF graphs are NHWC, ONNX convolutions are NCHW. Every value carries a flag saying
 // whether its rank-4 data is stored as the NCHW permutation of the TF NHWC tensor. Convolutions
@@ -10,7 +11,12 @@
 // Patterns TF wrote in pieces are folded into single nodes:
 //   relu(x) + c*(x - |x|)      -> PRelu(x, 2c)        (and x + c*(x - |x|) -> PRelu(x, 1+2c))
 //   max(0, x) + g*min(0, x)    -> PRelu(x, g)
+//   relu(x) + c*(-relu(-x))   -> PRelu(x, c)         (MTCNN's form)
 //   min/max with scalar consts, Relu, Relu6 chains -> one Clip
+//   exp(x - max(x)) / sum(exp(x - max(x))) over the last axis -> Softmax
+// Comparisons (Less, Greater, LessEqual, GreaterEqual) produce float 0/1 (Less/Greater then Cast,
+// the -Equal forms as 1 minus the opposite strict comparison); a Cast from bool to float is then
+// the value itself.
 // Anything else that is not translated exactly throws Error(Unsupported) naming op and node.
 
 #include "import/import_guard.hpp"
@@ -62,6 +68,7 @@ struct Value {
   bool clip_src_nchw = false;
   float lo = -std::numeric_limits<float>::infinity();
   float hi = std::numeric_limits<float>::infinity();
+  bool boolean = false;  // a comparison's result, held as float 0/1
 };
 
 class Converter {
@@ -259,7 +266,19 @@ class Converter {
     }
     if (op == "Sub") return binary(n, "Sub");
     if (op == "Mul") return binary(n, "Mul");
-    if (op == "RealDiv") return binary(n, "Div");
+    if (op == "RealDiv") {
+      if (auto v = fold_softmax(n)) return *v;
+      return binary(n, "Div");
+    }
+    if (op == "Less" || op == "Greater" || op == "LessEqual" || op == "GreaterEqual") return compare(n);
+    if (op == "Cast") return cast(n);
+    if (op == "LeakyRelu") {
+      Value& x = get(n.inputs.at(0));
+      Value v = x;
+      v.clip_src.clear();
+      v.onnx = emit("LeakyRelu", {x.onnx}, n.name, {{"alpha", n.f("alpha", 0.2f)}});
+      return v;
+    }
     if (op == "Maximum" || op == "Minimum") return minmax(n);
     if (op == "Relu") return clip_value(n, get(n.inputs.at(0)), 0.f, std::numeric_limits<float>::infinity());
     if (op == "Relu6") return clip_value(n, get(n.inputs.at(0)), 0.f, 6.f);
@@ -285,7 +304,7 @@ class Converter {
     if (op == "Reshape") return reshape(n);
     if (op == "Squeeze") return squeeze(n);
     if (op == "ConcatV2") return concat(n);
-    if (op == "Mean" || op == "Sum") return reduce(n);
+    if (op == "Mean" || op == "Sum" || op == "Max") return reduce(n);
     fail(n, "no translation for this op");
   }
 
@@ -681,6 +700,17 @@ class Converter {
             return prelu(n, get(x), c, 2.f, 1.f);
           }
         }
+        // Form C: relu(x) + c * neg(relu(neg(x)))
+        if (S.op == "Neg" && L.op == "Relu" && single_use(R.inputs[size_t(mo)])) {
+          const TfNode& R2 = producer(S.inputs.at(0));
+          if (R2.op == "Relu" && single_use(S.inputs.at(0))) {
+            const TfNode& N2 = producer(R2.inputs.at(0));
+            if (N2.op == "Neg" && key(N2.inputs.at(0)) == key(L.inputs.at(0))) {
+              ++report_.folded_patterns;
+              return prelu(n, get(L.inputs.at(0)), get(R.inputs[size_t(1 - mo)]).k->f, 1.f, 0.f);
+            }
+          }
+        }
         // Form B: max(0, x) + g * min(0, x)
         if (S.op == "Minimum" && S.inputs.size() == 2) {
           auto zero_and_x = [&](const TfNode& m) -> std::optional<std::string> {
@@ -708,14 +738,77 @@ class Converter {
     return std::nullopt;
   }
 
-  Value softmax(const TfNode& n) {
-    Value& x = get(n.inputs.at(0));
+  Value softmax(const TfNode& n) { return softmax_of(n, get(n.inputs.at(0))); }
+
+  Value softmax_of(const TfNode& n, Value& x) {
     std::string in = to_tf_layout(x, n.name);
     Value v = x;
     v.clip_src.clear();
     v.nchw = false;
     v.onnx = emit("Softmax", {in}, n.name, {{"axis", int64_t(x.shape.size()) - 1}});
     return v;
+  }
+
+  // Whether node r is the reduction `op` over exactly the last axis of its input, with keep_dims.
+  bool reduces_last_axis(const TfNode& r, const char* op) {
+    if (r.op != op || r.inputs.size() != 2 || !r.b("keep_dims", false)) return false;
+    const WeightTensor* axes = konst(r.inputs[1]);
+    Value& x = get(r.inputs[0]);
+    if (!axes || axes->count() != 1) return false;
+    int64_t a = const_ints(*axes)[0], rank = int64_t(x.shape.size());
+    return a == -1 || a == rank - 1;
+  }
+
+  // Softmax written in pieces, recognised at its RealDiv: exp(x - max(x)) / sum(exp(x - max(x))),
+  // both reductions over the last axis with keep_dims; nullopt when it is not one.
+  std::optional<Value> fold_softmax(const TfNode& n) {
+    if (n.inputs.size() != 2) return std::nullopt;
+    const TfNode& E = producer(n.inputs[0]);
+    const TfNode& S = producer(n.inputs[1]);
+    if (E.op != "Exp" || !reduces_last_axis(S, "Sum") || key(S.inputs[0]) != key(n.inputs[0])) return std::nullopt;
+    const TfNode& D = producer(E.inputs.at(0));
+    if (D.op != "Sub" || D.inputs.size() != 2 || !single_use(E.inputs.at(0))) return std::nullopt;
+    const TfNode& M = producer(D.inputs[1]);
+    if (!reduces_last_axis(M, "Max") || key(M.inputs[0]) != key(D.inputs[0]) || !single_use(D.inputs[1]))
+      return std::nullopt;
+    auto e_uses = consumers_.find(detail::split_ref(n.inputs[0]).first);
+    if (e_uses == consumers_.end() || e_uses->second != 2) return std::nullopt;  // read by the Sum and the Div only
+    ++report_.folded_patterns;
+    return softmax_of(n, get(D.inputs[0]));
+  }
+
+  Value compare(const TfNode& n) {
+    if (n.inputs.size() != 2) fail(n, "expects two inputs");
+    // x <= c is not (x > c), x >= c is not (x < c): ONNX opset 10 has only the strict forms.
+    bool negate = n.op == "LessEqual" || n.op == "GreaterEqual";
+    bool less = n.op == "Less" || n.op == "GreaterEqual";
+    TfNode as_strict = n;
+    if (konst(n.inputs[0])) {  // c < x is x > c: the constant goes second
+      std::swap(as_strict.inputs[0], as_strict.inputs[1]);
+      less = !less;
+    }
+    std::string strict = less ? "Less" : "Greater";
+    as_strict.name = n.name + (negate ? "/strict" : "/bool");
+    Value v = binary(as_strict, strict);
+    v.clip_src.clear();
+    v.onnx = emit("Cast", {v.onnx}, n.name + (negate ? "/strict_float" : ""), {{"to", int64_t(1)}});
+    if (negate) v.onnx = emit("Sub", {b_.initializer(n.name + "/one", {1}, {1.f}), v.onnx}, n.name);
+    v.boolean = true;
+    return v;
+  }
+
+  Value cast(const TfNode& n) {
+    Value& x = get(n.inputs.at(0));
+    std::string src = n.str("SrcT", "float"), dst = n.str("DstT", "float");
+    if (dst != "float") fail(n, "cast to " + dst + " (only to float)");
+    if (x.k) fail(n, "constant input (constant folding is not implemented)");
+    if (x.boolean && src == "bool") {  // comparison results are float 0/1 already
+      Value v = x;
+      v.boolean = false;
+      return v;
+    }
+    if (src == "float" && !x.boolean) return x;
+    fail(n, "cast from " + src + " to " + dst);
   }
 
   Value pool(const TfNode& n) {
@@ -841,7 +934,7 @@ class Converter {
     Value& x = get(n.inputs.at(0));
     auto axes = const_ints(need_const(n, 1));
     bool keep = n.b("keep_dims", false);
-    std::string op = n.op == "Mean" ? "ReduceMean" : "ReduceSum";
+    std::string op = n.op == "Mean" ? "ReduceMean" : n.op == "Max" ? "ReduceMax" : "ReduceSum";
     if (!keep) return drop_axes(n, x, axes, op, {{"keepdims", int64_t(0)}});
     int64_t r = int64_t(x.shape.size());
     std::vector<int64_t> onnx_axes;
@@ -883,6 +976,14 @@ class Converter {
 };
 
 }  // namespace
+
+namespace detail {
+void tf_graph_to_onnx(const TfGraph& g, OnnxBuilder& b, ImportReport& report, bool free_spatial) {
+  Converter c(g, b, report, free_spatial);
+  c.run();
+  b.prune();
+}
+}  // namespace detail
 
 namespace {
 
@@ -940,9 +1041,7 @@ ImportReport import_tfjs_unguarded(const std::filesystem::path& model_json, cons
   ImportReport report;
   report.nodes_in = int(g.nodes.size());
   OnnxBuilder b(model_json.stem().string());
-  Converter c(g, b, report, cut && cut->free_size);
-  c.run();
-  b.prune();
+  detail::tf_graph_to_onnx(g, b, report, cut && cut->free_size);
   b.set_doc("tfjs-graph", "imported by facerec from " + model_json.filename().string() +
                               (g.producer.empty() ? "" : " (converted by " + g.producer + ")"));
   report.nodes_out = b.node_count();
