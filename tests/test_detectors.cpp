@@ -69,6 +69,63 @@ TEST(Detectors, FaceBoxesOnDlibTestingXml) {
   EXPECT_EQ(total.false_positives, 0);
 }
 
+// MTCNN (the cascade named by its P-Net entry): sample1's three faces, each with five points in
+// ArcFace order inside its box (eyes above the mouth for the upright face on the left).
+TEST(Detectors, MtcnnFindsSample1WithFivePoints) {
+  NEED(group(1));
+  DetectorOptions o;
+  o.model = "mtcnn-pnet";
+  auto dets = make_detector(test::manifest(), o)->detect(decode_image_file(group(1).string()).bgr);
+  ASSERT_EQ(dets.size(), 3u);
+  for (const auto& d : dets) {
+    EXPECT_GT(d.score, 0.9f);
+    ASSERT_EQ(d.keypoints.size(), 5u);
+    for (const auto& p : d.keypoints) EXPECT_TRUE(d.box.contains(p)) << p << " outside " << d.box;
+  }
+  const auto& left = *std::min_element(dets.begin(), dets.end(),
+                                       [](const Detection& a, const Detection& b) { return a.box.x < b.box.x; });
+  const auto& k = left.keypoints;
+  EXPECT_LT(k[0].x, k[1].x) << "image-left eye first";
+  EXPECT_LT(k[3].x, k[4].x) << "image-left mouth corner first";
+  EXPECT_LT(std::max(k[0].y, k[1].y), k[2].y) << "eyes above the nose";
+  EXPECT_LT(k[2].y, std::min(k[3].y, k[4].y)) << "nose above the mouth";
+}
+
+TEST(Detectors, MtcnnOnDlibTestingXml) {
+  auto xml = test::shared_dir() / "data" / "samples" / "dlib-faces" / "testing.xml";
+  NEED(xml);
+  DetectorOptions o;
+  o.model = "mtcnn-pnet";
+  auto det = make_detector(test::manifest(), o);
+  DetectionCounts total;
+  for (const auto& li : read_dlib_xml(xml)) {
+    auto found = det->detect(decode_image_file((xml.parent_path() / li.file).string()).bgr);
+    std::vector<Box> boxes;
+    for (const auto& d : found) boxes.push_back({d.box.x, d.box.y, d.box.width, d.box.height});
+    total += match_detections(li.boxes, boxes, 0.5);
+  }
+  std::printf("[mtcnn] dlib testing.xml: %d TP, %d FN, %d FP\n", total.true_positives, total.false_negatives,
+              total.false_positives);
+  EXPECT_EQ(total.true_positives, 25);
+  EXPECT_EQ(total.false_negatives, 0);
+  EXPECT_EQ(total.false_positives, 0);
+}
+
+TEST(Detectors, MtcnnStagesAndBadImagesAreClearErrors) {
+  DetectorOptions o;
+  o.model = "mtcnn-rnet";  // a refinement stage, not a detector by itself
+  EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument, "cascade");
+  o.model = "mtcnn-pnet";
+  auto det = make_detector(test::manifest(), o);
+  EXPECT_ERROR(det->detect(cv::Mat()), ErrorKind::InvalidArgument);
+  EXPECT_ERROR(det->detect(cv::Mat(64, 64, CV_8UC1, cv::Scalar(0))), ErrorKind::InvalidArgument);
+  EXPECT_TRUE(det->detect(cv::Mat(1, 1, CV_8UC3, cv::Scalar(0, 0, 0))).empty());
+  EXPECT_TRUE(det->detect(cv::Mat(4, 3000, CV_8UC3, cv::Scalar(90, 90, 90))).empty());
+  EXPECT_TRUE(det->detect(cv::Mat(300, 300, CV_8UC3, cv::Scalar(90, 90, 90))).empty()) << "a flat grey image";
+  auto other = det->clone();
+  EXPECT_TRUE(other->detect(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0))).empty());
+}
+
 TEST(Detectors, BadDetectorNamesAreClearErrors) {
   DetectorOptions o;
   o.model = "blazeface+";

@@ -28,7 +28,8 @@ TEST(Manifest, CommittedManifestDescribesEveryRequiredModel) {
   }
   for (const char* required :
        {"blazeface", "blazeface-front", "faceboxes", "facemesh", "faceres", "mobileface", "mobilefacenet", "antispoof",
-        "liveness", "face_recognition_model", "face_landmark_68_model"})
+        "liveness", "face_recognition_model", "face_landmark_68_model", "mobilefacenet-ms1m", "mtcnn-pnet",
+        "mtcnn-rnet", "mtcnn-onet", "face-anti-spoofing"})
     EXPECT_TRUE(names.count(required)) << required;
   for (const auto& p : m.packages()) EXPECT_EQ(p.sha256.size(), 64u) << p.name;
 }

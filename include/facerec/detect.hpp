@@ -2,10 +2,10 @@
 // facerec::FaceDetector — the first stage: every face in an image, as a box, a score and (for
 // BlazeFace) six keypoints.
 //
-// What it represents: one or two detection networks (named in the manifest, family "blazeface" or
-// "faceboxes") with their pre- and post-processing (pyramid and tiles, anchors, NMS), and an
-// optional verifier network. Thread safety: a detector is NOT safe to call from several threads
-// at once (it owns backend sessions); create one per thread. make_detector is thread safe.
+// What it represents: one or two detection networks (named in the manifest, family "blazeface",
+// "faceboxes" or "mtcnn") with their pre- and post-processing (pyramid and tiles, anchors, NMS,
+// MTCNN's three-stage cascade), and an optional verifier network. Thread safety: a detector is NOT safe to call from
+// several threads at once (it owns backend sessions); create one per thread. make_detector is thread safe.
 #include <facerec/face.hpp>
 #include <facerec/models.hpp>
 
@@ -19,8 +19,9 @@ namespace facerec {
 
 struct DetectorOptions {
   // blazeface (256, full range, tiled for small faces) | blazeface-front (128) | faceboxes (1024,
-  // one pass; finds profiles; boxes without keypoints) | "a+b": every face of a, plus the faces of
-  // b that no face of a overlaps.
+  // one pass; finds profiles; boxes without keypoints) | mtcnn-pnet (the MTCNN cascade: P-Net
+  // pyramid down to min_face, R-Net, O-Net; five landmarks per face; score_threshold applies to
+  // O-Net, at least 0.7) | "a+b": every face of a, plus the faces of b that no face of a overlaps.
   std::string model = "blazeface+faceboxes";
   // Also run this short-range model once on the whole image, for faces that fill the frame
   // (selfies, ID photos), which the full-range model misses. "none" disables it.

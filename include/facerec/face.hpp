@@ -13,7 +13,8 @@ struct Detection {
   cv::Rect2f box;                      // in image pixels
   float score = 0;                     // detector confidence in [0, 1]
   std::vector<cv::Point2f> keypoints;  // BlazeFace: right eye, left eye, nose tip, mouth centre,
-                                       // right ear, left ear (subject's right = image left)
+                                       // right ear, left ear (subject's right = image left);
+                                       // MTCNN: the five points of FivePoints, in its order
 };
 
 // Five points in ArcFace order: image-left eye, image-right eye, nose tip, image-left mouth

@@ -84,8 +84,9 @@ struct ModelEntry {
   std::vector<std::pair<std::string, double>> thresholds;  // name -> value (calibrated later)
   std::optional<GraphCut> cut;                             // tfjs-graph only: import this part
   bool free_size = false;                                  // tflite only: import with free height and width
-  std::filesystem::path file;                              // onnx only: files[0] resolved against the manifest's folder
-  std::string sha256;                                      // onnx only: of that file
+  std::vector<std::string> cascade;  // detect "mtcnn": the refinement stages after this network, in order
+  std::filesystem::path file;        // onnx only: files[0] resolved against the manifest's folder
+  std::string sha256;                // onnx only: of that file
 
   std::string onnx_file() const { return name + ".onnx"; }
   // The output whose role is `role`. Throws Error(BadModel) naming the model when none has it.

@@ -63,6 +63,7 @@ const Detection* nearest_to_centre(const std::vector<Detection>& dets, const cv:
 
 std::unique_ptr<FaceDetector> make_blazeface_detector(const Manifest& manifest, const DetectorOptions& options);
 std::unique_ptr<FaceDetector> make_faceboxes_detector(const Manifest& manifest, const DetectorOptions& options);
+std::unique_ptr<FaceDetector> make_mtcnn_detector(const Manifest& manifest, const DetectorOptions& options);
 
 std::vector<std::string> detector_models(const std::string& name) {
   std::vector<std::string> parts;
@@ -90,6 +91,7 @@ std::unique_ptr<FaceDetector> make_detector(const Manifest& manifest, const Dete
   const ModelEntry& entry = manifest.model(options.model);
   if (entry.family == "faceboxes") return make_faceboxes_detector(manifest, options);
   if (entry.family == "blazeface") return make_blazeface_detector(manifest, options);
+  if (entry.family == "mtcnn") return make_mtcnn_detector(manifest, options);
   throw Error(ErrorKind::InvalidArgument, "model '" + options.model + "' is not a face detector (task " + entry.task +
                                               ", family '" + entry.family + "')");
 }

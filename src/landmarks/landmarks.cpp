@@ -167,6 +167,8 @@ FivePoints five_points(const std::vector<cv::Point2f>& l, const Detection& d) {
 }
 
 FivePoints five_from_detection(const Detection& d) {
+  if (d.keypoints.size() == 5)  // MTCNN: the five points in ArcFace order
+    return {d.keypoints[0], d.keypoints[1], d.keypoints[2], d.keypoints[3], d.keypoints[4]};
   if (d.keypoints.size() < 4) throw Error(ErrorKind::InvalidArgument, "detection has no keypoints");
   // BlazeFace gives the mouth centre; in the ArcFace template the mouth corners sit half the mouth
   // width (29.18 px) apart from the centre along the eye line, the eyes 35.24 px apart: 0.414 each.

@@ -156,6 +156,7 @@ void Manifest::parse(const std::string& text, const std::filesystem::path& folde
       if (me.format != "tflite") throw Error(ErrorKind::BadModel, "manifest: " + w + ".free_size needs format tflite");
       me.free_size = field<bool>(e, "free_size", w);
     }
+    if (e.contains("cascade")) me.cascade = field<std::vector<std::string>>(e, "cascade", w);
     if (e.contains("thresholds"))
       for (const auto& [k, v] : e.at("thresholds").items()) me.thresholds.emplace_back(k, v.get<double>());
     static const std::vector<std::pair<std::string, std::vector<std::string>>> families = {
