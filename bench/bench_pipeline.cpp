@@ -96,14 +96,16 @@ void align(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(facerec::dlib_face_chip(p.img, p.face.landmarks, 150, 0.25));
 }
 
-void embed(benchmark::State& st, bool flip, bool zoom) {
+void embed(benchmark::State& st, const char* model, bool flip, bool zoom) {
   cv::setNumThreads(int(st.range(0)));
   facerec::EmbedderOptions o;
+  o.model = model;
   o.flip = flip;
   o.zoom = zoom;
   auto e = facerec::make_embedder(facerec::bench::manifest(), o);
   auto& p = prepared();
-  for (auto _ : st) benchmark::DoNotOptimize(e->embed(p.face.aligned));
+  const cv::Mat aligned = e->align(p.img, p.face.five, p.face.landmarks);  // the crop this model reads
+  for (auto _ : st) benchmark::DoNotOptimize(e->embed(aligned));
 }
 
 void whole(benchmark::State& st) {
@@ -125,12 +127,18 @@ BENCHMARK_CAPTURE(detect, blazeface_1920x1080_min20, "blazeface", 1920, 1080, 20
 BENCHMARK_CAPTURE(detect, blazeface_1920x1080_min80, "blazeface", 1920, 1080, 80, "facemesh") THREADS;
 BENCHMARK_CAPTURE(detect, faceboxes_640x480, "faceboxes", 640, 480, 20, "none") THREADS;
 BENCHMARK_CAPTURE(detect, faceboxes_1920x1080, "faceboxes", 1920, 1080, 20, "none") THREADS;
+// MTCNN: P-Net pyramid down to min_face, R-Net and O-Net batched (five landmarks, no landmarker needed)
+BENCHMARK_CAPTURE(detect, mtcnn_640x480_min20, "mtcnn-pnet", 640, 480, 20, "none") THREADS;
+BENCHMARK_CAPTURE(detect, mtcnn_1920x1080_min20, "mtcnn-pnet", 1920, 1080, 20, "none") THREADS;
+BENCHMARK_CAPTURE(detect, mtcnn_1920x1080_min80, "mtcnn-pnet", 1920, 1080, 80, "none") THREADS;
 BENCHMARK_CAPTURE(yunet, yunet_640x480, 640, 480) THREADS;
 BENCHMARK_CAPTURE(yunet, yunet_1920x1080, 1920, 1080) THREADS;
 BENCHMARK(landmarks) THREADS;
 BENCHMARK(align)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(embed, dlib_resnet, false, false) THREADS;
-BENCHMARK_CAPTURE(embed, dlib_resnet_flip, true, false) THREADS;
-BENCHMARK_CAPTURE(embed, dlib_resnet_flip_zoom, true, true) THREADS;  // the default
+BENCHMARK_CAPTURE(embed, dlib_resnet, "face_recognition_model", false, false) THREADS;
+BENCHMARK_CAPTURE(embed, dlib_resnet_flip, "face_recognition_model", true, false) THREADS;
+BENCHMARK_CAPTURE(embed, dlib_resnet_flip_zoom, "face_recognition_model", true, true) THREADS;  // the default
+BENCHMARK_CAPTURE(embed, mobilefacenet_ms1m, "mobilefacenet-ms1m", false, false) THREADS;
+BENCHMARK_CAPTURE(embed, mobilefacenet_ms1m_flip, "mobilefacenet-ms1m", true, false) THREADS;
 BENCHMARK(whole) THREADS;
 BENCHMARK_MAIN();

@@ -500,6 +500,7 @@ int eval_scales(const ScalesArgs& a) {
 
 void add_eval_commands(CLI::App& app, Action* action) {
   auto* ev = app.add_subcommand("eval", "Evaluate the pipeline on standard protocols");
+  add_liveness_commands(app, *ev, action);
   ev->require_subcommand(1);
   auto* lfw = ev->add_subcommand(
       "lfw", "LFW verification (10-fold View 2), optionally 1:N identification and quality pairs, with a report");

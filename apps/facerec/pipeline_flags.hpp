@@ -20,8 +20,8 @@ struct PipelineFlags {
   // --verifier, --verify-threshold, and with_embedder: --embedder, --flip/--no-flip, --zoom/--no-zoom.
   void add(CLI::App* app, bool with_embedder) {
     app->add_option("--detector", o.detector.model,
-                    "Detector model: blazeface | blazeface-front | faceboxes, or two joined by '+' (the second adds "
-                    "the faces the first missed)")
+                    "Detector model: blazeface | blazeface-front | faceboxes | mtcnn-pnet (MTCNN, five landmarks), or "
+                    "two joined by '+' (the second adds the faces the first missed)")
         ->capture_default_str();
     app->add_option("--landmarker", o.landmarker.model,
                     "68-point landmark model, or 'none' for the detector's keypoints")

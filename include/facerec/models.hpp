@@ -40,9 +40,11 @@ struct OutputSpec {
   std::string name;
   std::vector<int64_t> shape;  // -1 for the batch dimension
   // What the pipeline reads from it: "embedding" (an embedder's vector), "face_flag" (a face
-  // presence score), "mesh" (FaceMesh points), "landmarks" (68 points); empty: not read.
+  // presence score), "mesh" (FaceMesh points), "landmarks" (68 points), "live_probability",
+  // "leaf_scores" and "leaf_mask" (liveness, see liveness.hpp); empty: not read.
   std::string role;
   std::string meaning;  // what the numbers are, for humans
+  int index = 0;        // for a single-value role (live_probability): which value of the output
 };
 
 // Part of a TFJS graph to import instead of the whole: the value of `input` (a node) becomes the
@@ -84,6 +86,8 @@ struct ModelEntry {
   std::vector<std::pair<std::string, double>> thresholds;  // name -> value (calibrated later)
   std::optional<GraphCut> cut;                             // tfjs-graph only: import this part
   bool free_size = false;                                  // tflite only: import with free height and width
+  // liveness: the square crop around the detection box the network reads, in box sizes
+  double crop_scale = 1.0;
   std::vector<std::string> cascade;  // detect "mtcnn": the refinement stages after this network, in order
   std::filesystem::path file;        // onnx only: files[0] resolved against the manifest's folder
   std::string sha256;                // onnx only: of that file
@@ -121,6 +125,9 @@ class Manifest {
   // Records calibrated thresholds of `model` (name -> value; an existing name is replaced, new
   // names are appended). Throws Error(NotFound) for an unknown model.
   void set_thresholds(const std::string& model, const std::vector<std::pair<std::string, double>>& thresholds);
+  // Sets a liveness model's crop_scale (save() writes it). Throws Error(NotFound) for an unknown
+  // model, Error(InvalidArgument) for a scale outside (0, 10].
+  void set_crop_scale(const std::string& model, double crop_scale);
   // Adds a model entry (a JSON object, as in the file), or replaces the entry of the same name;
   // relative onnx files are resolved against `folder`. Throws Error(BadModel) as load() for a
   // malformed entry (the manifest is then unchanged).

@@ -132,6 +132,8 @@ void Manifest::parse(const std::string& text, const std::filesystem::path& folde
       os.shape = field<std::vector<int64_t>>(o, "shape", w + ".outputs");
       os.role = o.value("role", std::string());
       os.meaning = o.value("meaning", std::string());
+      os.index = o.value("index", 0);
+      if (os.index < 0) throw Error(ErrorKind::BadModel, "manifest: " + w + ".outputs." + os.name + ".index < 0");
       me.outputs.push_back(os);
     }
     if (me.task == "embed" && std::count_if(me.outputs.begin(), me.outputs.end(),
@@ -155,6 +157,11 @@ void Manifest::parse(const std::string& text, const std::filesystem::path& folde
     if (e.contains("free_size")) {
       if (me.format != "tflite") throw Error(ErrorKind::BadModel, "manifest: " + w + ".free_size needs format tflite");
       me.free_size = field<bool>(e, "free_size", w);
+    }
+    if (e.contains("crop_scale")) {
+      me.crop_scale = field<double>(e, "crop_scale", w);
+      if (!(me.crop_scale > 0 && me.crop_scale <= 10))
+        throw Error(ErrorKind::BadModel, "manifest: " + w + ".crop_scale must be in (0, 10]");
     }
     if (e.contains("cascade")) me.cascade = field<std::vector<std::string>>(e, "cascade", w);
     if (e.contains("thresholds"))
@@ -220,11 +227,20 @@ void Manifest::set_thresholds(const std::string& model, const std::vector<std::p
   }
 }
 
+void Manifest::set_crop_scale(const std::string& model, double crop_scale) {
+  if (!(crop_scale > 0 && crop_scale <= 10))
+    throw Error(ErrorKind::InvalidArgument, "crop_scale must be in (0, 10], not " + std::to_string(crop_scale));
+  auto it = std::find_if(models_.begin(), models_.end(), [&](const ModelEntry& m) { return m.name == model; });
+  if (it == models_.end()) this->model(model);  // throws NotFound listing the names
+  it->crop_scale = crop_scale;
+}
+
 void Manifest::save(const std::filesystem::path& path) const {
   if (text_.empty()) throw Error(ErrorKind::InvalidArgument, "Manifest::save: nothing loaded to save");
   auto j = nlohmann::ordered_json::parse(text_);
   for (auto& e : j["models"]) {
     const auto& m = model(e["name"].get<std::string>());
+    if (e.contains("crop_scale") || m.crop_scale != 1.0) e["crop_scale"] = m.crop_scale;
     if (m.thresholds.empty()) continue;
     nlohmann::ordered_json t = nlohmann::ordered_json::object();
     for (const auto& [k, v] : m.thresholds) t[k] = v;
