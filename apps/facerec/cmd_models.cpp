@@ -128,8 +128,10 @@ int check(const std::vector<std::string>& names, const std::string& backend, int
     std::vector<Tensor> batch;
     for (const auto& in : net->inputs()) {
       auto shape = in.shape;
-      for (auto& d : shape)
-        if (d < 0) d = 1;
+      // a free batch runs at 1; free height and width (NCHW) at the manifest's input size
+      for (size_t k = 0; k < shape.size(); ++k)
+        if (shape[k] < 0)
+          shape[k] = shape.size() == 4 && k == 2 ? m->input.height : shape.size() == 4 && k == 3 ? m->input.width : 1;
       Tensor t(shape);
       for (size_t i = 0; i < t.data.size(); ++i) t.data[i] = float(i % 255) / 255.f;
       batch.push_back(std::move(t));
@@ -153,8 +155,13 @@ int check(const std::vector<std::string>& names, const std::string& backend, int
   return kOk;
 }
 
-int import_one(const std::string& src, const std::string& out, const std::string& arch) {
-  ImportReport r = arch.empty() ? import_tfjs_graph(src, out) : import_faceapi(src, arch, out);
+int import_one(const std::string& src, const std::string& out, const std::string& arch, bool free_size) {
+  const bool tflite = std::filesystem::path(src).extension() == ".tflite";
+  if (tflite && !arch.empty())
+    throw Error(ErrorKind::InvalidArgument, "--arch is for face-api weights, not .tflite files");
+  ImportReport r = tflite         ? import_tflite(src, out, free_size)
+                   : arch.empty() ? import_tfjs_graph(src, out)
+                                  : import_faceapi(src, arch, out);
   std::cerr << "imported " << src << ": " << r.nodes_in << " -> " << r.nodes_out << " nodes, " << r.folded_patterns
             << " patterns folded; inputs:";
   for (const auto& n : r.input_names) std::cerr << " " << n;
@@ -193,15 +200,19 @@ void add_models_commands(CLI::App& app, Action* action) {
   check_cmd->add_option("--runs", *runs, "Timed runs (best is reported)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  auto* import_cmd = models->add_subcommand(
-      "import", "Import one TFJS graph model (model.json) or face-api weights manifest (with --arch) to ONNX");
+  auto* import_cmd = models->add_subcommand("import",
+                                            "Import one TFJS graph model (model.json), TFLite file (.tflite) or "
+                                            "face-api weights manifest (with --arch) to ONNX");
   auto src = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto arch = std::make_shared<std::string>();
   import_cmd->add_option("source", *src, "model.json, or a face-api *-weights_manifest.json")->required();
   import_cmd->add_option("output", *out, "ONNX file to write")->required();
   import_cmd->add_option("--arch", *arch, "face-api architecture: face_recognition | face_landmark_68");
-  import_cmd->callback([=] { *action = [=] { return import_one(*src, *out, *arch); }; });
+  auto free_size = std::make_shared<bool>(false);
+  import_cmd->add_flag("--free-size", *free_size,
+                       ".tflite: free input height and width (fully convolutional networks)");
+  import_cmd->callback([=] { *action = [=] { return import_one(*src, *out, *arch, *free_size); }; });
 
   check_cmd->callback([=] { *action = [=] { return check(*names, *backend, *threads, *runs); }; });
 }
