@@ -27,6 +27,21 @@ int faces_with_centre_in(const std::vector<Detection>& dets, const cv::Rect2f& r
   return n;
 }
 
+// The detector's matches against the boxes of a dlib imglab XML file (IoU >= 0.5).
+DetectionCounts counts_on_xml(const std::string& model, const std::filesystem::path& xml) {
+  DetectorOptions o;
+  o.model = model;
+  auto det = make_detector(test::manifest(), o);
+  DetectionCounts total;
+  for (const auto& li : read_dlib_xml(xml)) {
+    auto found = det->detect(decode_image_file((xml.parent_path() / li.file).string()).bgr);
+    std::vector<Box> boxes;
+    for (const auto& d : found) boxes.push_back({d.box.x, d.box.y, d.box.width, d.box.height});
+    total += match_detections(li.boxes, boxes, 0.5);
+  }
+  return total;
+}
+
 // sample2: three women on a sofa; the one on the left is in profile (her face around x 360-530,
 // y 110-420 of the 1920x1367 photo). BlazeFace misses her; FaceBoxes finds her.
 const cv::Rect2f kProfile(330, 100, 230, 330);
@@ -54,16 +69,7 @@ TEST(Detectors, DefaultDetectorFindsEveryFaceOfSample2) {
 TEST(Detectors, FaceBoxesOnDlibTestingXml) {
   auto xml = test::shared_dir() / "data" / "samples" / "dlib-faces" / "testing.xml";
   NEED(xml);
-  DetectorOptions o;
-  o.model = "faceboxes";
-  auto det = make_detector(test::manifest(), o);
-  DetectionCounts total;
-  for (const auto& li : read_dlib_xml(xml)) {
-    auto found = det->detect(decode_image_file((xml.parent_path() / li.file).string()).bgr);
-    std::vector<Box> boxes;
-    for (const auto& d : found) boxes.push_back({d.box.x, d.box.y, d.box.width, d.box.height});
-    total += match_detections(li.boxes, boxes, 0.5);
-  }
+  DetectionCounts total = counts_on_xml("faceboxes", xml);
   EXPECT_EQ(total.true_positives, 25);
   EXPECT_EQ(total.false_negatives, 0);
   EXPECT_EQ(total.false_positives, 0);
@@ -94,16 +100,7 @@ TEST(Detectors, MtcnnFindsSample1WithFivePoints) {
 TEST(Detectors, MtcnnOnDlibTestingXml) {
   auto xml = test::shared_dir() / "data" / "samples" / "dlib-faces" / "testing.xml";
   NEED(xml);
-  DetectorOptions o;
-  o.model = "mtcnn-pnet";
-  auto det = make_detector(test::manifest(), o);
-  DetectionCounts total;
-  for (const auto& li : read_dlib_xml(xml)) {
-    auto found = det->detect(decode_image_file((xml.parent_path() / li.file).string()).bgr);
-    std::vector<Box> boxes;
-    for (const auto& d : found) boxes.push_back({d.box.x, d.box.y, d.box.width, d.box.height});
-    total += match_detections(li.boxes, boxes, 0.5);
-  }
+  DetectionCounts total = counts_on_xml("mtcnn-pnet", xml);
   std::printf("[mtcnn] dlib testing.xml: %d TP, %d FN, %d FP\n", total.true_positives, total.false_negatives,
               total.false_positives);
   EXPECT_EQ(total.true_positives, 25);
