@@ -172,6 +172,22 @@ TEST(TfjsImport, ConvSameStride2FusedReluMeanAndNhwcFlattenMatchTfSemantics) {
   }
 }
 
+// A Cast is translated only when its types say float -> float (or a comparison's bool -> float);
+// a cast to an integer type, or one without its type attributes, is refused rather than guessed.
+TEST(TfjsImport, CastToAnotherTypeIsRefused) {
+  auto dir = test::temp_dir("tfjs_cast");
+  for (const json& attr : {json{{"SrcT", {{"type", "DT_FLOAT"}}}, {"DstT", {{"type", "DT_INT32"}}}}, json::object()}) {
+    TfjsBuilder b;
+    b.placeholder("x", {1, 4});
+    b.op("c", "Cast", {"x"}, attr);
+    EXPECT_ERROR(import_tfjs_graph(b.write(dir), dir / "m.onnx"), ErrorKind::Unsupported, "op 'Cast'");
+  }
+  TfjsBuilder b;
+  b.placeholder("x", {1, 4});
+  b.op("c", "Cast", {"x"}, {{"SrcT", {{"type", "DT_FLOAT"}}}, {"DstT", {{"type", "DT_FLOAT"}}}});
+  EXPECT_NO_THROW(import_tfjs_graph(b.write(dir), dir / "m.onnx"));
+}
+
 TEST(TfjsImport, PreluWrittenInPiecesIsFoldedAndExact) {
   // relu(x) + c * (x - |x|)  ==  PReLU(x, 2c)
   TfjsBuilder b;

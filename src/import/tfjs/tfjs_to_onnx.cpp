@@ -780,6 +780,7 @@ class Converter {
   Value compare(const TfNode& n) {
     if (n.inputs.size() != 2) fail(n, "expects two inputs");
     // x <= c is not (x > c), x >= c is not (x < c): ONNX opset 10 has only the strict forms.
+    // (They differ only for NaN inputs, where TF's -Equal forms give false and these give 1.)
     bool negate = n.op == "LessEqual" || n.op == "GreaterEqual";
     bool less = n.op == "Less" || n.op == "GreaterEqual";
     TfNode as_strict = n;
@@ -799,16 +800,22 @@ class Converter {
 
   Value cast(const TfNode& n) {
     Value& x = get(n.inputs.at(0));
-    std::string src = n.str("SrcT", "float"), dst = n.str("DstT", "float");
-    if (dst != "float") fail(n, "cast to " + dst + " (only to float)");
+    // GraphDef type attributes ({"type": "DT_FLOAT"}), as TFJS writes them and the TFLite reader
+    // translates CAST; a Cast without them is refused, never guessed.
+    auto type = [&](const char* k) -> std::string {
+      if (!n.attr.is_object() || !n.attr.contains(k) || !n.attr[k].contains("type")) return "";
+      return n.attr[k]["type"].get<std::string>();
+    };
+    const std::string src = type("SrcT"), dst = type("DstT");
+    if (dst != "DT_FLOAT") fail(n, "cast to " + (dst.empty() ? "an unstated type" : dst) + " (only to DT_FLOAT)");
     if (x.k) fail(n, "constant input (constant folding is not implemented)");
-    if (x.boolean && src == "bool") {  // comparison results are float 0/1 already
+    if (x.boolean && src == "DT_BOOL") {  // comparison results are float 0/1 already
       Value v = x;
       v.boolean = false;
       return v;
     }
-    if (src == "float" && !x.boolean) return x;
-    fail(n, "cast from " + src + " to " + dst);
+    if (src == "DT_FLOAT" && !x.boolean) return x;
+    fail(n, "cast from " + (src.empty() ? "an unstated type" : src) + " to " + dst);
   }
 
   Value pool(const TfNode& n) {

@@ -613,13 +613,13 @@ class Reader {
         need(1);
         fb::TensorType src = tensor(in[0])->type(), dst = t_out->type();
         auto tf_type = [&](fb::TensorType t) -> std::string {
-          if (t == fb::TensorType_FLOAT32) return "float";
-          if (t == fb::TensorType_BOOL) return "bool";
+          if (t == fb::TensorType_FLOAT32) return "DT_FLOAT";
+          if (t == fb::TensorType_BOOL) return "DT_BOOL";
           fail(std::string("cast involving ") + type_name(t));
         };
         TfNode& n = emit(out, "Cast", {name(0)});
-        set_str(n, "SrcT", tf_type(src));
-        set_str(n, "DstT", tf_type(dst));
+        n.attr["SrcT"]["type"] = tf_type(src);
+        n.attr["DstT"]["type"] = tf_type(dst);
         break;
       }
       case kDequantize: {
