@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 namespace facerec::cli {
 namespace {
@@ -31,6 +32,9 @@ int liveness(const std::vector<std::string>& images, const PipelineFlags& pf, co
   lo.backend = o.detector.backend;
   lo.threads = o.detector.threads;
   auto checker = make_liveness_checker(manifest(), lo);
+  if (!checker->threshold())
+    throw Error(ErrorKind::NotFound, "no calibrated \"live\" threshold for liveness model " + checker->model() +
+                                         " in the manifest (calibrate with `facerec eval liveness --calibrate`)");
   int bad = 0;
   for (const auto& path : images) {
     try {
@@ -53,7 +57,6 @@ int liveness(const std::vector<std::string>& images, const PipelineFlags& pf, co
       }
       if (json) std::cout << out.dump() << "\n";
     } catch (const Error& e) {
-      if (e.kind() == ErrorKind::NotFound && std::string(e.what()).find("threshold") != std::string::npos) throw;
       std::cerr << "facerec: " << path << ": " << e.what() << "\n";
       ++bad;
     }
@@ -71,7 +74,11 @@ struct EvalFlags {
 std::pair<int, int> subject_range(const std::string& s) {
   auto dash = s.find('-');
   if (dash == std::string::npos) throw Error(ErrorKind::InvalidArgument, "--calibration-subjects: expected A-B");
-  return {std::stoi(s.substr(0, dash)), std::stoi(s.substr(dash + 1))};
+  try {
+    return {std::stoi(s.substr(0, dash)), std::stoi(s.substr(dash + 1))};
+  } catch (const std::logic_error&) {
+    throw Error(ErrorKind::InvalidArgument, "--calibration-subjects: expected two numbers A-B, not '" + s + "'");
+  }
 }
 
 std::string pct(double v) {
@@ -86,13 +93,20 @@ int eval_liveness(const EvalFlags& f, const PipelineFlags& pf) {
   AnalyzerOptions o = pf.options();
   auto det = make_detector(manifest(), o.detector);
   // 1. the face of each image: the largest detection
+  // subjects as numbers, for the calibration range
+  std::vector<int> subject(samples.size());
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const std::string& sj = samples[i].subject;
+    if (sj.empty() || sj.size() > 9 || sj.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(ErrorKind::InvalidArgument,
+                  f.labels + ": subject '" + sj + "' of " + samples[i].file.string() + " is not a number");
+    subject[i] = std::stoi(sj);
+  }
   std::vector<std::optional<cv::Rect2f>> boxes(samples.size());
-  std::vector<cv::Mat> imgs(samples.size());
   int no_face = 0;
   auto t0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < samples.size(); ++i) {
-    imgs[i] = decode_image_file(samples[i].file.string()).bgr;
-    auto d = det->detect(imgs[i]);
+    auto d = det->detect(decode_image_file(samples[i].file.string()).bgr);
     if (d.empty()) {
       ++no_face;
     } else {
@@ -140,9 +154,8 @@ int eval_liveness(const EvalFlags& f, const PipelineFlags& pf) {
       std::vector<double> cl, ca, tl, ta;
       for (size_t i = 0; i < samples.size(); ++i) {
         if (!boxes[i]) continue;
-        double s = checker->score(imgs[i], *boxes[i]);
-        int subj = std::stoi(samples[i].subject);
-        bool calib = subj >= lo_s && subj <= hi_s;
+        double s = checker->score(decode_image_file(samples[i].file.string()).bgr, *boxes[i]);
+        bool calib = subject[i] >= lo_s && subject[i] <= hi_s;
         (samples[i].live ? (calib ? cl : tl) : (calib ? ca : ta)).push_back(s);
       }
       if (cl.empty() || ca.empty() || tl.empty() || ta.empty())

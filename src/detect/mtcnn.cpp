@@ -180,6 +180,13 @@ class Mtcnn final : public FaceDetector {
 
   // R-Net (stage 1) or O-Net (stage 2) on crops of the candidates, batched.
   std::vector<Candidate> refine(const cv::Mat& bgr, std::vector<Candidate> c, int stage, float threshold) {
+    // a box the regression made non-finite or degenerate is dropped before it is cropped
+    c.erase(std::remove_if(c.begin(), c.end(),
+                           [](const Candidate& k) {
+                             return !(std::isfinite(k.x1) && std::isfinite(k.y1) && std::isfinite(k.x2) &&
+                                      std::isfinite(k.y2) && k.x2 > k.x1 && k.y2 > k.y1);
+                           }),
+            c.end());
     if (c.empty()) return c;
     const ModelEntry& e = entries_[size_t(stage)];
     const int S = e.input.width;

@@ -94,6 +94,7 @@ class Checker final : public LivenessChecker {
     return r;
   }
 
+  std::optional<double> threshold() const override { return threshold_; }
   std::string model() const override { return entry_.name; }
   std::unique_ptr<LivenessChecker> clone() const override { return std::make_unique<Checker>(*this); }
 

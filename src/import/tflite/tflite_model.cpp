@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace facerec::detail {
@@ -179,7 +180,6 @@ class Reader {
   std::vector<std::string> names_;  // node name of each tensor
   std::vector<bool> defined_;       // has a node (constant, input or operator output)
   int64_t file_batch_ = -1;         // the input's batch as the file fixes it
-  int op_index_ = 0;
   std::string op_label_;
 
   [[noreturn]] void bad(const std::string& why) const { throw Error(ErrorKind::BadModel, file_.string() + ": " + why); }
@@ -196,10 +196,17 @@ class Reader {
   }
   const fb::Tensor* tensor(size_t i) const { return sg_->tensors()->Get(flatbuffers::uoffset_t(i)); }
 
-  static Shape shape_of(const fb::Tensor* t) {
+  // The tensor's shape; a dimension below -1 or above 2^24 (no real model has one, and products
+  // of such would overflow) is BadModel.
+  Shape shape_of(const fb::Tensor* t) const {
     Shape s;
     if (t->shape())
-      for (int32_t d : *t->shape()) s.push_back(d);
+      for (int32_t d : *t->shape()) {
+        if (d < -1 || d > (1 << 24))
+          bad("tensor '" + (t->name() ? t->name()->str() : std::string()) + "' has a dimension of " +
+              std::to_string(d));
+        s.push_back(d);
+      }
     return s;
   }
 
@@ -220,30 +227,29 @@ class Reader {
       if (t->quantization() && t->quantization()->scale() && t->quantization()->scale()->size() > 0)
         unsupported("tensor '" + name + "' is quantised (" + type_name(t->type()) +
                     " with a scale); only float32 and float16 models are imported");
-      if (const WeightTensor* k = constant_data(i)) {
+      if (auto k = constant_data(i)) {
         TfNode c;
         c.name = name;
         c.op = "Const";
-        out_.graph.weights[name] = *k;
+        out_.graph.weights[name] = std::move(*k);
         out_.graph.nodes.push_back(std::move(c));
         defined_[i] = true;
-        delete k;
       }
     }
   }
 
-  // The tensor's constant data, or nullptr when it has no buffer data. Caller owns the result.
-  const WeightTensor* constant_data(size_t i) {
+  // The tensor's constant data; nullopt when it has no buffer data.
+  std::optional<WeightTensor> constant_data(size_t i) {
     const fb::Tensor* t = tensor(i);
     const auto* buffers = model_->buffers();
-    if (t->buffer() == 0) return nullptr;
+    if (t->buffer() == 0) return std::nullopt;
     if (!buffers || t->buffer() >= buffers->size())
       bad("tensor '" + names_[i] + "' refers to buffer " + std::to_string(t->buffer()) + " of " +
           std::to_string(buffers ? buffers->size() : 0));
     const fb::Buffer* b = buffers->Get(t->buffer());
     if (b->offset() != 0 || b->size() != 0)
       unsupported("tensor '" + names_[i] + "' keeps its data outside the flatbuffer");
-    if (!b->data() || b->data()->size() == 0) return nullptr;
+    if (!b->data() || b->data()->size() == 0) return std::nullopt;
     Shape s = shape_of(t);
     int64_t count = 1;
     for (auto d : s) {
@@ -252,7 +258,7 @@ class Reader {
       if (count > (int64_t(1) << 31)) bad("constant '" + names_[i] + "' is too large");
     }
     size_t elem = 0;
-    auto w = std::make_unique<WeightTensor>();
+    std::optional<WeightTensor> w(std::in_place);
     w->shape = s;
     switch (t->type()) {
       case fb::TensorType_FLOAT32:
@@ -300,7 +306,7 @@ class Reader {
         w->i.push_back(v);
       }
     }
-    return w.release();
+    return w;
   }
 
   void add_input(size_t i) {
@@ -404,7 +410,6 @@ class Reader {
   }
 
   void translate(const fb::Operator* op, int k) {
-    op_index_ = k;
     const auto* codes = model_->operator_codes();
     if (!codes || op->opcode_index() >= codes->size())
       bad("operator #" + std::to_string(k) + " refers to operator code " + std::to_string(op->opcode_index()));
