@@ -32,9 +32,7 @@ int liveness(const std::vector<std::string>& images, const PipelineFlags& pf, co
   lo.backend = o.detector.backend;
   lo.threads = o.detector.threads;
   auto checker = make_liveness_checker(manifest(), lo);
-  if (!checker->threshold())
-    throw Error(ErrorKind::NotFound, "no calibrated \"live\" threshold for liveness model " + checker->model() +
-                                         " in the manifest (calibrate with `facerec eval liveness --calibrate`)");
+  checker->threshold();  // throws NotFound, before any image, when the model is not calibrated
   int bad = 0;
   for (const auto& path : images) {
     try {

@@ -15,7 +15,6 @@
 #include <opencv2/core.hpp>
 
 #include <memory>
-#include <optional>
 #include <string>
 
 namespace facerec {
@@ -45,8 +44,8 @@ class LivenessChecker {
   // score() against the manifest's threshold. Throws Error(NotFound) when the model has no
   // calibrated "live" threshold, and what score() throws.
   virtual LivenessResult check(const cv::Mat& bgr, const cv::Rect2f& box) = 0;
-  // The manifest's calibrated "live" threshold; nullopt when the model has none.
-  virtual std::optional<double> threshold() const = 0;
+  // The manifest's calibrated "live" threshold. Throws Error(NotFound) when the model has none.
+  virtual double threshold() const = 0;
   virtual std::string model() const = 0;
   virtual std::unique_ptr<LivenessChecker> clone() const = 0;
 };

@@ -84,17 +84,19 @@ class Checker final : public LivenessChecker {
   }
 
   LivenessResult check(const cv::Mat& bgr, const cv::Rect2f& box) override {
-    if (!threshold_)
-      throw Error(ErrorKind::NotFound, "no calibrated \"live\" threshold for liveness model " + entry_.name +
-                                           " in the manifest (calibrate with `facerec eval liveness --calibrate`)");
     LivenessResult r;
+    r.threshold = threshold();
     r.score = score(bgr, box);
-    r.threshold = *threshold_;
     r.live = r.score >= r.threshold;
     return r;
   }
 
-  std::optional<double> threshold() const override { return threshold_; }
+  double threshold() const override {
+    if (!threshold_)
+      throw Error(ErrorKind::NotFound, "no calibrated \"live\" threshold for liveness model " + entry_.name +
+                                           " in the manifest (calibrate with `facerec eval liveness --calibrate`)");
+    return *threshold_;
+  }
   std::string model() const override { return entry_.name; }
   std::unique_ptr<LivenessChecker> clone() const override { return std::make_unique<Checker>(*this); }
 

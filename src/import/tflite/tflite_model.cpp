@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -381,16 +382,15 @@ class Reader {
     }
   }
 
-  // `op` producing `out`, then its fused activation (when any) under `out`'s name.
+  // `op` producing `out`, then its fused activation (when any) under `out`'s name; `attrs` sets
+  // the op node's attributes (before the activation node is added, which may move it).
   void with_activation(const std::string& out, const std::string& op, std::vector<std::string> inputs,
-                       fb::ActivationFunctionType act) {
-    std::string a = activation(act);
-    if (a.empty()) {
-      emit(out, op, std::move(inputs));
-      return;
-    }
-    emit(out + "/pre_activation", op, std::move(inputs));
-    emit(out, a, {out + "/pre_activation"});
+                       fb::ActivationFunctionType act, const std::function<void(TfNode&)>& attrs = {}) {
+    const std::string a = activation(act);
+    const std::string pre = a.empty() ? out : out + "/pre_activation";
+    TfNode& n = emit(pre, op, std::move(inputs));
+    if (attrs) attrs(n);
+    if (!a.empty()) emit(out, a, {pre});
   }
 
   template <class T>
@@ -516,15 +516,18 @@ class Reader {
         break;
       case kSub:
         need(2);
-        with_activation(out, "Sub", {name(0), name(1)}, sub_act(op));
+        with_activation(out, "Sub", {name(0), name(1)},
+                        optional_activation<fb::SubOptions>(op, fb::BuiltinOptions_SubOptions));
         break;
       case kMul:
         need(2);
-        with_activation(out, "Mul", {name(0), name(1)}, mul_act(op));
+        with_activation(out, "Mul", {name(0), name(1)},
+                        optional_activation<fb::MulOptions>(op, fb::BuiltinOptions_MulOptions));
         break;
       case kDiv:
         need(2);
-        with_activation(out, "RealDiv", {name(0), name(1)}, div_act(op));
+        with_activation(out, "RealDiv", {name(0), name(1)},
+                        optional_activation<fb::DivOptions>(op, fb::BuiltinOptions_DivOptions));
         break;
       case kMaximum:
       case kMinimum:
@@ -566,12 +569,12 @@ class Reader {
       case kAveragePool2d: {
         need(1);
         const auto* o = options<fb::Pool2DOptions>(op, fb::BuiltinOptions_Pool2DOptions);
-        std::string pre = activation(o->fused_activation_function()).empty() ? out : out + "/pre_activation";
-        TfNode& n = emit(pre, code == kMaxPool2d ? "MaxPool" : "AvgPool", {name(0)});
-        set_ints(n, "ksize", {1, o->filter_height(), o->filter_width(), 1});
-        set_ints(n, "strides", {1, o->stride_h(), o->stride_w(), 1});
-        set_str(n, "padding", o->padding() == fb::Padding_SAME ? "SAME" : "VALID");
-        if (pre != out) emit(out, activation(o->fused_activation_function()), {pre});
+        with_activation(out, code == kMaxPool2d ? "MaxPool" : "AvgPool", {name(0)}, o->fused_activation_function(),
+                        [&](TfNode& n) {
+                          set_ints(n, "ksize", {1, o->filter_height(), o->filter_width(), 1});
+                          set_ints(n, "strides", {1, o->stride_h(), o->stride_w(), 1});
+                          set_str(n, "padding", o->padding() == fb::Padding_SAME ? "SAME" : "VALID");
+                        });
         break;
       }
       case kReshape:
@@ -648,20 +651,11 @@ class Reader {
     defined_[out_i] = true;
   }
 
-  fb::ActivationFunctionType sub_act(const fb::Operator* op) const {
-    return op->builtin_options_type() == fb::BuiltinOptions_SubOptions
-               ? options<fb::SubOptions>(op, fb::BuiltinOptions_SubOptions)->fused_activation_function()
-               : fb::ActivationFunctionType_NONE;
-  }
-  fb::ActivationFunctionType mul_act(const fb::Operator* op) const {
-    return op->builtin_options_type() == fb::BuiltinOptions_MulOptions
-               ? options<fb::MulOptions>(op, fb::BuiltinOptions_MulOptions)->fused_activation_function()
-               : fb::ActivationFunctionType_NONE;
-  }
-  fb::ActivationFunctionType div_act(const fb::Operator* op) const {
-    return op->builtin_options_type() == fb::BuiltinOptions_DivOptions
-               ? options<fb::DivOptions>(op, fb::BuiltinOptions_DivOptions)->fused_activation_function()
-               : fb::ActivationFunctionType_NONE;
+  // The fused activation of an op whose options table T may be left out (then none).
+  template <class T>
+  fb::ActivationFunctionType optional_activation(const fb::Operator* op, fb::BuiltinOptions type) const {
+    return op->builtin_options_type() == type ? options<T>(op, type)->fused_activation_function()
+                                              : fb::ActivationFunctionType_NONE;
   }
 
   void conv_node(const std::string& out, const std::string& op, const std::string& x, const std::string& filter,
