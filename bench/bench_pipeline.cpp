@@ -137,8 +137,11 @@ BENCHMARK(landmarks) THREADS;
 BENCHMARK(align)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(embed, dlib_resnet, "face_recognition_model", false, false) THREADS;
 BENCHMARK_CAPTURE(embed, dlib_resnet_flip, "face_recognition_model", true, false) THREADS;
-BENCHMARK_CAPTURE(embed, dlib_resnet_flip_zoom, "face_recognition_model", true, true) THREADS;  // the default
+BENCHMARK_CAPTURE(embed, dlib_resnet_flip_zoom, "face_recognition_model", true, true) THREADS;  // the default to 0.1
 BENCHMARK_CAPTURE(embed, mobilefacenet_ms1m, "mobilefacenet-ms1m", false, false) THREADS;
 BENCHMARK_CAPTURE(embed, mobilefacenet_ms1m_flip, "mobilefacenet-ms1m", true, false) THREADS;
+BENCHMARK_CAPTURE(embed, fused, "dlib-mfn-fused", false, false) THREADS;
+BENCHMARK_CAPTURE(embed, fused_flip, "dlib-mfn-fused", true, false) THREADS;  // the default
+BENCHMARK_CAPTURE(embed, fused_flip_zoom, "dlib-mfn-fused", true, true) THREADS;
 BENCHMARK(whole) THREADS;
 BENCHMARK_MAIN();

@@ -234,7 +234,7 @@ int main(int argc, char** argv) {
       cache = argv[i + 1];
     }
   }
-  // the real LFW embeddings of the default pipeline (dlib ResNet + flip), as `facerec eval lfw` cached them
+  // real LFW embeddings (dlib ResNet + flip, a component of the default), as `facerec eval lfw` cached them
   if (cache.empty()) {
     DatasetEmbedOptions o;
     o.variants = {EmbeddingVariant{"face_recognition_model", true}};

@@ -58,7 +58,7 @@ TEST(Cli, IdentificationReportAndComparison) {
   EXPECT_NE(r.out.find("rank-1"), std::string::npos) << r.out;
   auto j = nlohmann::json::parse(std::ifstream(out / "a" / "report.json"));
   const auto& v = j["identification"]["variants"][0];
-  const std::string variant = "face_recognition_model" + EmbedderOptions{}.tta_suffix();  // the default
+  const std::string variant = EmbedderOptions{}.model + EmbedderOptions{}.tta_suffix();  // the default
   EXPECT_EQ(v["name"], variant);
   // s4 (the 4th enrollable identity) is held out: 3 people x 2 mated probes, 3 non-mated images
   EXPECT_EQ(v["mated_searches"], 6);

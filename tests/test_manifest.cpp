@@ -20,6 +20,18 @@ TEST(Manifest, CommittedManifestDescribesEveryRequiredModel) {
   std::set<std::string> names;
   for (const auto& e : m.models()) {
     names.insert(e.name);
+    EXPECT_FALSE(e.licence.empty()) << e.name;
+    if (e.format == "fused") {  // no network of its own: components the manifest has, weights summing to 1
+      double sum = 0;
+      for (const auto& c : e.fuse) {
+        EXPECT_EQ(m.model(c.model).task, "embed") << e.name << ": " << c.model;
+        EXPECT_GT(c.weight, 0.0) << e.name << ": " << c.model;
+        sum += c.weight;
+      }
+      EXPECT_GE(e.fuse.size(), 2u) << e.name;
+      EXPECT_NEAR(sum, 1.0, 1e-6) << e.name;
+      continue;
+    }
     EXPECT_GT(e.input.width, 0) << e.name;
     EXPECT_GT(e.input.height, 0) << e.name;
     EXPECT_FALSE(e.licence.empty()) << e.name;

@@ -5,6 +5,8 @@
 #include "test_util.hpp"
 
 #include <facerec/error.hpp>
+#include <facerec/image.hpp>
+#include <facerec/liveness.hpp>
 #include <facerec/service/service.hpp>
 
 #include "common/fs.hpp"
@@ -208,6 +210,69 @@ TEST_F(Service, OpenApiDocumentMatchesTheRoutes) {
         << m << " " << path << " is undocumented";
     EXPECT_TRUE(routed(m, path)) << m << " " << path << " is listed but not served";
   }
+}
+
+// Liveness is off unless a request (or the server) asks for it; then every face gets the checker's
+// score and decision, in identify and verify (both images) alike.
+TEST_F(Service, LivenessOnRequest) {
+  if (!std::filesystem::exists(models_dir() / "face-anti-spoofing.onnx"))
+    GTEST_SKIP() << "face-anti-spoofing is not imported (`facerec models fetch`)";
+  auto plain = body(client_->Post("/v1/identify", att(1, 6), "application/octet-stream"));
+  ASSERT_EQ(plain["faces"].size(), 1u) << plain;
+  EXPECT_FALSE(plain["faces"][0].contains("liveness")) << "off by default";
+  auto live = body(client_->Post("/v1/identify?liveness=true", att(1, 6), "application/octet-stream"));
+  ASSERT_EQ(live["faces"].size(), 1u) << live;
+  const auto& l = live["faces"][0]["liveness"];
+  ASSERT_TRUE(l.is_object()) << live;
+  EXPECT_EQ(l["model"], "face-anti-spoofing");
+  EXPECT_TRUE(l["score"].is_number());
+  EXPECT_EQ(l["live"].get<bool>(), l["score"].get<double>() >= l["threshold"].get<double>()) << l;
+  // the checker's own answer for that face
+  auto img = decode_image_bytes(att(1, 6)).bgr;
+  FaceAnalyzer fa(test::manifest());
+  auto faces = fa.analyze(img, false);
+  ASSERT_EQ(faces.size(), 1u);
+  EXPECT_NEAR(l["score"].get<double>(), make_liveness_checker(test::manifest())->score(img, faces[0].detection.box),
+              1e-5);
+
+  httplib::MultipartFormDataItems pair = {{"a", att(1, 2), "a.pgm", ""}, {"b", att(1, 9), "b.pgm", ""}};
+  auto v = body(client_->Post("/v1/verify?liveness=1", pair));
+  EXPECT_TRUE(v["liveness"]["a"]["score"].is_number()) << v;
+  EXPECT_TRUE(v["liveness"]["b"]["score"].is_number()) << v;
+  EXPECT_FALSE(body(client_->Post("/v1/verify?liveness=false", pair)).contains("liveness"));
+  auto bad = client_->Post("/v1/identify?liveness=maybe", att(1, 6), "application/octet-stream");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_EQ(body(bad)["error"]["code"], "bad_request");
+  EXPECT_EQ(body(client_->Get("/v1/version"))["liveness"]["model"], "face-anti-spoofing");
+}
+
+// A server set to check liveness cannot start without its model; one that is not set to refuses
+// requests asking for it, with a reason.
+TEST(ServiceConfig, LivenessModelMustBeThereWhenAskedFor) {
+  if (!std::filesystem::exists(test::shared_dir() / "data" / "att_faces" / "s1"))
+    GTEST_SKIP() << "../shared/data/att_faces is absent";
+  ServiceOptions o;
+  o.gallery = (test::temp_dir("service-liveness") / "g.db").string();
+  o.api_keys = {kKey};
+  o.pipelines = 1;
+  o.liveness = true;
+  o.liveness_options.model = "no-such-model";
+  EXPECT_ERROR(FaceService{o}, ErrorKind::NotFound, "no-such-model");
+  o.liveness = false;
+  FaceService service(o);
+  int port = service.bind("127.0.0.1", 0);
+  std::thread t([&] { service.serve(); });
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(60, 0);
+  c.set_default_headers({{"X-API-Key", kKey}});
+  auto r = c.Post("/v1/identify?liveness=true", att(1, 6), "application/octet-stream");
+  service.stop();
+  t.join();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  auto j = Json::parse(r->body);
+  EXPECT_EQ(j["error"]["code"], "liveness_unavailable");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("no-such-model"), std::string::npos) << r->body;
 }
 
 TEST(ServiceConfig, RefusesToStartWithoutKeysOrWithWeakKeys) {

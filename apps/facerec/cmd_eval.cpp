@@ -10,6 +10,7 @@
 #include <facerec/eval/degrade.hpp>
 #include <facerec/eval/eval.hpp>
 #include <facerec/eval/evaluation.hpp>
+#include <facerec/eval/fusion.hpp>
 #include <facerec/eval/scales.hpp>
 #include <facerec/image.hpp>
 #include <facerec/landmarks.hpp>
@@ -414,6 +415,62 @@ int eval_detection(const std::string& xml, std::string images, const DetectorOpt
   return kOk;
 }
 
+struct PoseArgs {
+  std::string root;
+  std::vector<std::string> detectors = {DetectorOptions{}.model};
+  int min_face = DetectorOptions{}.min_face;
+  bool json = false;
+};
+
+// Recall of the annotated face by approximate yaw, several detectors side by side.
+int eval_pose(const PoseArgs& a) {
+  auto faces = read_300w(a.root);
+  Json out = Json::array();
+  if (!a.json)
+    std::printf("%zu annotated faces under %s; yaw approximated from the 68 points (approximate_yaw)\n", faces.size(),
+                a.root.c_str());
+  std::vector<PoseRecall> results;
+  for (const auto& name : a.detectors) {
+    DetectorOptions o;
+    o.model = name;
+    o.min_face = a.min_face;
+    auto det = make_detector(manifest(), o);
+    results.push_back(evaluate_pose_recall(*det, a.root, faces, {0, 15, 30, 45, 90}, progress_printer(name)));
+  }
+  if (!a.json) {
+    std::printf("%-24s %-14s", "detector", "all");
+    for (const auto& b : results[0].bands) {
+      char h[32];
+      std::snprintf(h, sizeof h, "|yaw| %g-%g", b.from, b.to);
+      std::printf(" %-16s", h);
+    }
+    std::printf(" %8s\n", "ms/img");
+  }
+  for (size_t d = 0; d < results.size(); ++d) {
+    const auto& r = results[d];
+    auto cell = [](size_t found, size_t n) {
+      char b[48];
+      std::snprintf(b, sizeof b, "%.3f (%zu/%zu)", n ? double(found) / double(n) : 0.0, found, n);
+      return std::string(b);
+    };
+    Json bands = Json::array();
+    for (const auto& b : r.bands)
+      bands.push_back({{"from", b.from}, {"to", b.to}, {"faces", b.faces}, {"found", b.found}});
+    out.push_back({{"detector", a.detectors[d]},
+                   {"faces", r.faces},
+                   {"found", r.found},
+                   {"bands", bands},
+                   {"missed", r.missed},
+                   {"seconds", r.seconds}});
+    if (a.json) continue;
+    std::printf("%-24s %-14s", a.detectors[d].c_str(), cell(r.found, r.faces).c_str());
+    for (const auto& b : r.bands) std::printf(" %-16s", cell(b.found, b.faces).c_str());
+    std::printf(" %8.1f\n", 1000.0 * r.seconds / double(std::max<size_t>(1, r.faces)));
+  }
+  if (a.json) std::cout << out.dump(2) << "\n";
+  return kOk;
+}
+
 struct ScalesArgs {
   std::string images, reference = "blazeface+faceboxes", widths, canvas = "1920x1080", draw;
   DetectorOptions detector;
@@ -496,6 +553,140 @@ int eval_scales(const ScalesArgs& a) {
   return kOk;
 }
 
+struct FusionArgs {
+  std::string images, pairs, means, name;
+  int steps = 20;
+  bool write = false, centre = false;
+  EvalFlags f;
+};
+
+// Every image file under `root`, relative to it, sorted.
+std::vector<std::string> image_files(const std::filesystem::path& root) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+    auto ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png"))
+      out.push_back(std::filesystem::relative(e.path(), root).string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int eval_fusion(const FusionArgs& a) {
+  auto t0 = Clock::now();
+  const auto& f = a.f;
+  if (f.quality || f.flip)
+    throw Error(ErrorKind::InvalidArgument,
+                "eval fusion: --quality and --flip do not apply (name the test-time "
+                "augmentation with the components: NAME+flip+zoom)");
+  auto variants = f.variants();
+  if (variants.size() < 2) throw Error(ErrorKind::InvalidArgument, "eval fusion: --embedder needs two or more models");
+  std::vector<std::string> components;
+  for (const auto& v : variants) {
+    if (v.flip != variants[0].flip || v.zoom != variants[0].zoom)
+      throw Error(ErrorKind::InvalidArgument, "eval fusion: every component takes the same test-time augmentation (" +
+                                                  variants[0].name() + " vs " + v.name() + ")");
+    if (manifest().model(v.embedder).format == "fused")
+      throw Error(ErrorKind::InvalidArgument, "eval fusion: " + v.embedder + " is fused already");
+    components.push_back(v.embedder);
+  }
+  const std::string name = a.name.empty() ? components[0] + "+" + components[1] + "-fused" : a.name;
+  auto mean_images = image_files(a.means);
+  if (mean_images.empty()) throw Error(ErrorKind::InvalidArgument, a.means + ": no .jpg or .png images");
+  std::fprintf(stderr, "fusion: means over %zu images of %s\n", mean_images.size(), a.means.c_str());
+  auto ref = embed(a.means, mean_images, f.options(false), "embedding the reference set");
+  std::vector<std::vector<float>> means;
+  std::vector<double> spreads;
+  size_t used = 0;
+  for (const auto& t : ref.tables) {
+    auto mean = mean_embedding(t, &used);
+    means.push_back(a.centre ? mean : std::vector<float>{});
+    spreads.push_back(impostor_spread(t, means.back()));
+  }
+
+  auto pairs = read_lfw_pairs(a.pairs);
+  std::set<std::string> wanted;
+  for (const auto& p : pairs) wanted.insert({p.a, p.b});
+  std::vector<std::string> images(wanted.begin(), wanted.end());
+  auto got = embed(a.images, images, f.options(false), "embedding the pairs' images");
+  FusionSearchOptions so;
+  so.steps = a.steps;
+  so.threads = f.workers;
+  so.spreads = spreads;
+  so.progress = progress_printer("weights", "recipes/s", 1);
+  auto r = search_fusion(components, means, got.tables, pairs, images, so);
+
+  std::string list, spread_list;
+  for (size_t k = 0; k < components.size(); ++k) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.4f", spreads[k]);
+    list += (list.empty() ? "" : ", ") + components[k];
+    spread_list += (spread_list.empty() ? "" : ", ") + std::string(b);
+  }
+  std::printf(
+      "fusion of %s (%s); over %zu faces of %s: impostor score spreads %s%s; pairs %s (%zu pairs, %zu "
+      "impostor pairs in the sweep)\n",
+      list.c_str(), tta_suffix(variants[0].flip, variants[0].zoom).c_str(), used, a.means.c_str(), spread_list.c_str(),
+      a.centre ? " (centred on their means)" : "", a.pairs.c_str(), pairs.size(),
+      r.candidates.empty() ? size_t(0) : r.candidates[0].evaluation.impostor_pairs);
+  std::printf("u: each model's share of the normalised score; w: the weights that gives\n");
+  print_pairs_header();
+  Json cands = Json::array();
+  auto join = [](const std::vector<double>& v) {
+    std::string out;
+    for (size_t k = 0; k < v.size(); ++k) {
+      char b[16];
+      std::snprintf(b, sizeof b, "%s%.2f", k ? "/" : "", v[k]);
+      out += b;
+    }
+    return out;
+  };
+  for (size_t g = 0; g < r.candidates.size(); ++g) {
+    const auto& c = r.candidates[g];
+    print_pairs("u=" + join(c.shares) + " w=" + join(c.weights) + (g == r.best ? " *" : ""), c.evaluation);
+    cands.push_back({{"shares", c.shares}, {"weights", c.weights}, {"verification", to_json(c.evaluation)}});
+  }
+  std::printf("* chosen: highest TAR at FMR 1e-3, then accuracy%s\n",
+              r.fused ? "" : "; it gives one model all the weight, so fusing does not help here");
+  if (!f.json_out.empty() || !f.report_dir.empty()) {
+    Json report = header(f);
+    report["data"] = {{"images_root", std::filesystem::absolute(a.images).string()},
+                      {"pairs_file", std::filesystem::absolute(a.pairs).string()},
+                      {"pairs_sha256", detail::sha256_file(a.pairs)},
+                      {"means_root", std::filesystem::absolute(a.means).string()},
+                      {"mean_faces", used}};
+    report["fusion"] = {{"components", components},
+                        {"spreads", spreads},
+                        {"centred", a.centre},
+                        {"candidates", cands},
+                        {"best", r.best}};
+    finish_report(f, report, a.images, images, t0);
+  }
+  if (a.write) {
+    if (!r.fused) {
+      std::fprintf(stderr, "nothing written: the best recipe is a single model\n");
+      return kFailure;
+    }
+    std::vector<FusionComponent> kept;
+    for (const auto& c : r.components)
+      if (c.weight > 0) kept.push_back(c);
+    Manifest m = Manifest::load(manifest().path());  // as it is now: keep what others wrote meanwhile
+    const std::string notes = std::string("score spreads") + (a.centre ? " and means" : "") + " over " +
+                              std::to_string(used) + " faces of " + std::filesystem::path(a.means).filename().string() +
+                              "; shares chosen on " + std::filesystem::path(a.pairs).filename().string() +
+                              " (TAR at FMR 1e-3, then accuracy, grid of 1/" + std::to_string(a.steps) +
+                              "); made by: " + command_line();
+    m.add_model(fused_model_entry(name, kept, notes), m.path().parent_path());
+    m.save(m.path());
+    std::fprintf(stderr,
+                 "model %s written to %s (calibrate its thresholds with `facerec eval lfw --embedder %s%s "
+                 "--calibrate` on View 1)\n",
+                 name.c_str(), m.path().string().c_str(), name.c_str(),
+                 tta_suffix(variants[0].flip, variants[0].zoom).c_str());
+  }
+  return kOk;
+}
+
 }  // namespace
 
 void add_eval_commands(CLI::App& app, Action* action) {
@@ -541,6 +732,30 @@ void add_eval_commands(CLI::App& app, Action* action) {
   cmp->add_flag("--all", *call, "Every number (options, per-fold figures), not only the results");
   cmp->callback([=] { *action = [=] { return eval_compare(*ca, *cb, *chtml, *call); }; });
 
+  auto* fu = ev->add_subcommand(
+      "fusion", "Choose a fused embedder's recipe: score spreads over reference faces, shares on a pairs file");
+  auto fa = std::make_shared<FusionArgs>();
+  fu->add_option("--images", fa->images, "Images root of the pairs (Name/Name_0001.jpg)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  fu->add_option("--pairs", fa->pairs, "Pairs file to choose the weights on (LFW View 1: pairsDevTrain.txt)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  fu->add_option("--means", fa->means,
+                 "Folder of face photos, one folder per identity (not the test set), the models' score spreads (and "
+                 "with --centre their mean embeddings) are taken over")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  fu->add_option("--name", fa->name, "Name of the fused model (default: <first>+<second>-fused)");
+  fu->add_option("--steps", fa->steps, "Weight grid: multiples of 1/steps")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  fu->add_flag("--centre", fa->centre, "Centre each model's embeddings on their mean over the --means faces");
+  fu->add_flag("--write", fa->write, "Add (or replace) the fused model in the manifest with the chosen recipe");
+  fa->f.embedder = "face_recognition_model+flip,mobilefacenet-ms1m+flip";
+  fa->f.add(fu);
+  fu->callback([=] { *action = [=] { return eval_fusion(*fa); }; });
+
   auto* det =
       ev->add_subcommand("detection", "Detection recall and precision against dlib imglab XML boxes (IoU >= 0.5)");
   auto xml = std::make_shared<std::string>(), images = std::make_shared<std::string>(),
@@ -558,6 +773,20 @@ void add_eval_commands(CLI::App& app, Action* action) {
   det->add_option("--draw", *draw, "Directory for images with truth (blue) and detections (green)");
   det->add_flag("--json", *djson, "JSON output");
   det->callback([=] { *action = [=] { return eval_detection(*xml, *images, *dopt, *draw, *djson); }; });
+
+  auto* po = ev->add_subcommand(
+      "pose",
+      "Detection recall by head pose on 68-point markup (300-W: <name>.jpg + <name>.pts), detectors side by side");
+  auto pa = std::make_shared<PoseArgs>();
+  po->add_option("--images", pa->root, "Root folder of the images and .pts files (e.g. ../shared/data/300w)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  po->add_option("--detector", pa->detectors, "Detector model(s) (a or a+b), several side by side")
+      ->delimiter(',')
+      ->capture_default_str();
+  po->add_option("--min-face", pa->min_face, "Smallest face to look for, in pixels")->capture_default_str();
+  po->add_flag("--json", pa->json, "JSON output (with the images whose face was missed)");
+  po->callback([=] { *action = [=] { return eval_pose(*pa); }; });
 
   auto* sc = ev->add_subcommand(
       "scales", "Detection recall by face width: sample faces pasted at chosen widths into large canvases");

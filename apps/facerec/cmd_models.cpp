@@ -46,11 +46,27 @@ std::string normalisation(const InputSpec& in) {
 }
 
 nlohmann::json to_json(const ModelEntry& m, const Manifest& man) {
-  const auto& p = man.package(m.package);
   nlohmann::json o;
   o["name"] = m.name;
   o["task"] = m.task;
-  o["source"] = {{"package", p.name}, {"version", p.version}, {"sha256", p.sha256}, {"files", m.files}};
+  if (m.format == "fused") {  // no weights of its own
+    o["format"] = m.format;
+    o["fuse"] = nlohmann::json::array();
+    for (const auto& c : m.fuse) o["fuse"].push_back({{"model", c.model}, {"weight", c.weight}});
+    o["version"] = man.model_version(m.name);
+    o["licence"] = m.licence;
+    o["origin"] = m.origin;
+    o["thresholds"] = nlohmann::json::object();
+    for (const auto& [k, v] : m.thresholds) o["thresholds"][k] = v;
+    if (!m.notes.empty()) o["notes"] = m.notes;
+    return o;
+  }
+  if (!m.package.empty()) {
+    const auto& p = man.package(m.package);
+    o["source"] = {{"package", p.name}, {"version", p.version}, {"sha256", p.sha256}, {"files", m.files}};
+  } else {
+    o["source"] = {{"sha256", m.sha256}, {"files", m.files}};
+  }
   o["format"] = m.format;
   if (!m.arch.empty()) o["arch"] = m.arch;
   o["weights_dtype"] = m.weights_dtype;
@@ -85,11 +101,28 @@ int list(bool json) {
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "TASK", "SOURCE", "WEIGHTS", "INPUT", "NORMALISATION", "OUTPUTS", "LICENCE", "IMPORTED"}};
   for (const auto& m : man.models()) {
-    const auto& p = man.package(m.package);
+    if (m.format == "fused") {
+      std::string parts;
+      bool have = true;
+      for (const auto& c : m.fuse) {
+        char w[24];
+        std::snprintf(w, sizeof w, "%.2f", c.weight);
+        parts += (parts.empty() ? "" : "+") + c.model + "*" + w;
+        have = have && std::filesystem::exists(models_dir() / (c.model + ".onnx"));
+      }
+      rows.push_back({m.name, m.task, "fused: " + parts, "-", "-", "-", "-", m.licence, have ? "yes" : "no"});
+      continue;
+    }
+    std::string source = "trained here (onnx)";
+    if (!m.package.empty()) {
+      const auto& p = man.package(m.package);
+      source = p.name.substr(p.name.find('/') + 1) + "@" + p.version;
+    }
     std::string outs;
     for (const auto& o : m.outputs) outs += (outs.empty() ? "" : " ") + join_shape(o.shape);
-    bool have = std::filesystem::exists(models_dir() / m.onnx_file());
-    rows.push_back({m.name, m.task, p.name.substr(p.name.find('/') + 1) + "@" + p.version, m.weights_dtype,
+    bool have =
+        m.format == "onnx" ? std::filesystem::exists(m.file) : std::filesystem::exists(models_dir() / m.onnx_file());
+    rows.push_back({m.name, m.task, source, m.weights_dtype,
                     std::to_string(m.input.width) + "x" + std::to_string(m.input.height), normalisation(m.input), outs,
                     m.licence, have ? "yes" : "no"});
   }
@@ -113,10 +146,19 @@ int fetch(bool force) {
 int check(const std::vector<std::string>& names, const std::string& backend, int threads, int runs) {
   const Manifest& man = manifest();
   std::vector<const ModelEntry*> todo;
+  // a fused model has no network of its own: its components are checked
+  auto add = [&](const ModelEntry& m) {
+    if (m.fuse.empty()) {
+      if (std::find(todo.begin(), todo.end(), &m) == todo.end()) todo.push_back(&m);
+      return;
+    }
+    for (const auto& c : m.fuse)
+      if (std::find(todo.begin(), todo.end(), &man.model(c.model)) == todo.end()) todo.push_back(&man.model(c.model));
+  };
   if (names.empty())
-    for (const auto& m : man.models()) todo.push_back(&m);
+    for (const auto& m : man.models()) add(m);
   else
-    for (const auto& n : names) todo.push_back(&man.model(n));
+    for (const auto& n : names) add(man.model(n));
   std::vector<std::vector<std::string>> rows = {{"MODEL", "BACKEND", "THREADS", "LOAD_MS", "RUN_MS", "OUTPUTS"}};
   for (const auto* m : todo) {
     auto path = model_path(*m);

@@ -23,7 +23,8 @@ struct ServeFlags {
   int port = 8080, http_threads = ServiceOptions{}.http_threads, pipelines = 2;
   double max_body_mb = 10;
   int64_t max_pixels = 40'000'000;
-  bool anonymous = false, keep_crops = true, quiet = false;
+  bool anonymous = false, keep_crops = true, quiet = false, liveness = false;
+  std::string liveness_model = LivenessOptions{}.model;
 };
 
 // Surrounding blanks (spaces, tabs, CR) are never part of a key.
@@ -65,6 +66,8 @@ int serve(const ServeFlags& f) {
   o.pipelines = f.pipelines;
   o.operating_point = operating_point_for_fmr(f.fmr);
   o.keep_crops = f.keep_crops;
+  o.liveness = f.liveness;
+  o.liveness_options.model = f.liveness_model;
   auto log_mu = std::make_shared<std::mutex>();
   bool quiet = f.quiet;
   o.log = [log_mu, quiet](const std::string& line) {
@@ -125,6 +128,10 @@ void add_serve_command(CLI::App& app, Action* action) {
       ->capture_default_str()
       ->check(CLI::IsMember({"1e-3", "1e-4", "best"}));
   cmd->add_flag("--keep-crops,!--no-crops", f->keep_crops, "Store face crops for re-embedding (default: on)");
+  cmd->add_flag("--liveness", f->liveness,
+                "Check liveness of every face in identify and verify answers by default (a request's "
+                "?liveness=true|false overrides)");
+  cmd->add_option("--liveness-model", f->liveness_model, "Liveness model (facerec models list)")->capture_default_str();
   cmd->add_flag("--quiet", f->quiet, "Log errors only (no access log)");
   cmd->callback([=] { *action = [=] { return serve(*f); }; });
 }

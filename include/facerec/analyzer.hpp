@@ -107,8 +107,8 @@ class FaceAnalyzer {
   // The embedder's model name with its test-time augmentation suffix (FaceEmbedder::model()).
   std::string embedder_model() const;
   // The embedding model's name and version as galleries record it with every template:
-  // "<model>[+flip][+zoom]|<npm package>@<version>" (templates of another variant or version are
-  // refused).
+  // "<model>[+flip][+zoom]|<Manifest::model_version>", e.g. "<model>+flip+zoom|<npm package>@<version>"
+  // (templates of another variant or version are refused).
   std::string template_model() const;
   // The options the analyzer was created with.
   const AnalyzerOptions& options() const;

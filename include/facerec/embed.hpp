@@ -19,14 +19,17 @@
 namespace facerec {
 
 struct EmbedderOptions {
-  std::string model = "face_recognition_model";
+  // The default: the dlib ResNet and the MS1M MobileFaceNet fused at score level (format "fused"
+  // in the manifest; README: LFW). "face_recognition_model" alone was the default up to 0.1.
+  std::string model = "dlib-mfn-fused";
   std::string backend = "opencv-dnn";
   int threads = 0;
   bool flip = true;  // test-time augmentation: mean direction of the face's and its mirror image's embeddings
   // Test-time augmentation: also embed the aligned crop zoomed in by kZoom about its centre (for
   // the dlib chip: padding 0.20 instead of 0.25), with its mirror image when flip is on; the
-  // embedding is the mean direction of all. LFW: 99.23% with flip, 99.3% with flip + zoom (README).
-  bool zoom = true;
+  // embedding is the mean direction of all. Off by default: on LFW View 1 it helped the dlib ResNet
+  // alone (README: 99.3% with flip + zoom) but not the fused default, and it doubles the cost.
+  bool zoom = false;
   static constexpr double kZoom = 1.5 / 1.4;
   // "+flip", "+zoom", "+flip+zoom" or "": how thresholds and gallery templates name the variant.
   std::string tta_suffix() const;
@@ -61,15 +64,27 @@ std::vector<float> combine_tta(const std::array<std::vector<float>, 4>& unit_emb
 // embedding, template and mean direction goes through.
 void l2_normalise(std::vector<float>& v);
 
+// A fused embedder's embedding (a model of format "fused") from its components' unit embeddings,
+// in the order of `fuse`: the concatenation of sqrt(w_k) * unit(e_k - mean_k) (mean_k = 0 when the
+// component has none). It is a unit vector, and its cosine with another is sum_k w_k * (the
+// components' cosines, of centred embeddings when centred): weighted score fusion in a form
+// galleries and indexes store and search like any embedding. Weights inversely proportional to the
+// spread of each model's scores normalise them (z-scores up to one offset and scale, which no
+// threshold sees): the dlib ResNet's cosines between strangers sit near 0.9 with a small spread.
+// Throws Error(InvalidArgument) when the counts or a component's dimension do not match.
+std::vector<float> fuse_embeddings(const std::vector<FusionComponent>& fuse,
+                                   const std::vector<std::vector<float>>& unit_embeddings);
+
 class FaceEmbedder {
  public:
   virtual ~FaceEmbedder() = default;
   // The crop this embedder was trained on, from the image and the landmarks (68 points when
   // available, else the five points). Requires: an 8-bit BGR image. Ensures: a square BGR crop
-  // of the network's input size.
+  // of the network's input size; for a fused embedder, its components' crops side by side (left
+  // to right in the manifest's order, top-aligned, black below the shorter ones).
   virtual cv::Mat align(const cv::Mat& bgr, const FivePoints& five, const std::vector<cv::Point2f>& l68) const = 0;
-  // L2-normalised embedding of an aligned crop, dimension() values.
-  // Throws Error(InvalidArgument) unless the crop is the input size and BGR.
+  // L2-normalised embedding of an aligned crop (as align() makes it), dimension() values.
+  // Throws Error(InvalidArgument) unless the crop is of align()'s size and BGR.
   virtual std::vector<float> embed(const cv::Mat& aligned) = 0;
   // The model name with the test-time augmentation suffix ("face_recognition_model+flip+zoom").
   virtual std::string model() const = 0;
@@ -78,7 +93,8 @@ class FaceEmbedder {
   virtual std::unique_ptr<FaceEmbedder> clone() const = 0;
 };
 
-// Creates the embedder `options` names. Throws Error(InvalidArgument) for a model of another
+// Creates the embedder `options` names (for a fused model: its components with the same backend,
+// threads and test-time augmentation). Throws Error(InvalidArgument) for a model of another
 // task, Error(NotFound) for one the manifest lacks or that is not imported, Error(BadModel) when
 // the ONNX file lacks the manifest's embedding output.
 std::unique_ptr<FaceEmbedder> make_embedder(const Manifest& manifest, const EmbedderOptions& options = {});

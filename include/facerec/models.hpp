@@ -61,6 +61,15 @@ struct GraphCut {
   bool free_size = false;
 };
 
+// One part of a fused embedder (a model of format "fused"): the named embedder's unit embedding,
+// centred by `mean` (that embedding's mean over a reference set of faces), renormalised and
+// weighted. See fuse_embeddings (embed.hpp). A plain value.
+struct FusionComponent {
+  std::string model;        // an embedder of the manifest (not itself fused)
+  double weight = 0;        // > 0; a fused model's weights sum to 1
+  std::vector<float> mean;  // the component's dimension, or empty: not centred
+};
+
 struct ModelEntry {
   std::string name;  // unique, e.g. "blazeface-back"
   std::string task;  // detect | landmarks | embed | attributes | liveness
@@ -72,8 +81,9 @@ struct ModelEntry {
   // size without the extra context "arcface" adds above 112 (what `facerec train` aligns to).
   std::string alignment;
   std::string package;  // key of a PackageSource
-  // "tfjs-graph", "faceapi-weights" or "tflite" (imported from a package by `facerec models fetch`), or
-  // "onnx": a model file beside the manifest (trained here: `facerec train export`), no package
+  // "tfjs-graph", "faceapi-weights" or "tflite" (imported from a package by `facerec models fetch`),
+  // "onnx": a model file beside the manifest (trained here: `facerec train export`), no package, or
+  // "fused": an embedder made of other embedders (`fuse`), no file, input or outputs of its own
   std::string format;
   std::string arch;                // for faceapi-weights: "face_recognition" | "face_landmark_68"
   std::vector<std::string> files;  // paths inside the package that the import reads
@@ -88,9 +98,10 @@ struct ModelEntry {
   bool free_size = false;                                  // tflite only: import with free height and width
   // liveness: the square crop around the detection box the network reads, in box sizes
   double crop_scale = 1.0;
-  std::vector<std::string> cascade;  // detect "mtcnn": the refinement stages after this network, in order
-  std::filesystem::path file;        // onnx only: files[0] resolved against the manifest's folder
-  std::string sha256;                // onnx only: of that file
+  std::vector<std::string> cascade;   // detect "mtcnn": the refinement stages after this network, in order
+  std::vector<FusionComponent> fuse;  // format "fused" (task "embed"): the components, in order
+  std::filesystem::path file;         // onnx only: files[0] resolved against the manifest's folder
+  std::string sha256;                 // onnx only: of that file
 
   std::string onnx_file() const { return name + ".onnx"; }
   // The output whose role is `role`. Throws Error(BadModel) naming the model when none has it.
@@ -121,6 +132,11 @@ class Manifest {
   const PackageSource& package(const std::string& name) const;  // throws NotFound
   const ModelEntry& model(const std::string& name) const;       // throws NotFound listing names
   const std::filesystem::path& path() const { return path_; }
+  // What a model's weights are, as galleries record it beside every template: "<package>@<version>"
+  // for an imported model, "sha256:<first 16 hex digits>" for an onnx file, and for a fused model
+  // its components' versions joined by "+" and "+fuse:<digest of the weights and means>" (a
+  // changed recipe is another model). Throws Error(NotFound) for an unknown model.
+  std::string model_version(const std::string& name) const;
 
   // Records calibrated thresholds of `model` (name -> value; an existing name is replaced, new
   // names are appended). Throws Error(NotFound) for an unknown model.
@@ -151,6 +167,7 @@ std::filesystem::path models_dir();
 // Path of a model's ONNX file: in the cache for imported models (throws Error(NotFound) with a
 // hint to run `facerec models fetch` when it has not been imported yet), beside the manifest for
 // format "onnx" (throws Error(NotFound) when missing, Error(BadModel) when its sha256 differs).
+// Throws Error(InvalidArgument) for a fused model (it has no file; its components do).
 std::filesystem::path model_path(const ModelEntry& model);
 
 }  // namespace facerec

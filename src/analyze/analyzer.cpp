@@ -51,8 +51,7 @@ FaceAnalyzer::FaceAnalyzer(const Manifest& manifest, const AnalyzerOptions& o) :
   impl_->landmarker = make_landmarker(manifest, o.landmarker);
   impl_->embedder = make_embedder(manifest, o.embedder);
   const auto& entry = manifest.model(o.embedder.model);
-  const auto& package = manifest.package(entry.package);
-  impl_->model_version = package.name + "@" + package.version;
+  impl_->model_version = manifest.model_version(entry.name);
   // thresholds are stored per test-time augmentation variant: "fmr_1e-3" (none), "fmr_1e-3+flip",
   // "fmr_1e-3+flip+zoom", ...
   for (const auto& [k, v] : entry.thresholds) {

@@ -27,6 +27,7 @@ class NetEmbedder final : public FaceEmbedder {
     entry_ = manifest.model(o.model);
     if (entry_.task != "embed")
       throw Error(ErrorKind::InvalidArgument, "model '" + o.model + "' is not a face embedder");
+    if (entry_.format == "fused") throw Error(ErrorKind::Internal, "NetEmbedder: '" + o.model + "' is fused");
     alignment_ = entry_.alignment == "dlib-chip"       ? Alignment::DlibChip
                  : entry_.alignment == "arcface-tight" ? Alignment::ArcFaceTight
                                                        : Alignment::ArcFace;
@@ -73,6 +74,7 @@ class NetEmbedder final : public FaceEmbedder {
 
   std::string model() const override { return entry_.name + opt_.tta_suffix(); }
   int dimension() const override { return dim_; }
+  int input_size() const { return entry_.input.width; }
 
  private:
   EmbedderOptions opt_;
@@ -83,7 +85,92 @@ class NetEmbedder final : public FaceEmbedder {
   int dim_ = 0;
 };
 
+// The components' embedders side by side: one crop holding theirs, one fused embedding.
+class FusedEmbedder final : public FaceEmbedder {
+ public:
+  FusedEmbedder(const Manifest& manifest, const EmbedderOptions& o) : opt_(o), entry_(manifest.model(o.model)) {
+    for (const auto& c : entry_.fuse) {
+      EmbedderOptions co = o;
+      co.model = c.model;
+      parts_.push_back(std::make_unique<NetEmbedder>(manifest, co));
+      dim_ += parts_.back()->dimension();
+    }
+  }
+  FusedEmbedder(const FusedEmbedder& other) : opt_(other.opt_), entry_(other.entry_), dim_(other.dim_) {
+    for (const auto& p : other.parts_) parts_.push_back(std::make_unique<NetEmbedder>(*p));  // a session of its own
+  }
+  std::unique_ptr<FaceEmbedder> clone() const override { return std::make_unique<FusedEmbedder>(*this); }
+
+  cv::Mat align(const cv::Mat& bgr, const FivePoints& five, const std::vector<cv::Point2f>& l68) const override {
+    std::vector<cv::Mat> crops;
+    int width = 0, height = 0;
+    for (const auto& p : parts_) {
+      crops.push_back(p->align(bgr, five, l68));
+      width += crops.back().cols;
+      height = std::max(height, crops.back().rows);
+    }
+    cv::Mat out(height, width, CV_8UC3, cv::Scalar::all(0));
+    for (int x = 0; const auto& c : crops) {
+      c.copyTo(out(cv::Rect(x, 0, c.cols, c.rows)));
+      x += c.cols;
+    }
+    return out;
+  }
+
+  std::vector<float> embed(const cv::Mat& aligned) override {
+    int width = 0, height = 0;
+    for (const auto& p : parts_) {
+      width += p->input_size();
+      height = std::max(height, p->input_size());
+    }
+    if (aligned.cols != width || aligned.rows != height || aligned.type() != CV_8UC3)
+      throw Error(ErrorKind::InvalidArgument, "embed: the aligned crop of " + entry_.name + " must be " +
+                                                  std::to_string(width) + "x" + std::to_string(height) +
+                                                  " BGR (its components' crops side by side)");
+    std::vector<std::vector<float>> unit;
+    for (int x = 0; const auto& p : parts_) {
+      const int S = p->input_size();
+      unit.push_back(p->embed(aligned(cv::Rect(x, 0, S, S)).clone()));
+      x += S;
+    }
+    return fuse_embeddings(entry_.fuse, unit);
+  }
+
+  std::string model() const override { return entry_.name + opt_.tta_suffix(); }
+  int dimension() const override { return dim_; }
+
+ private:
+  EmbedderOptions opt_;
+  ModelEntry entry_;
+  std::vector<std::unique_ptr<NetEmbedder>> parts_;
+  int dim_ = 0;
+};
+
 }  // namespace
+
+std::vector<float> fuse_embeddings(const std::vector<FusionComponent>& fuse,
+                                   const std::vector<std::vector<float>>& unit) {
+  if (fuse.size() != unit.size() || fuse.empty())
+    throw Error(ErrorKind::InvalidArgument, "fuse_embeddings: " + std::to_string(unit.size()) + " embeddings for " +
+                                                std::to_string(fuse.size()) + " components");
+  double total = 0;
+  for (const auto& c : fuse) total += c.weight;
+  std::vector<float> out;
+  for (size_t k = 0; k < fuse.size(); ++k) {
+    const auto& mean = fuse[k].mean;
+    if (!mean.empty() && unit[k].size() != mean.size())
+      throw Error(ErrorKind::InvalidArgument, "fuse_embeddings: " + fuse[k].model + " gave " +
+                                                  std::to_string(unit[k].size()) + " values, its mean has " +
+                                                  std::to_string(mean.size()));
+    std::vector<float> c = unit[k];
+    if (!mean.empty())
+      for (size_t q = 0; q < c.size(); ++q) c[q] -= mean[q];
+    l2_normalise(c);
+    const float w = float(std::sqrt(total > 0 ? fuse[k].weight / total : 0.0));
+    for (float x : c) out.push_back(w * x);
+  }
+  return out;
+}
 
 cv::Mat zoom_crop(const cv::Mat& crop, double factor) {
   if (crop.empty() || !(factor >= 1.0)) throw Error(ErrorKind::InvalidArgument, "zoom_crop: empty crop or factor < 1");
@@ -145,6 +232,7 @@ void l2_normalise(std::vector<float>& v) {
 }
 
 std::unique_ptr<FaceEmbedder> make_embedder(const Manifest& manifest, const EmbedderOptions& options) {
+  if (manifest.model(options.model).format == "fused") return std::make_unique<FusedEmbedder>(manifest, options);
   return std::make_unique<NetEmbedder>(manifest, options);
 }
 

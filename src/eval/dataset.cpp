@@ -9,6 +9,7 @@
 
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
@@ -96,9 +97,11 @@ std::filesystem::path embedding_cache_file(const std::filesystem::path& root, co
 
 std::filesystem::path default_embedding_cache_dir() { return models_dir().parent_path() / "embeddings"; }
 
-DatasetEmbedResult embed_dataset(const Manifest& manifest, const std::filesystem::path& root,
-                                 const std::vector<std::string>& images, const DatasetEmbedOptions& opt) {
-  if (opt.variants.empty()) throw Error(ErrorKind::InvalidArgument, "embed_dataset: no embedder variant");
+namespace {
+
+// embed_dataset for plain (not fused) embedders.
+DatasetEmbedResult embed_plain(const Manifest& manifest, const std::filesystem::path& root,
+                               const std::vector<std::string>& images, const DatasetEmbedOptions& opt) {
   DatasetEmbedResult res;
   res.tables.resize(opt.variants.size());
   if (!opt.cache_dir.empty()) {
@@ -208,6 +211,61 @@ DatasetEmbedResult embed_dataset(const Manifest& manifest, const std::filesystem
   for (int w = 0; w < std::max(1, opt.workers); ++w) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
   if (failure) std::rethrow_exception(failure);
+  return res;
+}
+
+}  // namespace
+
+DatasetEmbedResult embed_dataset(const Manifest& manifest, const std::filesystem::path& root,
+                                 const std::vector<std::string>& images, const DatasetEmbedOptions& opt) {
+  if (opt.variants.empty()) throw Error(ErrorKind::InvalidArgument, "embed_dataset: no embedder variant");
+  // A fused variant is formed from its components' embeddings with the same test-time
+  // augmentation: those are embedded (and cached) like any other variant, so that a changed
+  // fusion recipe needs no new pass over the images.
+  DatasetEmbedOptions plain = opt;
+  plain.variants.clear();
+  std::vector<std::vector<size_t>> parts(opt.variants.size());
+  for (size_t k = 0; k < opt.variants.size(); ++k) {
+    const auto& v = opt.variants[k];
+    const auto& entry = manifest.model(v.embedder);
+    std::vector<std::string> names{v.embedder};
+    if (!entry.fuse.empty()) {
+      names.clear();
+      for (const auto& c : entry.fuse) names.push_back(c.model);
+    }
+    for (const auto& n : names) {
+      EmbeddingVariant p{n, v.flip, v.zoom};
+      auto it = std::find_if(plain.variants.begin(), plain.variants.end(),
+                             [&](const EmbeddingVariant& x) { return x.name() == p.name(); });
+      parts[k].push_back(size_t(it - plain.variants.begin()));
+      if (it == plain.variants.end()) plain.variants.push_back(p);
+    }
+  }
+  DatasetEmbedResult got = embed_plain(manifest, root, images, plain);
+  DatasetEmbedResult res;
+  res.computed = got.computed;
+  res.cache_files = got.cache_files;
+  for (size_t k = 0; k < opt.variants.size(); ++k) {
+    const auto& entry = manifest.model(opt.variants[k].embedder);
+    if (entry.fuse.empty()) {
+      res.tables.push_back(got.tables[parts[k][0]]);
+      continue;
+    }
+    EmbeddingTable fused;
+    for (const auto& [image, first] : got.tables[parts[k][0]]) {
+      ImageEmbedding e;
+      std::vector<std::vector<float>> unit;
+      e.found = true;
+      for (size_t p : parts[k]) {
+        auto it = got.tables[p].find(image);
+        e.found = e.found && it != got.tables[p].end() && it->second.found;
+        if (e.found) unit.push_back(it->second.embedding);
+      }
+      if (e.found) e.embedding = fuse_embeddings(entry.fuse, unit);
+      fused[image] = std::move(e);
+    }
+    res.tables.push_back(std::move(fused));
+  }
   return res;
 }
 

@@ -11,10 +11,14 @@
 #include "common/sha256.hpp"
 
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 namespace facerec {
 
@@ -89,6 +93,81 @@ DetectionEvaluation evaluate_detection(
   return out;
 }
 
+double approximate_yaw(const std::vector<cv::Point2f>& p) {
+  if (p.size() != 68) throw Error(ErrorKind::InvalidArgument, "approximate_yaw: needs 68 points");
+  const double half = (p[16].x - p[0].x) / 2.0, mid = (p[16].x + p[0].x) / 2.0;
+  if (std::abs(half) < 1e-6) return 90.0;
+  const double s = std::clamp((p[30].x - mid) / half, -1.0, 1.0);
+  return std::asin(s) * 180.0 / 3.14159265358979323846;
+}
+
+std::vector<PosedFace> read_300w(const std::filesystem::path& root) {
+  std::vector<PosedFace> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec); !ec && it != std::filesystem::end(it);
+       it.increment(ec)) {
+    if (it->path().extension() != ".pts") continue;
+    const auto pts = it->path();
+    std::ifstream in(pts);
+    std::vector<cv::Point2f> points;
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream ls(line);
+      float x = 0, y = 0;
+      if (ls >> x >> y) points.emplace_back(x, y);  // header lines ("version: 1", "{", "}") hold no pair
+    }
+    if (points.size() != 68)
+      throw Error(ErrorKind::InvalidArgument,
+                  pts.string() + ": " + std::to_string(points.size()) + " points, 68 expected");
+    PosedFace f;
+    for (const char* ext : {".jpg", ".png"}) {
+      auto img = std::filesystem::path(pts).replace_extension(ext);
+      if (std::filesystem::exists(img)) f.file = std::filesystem::relative(img, root).string();
+    }
+    if (f.file.empty()) throw Error(ErrorKind::InvalidArgument, pts.string() + ": no .jpg or .png beside it");
+    f.points = std::move(points);
+    f.yaw = approximate_yaw(f.points);
+    out.push_back(std::move(f));
+  }
+  if (ec) throw Error(ErrorKind::NotFound, root.string() + ": " + ec.message());
+  if (out.empty()) throw Error(ErrorKind::InvalidArgument, root.string() + ": no .pts files");
+  std::sort(out.begin(), out.end(), [](const PosedFace& a, const PosedFace& b) { return a.file < b.file; });
+  return out;
+}
+
+bool detects_face(const std::vector<Detection>& found, const std::vector<cv::Point2f>& points) {
+  if (points.empty()) return false;
+  const cv::Rect2f r = cv::boundingRect(points);
+  const cv::Point2f c(r.x + r.width / 2, r.y + r.height / 2);
+  return std::any_of(found.begin(), found.end(), [&](const Detection& d) {
+    return d.box.contains(c) && d.box.width >= 0.5f * r.width && d.box.width <= 2.5f * r.width;
+  });
+}
+
+PoseRecall evaluate_pose_recall(FaceDetector& detector, const std::filesystem::path& root,
+                                const std::vector<PosedFace>& faces, const std::vector<double>& edges,
+                                const std::function<void(size_t, size_t)>& progress) {
+  if (edges.size() < 2) throw Error(ErrorKind::InvalidArgument, "evaluate_pose_recall: needs two or more band edges");
+  PoseRecall r;
+  for (size_t i = 0; i + 1 < edges.size(); ++i) r.bands.push_back({edges[i], edges[i + 1], 0, 0});
+  auto t0 = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < faces.size(); ++i) {
+    const auto& f = faces[i];
+    const bool hit = detects_face(detector.detect(decode_image_file((root / f.file).string()).bgr), f.points);
+    ++r.faces;
+    r.found += hit;
+    if (!hit) r.missed.push_back(f.file);
+    const double a = std::abs(f.yaw);
+    for (auto& b : r.bands)
+      if (a >= b.from && (a < b.to || (&b == &r.bands.back() && a <= b.to))) {
+        ++b.faces;
+        b.found += hit;
+      }
+    if (progress) progress(i + 1, faces.size());
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
 Json to_json(const DetectionEvaluation& e) {
   Json per = Json::array();
   for (const auto& i : e.images)
@@ -146,8 +225,12 @@ Json report_header(const Manifest& manifest, const Json& pipeline, const std::ve
   r["pipeline"] = pipeline;
   r["manifest"] = Json::parse(detail::read_file(manifest.path()));
   Json models = Json::array();
+  std::vector<std::string> names = model_names;  // with the components of fused embedders
   for (const auto& m : manifest.models())
     if (std::find(model_names.begin(), model_names.end(), m.name) != model_names.end())
+      for (const auto& c : m.fuse) names.push_back(c.model);
+  for (const auto& m : manifest.models())
+    if (std::find(names.begin(), names.end(), m.name) != names.end())
       models.push_back({{"name", m.name}, {"package", m.package}, {"origin", m.origin}, {"licence", m.licence}});
   r["models"] = models;
   return r;

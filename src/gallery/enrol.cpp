@@ -5,7 +5,7 @@
 namespace facerec {
 
 std::optional<Template> template_from_image(FaceAnalyzer& fa, const cv::Mat& bgr, const std::string& sha,
-                                            bool keep_crop, std::string* note) {
+                                            bool keep_crop, std::string* note, Face* face) {
   auto faces = fa.analyze(bgr, true);
   if (faces.empty()) {
     if (note) *note = "no face";
@@ -15,6 +15,7 @@ std::optional<Template> template_from_image(FaceAnalyzer& fa, const cv::Mat& bgr
   const Face& f = *largest_face(faces);
   Template t{f.embedding, fa.template_model(), sha, f.detection.score, {}};
   if (keep_crop) t.crop = fa.face_crop(bgr, f);
+  if (face) *face = f;
   return t;
 }
 

@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 namespace facerec {
@@ -99,8 +100,41 @@ void Manifest::parse(const std::string& text, const std::filesystem::path& folde
       m.package(me.package);  // must exist
     }
     me.format = field<std::string>(e, "format", w);
-    if (me.format != "tfjs-graph" && me.format != "faceapi-weights" && me.format != "tflite" && me.format != "onnx")
+    if (me.format != "tfjs-graph" && me.format != "faceapi-weights" && me.format != "tflite" && me.format != "onnx" &&
+        me.format != "fused")
       throw Error(ErrorKind::BadModel, "manifest: " + w + ".format '" + me.format + "' is unknown");
+    if (e.contains("thresholds"))
+      for (const auto& [k, v] : e.at("thresholds").items()) {
+        if (!v.is_number())
+          throw Error(ErrorKind::BadModel, "manifest: " + w + ".thresholds." + k + " is not a number");
+        me.thresholds.emplace_back(k, v.get<double>());
+      }
+    if (me.format == "fused") {  // no file, input or outputs of its own: its components have them
+      if (me.task != "embed") throw Error(ErrorKind::BadModel, "manifest: " + w + ": only embedders can be fused");
+      me.licence = e.value("licence", std::string("as its components"));
+      me.origin = e.value("origin", std::string());
+      me.notes = e.value("notes", std::string());
+      for (const auto& c : field<nlohmann::ordered_json>(e, "fuse", w)) {
+        FusionComponent fc;
+        fc.model = field<std::string>(c, "model", w + ".fuse");
+        fc.weight = field<double>(c, "weight", w + ".fuse");
+        if (c.contains("mean")) fc.mean = field<std::vector<float>>(c, "mean", w + ".fuse");
+        if (!(fc.weight > 0 && fc.weight <= 1))
+          throw Error(ErrorKind::BadModel, "manifest: " + w + ".fuse." + fc.model + ".weight must be in (0, 1]");
+        for (float x : fc.mean)
+          if (!std::isfinite(x))
+            throw Error(ErrorKind::BadModel, "manifest: " + w + ".fuse." + fc.model + ".mean is not finite");
+        me.fuse.push_back(std::move(fc));
+      }
+      if (me.fuse.size() < 2) throw Error(ErrorKind::BadModel, "manifest: " + w + ".fuse needs at least two embedders");
+      double sum = 0;
+      for (const auto& c : me.fuse) sum += c.weight;
+      if (std::abs(sum - 1) > 1e-6) throw Error(ErrorKind::BadModel, "manifest: " + w + ".fuse weights must sum to 1");
+      for (const auto& other : m.models_)
+        if (other.name == me.name) throw Error(ErrorKind::BadModel, "manifest: model '" + me.name + "' listed twice");
+      m.models_.push_back(std::move(me));
+      continue;
+    }
     if (me.format == "onnx") {
       me.sha256 = field<std::string>(e, "sha256", w);
       if (me.sha256.size() != 64) throw Error(ErrorKind::BadModel, "manifest: " + w + ".sha256 is not 64 hex digits");
@@ -164,8 +198,6 @@ void Manifest::parse(const std::string& text, const std::filesystem::path& folde
         throw Error(ErrorKind::BadModel, "manifest: " + w + ".crop_scale must be in (0, 10]");
     }
     if (e.contains("cascade")) me.cascade = field<std::vector<std::string>>(e, "cascade", w);
-    if (e.contains("thresholds"))
-      for (const auto& [k, v] : e.at("thresholds").items()) me.thresholds.emplace_back(k, v.get<double>());
     static const std::vector<std::pair<std::string, std::vector<std::string>>> families = {
         {"detect", {"blazeface", "faceboxes", "mtcnn"}}, {"landmarks", {"ibug68", "facemesh"}}};
     for (const auto& [task, names] : families)
@@ -183,6 +215,23 @@ void Manifest::parse(const std::string& text, const std::filesystem::path& folde
       if (other.name == me.name) throw Error(ErrorKind::BadModel, "manifest: model '" + me.name + "' listed twice");
     m.models_.push_back(std::move(me));
   }
+  // fused embedders: their components exist, are plain embedders, and their means fit them
+  for (const auto& f : m.models_)
+    for (const auto& c : f.fuse) {
+      const std::string where = "manifest: " + f.name + ".fuse." + c.model;
+      auto it =
+          std::find_if(m.models_.begin(), m.models_.end(), [&](const ModelEntry& x) { return x.name == c.model; });
+      if (it == m.models_.end()) throw Error(ErrorKind::BadModel, where + ": no such model");
+      if (it->task != "embed" || it->format == "fused")
+        throw Error(ErrorKind::BadModel, where + ": a component must be a plain embedder");
+      const auto& shape = it->output_with_role("embedding").shape;
+      if (shape.empty() || (!c.mean.empty() && int64_t(c.mean.size()) != shape.back()))
+        throw Error(ErrorKind::BadModel, where + ".mean has " + std::to_string(c.mean.size()) +
+                                             " values; the embedding has " +
+                                             std::to_string(shape.empty() ? 0 : shape.back()));
+      if (std::count_if(f.fuse.begin(), f.fuse.end(), [&](const FusionComponent& x) { return x.model == c.model; }) > 1)
+        throw Error(ErrorKind::BadModel, where + " is listed twice");
+    }
 }
 
 Manifest Manifest::load_default() { return load(default_path()); }
@@ -276,7 +325,26 @@ std::filesystem::path models_dir() {
   return std::filesystem::temp_directory_path() / "facerec-models";
 }
 
+std::string Manifest::model_version(const std::string& name) const {
+  const ModelEntry& m = model(name);
+  if (m.format == "fused") {
+    std::string v, recipe;
+    for (const auto& c : m.fuse) {
+      v += (v.empty() ? "" : "+") + model_version(c.model);
+      recipe += c.model + " " + std::to_string(c.weight);
+      for (float x : c.mean) recipe += " " + std::to_string(x);
+      recipe += "\n";
+    }
+    return v + "+fuse:" + detail::sha256_hex(recipe).substr(0, 16);
+  }
+  if (m.format == "onnx" && m.package.empty()) return "sha256:" + m.sha256.substr(0, 16);
+  const auto& p = package(m.package);
+  return p.name + "@" + p.version;
+}
+
 std::filesystem::path model_path(const ModelEntry& model) {
+  if (model.format == "fused")
+    throw Error(ErrorKind::InvalidArgument, "model '" + model.name + "' is fused from other embedders; it has no file");
   if (model.format == "onnx") {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(model.file, ec))

@@ -19,7 +19,12 @@ std::string FaceService::openapi() {
       "Candidate": {"type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"},
         "similarity": {"type": "number"}}},
       "Box": {"type": "object", "properties": {"x": {"type": "number"}, "y": {"type": "number"},
-        "width": {"type": "number"}, "height": {"type": "number"}}}
+        "width": {"type": "number"}, "height": {"type": "number"}}},
+      "Liveness": {"type": "object", "description": "presentation-attack check of a face: score (higher: more likely live, the model's own scale), live = score >= threshold (calibrated on NUAA; see the README for what it is worth)",
+        "properties": {"score": {"type": "number"}, "live": {"type": "boolean"}, "threshold": {"type": "number"}, "model": {"type": "string"}}}
+    },
+    "parameters": {
+      "Liveness": {"name": "liveness", "in": "query", "schema": {"type": "boolean"}, "description": "add a liveness check of each face (default: the server's --liveness); 400 liveness_unavailable when the server has no liveness model"}
     },
     "requestBodies": {
       "Image": {"required": true, "content": {
@@ -63,18 +68,20 @@ std::string FaceService::openapi() {
           "413": {"$ref": "#/components/responses/Error"}, "422": {"$ref": "#/components/responses/Error"}}}},
     "/v1/identify": {
       "post": {"summary": "Every face in the image with its best candidates; identity null when unknown",
-        "parameters": [{"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3}}],
+        "parameters": [{"name": "top", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 3}},
+                       {"$ref": "#/components/parameters/Liveness"}],
         "requestBody": {"$ref": "#/components/requestBodies/Image"},
-        "responses": {"200": {"description": "{\"faces\": [{\"box\": Box, \"score\", \"identity\": Candidate|null, \"candidates\": [Candidate]}], \"threshold\", \"operating_point\", \"model\"}"},
+        "responses": {"200": {"description": "{\"faces\": [{\"box\": Box, \"score\", \"identity\": Candidate|null, \"candidates\": [Candidate], \"liveness\": Liveness (when asked for)}], \"threshold\", \"operating_point\", \"model\"}"},
           "400": {"$ref": "#/components/responses/Error"}, "413": {"$ref": "#/components/responses/Error"},
           "422": {"$ref": "#/components/responses/Error"}}}},
     "/v1/verify": {
       "post": {"summary": "Same person? Image a against image b, or against an enrolled person",
-        "parameters": [{"name": "person", "in": "query", "schema": {"type": "integer"}, "description": "compare image a with this person's faces instead of image b"}],
+        "parameters": [{"name": "person", "in": "query", "schema": {"type": "integer"}, "description": "compare image a with this person's faces instead of image b"},
+                       {"$ref": "#/components/parameters/Liveness"}],
         "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {"type": "object",
           "properties": {"a": {"type": "string", "format": "binary"}, "b": {"type": "string", "format": "binary"}, "person": {"type": "integer"}}}},
           "image/*": {"schema": {"type": "string", "format": "binary"}, "description": "image a, with ?person="}}},
-        "responses": {"200": {"description": "{\"similarity\", \"same\", \"threshold\", \"operating_point\", \"model\", \"against\"}"},
+        "responses": {"200": {"description": "{\"similarity\", \"same\", \"threshold\", \"operating_point\", \"model\", \"against\", \"liveness\": {\"a\": Liveness, \"b\": Liveness} (when asked for)}"},
           "400": {"$ref": "#/components/responses/Error"}, "404": {"$ref": "#/components/responses/Error"},
           "422": {"$ref": "#/components/responses/Error"}}}}
   }

@@ -88,37 +88,53 @@ int64_t parse_id(const std::string& s) {
   return *id;
 }
 
+// One face pipeline: an analyzer and, when the liveness model is available, a liveness checker.
+struct Pipeline {
+  std::unique_ptr<FaceAnalyzer> fa;
+  std::unique_ptr<LivenessChecker> live;  // null: no liveness model
+};
+
 // A fixed set of face pipelines handed out one request at a time.
 class PipelinePool {
  public:
-  PipelinePool(const Manifest& manifest, const AnalyzerOptions& o, int n) {
-    free_.push_back(std::make_unique<FaceAnalyzer>(manifest, o));
-    for (int i = 1; i < n; ++i) free_.push_back(std::make_unique<FaceAnalyzer>(free_[0]->clone()));
+  // `live` (may be null) is cloned into every pipeline.
+  PipelinePool(const Manifest& manifest, const AnalyzerOptions& o, const LivenessChecker* live, int n) {
+    for (int i = 0; i < n; ++i) {
+      Pipeline p;
+      p.fa = std::make_unique<FaceAnalyzer>(i == 0 ? FaceAnalyzer(manifest, o) : free_[0].fa->clone());
+      if (live) p.live = live->clone();
+      free_.push_back(std::move(p));
+    }
   }
   struct Lease {
     PipelinePool* pool;
-    std::unique_ptr<FaceAnalyzer> fa;
+    Pipeline p;
     ~Lease() {
       std::lock_guard l(pool->mu_);
-      pool->free_.push_back(std::move(fa));
+      pool->free_.push_back(std::move(p));
       pool->cv_.notify_one();
     }
-    FaceAnalyzer* operator->() { return fa.get(); }
-    FaceAnalyzer& operator*() { return *fa; }
+    FaceAnalyzer* operator->() { return p.fa.get(); }
+    FaceAnalyzer& operator*() { return *p.fa; }
+    LivenessChecker* liveness() { return p.live.get(); }
   };
   Lease acquire() {
     std::unique_lock l(mu_);
     cv_.wait(l, [&] { return !free_.empty(); });
-    auto fa = std::move(free_.back());
+    auto p = std::move(free_.back());
     free_.pop_back();
-    return Lease{this, std::move(fa)};
+    return Lease{this, std::move(p)};
   }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::unique_ptr<FaceAnalyzer>> free_;
+  std::vector<Pipeline> free_;
 };
+
+Json liveness_json(const LivenessResult& r, const std::string& model) {
+  return {{"score", r.score}, {"live", r.live}, {"threshold", r.threshold}, {"model", model}};
+}
 
 }  // namespace
 
@@ -128,6 +144,8 @@ struct FaceService::Impl {
   std::unique_ptr<PipelinePool> pipelines;
   std::string model;
   double threshold = 0;
+  std::string liveness_model;        // empty: no liveness model loaded
+  std::string liveness_unavailable;  // why, when none is loaded
   std::unique_ptr<detail::GuardedServer> server;
   std::atomic<int64_t> requests{0};
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
@@ -159,6 +177,23 @@ struct FaceService::Impl {
     return decode_image_bytes(bytes, limits).bgr;  // Error(BadInput): unsupported, corrupt, truncated -> 422
   }
 
+  // Whether this request gets liveness checks: ?liveness=true|false, else the server's setting.
+  bool wants_liveness(const httplib::Request& req) const {
+    bool on = opt.liveness;
+    if (req.has_param("liveness")) {
+      const std::string v = req.get_param_value("liveness");
+      if (v == "true" || v == "1")
+        on = true;
+      else if (v == "false" || v == "0")
+        on = false;
+      else
+        throw HttpError(400, "bad_request", "liveness must be true or false");
+    }
+    if (on && liveness_model.empty())
+      throw HttpError(400, "liveness_unavailable", "this service has no liveness model: " + liveness_unavailable);
+    return on;
+  }
+
   Identity person(int64_t id) {
     auto p = gallery->get(id);
     if (!p) throw HttpError(404, "no_person", "no person with id " + std::to_string(id));
@@ -167,14 +202,17 @@ struct FaceService::Impl {
 
   // ---- handlers ----
   void version(const httplib::Request&, httplib::Response& res) {
-    send_json(res, {{"facerec", facerec::version()},
-                    {"embedder", model},
-                    {"operating_point", opt.operating_point},
-                    {"threshold", threshold},
-                    {"index", gallery->index_description()},
-                    {"templates", gallery->size()},
-                    {"pipelines", opt.pipelines},
-                    {"blas", blas_description()}});
+    send_json(res,
+              {{"facerec", facerec::version()},
+               {"embedder", model},
+               {"operating_point", opt.operating_point},
+               {"threshold", threshold},
+               {"index", gallery->index_description()},
+               {"templates", gallery->size()},
+               {"pipelines", opt.pipelines},
+               {"liveness",
+                {{"default", opt.liveness}, {"model", liveness_model.empty() ? Json(nullptr) : Json(liveness_model)}}},
+               {"blas", blas_description()}});
   }
 
   // A page of people by name: ?offset=0&limit=1000 (limit at most 10000).
@@ -266,14 +304,20 @@ struct FaceService::Impl {
       }
       if (top < 1 || top > 100) throw HttpError(400, "bad_request", "top must be an integer in 1..100");
     }
+    const bool live = wants_liveness(req);
     std::string bytes = image_bytes(req, "image");
     std::vector<Face> faces;
+    std::vector<LivenessResult> liveness;
     {
       auto fa = pipelines->acquire();
-      faces = fa->analyze(decode(bytes), true);
+      cv::Mat bgr = decode(bytes);
+      faces = fa->analyze(bgr, true);
+      if (live)
+        for (const auto& f : faces) liveness.push_back(fa.liveness()->check(bgr, f.detection.box));
     }
     Json jf = Json::array();
-    for (const auto& f : faces) {
+    for (size_t i = 0; i < faces.size(); ++i) {
+      const Face& f = faces[i];
       auto who = gallery->identify(f.embedding, model, top, threshold);
       auto candidate = [](const Candidate& c) {
         return Json{{"id", c.identity_id}, {"name", c.name}, {"similarity", c.similarity}};
@@ -284,6 +328,7 @@ struct FaceService::Impl {
                     {"score", f.detection.score},
                     {"identity", who.identity ? candidate(*who.identity) : Json(nullptr)},
                     {"candidates", jc}});
+      if (live) jf.back()["liveness"] = liveness_json(liveness[i], liveness_model);
     }
     send_json(res,
               {{"faces", jf}, {"model", model}, {"threshold", threshold}, {"operating_point", opt.operating_point}});
@@ -295,15 +340,24 @@ struct FaceService::Impl {
       person_field = req.get_param_value("person");
     else if (req.is_multipart_form_data() && req.has_file("person"))
       person_field = req.get_file_value("person").content;
+    const bool live = wants_liveness(req);
     std::string bytes_a = image_bytes(req, "a");
     std::optional<Template> ta, tb;
     std::optional<float> sim;
-    Json target;
+    Json target, liveness;
+    // the template of an image's largest face, with its liveness check when asked for
+    auto template_of = [&](PipelinePool::Lease& fa, const std::string& bytes, const char* which) {
+      cv::Mat bgr = decode(bytes);
+      Face face;
+      auto t = template_from_image(*fa, bgr, "", false, nullptr, &face);
+      if (t && live) liveness[which] = liveness_json(fa.liveness()->check(bgr, face.detection.box), liveness_model);
+      return t;
+    };
     if (!person_field.empty()) {
       Identity p = person(parse_id(person_field));
       {
         auto fa = pipelines->acquire();
-        ta = template_from_image(*fa, decode(bytes_a), "", false);
+        ta = template_of(fa, bytes_a, "a");
       }
       if (!ta) throw HttpError(422, "no_face", "no face found in image a");
       sim = gallery->best_similarity(p.id, ta->embedding, model);
@@ -313,20 +367,19 @@ struct FaceService::Impl {
       std::string bytes_b = image_bytes(req, "b");
       {
         auto fa = pipelines->acquire();
-        ta = template_from_image(*fa, decode(bytes_a), "", false);
-        if (ta) tb = template_from_image(*fa, decode(bytes_b), "", false);
+        ta = template_of(fa, bytes_a, "a");
+        if (ta) tb = template_of(fa, bytes_b, "b");
       }
       if (!ta) throw HttpError(422, "no_face", "no face found in image a");
       if (!tb) throw HttpError(422, "no_face", "no face found in image b");
       sim = FaceAnalyzer::cosine(ta->embedding, tb->embedding);
       target = "image b";
     }
-    send_json(res, {{"similarity", *sim},
-                    {"same", *sim >= threshold},
-                    {"threshold", threshold},
-                    {"operating_point", opt.operating_point},
-                    {"model", model},
-                    {"against", target}});
+    Json out{{"similarity", *sim},     {"same", *sim >= threshold},
+             {"threshold", threshold}, {"operating_point", opt.operating_point},
+             {"model", model},         {"against", target}};
+    if (live) out["liveness"] = liveness;
+    send_json(res, out);
   }
 
   using Method = void (Impl::*)(const httplib::Request&, httplib::Response&);
@@ -478,7 +531,17 @@ FaceService::FaceService(ServiceOptions options) : impl_(std::make_unique<Impl>(
   if (m.opt.analyzer.detector.max_faces == 0) m.opt.analyzer.detector.max_faces = m.opt.max_faces;
   m.gallery = std::make_unique<Gallery>(m.opt.gallery, m.opt.gallery_options);
   if (!m.opt.manifest) m.opt.manifest = std::make_shared<const Manifest>(Manifest::load_default());
-  m.pipelines = std::make_unique<PipelinePool>(*m.opt.manifest, m.opt.analyzer, m.opt.pipelines);
+  std::unique_ptr<LivenessChecker> live;
+  try {
+    live = make_liveness_checker(*m.opt.manifest, m.opt.liveness_options);
+    live->threshold();  // calibrated, or no use
+    m.liveness_model = live->model();
+  } catch (const Error& e) {
+    if (m.opt.liveness) throw;  // asked for: say why it cannot be
+    live.reset();
+    m.liveness_unavailable = e.what();
+  }
+  m.pipelines = std::make_unique<PipelinePool>(*m.opt.manifest, m.opt.analyzer, live.get(), m.opt.pipelines);
   {
     auto fa = m.pipelines->acquire();
     m.model = fa->template_model();

@@ -27,7 +27,7 @@ def lfw(name, n):
 
 @pytest.fixture(scope="module")
 def analyzer():
-    needed = ("blazeface", "blazeface-front", "faceboxes", "facemesh", "face_landmark_68_model", "face_recognition_model")
+    needed = ("blazeface", "blazeface-front", "faceboxes", "facemesh", "face_landmark_68_model", "dlib-mfn-fused")
     if not all(m.imported for m in facerec.models() if m.name in needed):
         pytest.skip("the default pipeline's models are not imported: run `facerec models fetch`")
     return facerec.FaceAnalyzer()
@@ -49,6 +49,9 @@ def test_models_list_names_every_task():
     assert models["blazeface"].task == "detect"
     assert models["blazeface"].input_size == (256, 256)
     assert any(k.startswith("fmr_1e-3") for k, _ in models["face_recognition_model"].thresholds)
+    # the default embedder is fused from two others
+    assert models["dlib-mfn-fused"].format == "fused"
+    assert models["dlib-mfn-fused"].components == ["face_recognition_model", "mobilefacenet-ms1m"]
 
 
 def test_analyze_gives_numpy_faces(analyzer):
@@ -61,7 +64,7 @@ def test_analyze_gives_numpy_faces(analyzer):
     assert 40 < x < 120 and 40 < y < 120 and 60 < w < 160, f.box  # LFW faces sit in the middle
     assert f.landmarks.shape == (68, 2) and f.landmarks.dtype == np.float32
     assert f.five.shape == (5, 2)
-    assert f.embedding.shape == (128,) and f.embedding.dtype == np.float32
+    assert f.embedding.shape == (128 + 192,) and f.embedding.dtype == np.float32  # dlib-mfn-fused
     assert abs(float(np.linalg.norm(f.embedding)) - 1.0) < 1e-4
     assert analyzer.analyze(img, embed=False)[0].embedding.shape == (0,)
     # a greyscale array and a BGR array from bytes work too

@@ -54,6 +54,8 @@ struct DatasetEmbedResult {
   std::vector<std::filesystem::path> cache_files;
 };
 
+// A fused embedder's variant is formed from its components' embeddings (fuse_embeddings), which
+// are embedded and cached as variants of their own (cache_files lists theirs).
 // Requires: `images` relative to `root`, at least one variant. An image without a face, or whose
 // processing fails with Error(NotFound | BadInput | InvalidArgument) (missing, undecodable), is a
 // result with found = false, reported through on_error; any other Error (model, backend, Io: an
@@ -107,7 +109,8 @@ IdentificationResult evaluate_identification(const IdentificationProtocol& proto
                                              const std::vector<double>& fpir_targets = {1e-2, 1e-3});
 
 // The cache file embed_dataset uses for variant `k` of `options` on images under `root` (a cache
-// written under the older, non-canonical key is renamed to it). Throws Error(InvalidArgument) for
+// written under the older, non-canonical key is renamed to it); a fused variant has none (its
+// components have theirs). Throws Error(InvalidArgument) for
 // k >= options.variants.size().
 std::filesystem::path embedding_cache_file(const std::filesystem::path& root, const DatasetEmbedOptions& options,
                                            size_t k);

@@ -25,7 +25,7 @@ using ReportJson = nlohmann::ordered_json;
 
 // ---- what is evaluated -----------------------------------------------------------------------
 // The embedder list evaluated by default: the analyzer's default embedder with its default
-// test-time augmentation ("face_recognition_model+flip+zoom").
+// test-time augmentation ("dlib-mfn-fused+flip").
 std::string default_embedder_list();
 // "a,b+flip,c+zoom+flip" -> variants; with_and_without_flip adds each embedder's other flip
 // setting. Throws Error(InvalidArgument) when the list names no model.
@@ -67,6 +67,45 @@ DetectionEvaluation evaluate_detection(
     FaceDetector& detector, const std::vector<LabelledImage>& labelled, const std::filesystem::path& images_dir,
     const std::function<void(const LabelledImage&, const cv::Mat&, const std::vector<Detection>&,
                              const DetectionImageResult&)>& each = {});
+
+// ---- detection by head pose (300-W markup) --------------------------------------------------
+// One annotated face of a 300-W set (../shared/data/300w: <name>.jpg beside <name>.pts, 68 "x y"
+// lines, optionally in the pts format's braces). A plain value.
+struct PosedFace {
+  std::string file;                 // the image, relative to the root
+  std::vector<cv::Point2f> points;  // the 68 points (iBUG order)
+  double yaw = 0;                   // approximate_yaw(points)
+};
+// An approximate head yaw in degrees from 68 points: asin of the nose tip's (point 30) offset from
+// the middle of the jaw ends (points 0 and 16), in half the jaw width — a cylinder-head proxy, not
+// a calibrated pose estimate; positive when the nose is right of the middle (in the image).
+// Requires 68 points (Error(InvalidArgument) otherwise).
+double approximate_yaw(const std::vector<cv::Point2f>& points);
+// Every .pts file under `root` (recursively) with its image (.jpg or .png), sorted by path.
+// Throws Error(InvalidArgument) naming a .pts file that does not hold 68 points or has no image,
+// and for a root without .pts files.
+std::vector<PosedFace> read_300w(const std::filesystem::path& root);
+// Whether `found` holds the annotated face: a box containing the points' centre whose width is
+// 0.5 to 2.5 times the points' width (a detector's box spans brows to chin or more; 300-W points
+// do not reach the forehead). Pure.
+bool detects_face(const std::vector<Detection>& found, const std::vector<cv::Point2f>& points);
+// Recall per yaw band: faces and found faces with |yaw| in [edges[i], edges[i+1]). A plain value.
+struct PoseRecallBand {
+  double from = 0, to = 0;
+  size_t faces = 0, found = 0;
+};
+struct PoseRecall {
+  std::vector<PoseRecallBand> bands;
+  size_t faces = 0, found = 0;
+  std::vector<std::string> missed;  // files whose face was not found
+  double seconds = 0;
+};
+// Runs `detector` on every face's image. `progress` (may be empty) sees (done, total).
+// Throws what decoding and the detector throw; Error(InvalidArgument) for fewer than two edges.
+PoseRecall evaluate_pose_recall(FaceDetector& detector, const std::filesystem::path& root,
+                                const std::vector<PosedFace>& faces,
+                                const std::vector<double>& edges = {0, 15, 30, 45, 90},
+                                const std::function<void(size_t, size_t)>& progress = {});
 
 // ---- reports ---------------------------------------------------------------------------------
 ReportJson to_json(const PairEvaluation& e);

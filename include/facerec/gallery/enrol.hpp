@@ -13,8 +13,9 @@ namespace facerec {
 // Requires: an 8-bit BGR image and the sha256 of its file. Ensures: the largest face's template
 // (model analyzer.template_model(), quality its detector score; its crop only with keep_crop), or
 // nullopt when the image holds no face; *note (when given) says why or that several faces were
-// present (and is left untouched otherwise). Throws what FaceAnalyzer::analyze and face_crop throw.
+// present (and is left untouched otherwise); *face (when given) receives the face used. Throws what
+// FaceAnalyzer::analyze and face_crop throw.
 std::optional<Template> template_from_image(FaceAnalyzer& analyzer, const cv::Mat& bgr, const std::string& image_sha256,
-                                            bool keep_crop, std::string* note = nullptr);
+                                            bool keep_crop, std::string* note = nullptr, Face* face = nullptr);
 
 }  // namespace facerec

@@ -3,7 +3,8 @@
 //
 // What it represents: one gallery (any store URL, any index) served to many clients: people
 // (create, list, show, delete), faces added by image upload, 1:N identification with "unknown"
-// as an answer, 1:1 verification (image vs image, image vs person), health and version, and an
+// as an answer, 1:1 verification (image vs image, image vs person), optionally with a liveness
+// (presentation-attack) check of the faces, health and version, and an
 // OpenAPI 3 document (GET /openapi.json) that describes exactly these routes.
 //
 // Requests need an API key in the X-API-Key header (except /v1/health and /openapi.json), bodies
@@ -20,6 +21,7 @@
 // thread-safe). bind/serve/stop may be called from different threads; stop() ends serve().
 #include <facerec/analyzer.hpp>
 #include <facerec/gallery/gallery.hpp>
+#include <facerec/liveness.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -49,13 +51,20 @@ struct ServiceOptions {
   int pipelines = 2;                         // concurrent face pipelines (CPU bound: about the cores)
   std::string operating_point = "fmr_1e-3";  // known/unknown and same/different decisions
   bool keep_crops = true;                    // store face crops so the gallery can be re-embedded
+  // Presentation-attack detection in identify and verify responses: a "liveness" field per face
+  // (score, live, threshold, model). Off by default; a request's ?liveness=true|false overrides.
+  // With liveness on, the model must be imported and calibrated (construction throws otherwise);
+  // with it off, a request asking for it when the model is unavailable gets 400 liveness_unavailable.
+  bool liveness = false;
+  LivenessOptions liveness_options;
   std::function<void(const std::string&)> log;
 };
 
 class FaceService {
  public:
   // Opens the gallery and loads the models. Throws Error(InvalidArgument) when no API key is
-  // configured and allow_anonymous is false.
+  // configured and allow_anonymous is false, and what make_liveness_checker and
+  // LivenessChecker::threshold() throw when liveness is on but its model is missing or uncalibrated.
   explicit FaceService(ServiceOptions options);
   ~FaceService();
   FaceService(const FaceService&) = delete;
