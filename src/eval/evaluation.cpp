@@ -116,20 +116,19 @@ std::vector<PosedFace> read_300w(const std::filesystem::path& root) {
       if (ls >> x >> y) points.emplace_back(x, y);  // header lines ("version: 1", "{", "}") hold no pair
     }
     if (points.size() != 68)
-      throw Error(ErrorKind::InvalidArgument,
-                  pts.string() + ": " + std::to_string(points.size()) + " points, 68 expected");
+      throw Error(ErrorKind::BadInput, pts.string() + ": " + std::to_string(points.size()) + " points, 68 expected");
     PosedFace f;
     for (const char* ext : {".jpg", ".png"}) {
       auto img = std::filesystem::path(pts).replace_extension(ext);
-      if (std::filesystem::exists(img)) f.file = std::filesystem::relative(img, root).string();
+      if (std::filesystem::exists(img)) f.file = img.lexically_relative(root).string();  // symlinks kept as named
     }
-    if (f.file.empty()) throw Error(ErrorKind::InvalidArgument, pts.string() + ": no .jpg or .png beside it");
+    if (f.file.empty()) throw Error(ErrorKind::BadInput, pts.string() + ": no .jpg or .png beside it");
     f.points = std::move(points);
     f.yaw = approximate_yaw(f.points);
     out.push_back(std::move(f));
   }
   if (ec) throw Error(ErrorKind::NotFound, root.string() + ": " + ec.message());
-  if (out.empty()) throw Error(ErrorKind::InvalidArgument, root.string() + ": no .pts files");
+  if (out.empty()) throw Error(ErrorKind::BadInput, root.string() + ": no .pts files");
   std::sort(out.begin(), out.end(), [](const PosedFace& a, const PosedFace& b) { return a.file < b.file; });
   return out;
 }

@@ -82,8 +82,8 @@ struct PosedFace {
 // Requires 68 points (Error(InvalidArgument) otherwise).
 double approximate_yaw(const std::vector<cv::Point2f>& points);
 // Every .pts file under `root` (recursively) with its image (.jpg or .png), sorted by path.
-// Throws Error(InvalidArgument) naming a .pts file that does not hold 68 points or has no image,
-// and for a root without .pts files.
+// Throws Error(BadInput) naming a .pts file that does not hold 68 points or has no image, and for
+// a root without .pts files; Error(NotFound) when the root cannot be listed.
 std::vector<PosedFace> read_300w(const std::filesystem::path& root);
 // Whether `found` holds the annotated face: a box containing the points' centre whose width is
 // 0.5 to 2.5 times the points' width (a detector's box spans brows to chin or more; 300-W points
