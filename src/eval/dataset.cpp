@@ -251,22 +251,30 @@ DatasetEmbedResult embed_dataset(const Manifest& manifest, const std::filesystem
       res.tables.push_back(got.tables[parts[k][0]]);
       continue;
     }
-    EmbeddingTable fused;
-    for (const auto& [image, first] : got.tables[parts[k][0]]) {
-      ImageEmbedding e;
-      std::vector<std::vector<float>> unit;
-      e.found = true;
-      for (size_t p : parts[k]) {
-        auto it = got.tables[p].find(image);
-        e.found = e.found && it != got.tables[p].end() && it->second.found;
-        if (e.found) unit.push_back(it->second.embedding);
-      }
-      if (e.found) e.embedding = fuse_embeddings(entry.fuse, unit);
-      fused[image] = std::move(e);
-    }
-    res.tables.push_back(std::move(fused));
+    std::vector<const EmbeddingTable*> components;
+    for (size_t p : parts[k]) components.push_back(&got.tables[p]);
+    res.tables.push_back(fuse_tables(entry.fuse, components));
   }
   return res;
+}
+
+EmbeddingTable fuse_tables(const std::vector<FusionComponent>& fuse, const std::vector<const EmbeddingTable*>& tables) {
+  if (tables.size() != fuse.size() || tables.empty())
+    throw Error(ErrorKind::InvalidArgument, "fuse_tables: one table per component");
+  EmbeddingTable fused;
+  for (const auto& [image, first] : *tables[0]) {
+    ImageEmbedding e;
+    std::vector<std::vector<float>> unit;
+    e.found = true;
+    for (const auto* t : tables) {
+      auto it = t->find(image);
+      e.found = e.found && it != t->end() && it->second.found;
+      if (e.found) unit.push_back(it->second.embedding);
+    }
+    if (e.found) e.embedding = fuse_embeddings(fuse, unit);
+    fused[image] = std::move(e);
+  }
+  return fused;
 }
 
 }  // namespace facerec

@@ -105,19 +105,9 @@ FusionSearchResult search_fusion(const std::vector<std::string>& components,
     for (size_t k = 0; k < fc.size(); ++k) total += w[k] = grid[g][k] / (o.spreads.empty() ? 1.0 : o.spreads[k]);
     for (size_t k = 0; k < fc.size(); ++k) fc[k].weight = w[k] / total;
     for (size_t k = 0; k < fc.size(); ++k) w[k] = fc[k].weight;
-    EmbeddingTable fused;
-    for (const auto& [image, first] : tables[0]) {
-      ImageEmbedding e;
-      e.found = true;
-      std::vector<std::vector<float>> unit;
-      for (const auto& t : tables) {
-        auto it = t.find(image);
-        e.found = e.found && it != t.end() && it->second.found;
-        if (e.found) unit.push_back(it->second.embedding);
-      }
-      if (e.found) e.embedding = fuse_embeddings(fc, unit);
-      fused[image] = std::move(e);
-    }
+    std::vector<const EmbeddingTable*> parts;
+    for (const auto& t : tables) parts.push_back(&t);
+    const EmbeddingTable fused = fuse_tables(fc, parts);
     r.candidates.push_back({grid[g], w, evaluate_pairs(fused, fused, pairs, sweep_images, std::nan(""), o.threads)});
     auto key = [&](const FusionCandidate& x) {
       return std::make_tuple(x.evaluation.fmr_1e3.tar, x.evaluation.verification.mean_accuracy, evenness(x.shares));

@@ -66,6 +66,11 @@ struct DatasetEmbedResult {
 DatasetEmbedResult embed_dataset(const Manifest& manifest, const std::filesystem::path& root,
                                  const std::vector<std::string>& images, const DatasetEmbedOptions& options);
 
+// The fused embedding (fuse_embeddings) of every image of tables[0]: found when every component
+// table found it. tables[k] holds component k's embeddings (as `fuse` orders them).
+// Throws Error(InvalidArgument) when the counts or dimensions do not match.
+EmbeddingTable fuse_tables(const std::vector<FusionComponent>& fuse, const std::vector<const EmbeddingTable*>& tables);
+
 // ---- protocols over embedded datasets ----------------------------------------------------
 // The identity of an image path "<identity>/<file>" (LFW and folder-per-identity sets); empty
 // when the path has no '/'. Pure.
