@@ -7,6 +7,7 @@
 #include <facerec/backend.hpp>
 #include <facerec/embed.hpp>
 #include <facerec/error.hpp>
+#include <facerec/models.hpp>
 #include <facerec/train/backbones.hpp>
 #include <facerec/train/data.hpp>
 #include <facerec/train/trainer.hpp>
@@ -355,6 +356,78 @@ TEST(TrainExport, EveryBackboneMatchesLibtorchOnEveryBackend) {
       }
     std::filesystem::remove_all(dir);
   }
+}
+
+// Max |a - b| over two same-sized float buffers.
+double worst_diff(const float* a, const float* b, size_t n) {
+  double w = 0;
+  for (size_t k = 0; k < n; ++k) w = std::max(w, std::abs(double(a[k]) - double(b[k])));
+  return w;
+}
+
+// The imported MS1M MobileFaceNet as a trainable backbone: its libtorch forward matches the ONNX
+// on the reference backend, every weight is a parameter that training moves, and its export (after
+// a training step) matches the module it came from.
+TEST(TrainBackbones, ImportedOnnxModelLoadsWithParityAndTrains) {
+  const auto onnx = models_dir() / "mobilefacenet-ms1m.onnx";
+  if (!std::filesystem::exists(onnx)) GTEST_SKIP() << "mobilefacenet-ms1m is not imported (`facerec models fetch`)";
+  BackboneOptions o;
+  o.name = "onnx:" + onnx.string();
+  auto net = make_backbone(o);
+  EXPECT_EQ(net->options().input, 112);
+  EXPECT_EQ(net->options().embedding, 192);
+  // MobileFaceNet (Chen et al. 2018) at 112: about 0.22 G multiply-adds (this one a little more)
+  const int64_t madds = multiply_adds(net);
+  EXPECT_GT(madds, 200'000'000);
+  EXPECT_LT(madds, 500'000'000);
+  net->eval();
+  torch::manual_seed(5);
+  auto x = torch::rand({2, 3, 112, 112}) * 2 - 1;
+  auto run_reference = [&](const std::filesystem::path& file) {
+    auto b = load_backend("reference", file.string());
+    Tensor t({2, 3, 112, 112}, std::vector<float>(x.data_ptr<float>(), x.data_ptr<float>() + x.numel()));
+    return b->run({t}).at(0);
+  };
+  torch::Tensor y;
+  {
+    torch::NoGradGuard g;
+    y = net->forward(x).contiguous();
+  }
+  const auto ref = run_reference(onnx);
+  ASSERT_EQ(ref.shape, (std::vector<int64_t>{2, 192}));
+  const double scale = std::max(1.0, y.abs().max().item<double>());
+  const double parity = worst_diff(y.data_ptr<float>(), ref.data.data(), ref.data.size());
+  std::printf("mobilefacenet-ms1m: max |libtorch - reference backend| = %.3g, outputs up to %.3g\n", parity, scale);
+  EXPECT_LE(parity, 1e-4 * scale);
+
+  // trainable: one SGD step on a toy loss moves the weights and the output
+  int64_t params = 0;
+  for (const auto& p : net->parameters()) params += p.numel();
+  EXPECT_GT(params, 900'000) << "every weight of the file is a parameter";
+  net->train();
+  torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(1e-3));
+  auto loss = net->forward(x).pow(2).mean();
+  loss.backward();
+  double grad = 0;
+  for (const auto& p : net->parameters()) grad += p.grad().abs().sum().item<double>();
+  EXPECT_GT(grad, 0.0);
+  sgd.step();
+  net->eval();
+  torch::Tensor moved;
+  {
+    torch::NoGradGuard g;
+    moved = net->forward(x).contiguous();
+  }
+  EXPECT_GT((moved - y).abs().max().item<double>(), 1e-6) << "the step changed nothing";
+  // the export carries the trained weights
+  const auto dir = test::temp_dir("onnx-backbone");
+  detail::write_file_atomic(dir / "tuned.onnx", export_onnx(*net));
+  const auto again = run_reference(dir / "tuned.onnx");
+  EXPECT_LE(worst_diff(moved.data_ptr<float>(), again.data.data(), again.data.size()), 1e-4 * scale);
+  std::filesystem::remove_all(dir);
+
+  EXPECT_ERROR(make_backbone({"onnx:/no/such.onnx", 128, 112, 1.0, 0.0}), ErrorKind::NotFound, "no such file");
+  EXPECT_ERROR(make_backbone({"onnx:blazeface", 128, 112, 1.0, 0.0}), ErrorKind::BadModel, "backbone");
 }
 
 TEST(TrainBackbones, IResNetHasTheArcFaceSizes) {

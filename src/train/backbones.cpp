@@ -2,6 +2,7 @@
 // export. Every convolution and linear layer runs through run_conv / run_linear, which count
 // multiply-adds while multiply_adds() is measuring; every block writes its own inference graph.
 #include <facerec/error.hpp>
+#include <facerec/models.hpp>
 #include <facerec/train/backbones.hpp>
 
 #include "import/onnx/onnx_builder.hpp"
@@ -302,10 +303,23 @@ std::string IResNetImpl::emit_onnx(OnnxBuilder& b, const std::string& input) con
 }
 
 Backbone make_backbone(const BackboneOptions& o) {
+  if (o.name.rfind("onnx:", 0) == 0) {
+    const std::string what = o.name.substr(5);
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(what, ec)) return std::make_shared<OnnxNetImpl>(what, o);
+    if (what.find('/') != std::string::npos || std::filesystem::path(what).extension() == ".onnx")
+      throw Error(ErrorKind::NotFound, "backbone " + o.name + ": no such file");
+    return std::make_shared<OnnxNetImpl>(model_path(Manifest::load_default().model(what)), o);
+  }
   if (o.name == "mobilefacenet") return std::make_shared<MobileFaceNetImpl>(o);
   if (o.name.rfind("iresnet", 0) == 0) return std::make_shared<IResNetImpl>(o);
   throw Error(ErrorKind::InvalidArgument,
-              "unknown backbone '" + o.name + "' (known: mobilefacenet, iresnet18, iresnet34, iresnet50, iresnet100)");
+              "unknown backbone '" + o.name +
+                  "' (known: mobilefacenet, iresnet18, iresnet34, iresnet50, iresnet100, onnx:<file or model>)");
+}
+
+void add_multiply_adds(int64_t n) {
+  if (g_madds) *g_madds += n;
 }
 
 int64_t multiply_adds(BackboneImpl& net) {

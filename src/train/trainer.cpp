@@ -230,7 +230,13 @@ void TrainConfig::validate() const {
   if (lfw_images.empty() != lfw_pairs.empty()) fail("lfw_images/lfw_pairs", "go together");
   if (threads < 0) fail("threads", "must be >= 0");
   train::validate(augmentation);
-  make_backbone(backbone);  // throws on a bad name, size or width
+  auto net = make_backbone(backbone);  // throws on a bad name, size or width
+  // an onnx: backbone has its own sizes; the config must say them (data, head and export use them)
+  if (net->options().input != backbone.input)
+    fail("input", "the backbone " + backbone.name + " takes " + std::to_string(net->options().input) + " px");
+  if (net->options().embedding != backbone.embedding)
+    fail("embedding",
+         "the backbone " + backbone.name + " gives " + std::to_string(net->options().embedding) + " values");
 }
 
 double learning_rate(const TrainConfig& c, int64_t step) {

@@ -19,6 +19,9 @@
 // export_onnx and multiply_adds only read the module.
 #include <torch/torch.h>
 
+#include <filesystem>
+#include <map>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -84,8 +87,32 @@ class IResNetImpl : public BackboneImpl {
 };
 TORCH_MODULE(IResNet);
 
-// The backbone `options.name` names. Throws Error(InvalidArgument) for an unknown name (listing
-// the known ones) and as the constructors.
+// A backbone made from an ONNX file — a model facerec imported (the MS1M MobileFaceNet, the dlib
+// ResNet's graph) — so that fine-tuning starts from its weights: the graph run with libtorch ops
+// (Conv, PRelu, Relu, Add, Sub, Mul, Reshape, Flatten, Transpose, Gemm, MatMul), every float
+// initializer a trainable parameter; emit_onnx writes the same graph with the current values.
+// The input side and the embedding size are the file's (options().input, options().embedding).
+// Thread safety: as any torch module.
+class OnnxNetImpl : public BackboneImpl {
+ public:
+  // Throws Error(NotFound) for a missing file, Error(BadModel) for a file that is not an ONNX
+  // backbone ([N, 3, S, S] -> [N, D], one input and output), Error(Unsupported) naming an op or
+  // initializer type it cannot train.
+  OnnxNetImpl(const std::filesystem::path& file, const BackboneOptions& options);
+  torch::Tensor forward(const torch::Tensor& x) override;
+  std::string emit_onnx(detail::OnnxBuilder& b, const std::string& input) const override;
+
+ private:
+  struct Graph;
+  std::shared_ptr<Graph> graph_;
+  std::map<std::string, torch::Tensor> params_;  // initializer name -> parameter
+};
+TORCH_MODULE(OnnxNet);
+
+// The backbone `options.name` names: mobilefacenet, iresnet18/34/50/100, or "onnx:<file or
+// manifest model>" (OnnxNetImpl; a name that is not a file is looked up in the default manifest
+// and must be imported). Throws Error(InvalidArgument) for an unknown name (listing the known
+// ones) and as the constructors.
 Backbone make_backbone(const BackboneOptions& options);
 
 // Multiply-accumulates of one forward pass at the backbone's input size (convolutions and fully
