@@ -9,8 +9,6 @@
 #include <facerec/gallery/gallery.hpp>
 #include <facerec/image.hpp>
 #include <facerec/models.hpp>
-
-#include <algorithm>
 #include <facerec/version.hpp>
 
 #include <pybind11/numpy.h>
@@ -150,14 +148,7 @@ PYBIND11_MODULE(_facerec, m) {
                                for (const auto& c : e.fuse) names.push_back(c.model);
                                return names;
                              })
-      .def_property_readonly("imported",
-                             [](const ModelEntry& e) {
-                               if (e.fuse.empty()) return std::filesystem::exists(models_dir() / e.onnx_file());
-                               // a fused model is ready when its (imported) components are
-                               return std::all_of(e.fuse.begin(), e.fuse.end(), [](const FusionComponent& c) {
-                                 return std::filesystem::exists(models_dir() / (c.model + ".onnx"));
-                               });
-                             })
+      .def_property_readonly("imported", &is_imported)
       .def("__repr__", [](const ModelEntry& e) { return "<facerec.ModelEntry " + e.name + " (" + e.task + ")>"; });
 
   py::class_<Manifest, std::shared_ptr<Manifest>>(m, "Manifest",

@@ -103,14 +103,12 @@ int list(bool json) {
   for (const auto& m : man.models()) {
     if (m.format == "fused") {
       std::string parts;
-      bool have = true;
       for (const auto& c : m.fuse) {
         char w[24];
         std::snprintf(w, sizeof w, "%.2f", c.weight);
         parts += (parts.empty() ? "" : "+") + c.model + "*" + w;
-        have = have && std::filesystem::exists(models_dir() / (c.model + ".onnx"));
       }
-      rows.push_back({m.name, m.task, "fused: " + parts, "-", "-", "-", "-", m.licence, have ? "yes" : "no"});
+      rows.push_back({m.name, m.task, "fused: " + parts, "-", "-", "-", "-", m.licence, is_imported(m) ? "yes" : "no"});
       continue;
     }
     std::string source = "trained here (onnx)";
@@ -120,11 +118,9 @@ int list(bool json) {
     }
     std::string outs;
     for (const auto& o : m.outputs) outs += (outs.empty() ? "" : " ") + join_shape(o.shape);
-    bool have =
-        m.format == "onnx" ? std::filesystem::exists(m.file) : std::filesystem::exists(models_dir() / m.onnx_file());
     rows.push_back({m.name, m.task, source, m.weights_dtype,
                     std::to_string(m.input.width) + "x" + std::to_string(m.input.height), normalisation(m.input), outs,
-                    m.licence, have ? "yes" : "no"});
+                    m.licence, is_imported(m) ? "yes" : "no"});
   }
   print_table(rows);
   return kOk;

@@ -164,6 +164,11 @@ class Manifest {
 
 // The cache directory (created on demand by fetch_models).
 std::filesystem::path models_dir();
+// Whether a model's network is there to load (existence only; model_path checks more): an imported
+// model's ONNX file in the cache, an onnx model's file beside the manifest, and for a fused model
+// its components' files in the cache. Never throws.
+bool is_imported(const ModelEntry& model);
+
 // Path of a model's ONNX file: in the cache for imported models (throws Error(NotFound) with a
 // hint to run `facerec models fetch` when it has not been imported yet), beside the manifest for
 // format "onnx" (throws Error(NotFound) when missing, Error(BadModel) when its sha256 differs).

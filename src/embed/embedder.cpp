@@ -94,9 +94,12 @@ class FusedEmbedder final : public FaceEmbedder {
       co.model = c.model;
       parts_.push_back(std::make_unique<NetEmbedder>(manifest, co));
       dim_ += parts_.back()->dimension();
+      width_ += parts_.back()->input_size();  // the composite crop align() makes
+      height_ = std::max(height_, parts_.back()->input_size());
     }
   }
-  FusedEmbedder(const FusedEmbedder& other) : opt_(other.opt_), entry_(other.entry_), dim_(other.dim_) {
+  FusedEmbedder(const FusedEmbedder& other)
+      : opt_(other.opt_), entry_(other.entry_), dim_(other.dim_), width_(other.width_), height_(other.height_) {
     for (const auto& p : other.parts_) parts_.push_back(std::make_unique<NetEmbedder>(*p));  // a session of its own
   }
   std::unique_ptr<FaceEmbedder> clone() const override { return std::make_unique<FusedEmbedder>(*this); }
@@ -118,14 +121,9 @@ class FusedEmbedder final : public FaceEmbedder {
   }
 
   std::vector<float> embed(const cv::Mat& aligned) override {
-    int width = 0, height = 0;
-    for (const auto& p : parts_) {
-      width += p->input_size();
-      height = std::max(height, p->input_size());
-    }
-    if (aligned.cols != width || aligned.rows != height || aligned.type() != CV_8UC3)
+    if (aligned.cols != width_ || aligned.rows != height_ || aligned.type() != CV_8UC3)
       throw Error(ErrorKind::InvalidArgument, "embed: the aligned crop of " + entry_.name + " must be " +
-                                                  std::to_string(width) + "x" + std::to_string(height) +
+                                                  std::to_string(width_) + "x" + std::to_string(height_) +
                                                   " BGR (its components' crops side by side)");
     std::vector<std::vector<float>> unit;
     for (int x = 0; const auto& p : parts_) {
@@ -143,7 +141,7 @@ class FusedEmbedder final : public FaceEmbedder {
   EmbedderOptions opt_;
   ModelEntry entry_;
   std::vector<std::unique_ptr<NetEmbedder>> parts_;
-  int dim_ = 0;
+  int dim_ = 0, width_ = 0, height_ = 0;
 };
 
 }  // namespace

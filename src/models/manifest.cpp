@@ -342,6 +342,15 @@ std::string Manifest::model_version(const std::string& name) const {
   return p.name + "@" + p.version;
 }
 
+bool is_imported(const ModelEntry& model) {
+  std::error_code ec;
+  if (model.format == "onnx") return std::filesystem::exists(model.file, ec);
+  if (model.format != "fused") return std::filesystem::exists(models_dir() / model.onnx_file(), ec);
+  return std::all_of(model.fuse.begin(), model.fuse.end(), [&](const FusionComponent& c) {
+    return std::filesystem::exists(models_dir() / (c.model + ".onnx"), ec);
+  });
+}
+
 std::filesystem::path model_path(const ModelEntry& model) {
   if (model.format == "fused")
     throw Error(ErrorKind::InvalidArgument, "model '" + model.name + "' is fused from other embedders; it has no file");
