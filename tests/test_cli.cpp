@@ -123,6 +123,62 @@ TEST(Cli, TrainPreviewWritesTheGridDeterministically) {
   EXPECT_EQ(run("train preview " + (d / "bad.jpg").string() + " --out " + (d / "x.png").string()).code, 3);
   EXPECT_EQ(run("train preview " + img.string() + " --flip-p 2 --out " + (d / "x.png").string()).code, 2);
 }
+
+// The user's path from a packed dataset to an evaluated model, through the CLI only: train pack
+// writes a .rec, train run trains on it (interrupted and resumed), train export adds the model to
+// a manifest, and eval identification runs the pipeline with the exported model.
+TEST(Cli, TrainFromARecToAnEvaluatedModel) {
+  if (!std::filesystem::exists(test::shared_dir() / "data" / "att_faces" / "s1"))
+    GTEST_SKIP() << "../shared/data/att_faces is absent";
+  auto data = small_att();
+  auto d = test::temp_dir("cli-train");
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  const auto rec = (d / "train.rec").string();
+  auto p = run("train pack " + data.string() + " " + rec);
+  ASSERT_EQ(p.code, 0) << p.out;
+  EXPECT_NE(p.out.find("12 images of 4 identities"), std::string::npos) << p.out;
+  ASSERT_TRUE(std::filesystem::exists(d / "train.idx"));
+  const auto rd = (d / "run").string();
+  const std::string sets =
+      " --set data=" + rec +
+      " --set data_kind=recordio --set backbone=mobilefacenet --set input=32 --set embedding=32"
+      " --set width=0.25 --set batch=8 --set steps=12 --set warmup_steps=2 --set lr=0.05"
+      " --set validation_share=0 --set validate_every=1000 --set checkpoint_every=5 --set log_every=4"
+      " --set threads=1 --set augmentation.flip_p=0.5";
+  auto a = run("train run " + rd + sets + " --stop-after 5");
+  ASSERT_EQ(a.code, 0) << a.out;
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(rd) / "checkpoints" / "step-000000005.pt")) << a.out;
+  auto b = run("train run " + rd + " --resume");
+  ASSERT_EQ(b.code, 0) << b.out;
+  EXPECT_NE(b.out.find("12/12"), std::string::npos) << b.out;
+  // resuming with a changed setting refuses, and a config field that does not exist is a usage error
+  EXPECT_NE(run("train run " + rd + " --resume --set lr=0.5").code, 0);
+  auto u = run("train run " + (d / "other").string() + sets + " --set no_such_field=1");
+  EXPECT_NE(u.code, 0);
+  EXPECT_NE(u.out.find("no_such_field"), std::string::npos) << u.out;
+
+  const auto mf = (d / "models" / "manifest.json").string();
+  auto e = run("train export " + rd + " --name att-cli --manifest-out " + mf);
+  ASSERT_EQ(e.code, 0) << e.out;
+  EXPECT_NE(e.out.find("parity"), std::string::npos) << e.out;
+  EXPECT_EQ(Manifest::load(mf).model("att-cli").task, "embed");
+  auto v = run("--manifest " + mf + " eval identification --dataset " + data.string() +
+               " --embedder att-cli --holdout 4 --no-cache --workers 1 --json " + (d / "id.json").string());
+  ASSERT_EQ(v.code, 0) << v.out;
+  auto j = nlohmann::json::parse(std::ifstream(d / "id.json"));
+  const auto& var = j["identification"]["variants"][0];
+  EXPECT_EQ(var["name"].get<std::string>().rfind("att-cli", 0), 0u) << var["name"];
+  EXPECT_EQ(var["mated_searches"], 6);
+  // a truncated .rec is a clear error, not a crash
+  std::filesystem::resize_file(rec, std::filesystem::file_size(rec) / 2);
+  auto t = run("train run " + (d / "trunc").string() + sets);
+  EXPECT_NE(t.code, 0);
+  EXPECT_NE(t.out.find("truncated"), std::string::npos) << t.out;
+  EXPECT_EQ(t.out.find("terminate"), std::string::npos) << t.out;
+  std::filesystem::remove_all(d);
+  std::filesystem::remove_all(data);
+}
 #endif
 
 TEST(Cli, EvalRejectsBadInput) {

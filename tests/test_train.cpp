@@ -234,6 +234,74 @@ TEST(TrainAugment, EachOperationStaysInItsRangeAndDoesWhatItSays) {
   EXPECT_NEAR(moved, r.hue_deg, 3.0);
 }
 
+// The camera effects added after the seed's list: under-exposure maps each level by the recorded
+// gain and gamma; sensor noise has the recorded spread; both are off by default and leave the
+// other operations' draws alone.
+TEST(TrainAugment, ExposureAndNoiseDoWhatTheySayAndAreOffByDefault) {
+  AugmentOptions none;
+  none.flip_p = none.jpeg_p = none.blur_p = none.hue_p = none.tone_p = none.lowres_p = 0;
+  EXPECT_EQ(AugmentOptions{}.exposure_p, 0.0);
+  EXPECT_EQ(AugmentOptions{}.noise_p, 0.0);
+  const cv::Mat grey(64, 64, CV_8UC3, cv::Scalar::all(160));
+  AugmentRecord r;
+  AugmentOptions ex = none;
+  ex.exposure_p = 1;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    const cv::Mat out = augment(grey, ex, seed, &r);
+    ASSERT_GE(r.gain, ex.gain_min);
+    ASSERT_LE(r.gain, ex.gain_max);
+    ASSERT_GE(r.gamma, ex.gamma_min);
+    ASSERT_LE(r.gamma, ex.gamma_max);
+    const double expect = 255.0 * r.gain * std::pow(160.0 / 255.0, r.gamma);
+    EXPECT_NEAR(out.at<cv::Vec3b>(10, 10)[1], expect, 0.51) << r.describe();
+    EXPECT_LT(out.at<cv::Vec3b>(10, 10)[1], 160) << "under-exposure darkens";
+  }
+  AugmentOptions no = none;
+  no.noise_p = 1;
+  no.noise_sigma_min = no.noise_sigma_max = 6;
+  cv::Mat noisy = augment(grey, no, 3, &r), mean, sd;
+  EXPECT_EQ(r.noise_sigma, 6.0);
+  cv::meanStdDev(noisy.reshape(1), mean, sd);
+  EXPECT_NEAR(sd.at<double>(0), 6.0, 0.5);
+  EXPECT_NEAR(mean.at<double>(0), 160.0, 0.5);
+  EXPECT_NE(r.describe().find("noise=6.0"), std::string::npos) << r.describe();
+  // turning them on changes none of the other draws
+  AugmentOptions base;
+  base.flip_p = base.jpeg_p = base.blur_p = base.hue_p = base.tone_p = base.lowres_p = 0.5;
+  AugmentOptions more = base;
+  more.exposure_p = more.noise_p = 1;
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    AugmentRecord a, b;
+    augment(card(), base, seed, &a);
+    augment(card(), more, seed, &b);
+    EXPECT_EQ(a.flip, b.flip);
+    EXPECT_EQ(a.jpeg_quality, b.jpeg_quality);
+    EXPECT_EQ(a.lowres, b.lowres);
+    EXPECT_EQ(a.gaussian_sigma, b.gaussian_sigma);
+    EXPECT_EQ(a.hue_deg, b.hue_deg);
+    EXPECT_EQ(a.gain, 1.0);
+    EXPECT_NE(b.gain, 1.0);
+  }
+  AugmentOptions bad;
+  bad.gain_min = 0.9;
+  bad.gain_max = 0.5;
+  EXPECT_ERROR(validate(bad), ErrorKind::InvalidArgument, "gain");
+  bad = {};
+  bad.noise_p = -0.1;
+  EXPECT_ERROR(validate(bad), ErrorKind::InvalidArgument, "noise_p");
+}
+
+// The distillation losses against a hand computation on unit vectors.
+TEST(TrainDistill, CosineAndL2LossesMatchAHandComputation) {
+  auto s = torch::tensor({{1.f, 0.f}, {0.6f, 0.8f}}), t = torch::tensor({{0.f, 1.f}, {0.6f, 0.8f}});
+  // cosines 0 and 1: cosine loss mean(1, 0) = 0.5; l2 mean(2, 0) = 1
+  EXPECT_NEAR(distillation_loss(s, t, "cosine").item<double>(), 0.5, 1e-6);
+  EXPECT_NEAR(distillation_loss(s, t, "l2").item<double>(), 1.0, 1e-6);
+  EXPECT_NEAR(distillation_loss(t, t, "cosine").item<double>(), 0.0, 1e-6);
+  EXPECT_ERROR(distillation_loss(s, t, "kl"), ErrorKind::InvalidArgument, "cosine or l2");
+  EXPECT_ERROR(distillation_loss(s, torch::ones({2, 3}), "cosine"), ErrorKind::InvalidArgument, "[N, D]");
+}
+
 TEST(TrainAugment, BadOptionsAndImagesAreClearErrors) {
   AugmentOptions o;
   o.flip_p = 1.5;

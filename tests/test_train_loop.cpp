@@ -181,6 +181,101 @@ TEST(TrainLoop, ATinyRunOnAttLearnsAndBeatsTheUntrainedNetwork) {
   std::filesystem::remove_all(run);
 }
 
+// Distillation: a student (another input size) trained with the distillation loss alone comes to
+// agree with a frozen teacher (a checkpoint of another run), resumes exactly, and bad teachers are
+// clear errors.
+TEST(TrainDistill, AStudentLearnsTheTeachersEmbeddingAndResumesExactly) {
+  auto data = synthetic_crops(8, 5);
+  auto teacher_run = test::temp_dir("run-teacher");
+  std::filesystem::remove_all(teacher_run);
+  {
+    Trainer t(test::manifest(), tiny_config(data), teacher_run, false);  // 32x32 in, 32-d
+    t.run();
+  }
+  const auto ck = latest_checkpoint(teacher_run);
+  ASSERT_FALSE(ck.empty());
+  auto c = tiny_config(data);
+  c.backbone = {"mobilefacenet", 32, 16, 0.25, 0.0};  // 16x16 in: the teacher gets its own 32x32 crops
+  c.loss = "none";
+  c.teacher = ck.string();
+  c.optimizer = "adamw";
+  c.lr = 3e-3;
+  c.weight_decay = 0;
+  c.steps = 60;
+  c.log_every = 10;
+  auto run = test::temp_dir("run-student");
+  std::filesystem::remove_all(run);
+  {
+    Trainer t(test::manifest(), c, run, false);
+    // the teacher's view of a batch: its own size, the clean crop mirrored where the student's was
+    const auto in = t.inputs({"p0/0.png", "p1/0.png"}, 3);
+    EXPECT_EQ(in.student.sizes(), (std::vector<int64_t>{2, 3, 16, 16}));
+    EXPECT_EQ(in.teacher.sizes(), (std::vector<int64_t>{2, 3, 32, 32}));
+    EXPECT_TRUE(torch::equal(in.student, t.input({"p0/0.png", "p1/0.png"}, true, 3)));
+    t.run();
+  }
+  std::vector<double> loss, cosine;
+  std::ifstream in(run / "log.jsonl");
+  for (std::string l; std::getline(in, l);) {
+    auto j = nlohmann::json::parse(l);
+    if (!j.contains("loss")) continue;
+    loss.push_back(j["loss"].get<double>());
+    ASSERT_TRUE(j.contains("teacher_cosine")) << l;
+    cosine.push_back(j["teacher_cosine"].get<double>());
+  }
+  ASSERT_EQ(loss.size(), 6u);
+  std::printf("distillation: cos(student, teacher) %.3f at step 10, %.3f at step 60\n", cosine.front(), cosine.back());
+  EXPECT_LT(loss.back(), 0.5 * loss.front());
+  EXPECT_GT(cosine.back(), cosine.front() + 0.2);
+  EXPECT_NEAR(loss.back(), 1 - cosine.back(), 1e-6) << "the cosine loss is 1 - cos";
+  c.steps = 12;
+  c.log_every = 3;
+  expect_bit_identical(c, "distillation from a checkpoint teacher");
+
+  auto bad = c;
+  bad.teacher.clear();
+  EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "needs a teacher");
+  bad = c;
+  bad.teacher = (teacher_run / "checkpoints" / "step-999.pt").string();
+  EXPECT_ERROR(bad.validate(), ErrorKind::NotFound, "no such checkpoint");
+  bad = c;
+  bad.backbone.embedding = 64;
+  EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "embeddings of one size");
+  bad = c;
+  bad.teacher_input = "noisy";
+  EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "teacher_input");
+  std::filesystem::remove_all(run);
+  std::filesystem::remove_all(teacher_run);
+  std::filesystem::remove_all(data);
+}
+
+// A run whose config.json was written before fields were added (distillation, exposure, noise)
+// resumes: the missing fields read as their defaults.
+TEST(TrainLoop, ARunStartedBeforeNewConfigFieldsResumes) {
+  auto data = synthetic_crops(6, 4);
+  auto c = tiny_config(data);
+  auto run = test::temp_dir("run-old-config");
+  std::filesystem::remove_all(run);
+  {
+    Trainer t(test::manifest(), c, run, false);
+    EXPECT_EQ(t.run([](int64_t step) { return step < 4; }), 4);
+  }
+  auto j = nlohmann::json::parse(detail::read_file(run / "config.json"));
+  for (const char* k : {"teacher", "teacher_input", "distill_loss", "distill_weight"}) ASSERT_EQ(j.erase(k), 1u) << k;
+  for (const char* k : {"exposure_p", "gain_min", "gain_max", "gamma_min", "gamma_max", "noise_p", "noise_sigma_min",
+                        "noise_sigma_max"})
+    ASSERT_EQ(j["augmentation"].erase(k), 1u) << k;
+  detail::write_file_atomic(run / "config.json", j.dump(2));
+  Trainer t(test::manifest(), c, run, true);
+  EXPECT_EQ(t.step(), 4);
+  EXPECT_EQ(t.run(), c.steps);
+  // a field that differs still refuses
+  c.lr = 0.5;
+  EXPECT_ERROR(Trainer(test::manifest(), c, run, true), ErrorKind::InvalidArgument, "lr");
+  std::filesystem::remove_all(run);
+  std::filesystem::remove_all(data);
+}
+
 TEST(TrainLoop, CorruptCheckpointsAreClearErrorsAndSkippedOnResume) {
   auto data = synthetic_crops(6, 4);
   auto c = tiny_config(data);
@@ -245,23 +340,23 @@ TEST(TrainData, RecordIoRoundTripsAndCorruptFilesAreClearErrors) {
   const auto bytes = detail::read_file(rec);
   // truncated .rec: the last record's length runs past the end
   detail::write_file_atomic(rec, bytes.substr(0, bytes.size() - 40));
-  EXPECT_ERROR(RecordIoReader(rec, idx).identities(), ErrorKind::BadModel, "record 7");
-  EXPECT_ERROR(RecordIoReader(rec, idx).read("7"), ErrorKind::BadModel, "past the end");
+  EXPECT_ERROR(RecordIoReader(rec, idx).identities(), ErrorKind::BadInput, "record 7");
+  EXPECT_ERROR(RecordIoReader(rec, idx).read("7"), ErrorKind::BadInput, "past the end");
   // an index pointing past the end
   detail::write_file_atomic(rec, bytes);
   const auto index = detail::read_file(idx);
   detail::write_file_atomic(idx, index + "8\t" + std::to_string(bytes.size()) + "\n");
-  EXPECT_ERROR(RecordIoReader(rec, idx), ErrorKind::BadModel, "past the end");
+  EXPECT_ERROR(RecordIoReader(rec, idx), ErrorKind::BadInput, "past the end");
   detail::write_file_atomic(idx, index);
   // bad magic
   auto bad = bytes;
   bad[0] = 'X';
   detail::write_file_atomic(rec, bad);
-  EXPECT_ERROR(RecordIoReader(rec, idx).identities(), ErrorKind::BadModel, "magic");
+  EXPECT_ERROR(RecordIoReader(rec, idx).identities(), ErrorKind::BadInput, "magic");
   // a malformed index
   detail::write_file_atomic(rec, bytes);
   detail::write_file_atomic(idx, "0\t0\nnot a line\n");
-  EXPECT_ERROR(RecordIoReader(rec, idx), ErrorKind::BadModel, "line 2");
+  EXPECT_ERROR(RecordIoReader(rec, idx), ErrorKind::BadInput, "line 2");
   EXPECT_ERROR(RecordIoReader(dir / "none.rec", idx), ErrorKind::NotFound);
   std::filesystem::remove_all(dir);
 }

@@ -13,7 +13,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -119,9 +121,16 @@ int run(const RunArgs& a) {
                static_cast<long long>(t.config().steps));
   const int64_t done =
       t.run([&](int64_t step) { return !g_interrupted && (a.stop_after == 0 || step - start < a.stop_after); },
-            [](const train::TrainProgress& p) {
-              std::fprintf(stderr, "[train] step %lld/%lld  loss %.4f  acc %.3f  lr %.5f  %.1f samples/s  ETA %s\n",
-                           static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.accuracy, p.lr,
+            [no_head = t.config().loss == "none"](const train::TrainProgress& p) {
+              char what[64] = "";
+              if (std::isnan(p.teacher_cosine))
+                std::snprintf(what, sizeof what, "acc %.3f", p.accuracy);
+              else if (no_head)
+                std::snprintf(what, sizeof what, "cos(teacher) %.4f", p.teacher_cosine);
+              else
+                std::snprintf(what, sizeof what, "acc %.3f  cos(teacher) %.4f", p.accuracy, p.teacher_cosine);
+              std::fprintf(stderr, "[train] step %lld/%lld  loss %.4f  %s  lr %.5f  %.1f samples/s  ETA %s\n",
+                           static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, what, p.lr,
                            p.samples_per_s, clock_text(p.eta_s).c_str());
             },
             [](const std::string& m) { std::fprintf(stderr, "[train] %s\n", m.c_str()); });
@@ -249,18 +258,12 @@ void add_train_commands(CLI::App& app, Action* action) {
   pv->add_option("--tile", a->tile, "Tile size in px")->capture_default_str()->check(CLI::Range(16, 512));
   pv->add_option("--seed", a->seed, "Seed")->capture_default_str();
   auto& o = a->augment;
-  pv->add_option("--flip-p", o.flip_p, "Probability of a horizontal flip")->capture_default_str();
-  pv->add_option("--jpeg-p", o.jpeg_p, "Probability of JPEG re-compression")->capture_default_str();
-  pv->add_option("--jpeg-quality-min", o.jpeg_quality_min)->capture_default_str();
-  pv->add_option("--jpeg-quality-max", o.jpeg_quality_max)->capture_default_str();
-  pv->add_option("--blur-p", o.blur_p, "Probability of a blur (Gaussian or motion)")->capture_default_str();
-  pv->add_option("--motion-share", o.motion_share, "Share of motion blur among the blurs")->capture_default_str();
-  pv->add_option("--hue-p", o.hue_p, "Probability of a hue shift")->capture_default_str();
-  pv->add_option("--hue-max-deg", o.hue_max_deg)->capture_default_str();
-  pv->add_option("--tone-p", o.tone_p, "Probability of a brightness/contrast change")->capture_default_str();
-  pv->add_option("--lowres-p", o.lowres_p, "Probability of down-up resampling")->capture_default_str();
-  pv->add_option("--lowres-min", o.lowres_min, "Smallest side to resample to (px)")->capture_default_str();
-  pv->add_option("--lowres-max", o.lowres_max)->capture_default_str();
+  // every augmentation field, named as in the config (jpeg_quality_min -> --jpeg-quality-min)
+  train::for_each_field(o, [&](const char* name, auto& field) {
+    std::string flag = std::string("--") + name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    pv->add_option(flag, field, std::string("augmentation.") + name)->capture_default_str();
+  });
   pv->callback([=] { *action = [=] { return preview(*a); }; });
 }
 

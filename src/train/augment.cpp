@@ -1,6 +1,7 @@
 // Online augmentation: parameters drawn from one seeded generator in a fixed order, then applied
-// in the order a camera pipeline degrades an image: optics (blur), sampling (low resolution),
-// colour and tone, mirror, and compression last.
+// in the order a camera pipeline degrades an image: optics (blur), sampling (low resolution, with
+// exposure and sensor noise at the sensor's resolution), colour and tone, mirror, and compression
+// last.
 #include <facerec/error.hpp>
 #include <facerec/train/augment.hpp>
 
@@ -46,6 +47,8 @@ std::string AugmentRecord::describe() const {
   if (gaussian_sigma > 0) std::snprintf(b, sizeof b, "gauss=%.2f", gaussian_sigma), add(b);
   if (motion_length > 0) std::snprintf(b, sizeof b, "motion=%d@%.0f", motion_length, motion_angle_deg), add(b);
   if (lowres > 0) add("lowres=" + std::to_string(lowres));
+  if (gain != 1 || gamma != 1) std::snprintf(b, sizeof b, "exposure=x%.2f^%.2f", gain, gamma), add(b);
+  if (noise_sigma > 0) std::snprintf(b, sizeof b, "noise=%.1f", noise_sigma), add(b);
   if (hue_deg != 0) std::snprintf(b, sizeof b, "hue=%+.1f", hue_deg), add(b);
   if (brightness != 0 || contrast != 1) std::snprintf(b, sizeof b, "tone=%+.2f,x%.2f", brightness, contrast), add(b);
   if (flip) add("flip");
@@ -61,6 +64,8 @@ void validate(const AugmentOptions& o) {
   check_p(o.hue_p, "hue_p");
   check_p(o.tone_p, "tone_p");
   check_p(o.lowres_p, "lowres_p");
+  check_p(o.exposure_p, "exposure_p");
+  check_p(o.noise_p, "noise_p");
   check_range(o.jpeg_quality_min, o.jpeg_quality_max, 1, 100, "jpeg_quality");
   check_range(o.gaussian_sigma_min, o.gaussian_sigma_max, 0.01, 20.0, "gaussian_sigma");
   check_range(o.motion_length_min, o.motion_length_max, 2, 64, "motion_length");
@@ -68,6 +73,9 @@ void validate(const AugmentOptions& o) {
   check_range(o.brightness_max, o.brightness_max, 0.0, 1.0, "brightness_max");
   check_range(o.contrast_min, o.contrast_max, 0.01, 10.0, "contrast");
   check_range(o.lowres_min, o.lowres_max, 4, 4096, "lowres");
+  check_range(o.gain_min, o.gain_max, 0.01, 4.0, "gain");
+  check_range(o.gamma_min, o.gamma_max, 0.1, 10.0, "gamma");
+  check_range(o.noise_sigma_min, o.noise_sigma_max, 0.0, 128.0, "noise_sigma");
 }
 
 cv::Mat augment(const cv::Mat& bgr, const AugmentOptions& o, uint64_t seed, AugmentRecord* record) {
@@ -93,6 +101,11 @@ cv::Mat augment(const cv::Mat& bgr, const AugmentOptions& o, uint64_t seed, Augm
   const double contrast = between(o.contrast_min, o.contrast_max);
   const bool do_lowres = u(rng) < o.lowres_p;
   const int low = ibetween(o.lowres_min, o.lowres_max);
+  const bool do_exposure = u(rng) < o.exposure_p;
+  const double gain = between(o.gain_min, o.gain_max), gamma = between(o.gamma_min, o.gamma_max);
+  const bool do_noise = u(rng) < o.noise_p;
+  const double noise = between(o.noise_sigma_min, o.noise_sigma_max);
+  const uint64_t noise_seed = rng();
 
   AugmentRecord r;
   cv::Mat img = bgr.clone();
@@ -106,15 +119,33 @@ cv::Mat augment(const cv::Mat& bgr, const AugmentOptions& o, uint64_t seed, Augm
       r.gaussian_sigma = sigma;
     }
   }
-  if (do_lowres && low < std::min(img.cols, img.rows)) {
+  // the sensor: low resolution, and exposure and noise at that resolution
+  const bool lowres = do_lowres && low < std::min(img.cols, img.rows);
+  if (lowres) {
     double k = double(low) / std::min(img.cols, img.rows);
-    cv::Mat small;
-    cv::resize(img, small,
+    cv::resize(img, img,
                cv::Size(std::max(1, int(std::lround(img.cols * k))), std::max(1, int(std::lround(img.rows * k)))), 0, 0,
                cv::INTER_AREA);
-    cv::resize(small, img, bgr.size(), 0, 0, cv::INTER_LINEAR);
     r.lowres = low;
   }
+  if (do_exposure) {
+    cv::Mat lut(1, 256, CV_8U);
+    for (int v = 0; v < 256; ++v)
+      lut.at<uchar>(v) = cv::saturate_cast<uchar>(255.0 * gain * std::pow(v / 255.0, gamma));
+    cv::LUT(img, lut, img);
+    r.gain = gain;
+    r.gamma = gamma;
+  }
+  if (do_noise && noise > 0) {
+    cv::Mat n(img.size(), CV_32FC3), f;
+    cv::RNG g(noise_seed);
+    g.fill(n, cv::RNG::NORMAL, 0, noise);
+    img.convertTo(f, CV_32F);
+    f += n;
+    f.convertTo(img, CV_8U);  // saturating
+    r.noise_sigma = noise;
+  }
+  if (lowres) cv::resize(img, img, bgr.size(), 0, 0, cv::INTER_LINEAR);
   if (do_hue && hue != 0) {
     cv::Mat hsv;
     cv::cvtColor(img, hsv, cv::COLOR_BGR2HSV_FULL);  // hue in 0..255 for 0..360 degrees

@@ -111,15 +111,15 @@ RecordIoReader::RecordIoReader(std::filesystem::path rec, std::filesystem::path 
       offset = std::stoull(line.substr(tab + 1), &used2);
       if (used1 != tab) throw std::invalid_argument("key");
     } catch (const std::exception&) {
-      throw Error(ErrorKind::BadModel, idx.string() + " line " + std::to_string(n) + ": expected \"key<TAB>offset\"");
+      throw Error(ErrorKind::BadInput, idx.string() + " line " + std::to_string(n) + ": expected \"key<TAB>offset\"");
     }
     if (offset + 8 > rec_size_)
-      throw Error(ErrorKind::BadModel, idx.string() + " line " + std::to_string(n) + ": offset " +
+      throw Error(ErrorKind::BadInput, idx.string() + " line " + std::to_string(n) + ": offset " +
                                            std::to_string(offset) + " is past the end of " + rec_.string() + " (" +
                                            std::to_string(rec_size_) + " bytes): truncated or another file's index");
     index_.emplace_back(key, offset);
   }
-  if (index_.empty()) throw Error(ErrorKind::BadModel, idx.string() + ": empty index");
+  if (index_.empty()) throw Error(ErrorKind::BadInput, idx.string() + ": empty index");
   std::sort(index_.begin(), index_.end());
 }
 
@@ -129,7 +129,7 @@ RecordIoReader::Record RecordIoReader::record(uint64_t key) const {
     throw Error(ErrorKind::NotFound, rec_.string() + ": no record with key " + std::to_string(key));
   const uint64_t start = it->second;
   auto bad = [&](const std::string& what) {
-    return Error(ErrorKind::BadModel, rec_.string() + ": record " + std::to_string(key) + " at offset " +
+    return Error(ErrorKind::BadInput, rec_.string() + ": record " + std::to_string(key) + " at offset " +
                                           std::to_string(start) + ": " + what);
   };
   std::string payload;
@@ -193,7 +193,7 @@ std::vector<IdentityImages> RecordIoReader::identities(const std::function<void(
     const auto r = record(index_[i].first);
     const float l = r.labels.at(0);
     if (!std::isfinite(l) || l < 0 || l != std::floor(l))
-      throw Error(ErrorKind::BadModel, rec_.string() + ": record " + std::to_string(index_[i].first) +
+      throw Error(ErrorKind::BadInput, rec_.string() + ": record " + std::to_string(index_[i].first) +
                                            " has no identity label (" + std::to_string(l) + ")");
     by[int64_t(l)].push_back(std::to_string(index_[i].first));
     if (progress) progress(i + 1 - first, index_.size() - first);

@@ -94,4 +94,12 @@ TripletLoss batch_hard_triplet_loss(const torch::Tensor& embeddings, const torch
   return out;
 }
 
+torch::Tensor distillation_loss(const torch::Tensor& student, const torch::Tensor& teacher, const std::string& kind) {
+  if (student.dim() != 2 || !student.sizes().equals(teacher.sizes()))
+    throw Error(ErrorKind::InvalidArgument, "distillation: student and teacher embeddings must both be [N, D]");
+  if (kind == "cosine") return (1 - (student * teacher).sum(1)).mean();
+  if (kind == "l2") return (student - teacher).pow(2).sum(1).mean();
+  throw Error(ErrorKind::InvalidArgument, "distillation: the loss is cosine or l2, not " + kind);
+}
+
 }  // namespace facerec::train

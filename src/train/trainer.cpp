@@ -47,52 +47,67 @@ void no_unknown(const json& j, const std::set<std::string>& seen, const std::str
     if (!seen.count(k)) throw Error(ErrorKind::InvalidArgument, "train config: unknown field " + where + k);
 }
 
+// Every field of the config, in the order of its JSON: the one list to_json, from_json and the
+// resume check go by (the augmentation section has its own, in augment.hpp).
+template <typename C, typename F>
+void for_each_config_field(C& c, F&& f) {
+  f("data", c.data);
+  f("data_kind", c.data_kind);
+  f("cache", c.cache);
+  f("alignment", c.alignment);
+  f("min_images", c.split.min_images);
+  f("validation_share", c.split.validation_share);
+  f("max_validation_images", c.max_validation_images);
+  f("sampler", c.sampler);
+  f("batch", c.batch);
+  f("pk_k", c.pk_k);
+  f("augment", c.augment);
+  f("backbone", c.backbone.name);
+  f("embedding", c.backbone.embedding);
+  f("input", c.backbone.input);
+  f("width", c.backbone.width);
+  f("dropout", c.backbone.dropout);
+  f("loss", c.loss);
+  f("s", c.s);
+  f("m", c.m);
+  f("triplet_margin", c.triplet_margin);
+  f("init", c.init);
+  f("teacher", c.teacher);
+  f("teacher_input", c.teacher_input);
+  f("distill_loss", c.distill_loss);
+  f("distill_weight", c.distill_weight);
+  f("optimizer", c.optimizer);
+  f("lr", c.lr);
+  f("momentum", c.momentum);
+  f("weight_decay", c.weight_decay);
+  f("steps", c.steps);
+  f("warmup_steps", c.warmup_steps);
+  f("schedule", c.schedule);
+  f("milestones", c.milestones);
+  f("gamma", c.gamma);
+  f("clip_norm", c.clip_norm);
+  f("log_every", c.log_every);
+  f("validate_every", c.validate_every);
+  f("checkpoint_every", c.checkpoint_every);
+  f("keep_checkpoints", c.keep_checkpoints);
+  f("lfw_images", c.lfw_images);
+  f("lfw_pairs", c.lfw_pairs);
+  f("threads", c.threads);
+  f("seed", c.seed);
+}
+
 json augment_json(const AugmentOptions& a) {
-  return {{"flip_p", a.flip_p},
-          {"jpeg_p", a.jpeg_p},
-          {"jpeg_quality_min", a.jpeg_quality_min},
-          {"jpeg_quality_max", a.jpeg_quality_max},
-          {"blur_p", a.blur_p},
-          {"motion_share", a.motion_share},
-          {"gaussian_sigma_min", a.gaussian_sigma_min},
-          {"gaussian_sigma_max", a.gaussian_sigma_max},
-          {"motion_length_min", a.motion_length_min},
-          {"motion_length_max", a.motion_length_max},
-          {"hue_p", a.hue_p},
-          {"hue_max_deg", a.hue_max_deg},
-          {"tone_p", a.tone_p},
-          {"brightness_max", a.brightness_max},
-          {"contrast_min", a.contrast_min},
-          {"contrast_max", a.contrast_max},
-          {"lowres_p", a.lowres_p},
-          {"lowres_min", a.lowres_min},
-          {"lowres_max", a.lowres_max}};
+  json j = json::object();
+  for_each_field(a, [&](const char* k, const auto& v) { j[k] = v; });
+  return j;
 }
 
 AugmentOptions augment_from(const json& j) {
+  if (!j.is_object()) throw Error(ErrorKind::InvalidArgument, "train config: augmentation must be an object");
   AugmentOptions a;
   std::set<std::string> s;
-  const std::string w = "augmentation.";
-  get(j, "flip_p", a.flip_p, s, w);
-  get(j, "jpeg_p", a.jpeg_p, s, w);
-  get(j, "jpeg_quality_min", a.jpeg_quality_min, s, w);
-  get(j, "jpeg_quality_max", a.jpeg_quality_max, s, w);
-  get(j, "blur_p", a.blur_p, s, w);
-  get(j, "motion_share", a.motion_share, s, w);
-  get(j, "gaussian_sigma_min", a.gaussian_sigma_min, s, w);
-  get(j, "gaussian_sigma_max", a.gaussian_sigma_max, s, w);
-  get(j, "motion_length_min", a.motion_length_min, s, w);
-  get(j, "motion_length_max", a.motion_length_max, s, w);
-  get(j, "hue_p", a.hue_p, s, w);
-  get(j, "hue_max_deg", a.hue_max_deg, s, w);
-  get(j, "tone_p", a.tone_p, s, w);
-  get(j, "brightness_max", a.brightness_max, s, w);
-  get(j, "contrast_min", a.contrast_min, s, w);
-  get(j, "contrast_max", a.contrast_max, s, w);
-  get(j, "lowres_p", a.lowres_p, s, w);
-  get(j, "lowres_min", a.lowres_min, s, w);
-  get(j, "lowres_max", a.lowres_max, s, w);
-  no_unknown(j, s, w);
+  for_each_field(a, [&](const char* k, auto& v) { get(j, k, v, s, "augmentation."); });
+  no_unknown(j, s, "augmentation.");
   return a;
 }
 
@@ -103,95 +118,20 @@ void fail(const std::string& field, const std::string& why) {
 }  // namespace
 
 json TrainConfig::to_json() const {
-  return {{"data", data},
-          {"data_kind", data_kind},
-          {"cache", cache},
-          {"alignment", alignment},
-          {"min_images", split.min_images},
-          {"validation_share", split.validation_share},
-          {"max_validation_images", max_validation_images},
-          {"sampler", sampler},
-          {"batch", batch},
-          {"pk_k", pk_k},
-          {"augment", augment},
-          {"augmentation", augment_json(augmentation)},
-          {"backbone", backbone.name},
-          {"embedding", backbone.embedding},
-          {"input", backbone.input},
-          {"width", backbone.width},
-          {"dropout", backbone.dropout},
-          {"loss", loss},
-          {"s", s},
-          {"m", m},
-          {"triplet_margin", triplet_margin},
-          {"init", init},
-          {"optimizer", optimizer},
-          {"lr", lr},
-          {"momentum", momentum},
-          {"weight_decay", weight_decay},
-          {"steps", steps},
-          {"warmup_steps", warmup_steps},
-          {"schedule", schedule},
-          {"milestones", milestones},
-          {"gamma", gamma},
-          {"clip_norm", clip_norm},
-          {"log_every", log_every},
-          {"validate_every", validate_every},
-          {"checkpoint_every", checkpoint_every},
-          {"keep_checkpoints", keep_checkpoints},
-          {"lfw_images", lfw_images},
-          {"lfw_pairs", lfw_pairs},
-          {"threads", threads},
-          {"seed", seed}};
+  json j = json::object();
+  for_each_config_field(*this, [&](const char* k, const auto& v) { j[k] = v; });
+  j["augmentation"] = augment_json(augmentation);
+  return j;
 }
 
 TrainConfig TrainConfig::from_json(const json& j) {
   if (!j.is_object()) throw Error(ErrorKind::InvalidArgument, "train config: expected a JSON object");
   TrainConfig c;
   std::set<std::string> s;
-  const std::string w;
-  get(j, "data", c.data, s, w);
-  get(j, "data_kind", c.data_kind, s, w);
-  get(j, "cache", c.cache, s, w);
-  get(j, "alignment", c.alignment, s, w);
-  get(j, "min_images", c.split.min_images, s, w);
-  get(j, "validation_share", c.split.validation_share, s, w);
-  get(j, "max_validation_images", c.max_validation_images, s, w);
-  get(j, "sampler", c.sampler, s, w);
-  get(j, "batch", c.batch, s, w);
-  get(j, "pk_k", c.pk_k, s, w);
-  get(j, "augment", c.augment, s, w);
+  for_each_config_field(c, [&](const char* k, auto& v) { get(j, k, v, s, ""); });
   s.insert("augmentation");
   if (j.contains("augmentation")) c.augmentation = augment_from(j.at("augmentation"));
-  get(j, "backbone", c.backbone.name, s, w);
-  get(j, "embedding", c.backbone.embedding, s, w);
-  get(j, "input", c.backbone.input, s, w);
-  get(j, "width", c.backbone.width, s, w);
-  get(j, "dropout", c.backbone.dropout, s, w);
-  get(j, "loss", c.loss, s, w);
-  get(j, "s", c.s, s, w);
-  get(j, "m", c.m, s, w);
-  get(j, "triplet_margin", c.triplet_margin, s, w);
-  get(j, "init", c.init, s, w);
-  get(j, "optimizer", c.optimizer, s, w);
-  get(j, "lr", c.lr, s, w);
-  get(j, "momentum", c.momentum, s, w);
-  get(j, "weight_decay", c.weight_decay, s, w);
-  get(j, "steps", c.steps, s, w);
-  get(j, "warmup_steps", c.warmup_steps, s, w);
-  get(j, "schedule", c.schedule, s, w);
-  get(j, "milestones", c.milestones, s, w);
-  get(j, "gamma", c.gamma, s, w);
-  get(j, "clip_norm", c.clip_norm, s, w);
-  get(j, "log_every", c.log_every, s, w);
-  get(j, "validate_every", c.validate_every, s, w);
-  get(j, "checkpoint_every", c.checkpoint_every, s, w);
-  get(j, "keep_checkpoints", c.keep_checkpoints, s, w);
-  get(j, "lfw_images", c.lfw_images, s, w);
-  get(j, "lfw_pairs", c.lfw_pairs, s, w);
-  get(j, "threads", c.threads, s, w);
-  get(j, "seed", c.seed, s, w);
-  no_unknown(j, s, w);
+  no_unknown(j, s, "");
   return c;
 }
 
@@ -206,8 +146,13 @@ void TrainConfig::validate() const {
   if (batch < 2 || batch > 4096) fail("batch", "must be in [2, 4096]");
   if (sampler == "pk" && (pk_k < 2 || batch % pk_k != 0 || batch / pk_k < 2))
     fail("pk_k", "must be >= 2 and divide the batch into at least 2 identities");
-  if (loss != "arcface" && loss != "cosface" && loss != "softmax" && loss != "triplet")
-    fail("loss", "must be arcface, cosface, softmax or triplet");
+  if (loss != "arcface" && loss != "cosface" && loss != "softmax" && loss != "triplet" && loss != "none")
+    fail("loss", "must be arcface, cosface, softmax, triplet or none");
+  if (loss == "none" && teacher.empty()) fail("loss", "none needs a teacher (distillation is then the only loss)");
+  if (teacher_input != "clean" && teacher_input != "augmented") fail("teacher_input", "must be clean or augmented");
+  if (distill_loss != "cosine" && distill_loss != "l2") fail("distill_loss", "must be cosine or l2");
+  if (!(distill_weight > 0)) fail("distill_weight", "must be > 0");
+
   if (loss == "triplet" && sampler != "pk") fail("sampler", "must be pk for the triplet loss (it needs positives)");
   if (!(s > 0)) fail("s", "must be > 0");
   if (!(m >= 0 && m < 1.5707963)) fail("m", "must be in [0, pi/2)");
@@ -237,6 +182,20 @@ void TrainConfig::validate() const {
   if (net->options().embedding != backbone.embedding)
     fail("embedding",
          "the backbone " + backbone.name + " gives " + std::to_string(net->options().embedding) + " values");
+  if (!teacher.empty()) {
+    const auto t = make_teacher(*this);
+    if (t->options().embedding != backbone.embedding)
+      fail("teacher", teacher + " gives " + std::to_string(t->options().embedding) + " values, the student " +
+                          std::to_string(backbone.embedding) + ": distillation compares embeddings of one size");
+  }
+}
+
+std::string loss_text(const TrainConfig& c) {
+  const std::string distill = c.teacher.empty() ? ""
+                                                : c.distill_loss + " distillation from " + c.teacher +
+                                                      (c.teacher_input == "clean" ? " (on clean crops)" : "");
+  if (c.loss == "none") return distill;
+  return c.loss + " loss" + (distill.empty() ? "" : " + " + distill);
 }
 
 double learning_rate(const TrainConfig& c, int64_t step) {
@@ -350,6 +309,36 @@ void load_backbone(BackboneImpl& net, const std::filesystem::path& checkpoint) {
   read_part(checkpoint, ar, "backbone", net);
 }
 
+Backbone make_teacher(const TrainConfig& c) {
+  if (c.teacher.empty()) throw Error(ErrorKind::InvalidArgument, "train config: no teacher");
+  Backbone t;
+  if (c.teacher.rfind("onnx:", 0) == 0) {
+    BackboneOptions o;
+    o.name = c.teacher;
+    t = make_backbone(o);
+  } else {
+    const std::filesystem::path ck = c.teacher, cfg = ck.parent_path().parent_path() / "config.json";
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(ck, ec))
+      throw Error(ErrorKind::NotFound, "teacher " + c.teacher +
+                                           ": no such checkpoint (a teacher is onnx:<file or model> or "
+                                           "<run>/checkpoints/step-N.pt)");
+    if (!std::filesystem::is_regular_file(cfg, ec))
+      throw Error(ErrorKind::NotFound, "teacher " + c.teacher + ": no " + cfg.string() + " beside its run");
+    TrainConfig tc;
+    try {
+      tc = TrainConfig::from_json(json::parse(detail::read_file(cfg)));
+    } catch (const json::exception& e) {
+      throw Error(ErrorKind::BadModel, cfg.string() + " is not valid JSON: " + e.what());
+    }
+    t = make_backbone(tc.backbone);
+    load_backbone(*t, ck);
+  }
+  t->eval();
+  for (auto& p : t->parameters()) p.set_requires_grad(false);
+  return t;
+}
+
 // ---- the trainer --------------------------------------------------------------------------
 
 struct Trainer::Impl {
@@ -360,12 +349,13 @@ struct Trainer::Impl {
   IdentitySplit split;
   std::unique_ptr<Sampler> sampler;
   Backbone net;
+  Backbone teacher;  // frozen, eval mode; null without distillation
   MarginHead head{nullptr};
   std::unique_ptr<torch::optim::Optimizer> opt;
   int64_t step = 0;
   // the logging window (steps since the last log line): kept in checkpoints so a resumed run logs
   // the same averages
-  double loss_sum = 0, acc_sum = 0;
+  double loss_sum = 0, acc_sum = 0, cos_sum = 0;
   int64_t since_log = 0;
   // LFW View 1, aligned once
   std::unique_ptr<FolderReader> lfw_reader;
@@ -525,7 +515,14 @@ Trainer::Trainer(const Manifest& manifest, TrainConfig config, std::filesystem::
     } catch (const json::exception& e) {
       throw Error(ErrorKind::BadModel, config_file.string() + " is not valid JSON: " + e.what());
     }
+    // the stored config read with today's defaults: fields added since it was written compare equal
+    // when the resumed run leaves them at their defaults
     const json now = config.to_json();
+    try {
+      stored = TrainConfig::from_json(stored).to_json();
+    } catch (const Error& e) {
+      throw Error(ErrorKind::InvalidArgument, config_file.string() + ": " + e.what());
+    }
     std::string differ;
     for (const auto& [k, v] : now.items())
       if (!kMayChange.count(k) && (!stored.contains(k) || stored.at(k) != v))
@@ -542,7 +539,8 @@ Trainer::Trainer(const Manifest& manifest, TrainConfig config, std::filesystem::
   torch::manual_seed(d.cfg.seed);
   prepare_data(d, [](const std::string& m) { std::fprintf(stderr, "[train] %s\n", m.c_str()); });
   d.net = make_backbone(d.cfg.backbone);
-  if (d.cfg.loss != "triplet") {
+  if (!d.cfg.teacher.empty()) d.teacher = make_teacher(d.cfg);
+  if (d.cfg.loss != "triplet" && d.cfg.loss != "none") {
     MarginHeadOptions ho;
     ho.kind = parse_head_kind(d.cfg.loss);
     ho.classes = int64_t(d.split.train_identities.size());
@@ -579,6 +577,7 @@ Trainer::Trainer(const Manifest& manifest, TrainConfig config, std::filesystem::
       d.step = mj.at("step").get<int64_t>();
       d.loss_sum = mj.value("window_loss_sum", 0.0);
       d.acc_sum = mj.value("window_accuracy_sum", 0.0);
+      d.cos_sum = mj.value("window_teacher_cosine_sum", 0.0);
       d.since_log = mj.value("window_steps", int64_t(0));
       // the log keeps what happened up to the checkpoint
       std::ifstream in(d.run / "log.jsonl");
@@ -613,24 +612,62 @@ torch::Tensor Trainer::input(const std::vector<std::string>& keys, bool augment_
   return input_from(*impl_->reader, keys, augment_, step);
 }
 
-torch::Tensor Trainer::input_from(const FaceReader& reader, const std::vector<std::string>& keys, bool augment_,
-                                  int64_t step) const {
-  const auto& c = impl_->cfg;
-  const int S = int(c.backbone.input);
-  auto x = torch::empty({int64_t(keys.size()), 3, S, S});
+namespace {
+
+// A crop of `reader` at side S (area-averaged down, bilinear up).
+cv::Mat crop_at(const FaceReader& reader, const std::string& key, int S) {
+  cv::Mat img = reader.read(key);
+  if (img.cols != S || img.rows != S)
+    cv::resize(img, img, cv::Size(S, S), 0, 0, img.cols > S ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return img;
+}
+
+// BGR crops of one size -> the network's input [N, 3, S, S], (RGB − 127.5) / 128.
+torch::Tensor to_input(const std::vector<cv::Mat>& crops) {
+  const int S = crops.empty() ? 1 : crops[0].rows;
+  auto x = torch::empty({int64_t(crops.size()), 3, S, S});
   auto acc = x.accessor<float, 4>();
-  for (size_t i = 0; i < keys.size(); ++i) {
-    cv::Mat img = reader.read(keys[i]);
-    if (img.cols != S || img.rows != S)
-      cv::resize(img, img, cv::Size(S, S), 0, 0, img.cols > S ? cv::INTER_AREA : cv::INTER_LINEAR);
-    if (augment_) img = augment(img, c.augmentation, mix(mix(c.seed, uint64_t(step)), i));
+  for (size_t i = 0; i < crops.size(); ++i)
     for (int y = 0; y < S; ++y) {
-      const auto* row = img.ptr<cv::Vec3b>(y);
+      const auto* row = crops[i].ptr<cv::Vec3b>(y);
       for (int xx = 0; xx < S; ++xx)
         for (int ch = 0; ch < 3; ++ch) acc[int64_t(i)][ch][y][xx] = (float(row[xx][2 - ch]) - 127.5f) / 128.f;
     }
-  }
   return x;
+}
+
+}  // namespace
+
+torch::Tensor Trainer::input_from(const FaceReader& reader, const std::vector<std::string>& keys, bool augment_,
+                                  int64_t step) const {
+  const auto& c = impl_->cfg;
+  std::vector<cv::Mat> crops;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    cv::Mat img = crop_at(reader, keys[i], int(c.backbone.input));
+    crops.push_back(augment_ ? augment(img, c.augmentation, mix(mix(c.seed, uint64_t(step)), i)) : img);
+  }
+  return to_input(crops);
+}
+
+Trainer::Inputs Trainer::inputs(const std::vector<std::string>& keys, int64_t step) const {
+  const auto& d = *impl_;
+  const auto& c = d.cfg;
+  const int S = int(c.backbone.input), T = d.teacher ? int(d.teacher->options().input) : 0;
+  std::vector<cv::Mat> student, teacher;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    cv::Mat img = crop_at(*d.reader, keys[i], S);
+    AugmentRecord rec;
+    cv::Mat aug = c.augment ? augment(img, c.augmentation, mix(mix(c.seed, uint64_t(step)), i), &rec) : img;
+    if (d.teacher) {
+      // the teacher's view: the crop at its own size, mirrored as the student's copy was
+      cv::Mat t = c.teacher_input == "augmented" ? aug : (T == S ? img : crop_at(*d.reader, keys[i], T));
+      if (c.teacher_input == "clean" && rec.flip) cv::flip(t, t, 1);
+      if (t.rows != T) cv::resize(t, t, cv::Size(T, T), 0, 0, t.rows > T ? cv::INTER_AREA : cv::INTER_LINEAR);
+      teacher.push_back(t);
+    }
+    student.push_back(aug);
+  }
+  return {to_input(student), d.teacher ? to_input(teacher) : torch::Tensor()};
 }
 
 void Trainer::save_checkpoint() {
@@ -656,6 +693,7 @@ void Trainer::save_checkpoint() {
                                        {"data_sha256", d.data_fingerprint()},
                                        {"window_loss_sum", d.loss_sum},
                                        {"window_accuracy_sum", d.acc_sum},
+                                       {"window_teacher_cosine_sum", d.cos_sum},
                                        {"window_steps", d.since_log},
                                        {"facerec", version()}}
                                           .dump(2) +
@@ -761,6 +799,7 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
   int64_t steps_timed = 0;
   double& loss_sum = d.loss_sum;
   double& acc_sum = d.acc_sum;
+  double& cos_sum = d.cos_sum;
   int64_t& since_log = d.since_log;
   while (d.step < c.steps) {
     const auto idx = d.sampler->batch(uint64_t(d.step));
@@ -771,11 +810,11 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
       lab.push_back(d.split.train[i].label);
     }
     torch::manual_seed(mix(c.seed, uint64_t(d.step) + 1));  // dropout and anything else libtorch draws
-    auto x = input(keys, c.augment, d.step);
+    const auto in = inputs(keys, d.step);
     auto labels = torch::tensor(lab, torch::kInt64);
-    auto emb = d.net->forward(x);
-    torch::Tensor loss;
-    double acc = 0;
+    auto emb = d.net->forward(in.student);
+    torch::Tensor loss = torch::zeros({});
+    double acc = 0, cosine = 0;
     if (c.loss == "triplet") {
       auto r = batch_hard_triplet_loss(emb, labels, c.triplet_margin);
       loss = r.loss;
@@ -791,10 +830,22 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
           right += da[i][hp[i]] < da[i][hn[i]];
         }
       acc = counted ? double(right) / double(counted) : 0;
-    } else {
+    } else if (d.head) {
       auto logits = d.head->forward(emb, labels);
       loss = torch::nn::functional::cross_entropy(logits, labels);
       acc = (logits.argmax(1) == labels).to(torch::kFloat64).mean().item<double>();
+    }
+    if (d.teacher) {
+      torch::Tensor t;
+      {
+        torch::NoGradGuard g;
+        t = torch::nn::functional::normalize(d.teacher->forward(in.teacher),
+                                             torch::nn::functional::NormalizeFuncOptions().dim(1));
+      }
+      const auto e = torch::nn::functional::normalize(emb, torch::nn::functional::NormalizeFuncOptions().dim(1));
+      const auto cos = (e * t).sum(1);
+      loss = loss + c.distill_weight * distillation_loss(e, t, c.distill_loss);
+      cosine = cos.mean().item<double>();
     }
     const double lv = loss.item<double>();
     if (!std::isfinite(lv))
@@ -811,6 +862,7 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
     ++since_log;
     loss_sum += lv;
     acc_sum += acc;
+    cos_sum += cosine;
     if (d.step % c.log_every == 0 || d.step == c.steps) {
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       TrainProgress p;
@@ -818,16 +870,16 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
       p.steps = c.steps;
       p.loss = loss_sum / double(since_log);
       p.accuracy = acc_sum / double(since_log);
+      p.teacher_cosine = d.teacher ? cos_sum / double(since_log) : std::nan("");
       p.lr = lr;
       p.samples_per_s = double(steps_timed * c.batch) / std::max(el, 1e-9);
       p.eta_s = el / double(steps_timed) * double(c.steps - d.step);
-      d.log(json{{"step", p.step},
-                 {"loss", p.loss},
-                 {"accuracy", p.accuracy},
-                 {"lr", lr},
-                 {"samples_per_s", p.samples_per_s}});
+      json line{
+          {"step", p.step}, {"loss", p.loss}, {"accuracy", p.accuracy}, {"lr", lr}, {"samples_per_s", p.samples_per_s}};
+      if (d.teacher) line["teacher_cosine"] = p.teacher_cosine;
+      d.log(line);
       if (on_progress) on_progress(p);
-      loss_sum = acc_sum = 0;
+      loss_sum = acc_sum = cos_sum = 0;
       since_log = 0;
     }
     const bool stop = keep_going && !keep_going(d.step);
@@ -851,7 +903,8 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
 void Trainer::write_report() const {
   const auto& d = *impl_;
   PlotSeries loss{"loss", {}, {}}, acc{"training accuracy", {}, {}}, lr{"learning rate", {}, {}},
-      held{"held-out identities", {}, {}}, lfw{"LFW View 1", {}, {}}, rate{"samples/s", {}, {}};
+      held{"held-out identities", {}, {}}, lfw{"LFW View 1", {}, {}}, rate{"samples/s", {}, {}},
+      tcos{"cos(student, teacher)", {}, {}};
   std::ifstream in(d.run / "log.jsonl");
   json last_val;
   for (std::string line; std::getline(in, line);) {
@@ -880,16 +933,20 @@ void Trainer::write_report() const {
       lr.y.push_back(j.value("lr", 0.0));
       rate.x.push_back(s);
       rate.y.push_back(j.value("samples_per_s", 0.0));
+      if (j.contains("teacher_cosine")) {
+        tcos.x.push_back(s);
+        tcos.y.push_back(j.value("teacher_cosine", 0.0));
+      }
     }
   }
   const auto& c = d.cfg;
   HtmlReport r("Training report: " + d.run.filename().string());
   r.paragraph(c.backbone.name + " (" + std::to_string(c.backbone.embedding) + "-d, input " +
-              std::to_string(c.backbone.input) + ") with the " + c.loss + " loss on " + c.data + " (" + c.data_kind +
+              std::to_string(c.backbone.input) + ") with the " + loss_text(c) + " on " + c.data + " (" + c.data_kind +
               "): " + std::to_string(d.split.train.size()) + " images of " +
               std::to_string(d.split.train_identities.size()) + " identities; step " + std::to_string(d.step) + " of " +
               std::to_string(c.steps) + ". facerec " + version() + ".");
-  PlotSpec ls{"Loss", "step", c.loss + " loss"};
+  PlotSpec ls{"Loss", "step", loss_text(c)};
   PlotSpec as{"Training accuracy", "step",
               c.loss == "triplet" ? "anchors with d(a,p) < d(a,n)" : "top-1 (with margin)"};
   as.y_min = 0;
@@ -898,7 +955,16 @@ void Trainer::write_report() const {
   vs.y_min = 0.5;
   vs.y_max = 1;
   PlotSpec lrs{"Learning rate", "step", "lr"};
-  r.figures({svg_plot(ls, {loss}), svg_plot(as, {acc}), svg_plot(vs, {held, lfw}), svg_plot(lrs, {lr})});
+  std::vector<std::string> figs{svg_plot(ls, {loss})};
+  if (c.loss != "none") figs.push_back(svg_plot(as, {acc}));
+  if (d.teacher) {
+    PlotSpec ts{"Agreement with the teacher", "step", "mean cos(student, teacher)"};
+    ts.y_max = 1;
+    figs.push_back(svg_plot(ts, {tcos}));
+  }
+  figs.push_back(svg_plot(vs, {held, lfw}));
+  figs.push_back(svg_plot(lrs, {lr}));
+  r.figures(figs);
   if (!last_val.is_null()) r.preformatted("last validation: " + last_val.dump(2));
   r.heading("Configuration");
   r.preformatted(c.to_json().dump(2));
@@ -971,7 +1037,7 @@ ExportResult export_run(const Manifest& base, const std::filesystem::path& run_d
                 {"sha256", out.sha256},
                 {"weights_dtype", "float32"},
                 {"licence", "trained with facerec; the weights follow the terms of the training data"},
-                {"origin", "facerec train: " + cfg.backbone.name + " with the " + cfg.loss + " loss on " + cfg.data +
+                {"origin", "facerec train: " + cfg.backbone.name + " with the " + loss_text(cfg) + " on " + cfg.data +
                                " (" + cfg.data_kind + "), " + std::to_string(cfg.steps) + " steps, checkpoint " +
                                ck.filename().string()},
                 {"input",

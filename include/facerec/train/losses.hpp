@@ -66,4 +66,9 @@ struct TripletLoss {
 // Requires: embeddings [N, D], labels [N] int64. Throws Error(InvalidArgument) otherwise.
 TripletLoss batch_hard_triplet_loss(const torch::Tensor& embeddings, const torch::Tensor& labels, double margin);
 
+// Embedding distillation: student and teacher embeddings [N, D], both L2-normalised; `kind`
+// "cosine": mean of 1 − cos(s, t); "l2": mean of |s − t|² (= 2 − 2 cos on unit vectors). Throws
+// Error(InvalidArgument) for other shapes or kinds.
+torch::Tensor distillation_loss(const torch::Tensor& student, const torch::Tensor& teacher, const std::string& kind);
+
 }  // namespace facerec::train

@@ -46,10 +46,19 @@ struct TrainConfig {
   AugmentOptions augmentation;
   // network and loss
   BackboneOptions backbone;
-  std::string loss = "arcface";  // arcface | cosface | softmax | triplet
+  std::string loss = "arcface";  // arcface | cosface | softmax | triplet | none (distillation alone)
   double s = 64.0, m = 0.5;      // arcface (radians) / cosface (cosine)
   double triplet_margin = 0.3;
   std::string init;  // start the backbone from this checkpoint (.pt of a run) instead of random weights
+  // distillation (on when `teacher` is set): a frozen network whose L2-normalised embedding the
+  // student's is pulled towards, added to the loss above with `distill_weight`
+  // onnx:<file or manifest model> (an imported or exported model, with its weights), or a
+  // checkpoint of a run (<run>/checkpoints/step-N.pt; its architecture from <run>/config.json).
+  // Its input side may differ from the student's (each gets the crop at its own size).
+  std::string teacher;
+  std::string teacher_input = "clean";  // clean: the sample before augmentation (mirrored with it) | augmented
+  std::string distill_loss = "cosine";  // cosine: 1 - cos(s, t) | l2: |s - t|^2 (both on unit vectors)
+  double distill_weight = 1.0;
   // optimiser and schedule
   std::string optimizer = "sgd";  // sgd | adamw
   double lr = 0.1, momentum = 0.9, weight_decay = 5e-4;
@@ -73,6 +82,14 @@ struct TrainConfig {
   static TrainConfig from_json(const nlohmann::json& j);
 };
 
+// The frozen teacher `config.teacher` names, in eval mode with its weights. Throws
+// Error(InvalidArgument) when there is none, Error(NotFound) / Error(BadModel) for a missing or
+// corrupt file, and as make_backbone.
+Backbone make_teacher(const TrainConfig& config);
+
+// What the run minimises, in words ("arcface loss + cosine distillation from onnx:m"), for reports.
+std::string loss_text(const TrainConfig& config);
+
 // The learning rate at `step` (0-based): linear warm-up from lr/warmup to lr, then the schedule.
 double learning_rate(const TrainConfig& c, int64_t step);
 
@@ -88,6 +105,7 @@ struct Validation {
 struct TrainProgress {
   int64_t step = 0, steps = 0;
   double loss = 0, accuracy = 0, lr = 0, samples_per_s = 0, eta_s = 0;
+  double teacher_cosine = 0;  // distillation: mean cos(student, teacher) over the window (NaN without a teacher)
 };
 
 class Trainer {
@@ -121,6 +139,13 @@ class Trainer {
   // The same from another reader (validation sets).
   torch::Tensor input_from(const FaceReader& reader, const std::vector<std::string>& keys, bool augment,
                            int64_t step) const;
+  // A training batch: the student's input (augmented as `input(keys, config.augment, step)`) and,
+  // with a teacher, the teacher's [N, 3, T, T] (config.teacher_input: the crops before augmentation,
+  // mirrored where the student's copy was, or the augmented copies; at the teacher's side T).
+  struct Inputs {
+    torch::Tensor student, teacher;  // teacher undefined without one
+  };
+  Inputs inputs(const std::vector<std::string>& keys, int64_t step) const;
   std::filesystem::path run_dir() const;
   void write_report() const;  // report.html from log.jsonl
 
