@@ -17,6 +17,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 namespace facerec {
@@ -180,6 +182,64 @@ TEST(Cli, TrainFromARecToAnEvaluatedModel) {
   std::filesystem::remove_all(data);
 }
 #endif
+
+// data merge on AT&T people under random folder names: A holds s1-s6, B s4-s9, the exclude set
+// s9-s10. The merge finds s4-s6 in both from the faces, leaves s9 out, and writes its files.
+TEST(Cli, DataMergeFindsSharedPeopleUnderRandomNames) {
+  const auto att = test::shared_dir() / "data" / "att_faces";
+  if (!std::filesystem::exists(att / "s1")) GTEST_SKIP() << "../shared/data/att_faces is absent";
+  const auto d = test::temp_dir("cli-merge");
+  std::filesystem::remove_all(d);
+  std::map<std::string, std::string> who;  // "<set>:<random name>" -> AT&T subject
+  auto make = [&](const std::string& set, const std::vector<std::string>& subjects) {
+    for (const auto& s : subjects) {
+      const std::string name = std::to_string(std::hash<std::string>{}(set + s) % 1000003);
+      std::filesystem::create_directories(d / set / name);
+      for (const char* f : {"1.pgm", "2.pgm", "3.pgm"})
+        std::filesystem::create_symlink(att / s / f, d / set / name / f);
+      who[set + ":" + name] = s;
+    }
+  };
+  make("a", {"s1", "s2", "s3", "s4", "s5", "s6"});
+  make("b", {"s4", "s5", "s6", "s7", "s8", "s9"});
+  make("x", {"s9", "s10"});
+  const auto out = d / "merged";
+  auto r = run("data merge " + (d / "a").string() + " " + (d / "b").string() + " --exclude " + (d / "x").string() +
+               " --out " + out.string() + " --no-cache --workers 1");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream tsv(out / "overlaps.tsv");
+  std::string line;
+  std::getline(tsv, line);
+  std::set<std::string> merged, excluded;
+  while (std::getline(tsv, line)) {
+    std::istringstream cells(line);
+    std::string a, b, score, decision;
+    std::getline(cells, a, '\t');
+    std::getline(cells, b, '\t');
+    std::getline(cells, score, '\t');
+    std::getline(cells, decision);
+    if (decision == "merged") {
+      EXPECT_EQ(who[a], who[b]) << line;
+      merged.insert(who[a]);
+    } else if (decision == "excluded") {
+      EXPECT_EQ(who[a], who[b]) << line;
+      excluded.insert(who[a]);
+    }
+  }
+  EXPECT_EQ(merged, (std::set<std::string>{"s4", "s5", "s6"})) << r.out;
+  EXPECT_EQ(excluded, std::set<std::string>{"s9"}) << r.out;
+  size_t folders = 0;
+  for (const auto& e : std::filesystem::directory_iterator(out)) folders += e.is_directory();
+  EXPECT_EQ(folders, 8u);  // s1-s8
+  EXPECT_TRUE(std::filesystem::exists(out / "report.html"));
+  EXPECT_TRUE(std::filesystem::exists(out / "sources.tsv"));
+  // an existing output is refused (exit 1, nothing changed); a missing input is a usage error
+  auto again = run("data merge " + (d / "a").string() + " --out " + out.string() + " --no-cache");
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.out.find("exists"), std::string::npos) << again.out;
+  EXPECT_EQ(run("data merge " + (d / "nope").string() + " --out " + (d / "m2").string()).code, 2);
+  std::filesystem::remove_all(d);
+}
 
 TEST(Cli, EvalRejectsBadInput) {
   auto d = test::temp_dir("cli-bad");

@@ -2,6 +2,7 @@
 #include "commands.hpp"
 #include "common/fs.hpp"
 #include "common/sha256.hpp"
+#include "eval_flags.hpp"
 
 #include <facerec/analyzer.hpp>
 #include <facerec/detect.hpp>
@@ -39,103 +40,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Json = ReportJson;
 
-// Options shared by the dataset evaluations (pipeline, embedders, cache, quality, outputs).
-struct EvalFlags {
-  // the library's defaults, changed by the flags
-  std::string embedder = default_embedder_list(), detector = DetectorOptions{}.model,
-              landmarker = LandmarkerOptions{}.model;
-  float crop_scale = LandmarkerOptions{}.crop_scale, refine_scale = LandmarkerOptions{}.refine_scale;
-  int passes = LandmarkerOptions{}.passes;
-  bool landmark_flip = LandmarkerOptions{}.flip, flip = false, no_cache = false, quality = false;
-  int workers = DatasetEmbedOptions{}.workers;
-  std::string cache, json_out, report_dir;
-  uint64_t seed = DegradationRanges{}.seed;
-
-  void add(CLI::App* c) {
-    c->add_option("--embedder", embedder,
-                  "Embedding model(s), comma-separated, evaluated side by side; test-time augmentation: "
-                  "NAME+flip (and its mirror image), NAME+zoom (and the crop zoomed in by 1.5/1.4), both")
-        ->capture_default_str();
-    c->add_option("--detector", detector, "Detector model(s): a, or a+b (b adds the faces a missed)")
-        ->capture_default_str();
-    c->add_option("--landmarker", landmarker, "Landmark model or 'none'")->capture_default_str();
-    c->add_option("--crop-scale", crop_scale, "Landmarker crop size relative to the detection box")
-        ->capture_default_str();
-    c->add_option("--passes", passes, "Landmark passes (2: re-centre on the first pass's points)")
-        ->capture_default_str();
-    c->add_option("--refine-scale", refine_scale, "Crop size of the refining pass relative to the points' extent")
-        ->capture_default_str();
-    c->add_flag("--landmark-flip,!--no-landmark-flip", landmark_flip,
-                "Average the landmarks with those of the mirror image (default: on)");
-    c->add_flag("--flip", flip, "Evaluate each embedder both with and without flip test-time augmentation");
-    c->add_flag("--quality", quality,
-                "Also embed seeded low-quality copies and report high-high, low-high and low-low");
-    c->add_option("--seed", seed, "Seed of the quality degradations")->capture_default_str();
-    c->add_option("--workers", workers, "Parallel pipelines")->capture_default_str()->check(CLI::Range(1, 64));
-    c->add_option("--cache", cache, "Embedding cache directory (default ~/.cache/facerec/embeddings)");
-    c->add_flag("--no-cache", no_cache, "Embed everything again (nothing read from or written to a cache)");
-    c->add_option("--json", json_out, "Write the report JSON (every figure, manifest, options, checksums) here");
-    c->add_option("--report", report_dir, "Write report.json and a self-contained report.html into this directory");
-  }
-
-  std::vector<EmbeddingVariant> variants() const { return parse_embedding_variants(embedder, flip); }
-
-  DatasetEmbedOptions options(bool degraded) const {
-    DatasetEmbedOptions o;
-    o.pipeline.detector.model = detector;
-    o.pipeline.landmarker.model = landmarker;
-    o.pipeline.landmarker.crop_scale = crop_scale;
-    o.pipeline.landmarker.passes = passes;
-    o.pipeline.landmarker.refine_scale = refine_scale;
-    o.pipeline.landmarker.flip = landmark_flip;
-    o.variants = variants();
-    o.degraded = degraded;
-    o.degradation.seed = seed;
-    o.workers = workers;
-    if (!no_cache) o.cache_dir = cache.empty() ? default_embedding_cache_dir() : std::filesystem::path(cache);
-    return o;
-  }
-
-  Json pipeline() const { return pipeline_json(options(false), embedder, flip); }
-};
-
 // {"name": name, ...body}: report entries are matched by name when reports are compared.
 Json named(const std::string& name, const Json& body) {
   Json j{{"name", name}};
   j.update(body);
   return j;
-}
-
-// Progress on stderr: done/total, rate (`unit`), ETA; on a terminal redrawn every `every` items.
-std::function<void(size_t, size_t)> progress_printer(const std::string& label, const std::string& unit = "img/s",
-                                                     size_t every = 25) {
-  auto start = std::make_shared<Clock::time_point>(Clock::now());
-  const bool tty = isatty(2);
-  return [label, unit, every, start, tty](size_t d, size_t n) {
-    // a terminal gets a line redrawn in place; a log file a line per 10%
-    if (tty ? (d % every != 0 && d != n) : (d * 10 / n == (d - 1) * 10 / n && d != n)) return;
-    double secs = std::chrono::duration<double>(Clock::now() - *start).count();
-    double rate = double(d) / std::max(secs, 1e-9);
-    std::fprintf(stderr, "%s%s %zu/%zu  %.2f %s  ETA %.0f s   ", tty ? "\r" : "", label.c_str(), d, n, rate,
-                 unit.c_str(), double(n - d) / rate);
-    if (d == n || !tty) std::fprintf(stderr, "\n");
-  };
-}
-
-DatasetEmbedResult embed(const std::filesystem::path& root, const std::vector<std::string>& images,
-                         const DatasetEmbedOptions& o, const std::string& label) {
-  auto opt = o;
-  opt.progress = progress_printer(label);
-  auto errors = std::make_shared<size_t>(0);
-  opt.on_error = [errors](const std::string& img, const std::string& msg) {
-    if (++*errors <= 20) std::fprintf(stderr, "\r%s: %s\n", img.c_str(), msg.c_str());
-  };
-  auto r = embed_dataset(manifest(), root, images, opt);
-  std::fprintf(stderr, "%s: %zu images, %zu embedded now, %zu from the cache%s\n", label.c_str(),
-               std::set<std::string>(images.begin(), images.end()).size(), r.computed,
-               std::set<std::string>(images.begin(), images.end()).size() - r.computed,
-               *errors > 20 ? (", " + std::to_string(*errors) + " failures (first 20 shown)").c_str() : "");
-  return r;
 }
 
 Json header(const EvalFlags& f) {

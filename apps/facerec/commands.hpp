@@ -46,6 +46,8 @@ void add_serve_command(CLI::App& app, Action* action);
 void add_eval_commands(CLI::App& app, Action* action);
 // liveness, and eval liveness under `eval`
 void add_liveness_commands(CLI::App& app, CLI::App& eval, Action* action);
+// data merge
+void add_data_commands(CLI::App& app, Action* action);
 // train (only in builds with the training toolchain: FACEREC_HAS_TRAIN)
 void add_train_commands(CLI::App& app, Action* action);
 

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   facerec::cli::add_gallery_commands(app, &action);
   facerec::cli::add_serve_command(app, &action);
   facerec::cli::add_eval_commands(app, &action);
+  facerec::cli::add_data_commands(app, &action);
   facerec::cli::add_models_commands(app, &action);
 #ifdef FACEREC_HAS_TRAIN
   facerec::cli::add_train_commands(app, &action);

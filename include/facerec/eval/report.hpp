@@ -32,6 +32,9 @@ std::string svg_plot(const PlotSpec& spec, const std::vector<PlotSeries>& series
 // Escapes &, <, >, " and ' for HTML text and attributes. Pure.
 std::string html_escape(const std::string& s);
 
+// Standard base64 (RFC 4648, with '=' padding), e.g. for <img src="data:image/jpeg;base64,...">. Pure.
+std::string base64(const std::vector<unsigned char>& bytes);
+
 // Builds one HTML page with inline CSS; nothing is loaded from elsewhere. Parts are appended in call
 // order. Thread safety: one thread at a time per object. Never throws Error.
 class HtmlReport {

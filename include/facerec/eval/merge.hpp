@@ -1,0 +1,115 @@
+#pragma once
+// Merging folder-per-identity datasets without counting a person twice, and keeping test-set
+// people out of training data.
+//
+// What it decides, from the faces only (folder names are shown, never compared):
+//  - Identity overlap: each identity is the centroid of its images' embeddings (normalised mean of
+//    normalised embeddings; one pretrained embedder). Two identities of different datasets overlap
+//    when their centroid cosine is at or above a threshold and each is the other's best match in
+//    the other's dataset. The threshold is calibrated on the inputs' own impostor identity pairs:
+//    distinct folders of one dataset are taken to be distinct people, and the threshold is the
+//    score that a stated share (the false-match rate per identity pair) of those pairs reach. By
+//    default that share is one over the number of identity pairs compared, i.e. one expected false
+//    overlap in the whole merge.
+//  - Exclusion: an input identity that reaches the threshold against any identity of an exclude set
+//    (a test set such as LFW) is left out, with every identity merged with it.
+//  - Near-duplicate images: image pairs at or above `duplicate_threshold` (the same photo, resized or
+//    recompressed). Within one output identity the later copy is dropped; a copy of an exclude-set
+//    image is dropped; copies in two different output identities are reported and kept.
+//
+// Thread safety: plan_merge is a pure function; write_merge writes only under its output folder.
+#include <cstddef>
+#include <filesystem>
+#include <limits>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace facerec {
+
+// One identity of one dataset, with its embedded images. A plain value.
+struct MergeIdentity {
+  int dataset = 0;                             // index into the datasets: the inputs first, then exclude sets
+  std::string name;                            // the folder's name (reported only)
+  std::vector<std::string> images;             // relative to the dataset root ("<name>/<file>")
+  std::vector<std::vector<float>> embeddings;  // per image; empty where no face was found
+};
+
+// How plan_merge decides. A plain value.
+struct MergeOptions {
+  // False-match rate per identity pair at which the overlap threshold is set; 0: one over the
+  // number of identity pairs compared (one expected false overlap). The rate the impostor pairs can
+  // resolve is at least one over their number: a smaller one is raised to it (MergePlan::fmr says).
+  double fmr = 0;
+  double threshold = std::numeric_limits<double>::quiet_NaN();  // set: this threshold, no calibration
+  // Image pairs at or above: near-duplicates. 0.99 (the fused default embedder; chosen on utkface
+  // and AT&T): the same photo recompressed (JPEG 75) or resized to 3/4 scores >= 0.994 in 119 of
+  // 120 pairs, different photos of one person in one AT&T session up to 0.976. A copy at half the
+  // resolution and cropped differently scores from 0.53 to 1 (median 0.96): not found.
+  double duplicate_threshold = 0.99;
+  bool drop_overlaps = false;  // overlapping identities: merged into one (false) or all left out (true)
+};
+
+// One decision about two identities (indices into plan_merge's `identities`). A plain value.
+struct OverlapDecision {
+  int a = 0, b = 0;
+  double score = 0;      // centroid cosine
+  std::string decision;  // merged | dropped | excluded | kept apart (not mutual best)
+};
+
+// One near-duplicate image pair: (identity, image index) twice. A plain value.
+struct DuplicateDecision {
+  int a = 0, a_image = 0, b = 0, b_image = 0;
+  double score = 0;
+  std::string decision;  // dropped b | dropped a (copy of an excluded image) | kept (different identities)
+};
+
+// One identity of the merged dataset: its images as (identity index, image index). A plain value.
+struct MergedIdentity {
+  std::string name;  // "<dataset name>_<folder>" of its first member
+  std::vector<std::pair<int, int>> images;
+};
+
+// What plan_merge decided. A plain value.
+struct MergePlan {
+  int inputs = 0;               // datasets [0, inputs) are inputs, the rest exclude sets
+  double threshold = 0;         // the overlap threshold used (NaN when nothing was compared)
+  double fmr = 0;               // its false-match rate on the impostor identity pairs (0 with a given threshold)
+  size_t impostor_pairs = 0;    // identity pairs within one dataset, both with a centroid
+  size_t compared_pairs = 0;    // identity pairs of different datasets compared (input-input, input-exclude)
+  size_t without_centroid = 0;  // input identities without any embedded image: kept, unchecked
+  std::vector<OverlapDecision> overlaps;
+  std::vector<DuplicateDecision> duplicates;
+  std::vector<MergedIdentity> output;  // in the order of the inputs' identities
+  std::vector<std::string> notes;      // what the figures above cannot say on their own
+  // counts of centroid cosines in 200 bins over [-1, 1]: impostor identity pairs (empty with a given
+  // threshold), and each input identity's best match in another dataset
+  std::vector<size_t> impostor_histogram, best_match_histogram;
+};
+
+// The centroid of an identity: the normalised mean of its normalised embeddings; empty without
+// any. Throws Error(InvalidArgument) when the embeddings differ in length. Pure.
+std::vector<float> identity_centroid(const MergeIdentity& identity);
+
+// Decides the merge. `dataset_names[d]` names dataset d (the first `inputs` are inputs, the rest
+// exclude sets). Requires: every identity's dataset < dataset_names.size(), inputs >= 1,
+// embeddings of one length. Ensures: every image of an input identity that is not dropped is in
+// exactly one output identity; nothing of an exclude set is in the output.
+// Throws Error(InvalidArgument) when the requirements do not hold or an option is out of range
+// (fmr in [0, 1), duplicate_threshold in (0, 1]).
+MergePlan plan_merge(const std::vector<MergeIdentity>& identities, const std::vector<std::string>& dataset_names,
+                     int inputs, const MergeOptions& options);
+
+// Writes the merged dataset into `out` (which must not exist): one folder per output identity
+// holding a symbolic link to (or, with `copy`, a copy of) each image, named
+// "<dataset name>_<file>"; sources.tsv (output image, source path); overlaps.tsv (one line per
+// decision: dataset:identity, dataset:identity, score, decision; then the near-duplicates with
+// their images); report.html (figures, and sample faces of every overlap and duplicate). It is
+// written into "<out>.partial" and renamed when complete; the inputs are never modified.
+// Throws Error(AlreadyExists) when `out` exists, Error(InvalidArgument) when `out` lies inside an
+// input, Error(Io) when writing fails.
+void write_merge(const MergePlan& plan, const std::vector<MergeIdentity>& identities,
+                 const std::vector<std::string>& dataset_names, const std::vector<std::filesystem::path>& roots,
+                 const std::filesystem::path& out, bool copy);
+
+}  // namespace facerec
