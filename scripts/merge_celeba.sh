@@ -44,12 +44,15 @@ for r in csv.DictReader(open(f"{out}/renamed/map.tsv"), delimiter="\t"):
 small = {v for (d, _), v in truth.items() if d == "celeba-small"}
 wild = {v for (d, _), v in truth.items() if d == "celeba-wild"}
 shared = small & wild
-found, wrong, apart_true, excluded = set(), [], 0, {}
+found, wrong, apart_true, excluded, within = set(), [], 0, {}, 0
 for r in csv.DictReader(open(f"{out}/merged/overlaps.tsv"), delimiter="\t"):
     if r["decision"].startswith("duplicate"):
         continue
     a, b = r["a"].split(":", 1), r["b"].split(":", 1)
     ia = truth.get((a[0], a[1]))
+    if r["decision"].startswith("same dataset"):
+        within += 1
+        continue
     if r["decision"] == "excluded":
         excluded.setdefault(a[0], set()).add(ia)
         continue
@@ -65,6 +68,7 @@ merged = len(found) + len(wrong)
 print(f"identities: celeba-small {len(small)}, celeba-wild {len(wild)}, shared (ground truth) {len(shared)}")
 print(f"merged {merged}: true {len(found)}, false {len(wrong)}; precision {len(found)/max(merged,1):.4f}, "
       f"recall {len(found)/len(shared):.4f}; true pairs kept apart (not mutual best) {apart_true}")
+print(f"pairs within one input at or above the threshold (one person in two folders?): {within}")
 for w in wrong:
     print("  false merge:", *w)
 for d, s in sorted(excluded.items()):

@@ -172,6 +172,16 @@ TEST(Cli, TrainFromARecToAnEvaluatedModel) {
   const auto& var = j["identification"]["variants"][0];
   EXPECT_EQ(var["name"].get<std::string>().rfind("att-cli", 0), 0u) << var["name"];
   EXPECT_EQ(var["mated_searches"], 6);
+  // distillation from that run's last checkpoint into a student at half the input size
+  const auto teacher = (std::filesystem::path(rd) / "checkpoints" / "step-000000012.pt").string();
+  auto ds = run("train distill " + (d / "student").string() + " --teacher " + teacher + " --student mobilefacenet" +
+                sets + " --set input=16 --set steps=6");
+  ASSERT_EQ(ds.code, 0) << ds.out;
+  EXPECT_NE(ds.out.find("cos(teacher)"), std::string::npos) << ds.out;
+  auto sc = nlohmann::json::parse(std::ifstream(d / "student" / "config.json"));
+  EXPECT_EQ(sc["teacher"], teacher);
+  EXPECT_EQ(sc["loss"], "none");
+  EXPECT_EQ(run("train distill " + (d / "student2").string() + sets).code, 2) << "a new run needs --teacher";
   // a truncated .rec is a clear error, not a crash
   std::filesystem::resize_file(rec, std::filesystem::file_size(rec) / 2);
   auto t = run("train run " + (d / "trunc").string() + sets);

@@ -91,18 +91,26 @@ TEST(Merge, OverlapsAndTestSetPeopleAreFoundFromTheFacesAlone) {
     person.push_back(best);
   }
   const std::vector<std::string> names = {"a", "b", "x"};
-  // calibrated: the threshold is the highest of the 3,730 impostor identity pairs (one over 6,000
-  // compared pairs is finer than they resolve), so about 6000/3730 = 1.6 false matches are expected
-  // among the pairs compared, and every true one (centroid cosines near 0.75) is found
+  // calibrated: one over 6,000 compared pairs is finer than 3,730 impostor identity pairs resolve,
+  // so the threshold is extrapolated from their tail; about one false match is expected among the
+  // pairs compared, and every true one (centroid cosines near 0.75) is found
   const auto cal = plan_merge(ids, names, 2, {});
   EXPECT_EQ(cal.impostor_pairs, 60u * 59 / 2 * 2 + 20u * 19 / 2);
   EXPECT_EQ(cal.compared_pairs, 60u * 60 + 60u * 20 * 2);
-  EXPECT_DOUBLE_EQ(cal.fmr, 1.0 / double(cal.impostor_pairs));
-  ASSERT_EQ(cal.notes.size(), 1u) << "says the rate asked for is finer than the impostor pairs resolve";
-  EXPECT_GT(cal.threshold, 0.2);
-  EXPECT_LT(cal.threshold, 0.6);
+  ASSERT_EQ(cal.thresholds.size(), 3u);                 // a ~ b, a ~ x, b ~ x
+  EXPECT_DOUBLE_EQ(cal.thresholds[0].fmr, 1.0 / 3600);  // one expected false merge among 60 x 60 pairs
+  EXPECT_DOUBLE_EQ(cal.thresholds[1].fmr, 0.01 / 20);   // a 1% chance per identity against 20 excluded ones
+  for (const auto& t : cal.thresholds) {
+    EXPECT_GT(t.threshold, 0.2);
+    EXPECT_LT(t.threshold, 0.7);  // below the genuine centroid cosines (about 0.75)
+  }
+  EXPECT_LT(cal.thresholds[1].threshold, cal.thresholds[0].threshold) << "exclusion is the looser";
+  ASSERT_EQ(cal.notes.size(), 1u);
+  EXPECT_NE(cal.notes[0].find("extrapolated"), std::string::npos) << cal.notes[0];
   size_t true_found = 0, false_found = 0;
-  for (const auto& d : cal.overlaps) (person[size_t(d.a)] == person[size_t(d.b)] ? true_found : false_found)++;
+  for (const auto& d : cal.overlaps)
+    if (ids[size_t(d.a)].dataset != ids[size_t(d.b)].dataset)
+      (person[size_t(d.a)] == person[size_t(d.b)] ? true_found : false_found)++;
   EXPECT_EQ(true_found, 30u);
   EXPECT_LE(false_found, 4u);
   size_t impostors = 0;
@@ -111,7 +119,7 @@ TEST(Merge, OverlapsAndTestSetPeopleAreFoundFromTheFacesAlone) {
 
   // at a given threshold between the two distributions the decisions are exact
   MergeOptions at;
-  at.threshold = 0.6;
+  at.threshold = at.exclude_threshold = 0.6;
   const auto plan = plan_merge(ids, names, 2, at);
   std::set<std::pair<int, int>> merged, excluded;
   for (const auto& d : plan.overlaps) {
@@ -122,7 +130,7 @@ TEST(Merge, OverlapsAndTestSetPeopleAreFoundFromTheFacesAlone) {
       excluded.insert({pa, pb});
     else
       ADD_FAILURE() << d.decision;
-    EXPECT_GE(d.score, plan.threshold);
+    EXPECT_GE(d.score, 0.6);
   }
   std::set<std::pair<int, int>> want_merged, want_excluded;
   for (int p = 40; p < 60; ++p) want_merged.insert({p, p});
@@ -164,12 +172,15 @@ TEST(Merge, NearDuplicatesAndAmbiguousMatches) {
   ids[4].embeddings[0] = ids[2].embeddings[0];  // B:p2 (index 4) repeats A:p2's photo: merged, copy dropped
   ids[7].embeddings[1] = ids[8].embeddings[0];  // B:p5 holds a copy of X:p6's photo: dropped
   MergeOptions o;
-  o.threshold = 0.6;  // given: no calibration (and no impostor histogram)
+  o.threshold = o.exclude_threshold = 0.6;  // given: no calibration (and no impostor histogram)
   o.duplicate_threshold = 0.999;
   const std::vector<std::string> names = {"a", "b", "x"};
   const auto plan = plan_merge(ids, names, 2, o);
-  EXPECT_EQ(plan.threshold, 0.6);
-  EXPECT_EQ(plan.fmr, 0);
+  ASSERT_EQ(plan.thresholds.size(), 3u);
+  for (const auto& t : plan.thresholds) {
+    EXPECT_EQ(t.threshold, 0.6);
+    EXPECT_EQ(t.fmr, 0);
+  }
   std::map<std::string, int> kinds;
   for (const auto& d : plan.duplicates) {
     ++kinds[d.decision];
@@ -210,7 +221,7 @@ TEST(Merge, NearDuplicatesAndAmbiguousMatches) {
   // one dataset alone: no identity comparisons, near-duplicates only
   const std::vector<MergeIdentity> alone(ids.begin(), ids.begin() + 4);
   const auto p1 = plan_merge(alone, {"a"}, 1, {});
-  EXPECT_TRUE(std::isnan(p1.threshold));
+  EXPECT_TRUE(p1.thresholds.empty());
   EXPECT_EQ(p1.compared_pairs, 0u);
   EXPECT_TRUE(p1.overlaps.empty());
   ASSERT_EQ(p1.duplicates.size(), 1u);  // A:p0 ~ A:p1 (the default threshold 0.99)

@@ -76,10 +76,14 @@ int merge(const MergeArgs& a) {
   for (const auto& d : plan.duplicates) ++counts["duplicate image, " + d.decision];
   size_t images = 0;
   for (const auto& m : plan.output) images += m.images.size();
-  std::printf(
-      "threshold %.4f (false-match rate %.3g per identity pair, from %zu impostor identity pairs; %zu pairs "
-      "compared)\n",
-      plan.threshold, plan.fmr, plan.impostor_pairs, plan.compared_pairs);
+  std::printf("impostor identity pairs (within one dataset): %zu; identity pairs compared: %zu\n", plan.impostor_pairs,
+              plan.compared_pairs);
+  for (const auto& t : plan.thresholds) {
+    char rate[64] = "given";
+    if (t.fmr > 0) std::snprintf(rate, sizeof rate, "false-match rate %.3g per identity pair", t.fmr);
+    std::printf("threshold %s ~ %s: %.4f (%s)\n", names[size_t(t.d)].c_str(), names[size_t(t.e)].c_str(), t.threshold,
+                rate);
+  }
   for (const auto& [k, v] : counts) std::printf("%-48s %zu\n", k.c_str(), v);
   if (plan.without_centroid)
     std::printf("%-48s %zu\n", "identities without a face (kept, unchecked)", plan.without_centroid);
@@ -107,9 +111,17 @@ void add_data_commands(CLI::App& app, Action* action) {
       ->check(CLI::ExistingDirectory);
   m->add_option("--fmr", a->options.fmr,
                 "False-match rate per identity pair of the overlap threshold, calibrated on the inputs' own "
-                "impostor identity pairs (default 0: one expected false overlap in the whole merge)")
+                "impostor identity pairs (default 0: one over the identity pairs of the two datasets, i.e. one "
+                "expected false merge per pair of inputs)")
+      ->check(CLI::Range(0.0, 0.5));
+  m->add_option("--exclude-fmr", a->options.exclude_fmr,
+                "The same against --exclude sets (default 0: 0.01 over the exclude set's identities, i.e. each "
+                "input identity has a 1% chance of being left out by mistake)")
       ->check(CLI::Range(0.0, 0.5));
   m->add_option("--threshold", a->options.threshold, "Use this centroid-cosine threshold instead of calibrating")
+      ->check(CLI::Range(-1.0, 1.0));
+  m->add_option("--exclude-threshold", a->options.exclude_threshold,
+                "Use this centroid-cosine threshold against --exclude sets instead of calibrating")
       ->check(CLI::Range(-1.0, 1.0));
   m->add_option("--duplicate-threshold", a->options.duplicate_threshold,
                 "Image pairs at or above this cosine are near-duplicates")

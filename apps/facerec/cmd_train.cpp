@@ -197,7 +197,7 @@ int pack(const PackArgs& a) {
 }  // namespace
 
 void add_train_commands(CLI::App& app, Action* action) {
-  auto* tr = app.add_subcommand("train", "Train face networks (libtorch): run, export, report, preview");
+  auto* tr = app.add_subcommand("train", "Train face networks (libtorch): run, distill, export, pack, report, preview");
   tr->require_subcommand(1);
   {
     auto* rn = tr->add_subcommand("run", "Train (or resume) a run: checkpoints, log.jsonl and report.html in RUN_DIR");
@@ -209,6 +209,43 @@ void add_train_commands(CLI::App& app, Action* action) {
     rn->add_option("--stop-after", r->stop_after, "Stop (with a checkpoint) after this many steps of this session")
         ->check(CLI::NonNegativeNumber);
     rn->callback([=] { *action = [=] { return run(*r); }; });
+  }
+  {
+    auto* ds = tr->add_subcommand(
+        "distill",
+        "Train a student on a frozen teacher's embeddings: train run with teacher=T, backbone=S and, unless --set "
+        "loss=... adds a head, the distillation loss alone (needs no identity labels)");
+    auto r = std::make_shared<RunArgs>();
+    auto teacher = std::make_shared<std::string>(), student = std::make_shared<std::string>();
+    ds->add_option("run_dir", r->run_dir, "Run directory")->required();
+    ds->add_option("--teacher", *teacher, "onnx:<file or manifest model>, or <run>/checkpoints/step-N.pt");
+    ds->add_option("--student", *student,
+                   "The student's backbone (mobilefacenet, iresnet18, ..., onnx:<model>); set input, embedding and "
+                   "width with --set");
+    ds->add_option("--config", r->config, "Training config (JSON; see README: Training)")->check(CLI::ExistingFile);
+    ds->add_option("--set", r->set, "Override a config field: key=value (repeatable)");
+    ds->add_flag("--resume", r->resume, "Continue the run in RUN_DIR from its latest intact checkpoint");
+    ds->add_option("--stop-after", r->stop_after, "Stop (with a checkpoint) after this many steps of this session")
+        ->check(CLI::NonNegativeNumber);
+    ds->callback([=] {
+      if (!r->resume && teacher->empty())
+        throw CLI::ValidationError("--teacher", "a new distillation run needs a teacher");
+      *action = [=] {
+        RunArgs a = *r;
+        std::vector<std::string> first;  // the command's own fields first: --set overrides them
+        if (!teacher->empty()) first.push_back("teacher=" + *teacher);
+        if (!student->empty()) first.push_back("backbone=" + *student);
+        bool loss_given = false;  // by the config file (a --set loss=... comes later and wins anyway)
+        if (!a.config.empty()) try {
+            loss_given = nlohmann::json::parse(std::ifstream(a.config)).contains("loss");
+          } catch (const nlohmann::json::exception&) {
+            // run() reports the file
+          }
+        if (!a.resume && !loss_given) first.push_back("loss=none");
+        a.set.insert(a.set.begin(), first.begin(), first.end());
+        return run(a);
+      };
+    });
   }
   {
     auto* ex = tr->add_subcommand("export", "Export a run's network as a facerec model (ONNX + manifest entry)");

@@ -117,53 +117,104 @@ MergePlan plan_merge(const std::vector<MergeIdentity>& ids, const std::vector<st
       for (size_t e = d + 1; e < names.size(); ++e) plan.compared_pairs += with[d] * with[e];
   }
 
-  // the threshold: the k-th highest score among impostor identity pairs (within one dataset)
-  if (!std::isnan(o.threshold)) {
-    plan.threshold = o.threshold;
-  } else if (plan.compared_pairs == 0) {
-    plan.threshold = std::numeric_limits<double>::quiet_NaN();
-    plan.notes.push_back("one dataset and no exclude set: no identities compared, near-duplicates only");
-  } else {
+  // the impostor tail: every identity pair within one dataset (distinct folders, distinct people)
+  const double N = double(plan.impostor_pairs);
+  const bool calibrate = plan.compared_pairs > 0 && (std::isnan(o.threshold) || std::isnan(o.exclude_threshold));
+  std::vector<OverlapDecision> tail;  // the highest impostor pairs, highest first
+  constexpr double kFitLo = 100;      // the tail fit starts this many pairs down: above, label noise can dominate
+  const double n_hi = std::max(1000.0, 1e-4 * N);
+  double slope = 0, icept = 0;  // log(share at or above s) = icept + slope * s over the fitted range
+  if (calibrate) {
     if (plan.impostor_pairs == 0)
       throw Error(ErrorKind::InvalidArgument,
                   "merge: no dataset has two identities with faces to calibrate the threshold on; give a threshold");
-    const double want = o.fmr > 0 ? o.fmr : 1.0 / double(std::max<size_t>(plan.compared_pairs, 1));
-    const size_t k = std::max<size_t>(1, size_t(std::floor(want * double(plan.impostor_pairs))));
-    if (want * double(plan.impostor_pairs) < 1)
-      plan.notes.push_back("the false-match rate asked for (" + std::to_string(want) + ") is below what " +
-                           std::to_string(plan.impostor_pairs) +
-                           " impostor identity pairs resolve: the threshold is their highest score");
-    // per row: its own top-k and histogram; merged after
-    std::vector<std::vector<float>> tops(n);
-    std::vector<std::vector<size_t>> hist(2, std::vector<size_t>(kBins, 0));
+    // pass 1: the histogram of every impostor identity pair
     std::vector<std::vector<size_t>> row_hist(n);
     for_rows(n, [&](size_t i) {
       if (cent[i].empty()) return;
-      std::priority_queue<float, std::vector<float>, std::greater<float>> top;
       auto& h = row_hist[i];
       h.assign(kBins, 0);
-      for (size_t j = i + 1; j < n; ++j) {
-        if (ids[j].dataset != ids[i].dataset || cent[j].empty()) continue;
-        const float s = detail::dot(cent[i].data(), cent[j].data(), dim);
-        ++h[size_t(bin_of(s))];
-        if (top.size() < k)
-          top.push(s);
-        else if (s > top.top()) {
-          top.pop();
-          top.push(s);
-        }
-      }
-      for (; !top.empty(); top.pop()) tops[i].push_back(top.top());
+      for (size_t j = i + 1; j < n; ++j)
+        if (ids[j].dataset == ids[i].dataset && !cent[j].empty())
+          ++h[size_t(bin_of(detail::dot(cent[i].data(), cent[j].data(), dim)))];
     });
-    std::vector<float> all;
-    for (size_t i = 0; i < n; ++i) {
-      all.insert(all.end(), tops[i].begin(), tops[i].end());
-      for (int b = 0; b < kBins && !row_hist[i].empty(); ++b)
-        plan.impostor_histogram[size_t(b)] += row_hist[i][size_t(b)];
+    for (const auto& h : row_hist)
+      for (int x = 0; x < kBins && !h.empty(); ++x) plan.impostor_histogram[size_t(x)] += h[size_t(x)];
+    // pass 2: the highest n_hi scores exactly (every pair in the bins that hold them)
+    int floor_bin = kBins - 1;
+    for (double cum = 0; floor_bin > 0; --floor_bin)
+      if ((cum += double(plan.impostor_histogram[size_t(floor_bin)])) >= n_hi) break;
+    const float floor_score = float(-1 + floor_bin * 2.0 / kBins);
+    std::vector<std::vector<OverlapDecision>> row_tail(n);
+    for_rows(n, [&](size_t i) {
+      if (cent[i].empty()) return;
+      for (size_t j = i + 1; j < n; ++j)
+        if (ids[j].dataset == ids[i].dataset && !cent[j].empty()) {
+          const float sc = detail::dot(cent[i].data(), cent[j].data(), dim);
+          if (sc >= floor_score) row_tail[i].push_back({int(i), int(j), double(sc), ""});
+        }
+    });
+    for (auto& r : row_tail) tail.insert(tail.end(), r.begin(), r.end());
+    std::sort(tail.begin(), tail.end(), [](const auto& x, const auto& y) { return x.score > y.score; });
+    if (double(tail.size()) >= n_hi) {
+      // an exponential tail fitted from the 100th to the n_hi-th highest pair (cosines are bounded,
+      // so the true tail falls faster and an extrapolated threshold errs high)
+      double sx = 0, sy = 0, sxx = 0, sxy = 0;
+      int m = 0;
+      for (double r = kFitLo; r <= n_hi; r *= 1.1, ++m) {
+        const double x = tail[size_t(r) - 1].score, y = std::log(r / N);
+        sx += x, sy += y, sxx += x * x, sxy += x * y;
+      }
+      slope = (m * sxy - sx * sy) / (m * sxx - sx * sx);
+      icept = (sy - slope * sx) / m;
     }
-    std::nth_element(all.begin(), all.begin() + long(k - 1), all.end(), std::greater<float>());
-    plan.threshold = all[k - 1];
-    plan.fmr = double(k) / double(plan.impostor_pairs);
+    char t[300];
+    std::snprintf(t, sizeof t,
+                  "impostor identity pairs: %.0f, the highest scoring %.4f; rates below %.2g are extrapolated from "
+                  "an exponential fit to the 100th-%.0fth highest pairs",
+                  N, tail.front().score, kFitLo / N, n_hi);
+    plan.notes.push_back(t);
+  }
+  // the threshold at a false-match rate per identity pair: the empirical quantile where at least
+  // 100 impostor pairs lie above it, else the fitted tail, else (too few pairs to fit) their highest
+  auto calibrated = [&](double want) -> std::pair<double, double> {
+    const double k = want * N;
+    if (k >= kFitLo || (k >= 1 && double(tail.size()) < n_hi))
+      return {tail[size_t(std::ceil(k)) - 1].score, std::ceil(k) / N};
+    if (slope < 0) return {std::min(1.0, (std::log(want) - icept) / slope), want};
+    return {tail.front().score, 1 / N};
+  };
+  // one threshold per pair of datasets compared: one expected false merge per pair of inputs, a 1%
+  // chance per input identity of a false exclusion per exclude set (unless given)
+  std::vector<std::vector<double>> thr(names.size(), std::vector<double>(names.size(), 2.0));
+  for (int d = 0; d < inputs; ++d)
+    for (int e = d + 1; e < int(names.size()); ++e) {
+      if (with[size_t(d)] == 0 || with[size_t(e)] == 0) continue;
+      const bool ex = e >= inputs;
+      DatasetPairThreshold t{d, e, with[size_t(d)] * with[size_t(e)], 0, 0};
+      const double given = ex ? o.exclude_threshold : o.threshold;
+      if (!std::isnan(given)) {
+        t.threshold = given;
+      } else {
+        const double want = ex ? (o.exclude_fmr > 0 ? o.exclude_fmr : 0.01 / double(with[size_t(e)]))
+                               : (o.fmr > 0 ? o.fmr : 1.0 / double(t.pairs));
+        std::tie(t.threshold, t.fmr) = calibrated(want);
+      }
+      thr[size_t(d)][size_t(e)] = thr[size_t(e)][size_t(d)] = t.threshold;
+      plan.thresholds.push_back(t);
+    }
+  if (plan.compared_pairs == 0)
+    plan.notes.push_back("one dataset and no exclude set: no identities compared, near-duplicates only");
+  // pairs within one input above the threshold for one expected false pair there: one person in two folders?
+  for (int d = 0; d < inputs && calibrate; ++d) {
+    const double pairs = double(with[size_t(d)]) * double(with[size_t(d)] > 0 ? with[size_t(d)] - 1 : 0) / 2;
+    if (pairs < 1) continue;
+    const double t = calibrated(1 / pairs).first;
+    for (auto d2 : tail)
+      if (d2.score >= t && ids[size_t(d2.a)].dataset == d) {
+        d2.decision = "same dataset: kept (one person in two folders?)";
+        plan.overlaps.push_back(d2);
+      }
   }
 
   // candidates: identity pairs of different datasets (input-input, input-exclude) at or above it
@@ -180,7 +231,8 @@ MergePlan plan_merge(const std::vector<MergeIdentity>& ids, const std::vector<st
       const float s = detail::dot(cent[i].data(), cent[j].data(), dim);
       best[i] = std::max(best[i], s);
       // input-input pairs once (on the earlier identity's row)
-      if (s >= plan.threshold && (!is_input(j) || j > i)) row_cands[i].push_back({int(i), int(j), s});
+      if (s >= thr[size_t(ids[i].dataset)][size_t(ids[j].dataset)] && (!is_input(j) || j > i))
+        row_cands[i].push_back({int(i), int(j), s});
     }
   });
   // best candidate of each identity per other dataset, both directions
@@ -372,10 +424,6 @@ void write_merge(const MergePlan& plan, const std::vector<MergeIdentity>& ids, c
     for (const auto& d : plan.duplicates) ++counts["duplicate image: " + d.decision];
     std::vector<std::vector<std::string>> rows;
     auto row = [&](const std::string& k, const std::string& v) { rows.push_back({k, v}); };
-    std::snprintf(num, sizeof num, "%.4f", plan.threshold);
-    row("overlap threshold (centroid cosine)", num);
-    std::snprintf(num, sizeof num, "%.3g", plan.fmr);
-    row("its false-match rate per identity pair", plan.fmr > 0 ? num : "given, not calibrated");
     row("impostor identity pairs (within one dataset)", std::to_string(plan.impostor_pairs));
     row("identity pairs compared (across datasets)", std::to_string(plan.compared_pairs));
     row("input identities without a face (kept, unchecked)", std::to_string(plan.without_centroid));
@@ -398,8 +446,18 @@ void write_merge(const MergePlan& plan, const std::vector<MergeIdentity>& ids, c
                     std::to_string(n_img), std::to_string(n_face)});
     }
     h.table({"dataset", "role", "root", "identities", "images", "with a face"}, ds);
+    std::vector<std::vector<std::string>> ts;
+    for (const auto& t : plan.thresholds) {
+      char a[32], b[32];
+      std::snprintf(a, sizeof a, "%.4f", t.threshold);
+      std::snprintf(b, sizeof b, "%.3g", t.fmr);
+      ts.push_back(
+          {names[size_t(t.d)] + " ~ " + names[size_t(t.e)], std::to_string(t.pairs), a, t.fmr > 0 ? b : "given"});
+    }
+    h.table({"datasets compared", "identity pairs", "threshold (centroid cosine)", "false-match rate"}, ts);
     PlotSeries imp{"impostor identity pairs (within a dataset)", {}, {}},
-        bm{"best match of each input identity", {}, {}}, thr{"threshold", {plan.threshold, plan.threshold}, {0.5, 0}};
+        bm{"best match of each input identity", {}, {}};
+    std::vector<PlotSeries> lines;
     double top = 1;
     for (int b = 0; b < kBins; ++b) {
       const double x = -1 + (b + 0.5) * 2.0 / kBins;
@@ -411,12 +469,15 @@ void write_merge(const MergePlan& plan, const std::vector<MergeIdentity>& ids, c
                                                               : std::nan(""));
       top = std::max({top, double(plan.impostor_histogram[size_t(b)]), double(plan.best_match_histogram[size_t(b)])});
     }
-    thr.y = {0.5, top};
+    for (const auto& t : plan.thresholds)
+      lines.push_back(
+          {"threshold " + names[size_t(t.d)] + " ~ " + names[size_t(t.e)], {t.threshold, t.threshold}, {0.5, top}});
     PlotSpec spec{"Centroid cosine: impostor pairs and best cross-dataset matches", "cosine", "identity pairs (log)"};
     spec.log_y = true;
     spec.x_min = -0.3;
     spec.x_max = 1;
-    h.figures({svg_plot(spec, {imp, bm, thr})});
+    lines.insert(lines.begin(), {imp, bm});
+    h.figures({svg_plot(spec, lines)});
     auto faces = [&](int i, int max) {
       std::string s;
       for (int k = 0; k < int(ids[size_t(i)].images.size()) && k < max; ++k) s += thumbnail(source(i, k));

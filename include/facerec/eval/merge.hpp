@@ -6,13 +6,15 @@
 //  - Identity overlap: each identity is the centroid of its images' embeddings (normalised mean of
 //    normalised embeddings; one pretrained embedder). Two identities of different datasets overlap
 //    when their centroid cosine is at or above a threshold and each is the other's best match in
-//    the other's dataset. The threshold is calibrated on the inputs' own impostor identity pairs:
-//    distinct folders of one dataset are taken to be distinct people, and the threshold is the
-//    score that a stated share (the false-match rate per identity pair) of those pairs reach. By
-//    default that share is one over the number of identity pairs compared, i.e. one expected false
-//    overlap in the whole merge.
-//  - Exclusion: an input identity that reaches the threshold against any identity of an exclude set
-//    (a test set such as LFW) is left out, with every identity merged with it.
+//    the other's dataset. The thresholds are calibrated on the datasets' own impostor identity
+//    pairs: distinct folders of one dataset are taken to be distinct people, and a threshold is the
+//    score that a stated share (the false-match rate per identity pair) of those pairs reach —
+//    counted where 100 or more pairs lie above it, else extrapolated from an exponential fit to the
+//    tail below its 100 highest pairs (which label noise, one person in two folders, can own). By
+//    default one false merge is expected per pair of input datasets.
+//  - Exclusion: an input identity that reaches the exclusion threshold against any identity of an
+//    exclude set (a test set such as LFW) is left out, with every identity merged with it. That
+//    threshold is looser: by default 1% of the input identities may be left out by mistake.
 //  - Near-duplicate images: image pairs at or above `duplicate_threshold` (the same photo, resized or
 //    recompressed). Within one output identity the later copy is dropped; a copy of an exclude-set
 //    image is dropped; copies in two different output identities are reported and kept.
@@ -37,11 +39,15 @@ struct MergeIdentity {
 
 // How plan_merge decides. A plain value.
 struct MergeOptions {
-  // False-match rate per identity pair at which the overlap threshold is set; 0: one over the
-  // number of identity pairs compared (one expected false overlap). The rate the impostor pairs can
-  // resolve is at least one over their number: a smaller one is raised to it (MergePlan::fmr says).
+  // False-match rate per identity pair at which two inputs' overlap threshold is set; 0: one over
+  // the number of identity pairs of those two datasets (one expected false merge per pair of inputs).
   double fmr = 0;
-  double threshold = std::numeric_limits<double>::quiet_NaN();  // set: this threshold, no calibration
+  // The same against an exclude set; 0: 0.01 over the exclude set's identities (each input
+  // identity has a 1% chance of being left out by mistake: a test set is kept clean at that price).
+  double exclude_fmr = 0;
+  // Set: these thresholds (centroid cosine), no calibration.
+  double threshold = std::numeric_limits<double>::quiet_NaN();
+  double exclude_threshold = std::numeric_limits<double>::quiet_NaN();
   // Image pairs at or above: near-duplicates. 0.99 (the fused default embedder; chosen on utkface
   // and AT&T): the same photo recompressed (JPEG 75) or resized to 3/4 scores >= 0.994 in 119 of
   // 120 pairs, different photos of one person in one AT&T session up to 0.976. A copy at half the
@@ -50,11 +56,20 @@ struct MergeOptions {
   bool drop_overlaps = false;  // overlapping identities: merged into one (false) or all left out (true)
 };
 
+// The threshold between two datasets (d an input; e another input or an exclude set). A plain value.
+struct DatasetPairThreshold {
+  int d = 0, e = 0;
+  size_t pairs = 0;      // identity pairs compared (both with a centroid)
+  double threshold = 0;  // centroid cosine
+  double fmr = 0;        // its false-match rate on the impostor identity pairs (extrapolated below 100 of
+                         // them; 0 when given)
+};
+
 // One decision about two identities (indices into plan_merge's `identities`). A plain value.
 struct OverlapDecision {
   int a = 0, b = 0;
   double score = 0;      // centroid cosine
-  std::string decision;  // merged | dropped | excluded | kept apart (not mutual best)
+  std::string decision;  // merged | dropped | excluded | kept apart (not mutual best) | same dataset: kept ...
 };
 
 // One near-duplicate image pair: (identity, image index) twice. A plain value.
@@ -72,10 +87,9 @@ struct MergedIdentity {
 
 // What plan_merge decided. A plain value.
 struct MergePlan {
-  int inputs = 0;               // datasets [0, inputs) are inputs, the rest exclude sets
-  double threshold = 0;         // the overlap threshold used (NaN when nothing was compared)
-  double fmr = 0;               // its false-match rate on the impostor identity pairs (0 with a given threshold)
-  size_t impostor_pairs = 0;    // identity pairs within one dataset, both with a centroid
+  int inputs = 0;                                // datasets [0, inputs) are inputs, the rest exclude sets
+  std::vector<DatasetPairThreshold> thresholds;  // one per pair of datasets compared
+  size_t impostor_pairs = 0;                     // identity pairs within one dataset, both with a centroid
   size_t compared_pairs = 0;    // identity pairs of different datasets compared (input-input, input-exclude)
   size_t without_centroid = 0;  // input identities without any embedded image: kept, unchecked
   std::vector<OverlapDecision> overlaps;
