@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -249,6 +250,36 @@ TEST(Cli, DataMergeFindsSharedPeopleUnderRandomNames) {
   EXPECT_NE(again.out.find("exists"), std::string::npos) << again.out;
   EXPECT_EQ(run("data merge " + (d / "nope").string() + " --out " + (d / "m2").string()).code, 2);
   std::filesystem::remove_all(d);
+}
+
+// pose: yaw, pitch and roll of every face from its FaceMesh points; a model is required, and a
+// landmarker whose points do not fit the model is a clear error.
+TEST(Cli, PoseOfEveryFace) {
+  const auto img = test::shared_dir() / "data" / "300w" / "afw" / "1051618982_1.jpg";
+  const auto mesh = test::shared_dir() / "models" / "mesh" / "canonical_face_model.obj";
+  if (!std::filesystem::exists(img) || !std::filesystem::exists(mesh))
+    GTEST_SKIP() << "../shared/data/300w or ../shared/models/mesh is absent";
+  auto r = run("pose " + img.string() + " --mesh " + mesh.string() + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::istringstream lines(r.out);
+  int faces = 0;
+  for (std::string l; std::getline(lines, l);) {
+    if (l.empty() || l[0] != '{') continue;
+    const auto j = nlohmann::json::parse(l);
+    for (const char* k : {"yaw", "pitch", "roll"}) {
+      ASSERT_TRUE(j.contains(k)) << l;
+      EXPECT_LE(std::abs(j[k].get<double>()), 90.0) << l;
+    }
+    EXPECT_LT(j["reprojection_error_px"].get<double>(), 20.0) << l;
+    ++faces;
+  }
+  EXPECT_GE(faces, 1) << r.out;
+  auto no_mesh = run("pose " + img.string());
+  EXPECT_NE(no_mesh.code, 0);
+  EXPECT_NE(no_mesh.out.find("--mesh"), std::string::npos) << no_mesh.out;
+  auto wrong = run("pose " + img.string() + " --mesh " + mesh.string() + " --landmarker face_landmark_68_model");
+  EXPECT_EQ(wrong.code, 3) << wrong.out;
+  EXPECT_NE(wrong.out.find("facemesh"), std::string::npos) << wrong.out;
 }
 
 TEST(Cli, EvalRejectsBadInput) {

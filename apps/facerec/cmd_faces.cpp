@@ -1,9 +1,10 @@
-// facerec detect | embed | compare
+// facerec detect | embed | compare | pose
 #include "commands.hpp"
 #include "pipeline_flags.hpp"
 
 #include <facerec/analyzer.hpp>
 #include <facerec/error.hpp>
+#include <facerec/head_pose.hpp>
 #include <facerec/image.hpp>
 #include <facerec/landmarks.hpp>
 
@@ -11,6 +12,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -119,6 +122,43 @@ int detect(const std::vector<std::string>& images, const PipelineFlags& pf, bool
       });
 }
 
+// Head pose of every face from its 468 FaceMesh points against the 3D face model `mesh`.
+int pose(const std::vector<std::string>& images, const PipelineFlags& pf, const std::string& mesh, bool json) {
+  std::string obj = mesh;
+  if (obj.empty())
+    if (const char* env = std::getenv("FACEREC_FACE_MESH")) obj = env;
+  if (obj.empty())
+    throw Error(ErrorKind::InvalidArgument,
+                "pose: give --mesh (MediaPipe's canonical_face_model.obj, 468 vertices) or set FACEREC_FACE_MESH");
+  const auto model = load_face_model_obj(obj);
+  FaceAnalyzer fa(manifest(), pf.options());
+  return for_each_image(
+      images, fa, false, [&](const std::string& path, const DecodedImage& img, const std::vector<Face>& faces) {
+        const cv::Size size(int(std::lround(img.bgr.cols / img.scale)), int(std::lround(img.bgr.rows / img.scale)));
+        for (size_t i = 0; i < faces.size(); ++i) {
+          if (faces[i].landmarks.size() != model.vertices.size())
+            throw Error(ErrorKind::InvalidArgument,
+                        "pose: the landmarker gave " + std::to_string(faces[i].landmarks.size()) +
+                            " points, the model has " + std::to_string(model.vertices.size()) +
+                            " vertices (use --landmarker facemesh)");
+          const auto h = estimate_head_pose(faces[i].landmarks, model, size);
+          if (json) {
+            auto j = face_json(path, i, faces[i], false);
+            j.erase("landmarks");
+            j["yaw"] = h.yaw;
+            j["pitch"] = h.pitch;
+            j["roll"] = h.roll;
+            j["reprojection_error_px"] = h.reprojection_error;
+            std::cout << j.dump() << "\n";
+          } else {
+            std::printf("%s\t%zu\tyaw %+.1f\tpitch %+.1f\troll %+.1f\t(fit %.1f px)\n", path.c_str(), i, h.yaw, h.pitch,
+                        h.roll, h.reprojection_error);
+          }
+        }
+        std::fflush(stdout);
+      });
+}
+
 int embed(const std::vector<std::string>& images, const PipelineFlags& pf, bool json) {
   FaceAnalyzer fa(manifest(), pf.options());
   return for_each_image(
@@ -195,6 +235,22 @@ void add_face_commands(CLI::App& app, Action* action) {
     cmd->add_flag("--json", *json, "One JSON object per face (image, box, score, landmarks, embedding)");
     pf->add(cmd, true);
     cmd->callback([=] { *action = [=] { return embed(*images, *pf, *json); }; });
+  }
+  {
+    auto* cmd = app.add_subcommand(
+        "pose", "Head pose (yaw, pitch, roll in degrees) of every face: its FaceMesh points fitted by a 3D face model");
+    auto images = std::make_shared<std::vector<std::string>>();
+    auto pf = std::make_shared<PipelineFlags>();
+    pf->o.landmarker.model = "facemesh";
+    auto json = std::make_shared<bool>(false);
+    auto mesh = std::make_shared<std::string>();
+    cmd->add_option("images", *images, "Image files")->required();
+    cmd->add_option("--mesh", *mesh,
+                    "3D face model (OBJ, vertices in FaceMesh order: MediaPipe's canonical_face_model.obj; default "
+                    "$FACEREC_FACE_MESH)");
+    cmd->add_flag("--json", *json, "One JSON object per face (box, score, yaw, pitch, roll, fit)");
+    pf->add(cmd, false);
+    cmd->callback([=] { *action = [=] { return pose(*images, *pf, *mesh, *json); }; });
   }
   {
     auto* cmd =
