@@ -196,18 +196,23 @@ int pack(const PackArgs& a) {
 
 }  // namespace
 
+// The flags of a training run (train run, train distill).
+static void add_run_flags(CLI::App* c, RunArgs& r) {
+  c->add_option("run_dir", r.run_dir, "Run directory")->required();
+  c->add_option("--config", r.config, "Training config (JSON; see README: Training)")->check(CLI::ExistingFile);
+  c->add_option("--set", r.set, "Override a config field: key=value (repeatable; augmentation.flip_p=0.5)");
+  c->add_flag("--resume", r.resume, "Continue the run in RUN_DIR from its latest intact checkpoint");
+  c->add_option("--stop-after", r.stop_after, "Stop (with a checkpoint) after this many steps of this session")
+      ->check(CLI::NonNegativeNumber);
+}
+
 void add_train_commands(CLI::App& app, Action* action) {
   auto* tr = app.add_subcommand("train", "Train face networks (libtorch): run, distill, export, pack, report, preview");
   tr->require_subcommand(1);
   {
     auto* rn = tr->add_subcommand("run", "Train (or resume) a run: checkpoints, log.jsonl and report.html in RUN_DIR");
     auto r = std::make_shared<RunArgs>();
-    rn->add_option("run_dir", r->run_dir, "Run directory")->required();
-    rn->add_option("--config", r->config, "Training config (JSON; see README: Training)")->check(CLI::ExistingFile);
-    rn->add_option("--set", r->set, "Override a config field: key=value (repeatable; augmentation.flip_p=0.5)");
-    rn->add_flag("--resume", r->resume, "Continue the run in RUN_DIR from its latest intact checkpoint");
-    rn->add_option("--stop-after", r->stop_after, "Stop (with a checkpoint) after this many steps of this session")
-        ->check(CLI::NonNegativeNumber);
+    add_run_flags(rn, *r);
     rn->callback([=] { *action = [=] { return run(*r); }; });
   }
   {
@@ -217,16 +222,11 @@ void add_train_commands(CLI::App& app, Action* action) {
         "loss=... adds a head, the distillation loss alone (needs no identity labels)");
     auto r = std::make_shared<RunArgs>();
     auto teacher = std::make_shared<std::string>(), student = std::make_shared<std::string>();
-    ds->add_option("run_dir", r->run_dir, "Run directory")->required();
     ds->add_option("--teacher", *teacher, "onnx:<file or manifest model>, or <run>/checkpoints/step-N.pt");
     ds->add_option("--student", *student,
                    "The student's backbone (mobilefacenet, iresnet18, ..., onnx:<model>); set input, embedding and "
                    "width with --set");
-    ds->add_option("--config", r->config, "Training config (JSON; see README: Training)")->check(CLI::ExistingFile);
-    ds->add_option("--set", r->set, "Override a config field: key=value (repeatable)");
-    ds->add_flag("--resume", r->resume, "Continue the run in RUN_DIR from its latest intact checkpoint");
-    ds->add_option("--stop-after", r->stop_after, "Stop (with a checkpoint) after this many steps of this session")
-        ->check(CLI::NonNegativeNumber);
+    add_run_flags(ds, *r);
     ds->callback([=] {
       if (!r->resume && teacher->empty())
         throw CLI::ValidationError("--teacher", "a new distillation run needs a teacher");
