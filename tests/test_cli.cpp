@@ -249,6 +249,12 @@ TEST(Cli, DataMergeFindsSharedPeopleUnderRandomNames) {
   EXPECT_NE(again.code, 0);
   EXPECT_NE(again.out.find("exists"), std::string::npos) << again.out;
   EXPECT_EQ(run("data merge " + (d / "nope").string() + " --out " + (d / "m2").string()).code, 2);
+  // an output inside an input is refused before any embedding
+  auto inside = run("data merge " + (d / "a").string() + " --out " + (d / "a" / "merged").string() + " --no-cache");
+  EXPECT_NE(inside.code, 0);
+  EXPECT_NE(inside.out.find("inside"), std::string::npos) << inside.out;
+  EXPECT_EQ(inside.out.find("embedding"), std::string::npos) << inside.out;
+  EXPECT_FALSE(std::filesystem::exists(d / "a" / "merged"));
   std::filesystem::remove_all(d);
 }
 

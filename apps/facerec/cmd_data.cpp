@@ -44,8 +44,7 @@ int merge(const MergeArgs& a) {
   for (const auto& p : a.inputs) roots.emplace_back(p);
   for (const auto& p : a.exclude) roots.emplace_back(p);
   const auto names = dataset_names(roots);
-  if (std::filesystem::exists(a.out))
-    throw Error(ErrorKind::AlreadyExists, "merge: " + a.out + " exists; choose a new folder");
+  check_merge_output(a.out, roots);  // before the embedding, which takes long
   auto o = a.flags.options(false);
   if (o.variants.size() != 1)
     throw Error(ErrorKind::InvalidArgument, "merge: give one embedder (--embedder), not " + a.flags.embedder);

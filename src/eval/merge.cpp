@@ -371,14 +371,20 @@ bool inside(const std::filesystem::path& p, const std::filesystem::path& root) {
 
 }  // namespace
 
+void check_merge_output(const std::filesystem::path& out, const std::vector<std::filesystem::path>& roots) {
+  if (std::filesystem::exists(out))
+    throw Error(ErrorKind::AlreadyExists, "merge: " + out.string() + " exists; choose a new folder");
+  for (const auto& r : roots)
+    if (inside(out, r))
+      throw Error(ErrorKind::InvalidArgument, "merge: the output " + out.string() + " lies inside " + r.string());
+}
+
 void write_merge(const MergePlan& plan, const std::vector<MergeIdentity>& ids, const std::vector<std::string>& names,
                  const std::vector<std::filesystem::path>& roots, const std::filesystem::path& out, bool copy) {
   namespace fs = std::filesystem;
   if (roots.size() != names.size()) throw Error(ErrorKind::InvalidArgument, "merge: one root per dataset");
-  if (fs::exists(out)) throw Error(ErrorKind::AlreadyExists, "merge: " + out.string() + " exists; choose a new folder");
-  for (const auto& r : roots)
-    if (inside(out, r))
-      throw Error(ErrorKind::InvalidArgument, "merge: the output " + out.string() + " lies inside " + r.string());
+  check_merge_output(out, roots);
+
   const fs::path tmp = out.string() + ".partial";
   std::error_code ec;
   fs::remove_all(tmp, ec);

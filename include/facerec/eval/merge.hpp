@@ -114,6 +114,10 @@ std::vector<float> identity_centroid(const MergeIdentity& identity);
 MergePlan plan_merge(const std::vector<MergeIdentity>& identities, const std::vector<std::string>& dataset_names,
                      int inputs, const MergeOptions& options);
 
+// Checks before any work that `out` can be written: Error(AlreadyExists) when it exists,
+// Error(InvalidArgument) when it lies inside one of `roots`.
+void check_merge_output(const std::filesystem::path& out, const std::vector<std::filesystem::path>& roots);
+
 // Writes the merged dataset into `out` (which must not exist): one folder per output identity
 // holding a symbolic link to (or, with `copy`, a copy of) each image, named
 // "<dataset name>_<file>"; sources.tsv (output image, source path); overlaps.tsv (one line per
