@@ -1,0 +1,50 @@
+#pragma once
+// An ONNX graph parsed once for the interpreting backends (reference, oneDNN): nodes in file order
+// (the importers write them topologically sorted), constant tensors, attributes. Immutable once
+// loaded, so sessions share it.
+#include <facerec/tensor.hpp>
+
+#include "backend/onnx_info.hpp"
+
+#include <onnx/onnx_pb.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace facerec::detail {
+
+struct OnnxNode {
+  std::string op, name;
+  std::vector<std::string> in, out;
+  std::map<std::string, const onnx::AttributeProto*> attr;
+
+  int64_t attr_i(const char* key, int64_t fallback) const;
+  float attr_f(const char* key, float fallback) const;
+  std::vector<int64_t> attr_ints(const char* key, std::vector<int64_t> fallback = {}) const;
+  std::string attr_s(const char* key, const std::string& fallback) const;
+};
+
+struct OnnxGraph {
+  OnnxInfo info;
+  std::unique_ptr<onnx::ModelProto> proto;  // owns what OnnxNode::attr points to
+  // Constants: float initializers, and integer ones (int8, uint8, int32) held as exact float
+  // values; int64 initializers (shapes, axes) in `ints`.
+  std::map<std::string, Tensor> consts;
+  std::map<std::string, int> const_types;  // onnx::TensorProto data type of each entry of consts
+  std::map<std::string, std::vector<int64_t>> ints;
+  std::vector<OnnxNode> nodes;
+
+  // The constant named `name`, or nullptr.
+  const Tensor* constant(const std::string& name) const;
+  // How many nodes read the value `name` (graph outputs count as readers).
+  int readers(const std::string& name) const;
+};
+
+// Parses `path`. `who` prefixes error messages (the backend's name).
+// Throws Error: what read_onnx_info throws; BadModel for initializers whose data does not match
+// their shape; Unsupported for initializer data types other than float, int8, uint8, int32, int64.
+std::shared_ptr<const OnnxGraph> load_onnx_graph(const std::string& path, const std::string& who);
+
+}  // namespace facerec::detail
