@@ -1028,9 +1028,10 @@ class OneDnnBackend final : public InferenceBackend {
                                       w_md, b_md, dst_md, {st[0], st[1]}, {dl[0] - 1, dl[1] - 1}, {pads[0], pads[1]},
                                       {pads[2], pads[3]});
     std::vector<float> scales;
-    if (q) {
+    if (q) {  // oneDNN 2.x: dst = output_scale * (sum src * weights + bias): the bias in int32 units
       scales.resize(wscales->size() == 1 ? 1 : size_t(M));
       for (size_t k = 0; k < scales.size(); ++k) scales[k] = xscale * wscales->data[k];
+      for (int64_t k = 0; k < M; ++k) bias.data[size_t(k)] /= scales[scales.size() == 1 ? 0 : size_t(k)];
     }
     // The longest fusion oneDNN runs with an optimised kernel.
     auto chain = chain_after(i, ys);

@@ -1,0 +1,65 @@
+#pragma once
+// facerec::quantize_model — full-int8 post-training quantisation of an ONNX network.
+//
+// What it does: runs the fp32 network (on the onednn backend) over a calibration set, records the
+// range of the input of every convolution, and writes the network in ONNX's QDQ form:
+//   x  -> QuantizeLinear(scale_x, zp 0) -> DequantizeLinear -> Conv <- DequantizeLinear(axis 0) <- int8 W
+// Weights: symmetric int8, one scale per output channel (or one per tensor), bias kept in fp32.
+// Activations: one scale per tensor, uint8 when the calibration never saw a negative value (after a
+// ReLU), int8 otherwise, zero point 0. The range is the largest |x| (minmax) or a percentile of |x|
+// (percentile: clips rare outliers). Convolutions named in keep_fp32 (or "first": the first one)
+// and every non-conv op stay fp32 (mixed precision; the result lists each layer).
+// The file keeps the model's opset; per-channel DequantizeLinear (axis) is opset 13's, which
+// facerec's onednn and reference backends read at any opset. The onednn backend runs the pattern as
+// int8 x int8 convolutions; the reference backend computes it exactly in float (the ideal int8
+// result, what tests compare with).
+//
+// Thread safety: a pure function of its arguments (it loads its own backend).
+#include <facerec/tensor.hpp>
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace facerec {
+
+struct QuantizeOptions {
+  std::string method = "percentile";   // "minmax" | "percentile"
+  double percentile = 99.99;           // of |x|, for "percentile"
+  bool per_channel = true;             // weight scales per output channel (else one per tensor)
+  std::vector<std::string> keep_fp32;  // Conv node names to leave in fp32; "first": the first conv
+  int threads = 0;                     // for the calibration runs
+};
+
+// One convolution's outcome.
+struct QuantizedLayer {
+  std::string node;
+  bool int8 = false;
+  std::string why;          // for an fp32 layer: why it was kept
+  std::string input;        // the activation it reads
+  std::string input_type;   // "uint8" | "int8"
+  float input_scale = 0;    // x ~= scale * q
+  double input_max = 0;     // largest |x| seen
+  double input_range = 0;   // the range the scale covers (max or percentile)
+  double weight_error = 0;  // largest |W - dequantised W| relative to max |W| of its channel
+};
+
+struct QuantizeResult {
+  std::string onnx;  // the quantised model, serialised
+  std::vector<QuantizedLayer> layers;
+  size_t calibration_batches = 0;
+  int64_t fp32_weight_bytes = 0;  // conv weights before
+  int64_t int8_weight_bytes = 0;  // and after
+};
+
+// Requires: `model` an ONNX file facerec's backends run; `calibration` at least one batch, each one
+// tensor per model input, as the pipeline feeds the network; options.method one of the two.
+// Ensures: result.onnx loads on the onednn and reference backends with the same inputs/outputs.
+// Throws Error: InvalidArgument (empty calibration, unknown method, a keep_fp32 name that is no conv),
+// and what loading or running the model throws. `progress(done, total)` is called per batch.
+QuantizeResult quantize_model(const std::filesystem::path& model, const std::vector<std::vector<Tensor>>& calibration,
+                              const QuantizeOptions& options = {},
+                              const std::function<void(size_t, size_t)>& progress = {});
+
+}  // namespace facerec

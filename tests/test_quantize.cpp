@@ -1,0 +1,163 @@
+// Int8 quantisation: a small conv net quantised from a calibration set, then run on the onednn
+// backend (int8 kernels) and on the reference backend (the QDQ arithmetic done exactly in float):
+// they agree, and both stay close to the fp32 network.
+#include "import/onnx/onnx_builder.hpp"
+#include "test_util.hpp"
+
+#include <facerec/backend.hpp>
+#include <facerec/error.hpp>
+#include <facerec/quantize.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+
+namespace facerec {
+namespace {
+
+using detail::Attrs;
+using detail::OnnxBuilder;
+using V = std::vector<int64_t>;
+
+std::vector<float> normal(size_t n, unsigned seed, float sd) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.f, sd);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// input [N,3,16,16] -> conv3x3 (3->8, bias) -> Relu -> depthwise 3x3 stride 2 -> PRelu -> conv1x1 (8->6)
+// + a residual-free Add of a per-channel constant -> output. Signed and unsigned activations both occur.
+std::filesystem::path small_net(const std::filesystem::path& dir) {
+  OnnxBuilder b("qnet");
+  b.input("input", {-1, 3, 16, 16});
+  auto w1 = b.initializer("w1", {8, 3, 3, 3}, normal(8 * 27, 1, 0.3f));
+  auto b1 = b.initializer("b1", {8}, normal(8, 2, 0.1f));
+  auto y = b.node("Conv", {"input", w1, b1}, "conv1", Attrs{{"kernel_shape", V{3, 3}}, {"pads", V{1, 1, 1, 1}}});
+  y = b.node("Relu", {y}, "relu1");
+  auto w2 = b.initializer("w2", {8, 1, 3, 3}, normal(72, 3, 0.4f));
+  y = b.node("Conv", {y, w2}, "conv2",
+             Attrs{{"kernel_shape", V{3, 3}}, {"pads", V{1, 1, 1, 1}}, {"strides", V{2, 2}}, {"group", int64_t(8)}});
+  auto slope = b.initializer("slope", {8, 1, 1}, std::vector<float>(8, 0.25f));
+  y = b.node("PRelu", {y, slope}, "prelu2");
+  auto w3 = b.initializer("w3", {6, 8, 1, 1}, normal(48, 4, 0.5f));
+  auto b3 = b.initializer("b3", {6}, normal(6, 5, 0.2f));
+  y = b.node("Conv", {y, w3, b3}, "conv3", Attrs{{"kernel_shape", V{1, 1}}});
+  auto c = b.initializer("c", {1, 6, 1, 1}, normal(6, 6, 0.1f));
+  y = b.node("Add", {y, c}, "add3");
+  b.rename_output(y, "output");
+  b.output("output", {-1, 6, 8, 8});
+  auto p = dir / "qnet.onnx";
+  std::ofstream(p, std::ios::binary) << b.serialize();
+  return p;
+}
+
+std::vector<std::vector<Tensor>> batches(int count, int batch, unsigned seed) {
+  std::vector<std::vector<Tensor>> out;
+  for (int i = 0; i < count; ++i)
+    out.push_back({Tensor({batch, 3, 16, 16}, normal(size_t(batch) * 768, seed + i, 1.f))});
+  return out;
+}
+
+double cosine(const std::vector<float>& a, const std::vector<float>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    ab += double(a[i]) * b[i];
+    aa += double(a[i]) * a[i];
+    bb += double(b[i]) * b[i];
+  }
+  return ab / std::sqrt(aa * bb);
+}
+
+TEST(Quantize, Int8KernelsMatchTheExactQdqArithmeticAndStayNearFp32) {
+  auto dir = test::temp_dir("quantize");
+  auto fp32 = small_net(dir);
+  for (bool per_channel : {true, false}) {
+    QuantizeOptions o;
+    o.method = "minmax";
+    o.per_channel = per_channel;
+    auto r = quantize_model(fp32, batches(8, 2, 100), o);
+    ASSERT_EQ(r.layers.size(), 3u);
+    for (const auto& L : r.layers) EXPECT_TRUE(L.int8) << L.node << ": " << L.why;
+    EXPECT_EQ(r.layers[0].input_type, "int8");   // the image is signed
+    EXPECT_EQ(r.layers[1].input_type, "uint8");  // after the ReLU
+    EXPECT_EQ(r.layers[2].input_type, "int8");   // after the PReLU
+    EXPECT_GT(r.fp32_weight_bytes, 3 * r.int8_weight_bytes);
+    auto int8 = dir / "qnet-int8.onnx";
+    std::ofstream(int8, std::ios::binary) << r.onnx;
+    auto ref_fp32 = load_backend("reference", fp32.string());
+    auto ref_int8 = load_backend("reference", int8.string());
+    for (int threads : {1, 2}) {
+      BackendOptions bo;
+      bo.threads = threads;
+      auto fast = load_backend("onednn", int8.string(), bo);
+      EXPECT_EQ(fast->precision(), Precision::INT8);
+      for (int batch : {1, 3}) {
+        auto in = batches(1, batch, 900 + unsigned(batch))[0];  // not the calibration data
+        auto exact = ref_int8->run(in)[0];
+        auto got = fast->run(in)[0];
+        auto want = ref_fp32->run(in)[0];
+        ASSERT_EQ(got.shape, exact.shape);
+        double scale = 0, diff = 0;
+        for (size_t i = 0; i < exact.data.size(); ++i) {
+          scale = std::max(scale, double(std::abs(exact.data[i])));
+          diff = std::max(diff, double(std::abs(got.data[i] - exact.data[i])));
+        }
+        // the same integers: only float rounding of the scaled sums may differ
+        EXPECT_LE(diff, 1e-4 * scale) << "per_channel " << per_channel << " threads " << threads << " batch " << batch;
+        EXPECT_GT(cosine(exact.data, want.data), 0.995) << "int8 drifted from fp32";
+      }
+    }
+  }
+}
+
+TEST(Quantize, PercentileClipsAndKeepFp32IsHonoured) {
+  auto dir = test::temp_dir("quantize-keep");
+  auto fp32 = small_net(dir);
+  QuantizeOptions o;
+  o.method = "percentile";
+  o.percentile = 99.9;
+  o.keep_fp32 = {"first"};
+  auto r = quantize_model(fp32, batches(4, 2, 7), o);
+  EXPECT_FALSE(r.layers[0].int8);
+  EXPECT_TRUE(r.layers[1].int8);
+  EXPECT_LT(r.layers[1].input_range, r.layers[1].input_max);  // clipped below the largest value
+  auto int8 = dir / "keep.onnx";
+  std::ofstream(int8, std::ios::binary) << r.onnx;
+  auto y = load_backend("onednn", int8.string())->run(batches(1, 1, 5)[0])[0];
+  auto want = load_backend("reference", fp32.string())->run(batches(1, 1, 5)[0])[0];
+  EXPECT_GT(cosine(y.data, want.data), 0.99);
+}
+
+TEST(Quantize, RequirementsAreChecked) {
+  auto dir = test::temp_dir("quantize-errors");
+  auto fp32 = small_net(dir);
+  EXPECT_THROW(quantize_model(fp32, {}), Error);
+  QuantizeOptions bad;
+  bad.method = "entropy?";
+  EXPECT_THROW(quantize_model(fp32, batches(1, 1, 1), bad), Error);
+  QuantizeOptions keep;
+  keep.keep_fp32 = {"no_such_conv"};
+  EXPECT_THROW(quantize_model(fp32, batches(1, 1, 1), keep), Error);
+  // an fp32 model asked for int8 on onednn is refused with a pointer to the quantiser
+  BackendOptions int8;
+  int8.precision = Precision::INT8;
+  try {
+    load_backend("onednn", fp32.string(), int8);
+    FAIL() << "int8 on an fp32 model was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("quantize"), std::string::npos) << e.what();
+  }
+  // quantising twice is refused
+  auto r = quantize_model(fp32, batches(2, 1, 1));
+  auto q = dir / "q.onnx";
+  std::ofstream(q, std::ios::binary) << r.onnx;
+  EXPECT_THROW(quantize_model(q, batches(1, 1, 1)), Error);
+}
+
+}  // namespace
+}  // namespace facerec
