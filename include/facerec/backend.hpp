@@ -1,8 +1,9 @@
 #pragma once
 // facerec::InferenceBackend — one abstract class for running a neural network.
 //
-// What it represents: a loaded network bound to one runtime (OpenCV DNN, the plain reference
-// interpreter, later libtorch, oneDNN int8, TensorRT, OpenVINO, TFLite). It knows tensors only:
+// What it represents: a loaded network bound to one runtime. Built in: "opencv-dnn" (OpenCV 4.6
+// DNN, fp32), "onednn" (oneDNN 2.6: fp32, and int8 for QDQ models from `facerec models quantize`;
+// threads set per instance), "reference" (plain loops, the yardstick; QDQ exact in float). It knows tensors only:
 // image decoding, pre-processing (resize, colour order, normalisation) and post-processing
 // (anchors, NMS, point mapping) live in the pipeline stages and are shared by every backend.
 //
@@ -14,6 +15,11 @@
 //        auto net = facerec::create_backend("onednn-int8");
 //   A runtime that needs another model format (a TensorRT engine, a .tflite file) converts from
 //   the ONNX file inside load() or reads BackendOptions::extra; callers still pass the ONNX path.
+//   None of these is packaged in Debian 12; how each would fit: TensorRT — load() builds (or reads
+//   from a cache keyed by the file's sha256) an engine with its ONNX parser, run() copies the batch
+//   to the device; OpenVINO — load() calls Core::read_model on the ONNX file and compiles it for
+//   "CPU" (int8 QDQ models are read as they are); the TFLite runtime — load() reads the .tflite the
+//   manifest imported from (BackendOptions::extra["tflite"]) and runs it with its XNNPACK delegate.
 //
 // Thread safety: a backend instance is NOT safe to call from several threads at once (runtimes
 // keep per-call scratch memory). Use one instance per thread — session() gives another over the
