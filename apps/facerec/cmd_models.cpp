@@ -1,4 +1,4 @@
-// facerec models fetch | list | check
+// facerec models fetch | list | check | import (quantize: cmd_quantize.cpp)
 #include "commands.hpp"
 
 #include <facerec/backend.hpp>
@@ -253,6 +253,7 @@ void add_models_commands(CLI::App& app, Action* action) {
   import_cmd->callback([=] { *action = [=] { return import_one(*src, *out, *arch, *free_size); }; });
 
   check_cmd->callback([=] { *action = [=] { return check(*names, *backend, *threads, *runs); }; });
+  add_quantize_command(models, action);
 }
 
 }  // namespace facerec::cli

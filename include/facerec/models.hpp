@@ -175,4 +175,10 @@ bool is_imported(const ModelEntry& model);
 // Throws Error(InvalidArgument) for a fused model (it has no file; its components do).
 std::filesystem::path model_path(const ModelEntry& model);
 
+// The backend `model` runs on when `requested` is asked for: `requested`, except that an int8 model
+// (weights_dtype "int8", written by `facerec models quantize`) asked for "opencv-dnn" runs on
+// "onednn" (OpenCV DNN 4.6's int8 path is slower than its fp32 and reads only per-tensor scales).
+// Every pipeline stage loads its networks through it.
+std::string backend_for(const ModelEntry& model, const std::string& requested);
+
 }  // namespace facerec

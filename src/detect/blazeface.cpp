@@ -44,7 +44,7 @@ struct Net {
     anchors = make_anchors(size, size >= 256 ? std::vector<int>{16, 32, 32, 32} : std::vector<int>{8, 16, 16, 16});
     BackendOptions bo;
     bo.threads = o.threads;
-    backend = load_backend(o.backend, model_path(entry).string(), bo);
+    backend = load_backend(backend_for(entry, o.backend), model_path(entry).string(), bo);
   }
 };
 
@@ -67,7 +67,7 @@ class BlazeFace final : public FaceDetector {
       BackendOptions bo;
       bo.threads = o.threads;
       verifier_entry_ = manifest.model(o.verifier);
-      verifier_ = load_backend(o.backend, model_path(verifier_entry_).string(), bo);
+      verifier_ = load_backend(backend_for(verifier_entry_, o.backend), model_path(verifier_entry_).string(), bo);
       flag_output_ = verifier_entry_.output_with_role("face_flag").name;
     }
   }

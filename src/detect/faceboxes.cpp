@@ -74,7 +74,7 @@ class FaceBoxes final : public FaceDetector {
     size_ = entry_.input.width;
     BackendOptions bo;
     bo.threads = o.threads;
-    net_ = load_backend(o.backend, model_path(entry_).string(), bo);
+    net_ = load_backend(backend_for(entry_, o.backend), model_path(entry_).string(), bo);
   }
 
   std::vector<Detection> detect(const cv::Mat& bgr) override {

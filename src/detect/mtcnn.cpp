@@ -93,7 +93,7 @@ class Mtcnn final : public FaceDetector {
     BackendOptions bo;
     bo.threads = o.threads;
     for (int i = 0; i < 3; ++i)
-      nets_[size_t(i)] = load_backend(o.backend, model_path(entries_[size_t(i)]).string(), bo);
+      nets_[size_t(i)] = load_backend(backend_for(entries_[size_t(i)], o.backend), model_path(entries_[size_t(i)]).string(), bo);
   }
 
   std::vector<Detection> detect(const cv::Mat& bgr) override {

@@ -33,7 +33,7 @@ class NetEmbedder final : public FaceEmbedder {
                                                        : Alignment::ArcFace;
     BackendOptions bo;
     bo.threads = o.threads;
-    net_ = load_backend(o.backend, model_path(entry_).string(), bo);
+    net_ = load_backend(backend_for(entry_, o.backend), model_path(entry_).string(), bo);
     out_ = output_index(*net_, entry_.output_with_role("embedding").name);
     dim_ = int(net_->outputs()[out_].shape.back());
   }

@@ -32,7 +32,7 @@ class FaceApi68 final : public Landmarker {
       throw Error(ErrorKind::InvalidArgument, "model '" + o.model + "' is not a 68-point landmarker");
     BackendOptions bo;
     bo.threads = o.threads;
-    net_ = load_backend(o.backend, model_path(entry_).string(), bo);
+    net_ = load_backend(backend_for(entry_, o.backend), model_path(entry_).string(), bo);
     out_ = output_index(*net_, entry_.output_with_role("landmarks").name);
   }
 
@@ -91,7 +91,7 @@ class FaceMesh final : public Landmarker {
     entry_ = manifest.model(o.model);
     BackendOptions bo;
     bo.threads = o.threads;
-    net_ = load_backend(o.backend, model_path(entry_).string(), bo);
+    net_ = load_backend(backend_for(entry_, o.backend), model_path(entry_).string(), bo);
     mesh_ = output_index(*net_, entry_.output_with_role("mesh").name);
   }
 

@@ -36,7 +36,7 @@ class Checker final : public LivenessChecker {
       if (k == "live") threshold_ = v;
     BackendOptions bo;
     bo.threads = o.threads;
-    net_ = load_backend(o.backend, model_path(entry_).string(), bo);
+    net_ = load_backend(backend_for(entry_, o.backend), model_path(entry_).string(), bo);
   }
 
   cv::Mat crop(const cv::Mat& bgr, const cv::Rect2f& box) const override {

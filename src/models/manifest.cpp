@@ -351,6 +351,10 @@ bool is_imported(const ModelEntry& model) {
   });
 }
 
+std::string backend_for(const ModelEntry& model, const std::string& requested) {
+  return model.weights_dtype == "int8" && requested == "opencv-dnn" ? "onednn" : requested;
+}
+
 std::filesystem::path model_path(const ModelEntry& model) {
   if (model.format == "fused")
     throw Error(ErrorKind::InvalidArgument, "model '" + model.name + "' is fused from other embedders; it has no file");

@@ -1,0 +1,249 @@
+// facerec models quantize MODEL --calib DIR --out MANIFEST: int8 post-training quantisation of an
+// embedder, calibrated on the tensors the pipeline really feeds it (faces found, aligned and
+// normalised as in production, mirrored copies included) — recorded by a backend that wraps onednn.
+#include "commands.hpp"
+#include "eval_flags.hpp"
+
+#include <facerec/analyzer.hpp>
+#include <facerec/backend.hpp>
+#include <facerec/error.hpp>
+#include <facerec/image.hpp>
+#include <facerec/quantize.hpp>
+
+#include "common/fs.hpp"
+#include "common/sha256.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <random>
+
+namespace facerec::cli {
+namespace {
+
+// The calibration recorder: runs on onednn and keeps every batch given to the network at `target`.
+struct Recording {
+  std::mutex mu;
+  std::filesystem::path target;
+  std::vector<std::vector<Tensor>> batches;
+};
+Recording& recording() {
+  static Recording r;
+  return r;
+}
+
+class RecorderBackend final : public InferenceBackend {
+ public:
+  void load(const std::string& path, const BackendOptions& options) override {
+    inner_ = load_backend("onednn", path, options);
+    std::error_code ec;
+    record_ = std::filesystem::equivalent(path, recording().target, ec);
+  }
+  std::vector<TensorSpec> inputs() const override { return inner_->inputs(); }
+  std::vector<TensorSpec> outputs() const override { return inner_->outputs(); }
+  std::vector<Tensor> run(const std::vector<Tensor>& batch) override {
+    if (record_) {
+      std::lock_guard<std::mutex> lock(recording().mu);
+      recording().batches.push_back(batch);
+    }
+    return inner_->run(batch);
+  }
+  std::string name() const override { return "calibration-recorder"; }
+  Precision precision() const override { return inner_->precision(); }
+  std::unique_ptr<InferenceBackend> session() const override {
+    auto s = std::make_unique<RecorderBackend>();
+    s->inner_ = inner_->session();
+    s->record_ = record_;
+    return s;
+  }
+
+ private:
+  std::unique_ptr<InferenceBackend> inner_;
+  bool record_ = false;
+};
+
+struct QuantizeFlags {
+  std::string model, calib, out, name, method = "percentile", keep;
+  double percentile = 99.99;
+  bool per_tensor = false;
+  size_t max_images = 400;
+  unsigned seed = 1;
+  int threads = 0;
+};
+
+std::vector<std::filesystem::path> images_under(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec))
+    throw Error(ErrorKind::NotFound, "--calib: " + dir.string() + " is not a folder of images");
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::end(it);
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    auto ext = it->path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    if (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp") out.push_back(it->path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int quantize(const QuantizeFlags& f) {
+  const Manifest& man = manifest();
+  const ModelEntry& entry = man.model(f.model);
+  if (entry.task != "embed")
+    throw Error(ErrorKind::InvalidArgument, "models quantize: " + f.model + " is a " + entry.task +
+                                                " model; only embedders are calibrated from faces so far");
+  if (entry.format == "fused")
+    throw Error(ErrorKind::InvalidArgument,
+                "models quantize: " + f.model + " is fused (no network of its own): quantise its components");
+  const std::string name = f.name.empty() ? f.model + "-int8" : f.name;
+  if (name.find_first_of("/\\ \t") != std::string::npos)
+    throw Error(ErrorKind::InvalidArgument, "--name must have no slashes or spaces");
+  const auto source = model_path(entry);
+
+  // the calibration images: a seeded sample of the folder
+  auto all = images_under(f.calib);
+  if (all.empty()) throw Error(ErrorKind::NotFound, "--calib: no images under " + f.calib);
+  std::mt19937 rng(f.seed);
+  std::shuffle(all.begin(), all.end(), rng);
+  if (all.size() > f.max_images) all.resize(f.max_images);
+  std::sort(all.begin(), all.end());
+
+  recording().target = source;
+  register_backend("calibration-recorder", [] { return std::make_unique<RecorderBackend>(); });
+  AnalyzerOptions ao;
+  ao.embedder.model = f.model;
+  ao.embedder.backend = "calibration-recorder";
+  ao.embedder.threads = f.threads;
+  FaceAnalyzer fa(man, ao);
+  std::string digest_lines;
+  size_t faces = 0, failed = 0;
+  auto progress = progress_printer("calibration images", "img/s");
+  for (size_t i = 0; i < all.size(); ++i) {
+    const auto rel = std::filesystem::relative(all[i], f.calib).generic_string();
+    try {
+      auto img = decode_image_file(all[i].string());
+      const Face* face = largest_face(fa.analyze(img.bgr, false));
+      if (face) {
+        fa.embed_crop(fa.face_crop(img.bgr, *face));
+        ++faces;
+        digest_lines += rel + "\n";
+      }
+    } catch (const Error& e) {
+      if (++failed <= 10) std::fprintf(stderr, "\r%s: %s\n", rel.c_str(), e.what());
+    }
+    progress(i + 1, all.size());
+  }
+  unregister_backend("calibration-recorder");
+  auto batches = std::move(recording().batches);
+  if (batches.empty())
+    throw Error(ErrorKind::BadInput, "--calib: no face found in " + std::to_string(all.size()) + " images");
+  std::fprintf(stderr,
+               "calibration: %zu images, %zu faces, %zu network runs (mirrored copies included), %zu unreadable\n",
+               all.size(), faces, batches.size(), failed);
+
+  QuantizeOptions qo;
+  qo.method = f.method;
+  qo.percentile = f.percentile;
+  qo.per_channel = !f.per_tensor;
+  qo.keep_fp32 = split_list(f.keep);
+  qo.threads = f.threads;
+  auto r = quantize_model(source, batches, qo, progress_printer("calibration runs", "runs/s", 100));
+
+  const auto dir = std::filesystem::absolute(f.out).parent_path();
+  const auto onnx = dir / "trained" / (name + ".onnx");
+  std::filesystem::create_directories(onnx.parent_path());
+  detail::write_file_atomic(onnx, r.onnx);
+  const std::string digest = detail::sha256_hex(digest_lines).substr(0, 16);
+  int int8_layers = 0;
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& L : r.layers) {
+    int8_layers += L.int8;
+    nlohmann::json l = {{"node", L.node}, {"precision", L.int8 ? "int8" : "fp32"}};
+    if (L.int8) {
+      l["input"] = L.input_type;
+      l["scale"] = L.input_scale;
+      l["max"] = L.input_max;
+      l["range"] = L.input_range;
+      l["weight_error"] = L.weight_error;
+    } else {
+      l["why"] = L.why;
+    }
+    layers.push_back(l);
+  }
+  nlohmann::json outputs = nlohmann::json::array();
+  for (const auto& o : entry.outputs)
+    outputs.push_back({{"name", o.name}, {"shape", o.shape}, {"role", o.role}, {"meaning", o.meaning}});
+  const auto& in = entry.input;
+  nlohmann::json e = {
+      {"name", name},
+      {"task", entry.task},
+      {"alignment", entry.alignment},
+      {"format", "onnx"},
+      {"files", {std::filesystem::relative(onnx, dir).generic_string()}},
+      {"sha256", detail::sha256_file(onnx)},
+      {"weights_dtype", "int8"},
+      {"licence", entry.licence},
+      {"origin", "facerec models quantize of " + entry.name + " (" + entry.origin + ")"},
+      {"notes",
+       "int8 (QDQ); runs on the onednn backend (asked for opencv-dnn, the pipeline uses onednn: OpenCV DNN "
+       "4.6's int8 path is slower than its fp32). Thresholds: calibrate with facerec eval."},
+      {"input",
+       {{"name", in.name},
+        {"width", in.width},
+        {"height", in.height},
+        {"layout", in.layout},
+        {"color", in.color},
+        {"mean", {in.mean[0], in.mean[1], in.mean[2]}},
+        {"scale", {in.scale[0], in.scale[1], in.scale[2]}}}},
+      {"outputs", outputs},
+      {"quantization",
+       {{"method", f.method},
+        {"percentile", f.percentile},
+        {"weights", f.per_tensor ? "per-tensor" : "per-channel"},
+        {"calibration",
+         {{"folder", f.calib}, {"images", all.size()}, {"faces", faces}, {"runs", batches.size()}, {"digest", digest}}},
+        {"layers", layers}}}};
+  std::error_code ec;
+  Manifest out = std::filesystem::exists(f.out, ec) ? Manifest::load(f.out) : man;
+  out.add_model(e.dump(), dir);
+  out.save(f.out);
+  std::fprintf(stderr, "%s: %d of %zu convolutions int8; conv weights %.2f MB -> %.2f MB; file %.2f MB -> %.2f MB\n",
+               name.c_str(), int8_layers, r.layers.size(), double(r.fp32_weight_bytes) / 1e6,
+               double(r.int8_weight_bytes) / 1e6, double(std::filesystem::file_size(source)) / 1e6,
+               double(std::filesystem::file_size(onnx)) / 1e6);
+  std::cout << onnx.string() << "\n";
+  return kOk;
+}
+
+}  // namespace
+
+void add_quantize_command(CLI::App* models, Action* action) {
+  auto f = std::make_shared<QuantizeFlags>();
+  auto* q = models->add_subcommand(
+      "quantize", "Quantise an embedder to int8 (QDQ ONNX for the onednn backend), calibrated on faces from a folder");
+  q->add_option("model", f->model, "Model in the manifest (an embedder with a network of its own)")->required();
+  q->add_option("--calib", f->calib, "Folder of photos (searched recursively); never the test set")->required();
+  q->add_option("--out", f->out, "Manifest to write (created from the current one; the model goes to trained/)")
+      ->required();
+  q->add_option("--name", f->name, "Name of the quantised model (default: MODEL-int8)");
+  q->add_option("--method", f->method, "Activation range: minmax | percentile")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"minmax", "percentile"}));
+  q->add_option("--percentile", f->percentile, "Percentile of |x| for --method percentile")
+      ->capture_default_str()
+      ->check(CLI::Range(50.0, 100.0));
+  q->add_flag("--per-tensor", f->per_tensor, "One weight scale per tensor (default: per output channel)");
+  q->add_option("--keep-fp32", f->keep, "Convolutions to leave in fp32, comma-separated ('first': the first one)");
+  q->add_option("--max-images", f->max_images, "Calibration images at most (a seeded sample)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  q->add_option("--seed", f->seed, "Seed of the sample")->capture_default_str();
+  q->add_option("--threads", f->threads, "Threads (0: the runtime's default)")->capture_default_str();
+  q->callback([=] { *action = [=] { return quantize(*f); }; });
+}
+
+}  // namespace facerec::cli
