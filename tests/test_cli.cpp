@@ -288,6 +288,45 @@ TEST(Cli, PoseOfEveryFace) {
   EXPECT_NE(wrong.out.find("facemesh"), std::string::npos) << wrong.out;
 }
 
+// models quantize: calibrated on a few photos through the pipeline, the int8 model lands in the
+// written manifest and runs; wrong models and folders are refused.
+TEST(Cli, QuantizeAnEmbedderAndRunIt) {
+  const auto utk = test::shared_dir() / "data" / "utkface" / "images";
+  if (!std::filesystem::exists(utk)) GTEST_SKIP() << "../shared/data/utkface is absent";
+  auto d = test::temp_dir("cli-quantize");
+  std::filesystem::create_directories(d / "calib");
+  std::vector<std::filesystem::path> imgs;
+  for (const auto& e : std::filesystem::directory_iterator(utk)) imgs.push_back(e.path());
+  std::sort(imgs.begin(), imgs.end());
+  for (size_t i = 0; i < 6 && i < imgs.size(); ++i)
+    std::filesystem::create_symlink(imgs[i], d / "calib" / imgs[i].filename());
+  const auto out = d / "manifest.json";
+  auto r = run("models quantize mobilefacenet-ms1m --calib " + (d / "calib").string() + " --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  const auto j = nlohmann::json::parse(std::ifstream(out));
+  const nlohmann::json* e = nullptr;
+  for (const auto& m : j["models"])
+    if (m["name"] == "mobilefacenet-ms1m-int8") e = &m;
+  ASSERT_NE(e, nullptr) << "no entry in " << out;
+  EXPECT_EQ((*e)["weights_dtype"], "int8");
+  int int8 = 0;
+  for (const auto& l : (*e)["quantization"]["layers"]) int8 += l["precision"] == "int8";
+  EXPECT_GT(int8, 40) << (*e)["quantization"].dump();
+  EXPECT_GT((*e)["quantization"]["calibration"]["faces"].get<int>(), 0);
+  const auto file = d / "trained" / "mobilefacenet-ms1m-int8.onnx";
+  ASSERT_TRUE(std::filesystem::exists(file));
+  EXPECT_LT(std::filesystem::file_size(file), 2u * 1000 * 1000);  // the fp32 file is 5.2 MB
+  auto c = run("--manifest " + out.string() + " models check mobilefacenet-ms1m-int8 --backend onednn --runs 1");
+  EXPECT_EQ(c.code, 0) << c.out;
+  EXPECT_NE(c.out.find("[1x192]"), std::string::npos) << c.out;
+  auto det = run("models quantize blazeface --calib " + (d / "calib").string() + " --out " + (d / "x.json").string());
+  EXPECT_NE(det.code, 0);
+  EXPECT_NE(det.out.find("only embedders"), std::string::npos) << det.out;
+  auto none = run("models quantize mobilefacenet-ms1m --calib " + (d / "missing").string() + " --out " +
+                  (d / "y.json").string());
+  EXPECT_EQ(none.code, 3) << none.out;
+}
+
 TEST(Cli, EvalRejectsBadInput) {
   auto d = test::temp_dir("cli-bad");
   std::ofstream(d / "bad.json") << "{ not json";

@@ -155,13 +155,14 @@ int check(const std::vector<std::string>& names, const std::string& backend, int
     for (const auto& m : man.models()) add(m);
   else
     for (const auto& n : names) add(man.model(n));
-  std::vector<std::vector<std::string>> rows = {{"MODEL", "BACKEND", "THREADS", "LOAD_MS", "RUN_MS", "OUTPUTS"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"MODEL", "BACKEND", "PRECISION", "THREADS", "LOAD_MS", "RUN_MS", "MB", "OUTPUTS"}};
   for (const auto* m : todo) {
     auto path = model_path(*m);
     BackendOptions opt;
     opt.threads = threads;
     auto t0 = std::chrono::steady_clock::now();
-    auto net = load_backend(backend, path.string(), opt);
+    auto net = load_backend(backend_for(*m, backend), path.string(), opt);
     double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     std::vector<Tensor> batch;
     for (const auto& in : net->inputs()) {
@@ -187,7 +188,10 @@ int check(const std::vector<std::string>& names, const std::string& backend, int
     char load_s[32], run_s[32];
     std::snprintf(load_s, sizeof load_s, "%.1f", load_ms);
     std::snprintf(run_s, sizeof run_s, "%.2f", best);
-    rows.push_back({m->name, net->name(), threads > 0 ? std::to_string(threads) : "default", load_s, run_s, shapes});
+    char mb[32];
+    std::snprintf(mb, sizeof mb, "%.2f", double(std::filesystem::file_size(path)) / 1e6);
+    rows.push_back({m->name, net->name(), to_string(net->precision()), threads > 0 ? std::to_string(threads) : "default",
+                    load_s, run_s, mb, shapes});
   }
   print_table(rows);
   return kOk;

@@ -84,7 +84,7 @@ std::vector<std::filesystem::path> images_under(const std::filesystem::path& dir
     if (!it->is_regular_file(ec)) continue;
     auto ext = it->path().extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    if (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp") out.push_back(it->path());
+    if (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".pgm") out.push_back(it->path());
   }
   std::sort(out.begin(), out.end());
   return out;
