@@ -96,7 +96,7 @@ int main(int argc, char** argv) {
           "  int8 vs opencv-dnn fp32: %.2fx (1T) %.2fx (2T) faster; vs onednn fp32 %.2fx / %.2fx; %.2fx smaller\n",
           cv[0] / i8[0], cv[1] / i8[1], dn[0] / i8[0], dn[1] / i8[1], mbf / mbq);
       if (images.empty()) continue;
-      // agreement on real faces: one detection and alignment, both embedders on the same crop
+      // agreement on real faces: the same photo through the fp32 and the int8 pipeline
       facerec::AnalyzerOptions of, oq;
       of.embedder.model = fp;
       oq.embedder.model = q;
@@ -111,11 +111,12 @@ int main(int argc, char** argv) {
       for (size_t k = 0; k < files.size() && cos.size() < max_faces; k += stride) {
         try {
           auto img = facerec::decode_image_file(files[k].string());
-          const auto* face = facerec::largest_face(af.analyze(img.bgr, false));
-          if (!face) continue;
-          auto ef = af.embed_crop(af.face_crop(img.bgr, *face));
-          auto eq = aq.embed_crop(aq.face_crop(img.bgr, *face));
-          cos.push_back(facerec::FaceAnalyzer::cosine(ef, eq));
+          // each pipeline whole (the same detector and landmarks find the same face)
+          auto ff = af.analyze(img.bgr), fq = aq.analyze(img.bgr);
+          const auto* a = facerec::largest_face(ff);
+          const auto* b = facerec::largest_face(fq);
+          if (!a || !b) continue;
+          cos.push_back(facerec::FaceAnalyzer::cosine(a->embedding, b->embedding));
         } catch (const facerec::Error& e) {
           std::fprintf(stderr, "%s: %s\n", files[k].c_str(), e.what());
         }

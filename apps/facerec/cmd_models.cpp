@@ -190,8 +190,8 @@ int check(const std::vector<std::string>& names, const std::string& backend, int
     std::snprintf(run_s, sizeof run_s, "%.2f", best);
     char mb[32];
     std::snprintf(mb, sizeof mb, "%.2f", double(std::filesystem::file_size(path)) / 1e6);
-    rows.push_back({m->name, net->name(), to_string(net->precision()), threads > 0 ? std::to_string(threads) : "default",
-                    load_s, run_s, mb, shapes});
+    rows.push_back({m->name, net->name(), to_string(net->precision()),
+                    threads > 0 ? std::to_string(threads) : "default", load_s, run_s, mb, shapes});
   }
   print_table(rows);
   return kOk;

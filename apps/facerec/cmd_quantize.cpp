@@ -126,10 +126,10 @@ int quantize(const QuantizeFlags& f) {
     const auto rel = std::filesystem::relative(all[i], f.calib).generic_string();
     try {
       auto img = decode_image_file(all[i].string());
-      const Face* face = largest_face(fa.analyze(img.bgr, false));
-      if (face) {
-        fa.embed_crop(fa.face_crop(img.bgr, *face));
-        ++faces;
+      // every face of the photo, embedded as the pipeline does (not through face_crop: that is a JPEG)
+      const auto found = fa.analyze(img.bgr, true);
+      if (!found.empty()) {
+        faces += found.size();
         digest_lines += rel + "\n";
       }
     } catch (const Error& e) {
