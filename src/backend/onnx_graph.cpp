@@ -39,6 +39,21 @@ int OnnxGraph::readers(const std::string& name) const {
   return n;
 }
 
+std::vector<float> float_values(const onnx::TensorProto& t, const std::string& who) {
+  const int64_t n = Tensor::element_count({t.dims().begin(), t.dims().end()});
+  std::vector<float> v(static_cast<size_t>(n));
+  if (!t.raw_data().empty()) {
+    if (t.raw_data().size() != size_t(n) * 4)
+      throw Error(ErrorKind::BadModel, who + ": initializer " + t.name() + " has the wrong size");
+    std::memcpy(v.data(), t.raw_data().data(), size_t(n) * 4);
+  } else {
+    if (t.float_data_size() != n)
+      throw Error(ErrorKind::BadModel, who + ": initializer " + t.name() + " has the wrong size");
+    std::copy(t.float_data().begin(), t.float_data().end(), v.begin());
+  }
+  return v;
+}
+
 namespace {
 
 template <typename T>
@@ -75,15 +90,7 @@ void load_initializer(OnnxGraph& g, const onnx::TensorProto& t, const std::strin
   }
   Tensor x(s);
   if (type == onnx::TensorProto::FLOAT) {
-    if (!t.raw_data().empty()) {
-      if (t.raw_data().size() != size_t(n) * 4)
-        throw Error(ErrorKind::BadModel, who + ": initializer " + t.name() + " has the wrong size");
-      std::memcpy(x.data.data(), t.raw_data().data(), size_t(n) * 4);
-    } else {
-      if (t.float_data_size() != n)
-        throw Error(ErrorKind::BadModel, who + ": initializer " + t.name() + " has the wrong size");
-      std::copy(t.float_data().begin(), t.float_data().end(), x.data.begin());
-    }
+    x.data = float_values(t, who);
   } else if (type == onnx::TensorProto::INT8) {
     integers_as_float<int8_t>(t, n, x, who);
   } else if (type == onnx::TensorProto::UINT8) {

@@ -42,6 +42,9 @@ struct OnnxGraph {
   int readers(const std::string& name) const;
 };
 
+// The values of a float initializer. Throws Error(BadModel) when its data does not match its shape.
+std::vector<float> float_values(const onnx::TensorProto& t, const std::string& who);
+
 // Parses `path`. `who` prefixes error messages (the backend's name).
 // Throws Error: what read_onnx_info throws; BadModel for initializers whose data does not match
 // their shape; Unsupported for initializer data types other than float, int8, uint8, int32, int64.

@@ -3,13 +3,13 @@
 #include <facerec/error.hpp>
 #include <facerec/quantize.hpp>
 
+#include "backend/onnx_graph.hpp"
 #include "common/fs.hpp"
 
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <map>
 #include <set>
 
@@ -58,21 +58,6 @@ struct Stats {
     return amax;
   }
 };
-
-std::vector<float> floats_of(const onnx::TensorProto& t) {
-  int64_t n = 1;
-  for (auto d : t.dims()) n *= d;
-  std::vector<float> v(size_t(std::max<int64_t>(n, 0)));
-  if (!t.raw_data().empty()) {
-    if (t.raw_data().size() != v.size() * 4)
-      throw Error(ErrorKind::BadModel, "initializer " + t.name() + " has the wrong size");
-    std::memcpy(v.data(), t.raw_data().data(), v.size() * 4);
-  } else {
-    if (t.float_data_size() != n) throw Error(ErrorKind::BadModel, "initializer " + t.name() + " has the wrong size");
-    std::copy(t.float_data().begin(), t.float_data().end(), v.begin());
-  }
-  return v;
-}
 
 void scalar(onnx::GraphProto& g, const std::string& name, int type, const void* bytes, size_t size,
             const std::vector<int64_t>& dims = {}) {
@@ -233,7 +218,7 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
     }
     // weights
     const onnx::TensorProto& wt = *inits.at(n.input(1));
-    auto w = floats_of(wt);
+    auto w = detail::float_values(wt, "quantize");
     const int64_t M = wt.dims(0), per = int64_t(w.size()) / std::max<int64_t>(M, 1);
     const int64_t groups = options.per_channel ? M : 1, len = options.per_channel ? per : int64_t(w.size());
     std::vector<float> ws(static_cast<size_t>(groups));

@@ -41,6 +41,7 @@
 #include <functional>
 #include <list>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 
@@ -123,6 +124,15 @@ void eltwise_of(const OnnxNode& n, dnnl::algorithm& alg, float& alpha, float& be
   } else {
     throw Error(ErrorKind::Internal, "onednn: " + op + " is not an eltwise op");
   }
+}
+
+// Which 4-D layout of those this backend's own loops handle `md` is: plain (abcd), nChw8c, nChw16c
+// or nhwc; nullopt for any other.
+std::optional<tag> layout_4d(const dnnl::memory::desc& md, const Shape& s) {
+  if (s.size() != 4) return std::nullopt;
+  for (tag t : {tag::abcd, tag::nChw8c, tag::nChw16c, tag::nhwc})
+    if (md == dnnl::memory::desc({s.begin(), s.end()}, dt::f32, t)) return t;
+  return std::nullopt;
 }
 
 // A value in a plan: its memory (owned, allocated once) and its logical shape.
@@ -414,14 +424,9 @@ class OneDnnBackend final : public InferenceBackend {
     plan.stream.wait();
   }
 
-  std::vector<Tensor> outputs_of(Plan& plan) const {
+  static std::vector<Tensor> outputs_of(Plan& plan) {
     std::vector<Tensor> out;
-    for (int s : plan.outputs) {
-      const Slot& slot = plan.slots[size_t(s)];
-      Tensor t(slot.shape);
-      std::memcpy(t.data.data(), slot.mem.get_data_handle(), t.data.size() * sizeof(float));
-      out.push_back(std::move(t));
-    }
+    for (int s : plan.outputs) out.push_back(read_plain(plan.slots[size_t(s)]));
     return out;
   }
 
@@ -431,7 +436,8 @@ class OneDnnBackend final : public InferenceBackend {
     return t;
   }
 
-  void run_reference(Plan& plan, const Step& s) const {
+  // The reference op of step `s` on plain copies of its input slots (and its constants).
+  Tensor reference_result(const Plan& plan, const Step& s) const {
     std::vector<Tensor> held;
     held.reserve(s.in.size());
     std::vector<const Tensor*> in;
@@ -443,7 +449,17 @@ class OneDnnBackend final : public InferenceBackend {
         in.push_back(&held.back());
       }
     }
-    Tensor y = detail::reference_op(*g_, *s.node, in);
+    try {
+      return detail::reference_op(*g_, *s.node, in);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(ErrorKind::Internal, "onednn: node '" + s.node->name + "' (" + s.node->op + "): " + e.what());
+    }
+  }
+
+  void run_reference(Plan& plan, const Step& s) const {
+    Tensor y = reference_result(plan, s);
     Slot& out = plan.slots[size_t(s.out)];
     if (y.shape != out.shape)
       throw Error(ErrorKind::Internal, "onednn: node '" + s.node->name + "' changed its output shape between runs");
@@ -470,25 +486,7 @@ class OneDnnBackend final : public InferenceBackend {
     }
     // Run it once to learn the output shape, then give the output a slot.
     p_->stream.wait();
-    std::vector<Tensor> held;
-    held.reserve(s.in.size());
-    std::vector<const Tensor*> in;
-    for (size_t i = 0; i < s.in.size(); ++i) {
-      if (s.in[i] < 0) {
-        in.push_back(s.consts[i]);
-      } else {
-        held.push_back(read_plain(p_->slots[size_t(s.in[i])]));
-        in.push_back(&held.back());
-      }
-    }
-    Tensor y;
-    try {
-      y = detail::reference_op(*g_, n, in);
-    } catch (const Error&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw Error(ErrorKind::Internal, "onednn: node '" + n.name + "' (" + n.op + "): " + e.what());
-    }
+    Tensor y = reference_result(*p_, s);
     s.out = new_slot(plain_md(y.shape), y.shape);
     std::memcpy(p_->slots[size_t(s.out)].mem.get_data_handle(), y.data.data(), y.data.size() * sizeof(float));
     where_[n.out.at(0)] = s.out;
@@ -558,13 +556,12 @@ class OneDnnBackend final : public InferenceBackend {
     for (size_t d = 2; d < xs.size(); ++d) spatial *= xs[d];
     auto md = p_->slots[size_t(x)].mem.get_desc();
     int64_t block = 0;  // 0: plain (channel-major), -1: channel-last, 8/16: nChw8c/nChw16c
-    if (xs.size() == 4 && md != plain_md(xs)) {
-      for (auto [t, b] : {std::pair{tag::nChw8c, int64_t(8)}, std::pair{tag::nChw16c, int64_t(16)},
-                          std::pair{tag::nhwc, int64_t(-1)}})
-        if (md == dnnl::memory::desc({xs.begin(), xs.end()}, dt::f32, t)) block = b;
-      if (block == 0) x = plain(x);
-    } else if (md != plain_md(xs)) {
-      x = plain(x);
+    if (md != plain_md(xs)) {
+      const auto t = layout_4d(md, xs);
+      if (!t)
+        x = plain(x);
+      else
+        block = *t == tag::nChw8c ? 8 : *t == tag::nChw16c ? 16 : -1;
     }
     int y = x;
     const auto aliases = std::count_if(where_.begin(), where_.end(), [x](const auto& kv) { return kv.second == x; });
@@ -718,12 +715,10 @@ class OneDnnBackend final : public InferenceBackend {
     }
     auto src = p_->slots[size_t(x)].mem.get_desc();
     dnnl::memory::desc dst = plain_md(ys);
-    if (r == 4 && value == 0.f && src != plain_md(xs))
-      for (auto [t, block] : {std::pair{tag::nChw8c, 8}, std::pair{tag::nChw16c, 16}, std::pair{tag::nhwc, 1}})
-        if (src == dnnl::memory::desc({xs.begin(), xs.end()}, dt::f32, t) && p[1] % block == 0) {
-          dst = dnnl::memory::desc({ys.begin(), ys.end()}, dt::f32, t);
-          break;
-        }
+    if (const auto t = layout_4d(src, xs); value == 0.f && t && *t != tag::abcd) {
+      const int64_t block = *t == tag::nChw8c ? 8 : *t == tag::nChw16c ? 16 : 1;
+      if (p[1] % block == 0) dst = dnnl::memory::desc({ys.begin(), ys.end()}, dt::f32, *t);
+    }
     dnnl::memory::desc inner_md;
     try {
       inner_md = dst.submemory_desc({xs.begin(), xs.end()}, offsets);
@@ -1047,9 +1042,7 @@ class OneDnnBackend final : public InferenceBackend {
       --count;
     }
     // weights: plain (grouped: g, M/g, CG, KH, KW is the same memory as M, CG, KH, KW), reordered once
-    dnnl::memory::desc wplain_md(wdims, dt::f32, g > 1 ? tag::abcde : tag::abcd);
-    p_->keep.push_back(w->data);
-    dnnl::memory wplain(wplain_md, cpu(), p_->keep.back().data());
+    auto wplain = const_mem(*w, Shape(wdims.begin(), wdims.end()));
     dnnl::memory wm(pd.weights_desc(), cpu());
     dnnl::reorder(wplain, wm).execute(p_->stream, wplain, wm);  // int8 values held as floats convert exactly
     auto bm = const_mem(bias, {M});
