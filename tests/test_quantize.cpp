@@ -13,6 +13,7 @@
 #include <cmath>
 #include <fstream>
 #include <random>
+#include <set>
 
 namespace facerec {
 namespace {
@@ -160,6 +161,26 @@ TEST(Quantize, RequirementsAreChecked) {
   auto q = dir / "q.onnx";
   std::ofstream(q, std::ios::binary) << r.onnx;
   EXPECT_THROW(quantize_model(q, batches(1, 1, 1)), Error);
+}
+
+// A pool where 90% are "a" in factor 0 and 80% "x" in factor 1: the balanced sample takes the scarce
+// levels first, so each factor's levels come out as even as the pool allows.
+TEST(Quantize, BalancedSampleSpreadsEveryFactor) {
+  std::vector<CalibrationCandidate> pool;
+  for (int i = 0; i < 1000; ++i)
+    pool.push_back({"img" + std::to_string(i), {i % 10 == 0 ? "b" : "a", i % 5 == 0 ? "y" : "x", std::to_string(i % 3)}});
+  auto chosen = balanced_sample(pool, 60, 1);
+  ASSERT_EQ(chosen.size(), 60u);
+  EXPECT_EQ(std::set<size_t>(chosen.begin(), chosen.end()).size(), 60u);
+  auto c = level_counts(pool, chosen);
+  // a random sample of 60 would hold about 6 "b" and 12 "y"
+  auto near = [](size_t got, size_t want) { return got + 3 >= want && got <= want + 3; };
+  EXPECT_TRUE(near(c[0]["b"], 30)) << c[0]["b"];
+  EXPECT_TRUE(near(c[1]["y"], 30)) << c[1]["y"];
+  for (const char* l : {"0", "1", "2"}) EXPECT_TRUE(near(c[2][l], 20)) << l << ": " << c[2][l];
+  EXPECT_EQ(balanced_sample(pool, 5000, 1).size(), pool.size());  // at most the pool
+  pool.push_back({"ragged", {"a"}});
+  EXPECT_THROW(balanced_sample(pool, 10, 1), Error);
 }
 
 }  // namespace

@@ -95,7 +95,7 @@ int merge(const MergeArgs& a) {
 }  // namespace
 
 void add_data_commands(CLI::App& app, Action* action) {
-  auto* data = app.add_subcommand("data", "Dataset tools: merge");
+  auto* data = app.add_subcommand("data", "Dataset tools: merge, calib-set");
   data->require_subcommand(1);
   auto* m = data->add_subcommand(
       "merge",
@@ -131,6 +131,7 @@ void add_data_commands(CLI::App& app, Action* action) {
   m->add_flag("--copy", a->copy, "Copy the images (default: symbolic links to them)");
   a->flags.add(m, false);
   m->callback([=] { *action = [=] { return merge(*a); }; });
+  add_calib_set_command(data, action);
 }
 
 }  // namespace facerec::cli

@@ -237,7 +237,7 @@ void add_quantize_command(CLI::App* models, Action* action) {
       ->capture_default_str()
       ->check(CLI::Range(50.0, 100.0));
   q->add_flag("--per-tensor", f->per_tensor, "One weight scale per tensor (default: per output channel)");
-  q->add_option("--keep-fp32", f->keep, "Convolutions to leave in fp32, comma-separated ('first': the first one)");
+  q->add_option("--keep-fp32", f->keep, "Convolutions to leave in fp32, comma-separated ('first': the first one, 'depthwise': every grouped one)");
   q->add_option("--max-images", f->max_images, "Calibration images at most (a seeded sample)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));

@@ -37,6 +37,7 @@ void set_manifest_path(const std::string& path);
 // Adds `models` and its subcommands; stores the action to run in *action when selected.
 void add_models_commands(CLI::App& app, Action* action);
 void add_quantize_command(CLI::App* models, Action* action);  // models quantize (cmd_quantize.cpp)
+void add_calib_set_command(CLI::App* data, Action* action);   // data calib-set (cmd_calib_set.cpp)
 // detect, embed, compare
 void add_face_commands(CLI::App& app, Action* action);
 // enroll, identify, people

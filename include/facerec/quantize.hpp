@@ -8,7 +8,8 @@
 // Activations: one scale per tensor, uint8 when the calibration never saw a negative value (after a
 // ReLU), int8 otherwise, zero point 0. The range is the largest |x| (minmax) or a percentile of |x|
 // (percentile: clips rare outliers). Convolutions named in keep_fp32 (or "first": the first one)
-// and every non-conv op stay fp32 (mixed precision; the result lists each layer).
+// (or "depthwise": every grouped conv) and every non-conv op stay fp32 (mixed precision; the
+// result lists each layer).
 // The file keeps the model's opset; per-channel DequantizeLinear (axis) is opset 13's, which
 // facerec's onednn and reference backends read at any opset. The onednn backend runs the pattern as
 // int8 x int8 convolutions; the reference backend computes it exactly in float (the ideal int8
@@ -19,6 +20,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -28,7 +30,9 @@ struct QuantizeOptions {
   std::string method = "percentile";   // "minmax" | "percentile"
   double percentile = 99.99;           // of |x|, for "percentile"
   bool per_channel = true;             // weight scales per output channel (else one per tensor)
-  std::vector<std::string> keep_fp32;  // Conv node names to leave in fp32; "first": the first conv
+  // Conv node names to leave in fp32; "first": the first conv; "depthwise": every grouped conv
+  // (oneDNN 2.6's int8 depthwise kernel on AVX2 is slower than its fp32 one: bench_int8)
+  std::vector<std::string> keep_fp32;
   int threads = 0;                     // for the calibration runs
 };
 
@@ -61,5 +65,23 @@ struct QuantizeResult {
 QuantizeResult quantize_model(const std::filesystem::path& model, const std::vector<std::vector<Tensor>>& calibration,
                               const QuantizeOptions& options = {},
                               const std::function<void(size_t, size_t)>& progress = {});
+
+// A candidate image of a calibration set and its level in each factor (e.g. {"female", "asian",
+// "21-40", "frontal", "sharp"}): one entry per factor, the same factors for every candidate.
+struct CalibrationCandidate {
+  std::string file;
+  std::vector<std::string> levels;
+};
+
+// Chooses `n` candidates whose levels are as evenly spread as the pool allows, factor by factor:
+// greedy — each pick is a candidate whose levels are, summed over the factors, the least chosen so
+// far (seeded random tie-break), so scarce levels are taken first and no factor is ignored.
+// Requires every candidate to have the same number of levels. Ensures: min(n, pool) distinct
+// indices into `pool`, in the order picked. Throws Error(InvalidArgument) on ragged levels.
+std::vector<size_t> balanced_sample(const std::vector<CalibrationCandidate>& pool, size_t n, unsigned seed);
+
+// The per-factor counts of the chosen candidates: counts[factor][level].
+std::vector<std::map<std::string, size_t>> level_counts(const std::vector<CalibrationCandidate>& pool,
+                                                       const std::vector<size_t>& chosen);
 
 }  // namespace facerec

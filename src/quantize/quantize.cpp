@@ -78,6 +78,12 @@ onnx::NodeProto node(const std::string& op, const std::string& name, std::vector
   return n;
 }
 
+int64_t group_of(const onnx::NodeProto& n) {
+  for (const auto& a : n.attribute())
+    if (a.name() == "group") return a.i();
+  return 1;
+}
+
 }  // namespace
 
 QuantizeResult quantize_model(const std::filesystem::path& model, const std::vector<std::vector<Tensor>>& calibration,
@@ -119,6 +125,8 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
       L.why = "weights are not a constant fp32 4-D tensor";
     } else if (keep.count(n.name()) || (first && keep.count("first"))) {
       L.why = "kept in fp32 (keep_fp32)";
+    } else if (keep.count("depthwise") && group_of(n) > 1) {
+      L.why = "grouped/depthwise, kept in fp32 (keep_fp32 depthwise)";
     } else {
       L.int8 = true;
       convs.push_back(i);
@@ -127,7 +135,7 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
     result.layers.push_back(L);
   }
   for (const auto& k : keep)
-    if (k != "first" && !conv_names.count(k))
+    if (k != "first" && k != "depthwise" && !conv_names.count(k))
       throw Error(ErrorKind::InvalidArgument, "quantize: keep_fp32 names '" + k + "', which is no Conv of the model");
 
   // Calibration: the fp32 model with every quantised conv's input as an extra output.
