@@ -319,12 +319,90 @@ TEST(Cli, QuantizeAnEmbedderAndRunIt) {
   auto c = run("--manifest " + out.string() + " models check mobilefacenet-ms1m-int8 --backend onednn --runs 1");
   EXPECT_EQ(c.code, 0) << c.out;
   EXPECT_NE(c.out.find("[1x192]"), std::string::npos) << c.out;
-  auto det = run("models quantize blazeface --calib " + (d / "calib").string() + " --out " + (d / "x.json").string());
-  EXPECT_NE(det.code, 0);
-  EXPECT_NE(det.out.find("only embedders"), std::string::npos) << det.out;
+  // a detector and the landmark network, calibrated on what the pipeline feeds them, into the same
+  // manifest; then a pipeline of int8 networks finds the face and its 68 points
+  for (const char* m : {"blazeface", "face_landmark_68_model"}) {
+    auto q = run(std::string("models quantize ") + m + " --calib " + (d / "calib").string() + " --out " + out.string());
+    ASSERT_EQ(q.code, 0) << q.out;
+  }
+  auto q8 = run("--manifest " + out.string() + " detect --json --detector blazeface-int8 --landmarker " +
+                "face_landmark_68_model-int8 " + imgs[0].string());
+  ASSERT_EQ(q8.code, 0) << q8.out;
+  auto fp = run("detect --json --detector blazeface " + imgs[0].string());
+  ASSERT_EQ(fp.code, 0) << fp.out;
+  const auto faces8 = nlohmann::json::parse(q8.out.substr(q8.out.find('{')))["faces"];
+  const auto faces32 = nlohmann::json::parse(fp.out.substr(fp.out.find('{')))["faces"];
+  ASSERT_EQ(faces8.size(), faces32.size()) << q8.out << fp.out;
+  ASSERT_GE(faces8.size(), 1u);
+  EXPECT_EQ(faces8[0]["landmarks"].size(), 68u) << q8.out;
+  for (int k = 0; k < 4; ++k)  // the same box within a few pixels (UTKFace crops are 200x200)
+    EXPECT_NEAR(faces8[0]["box"][k].get<double>(), faces32[0]["box"][k].get<double>(), 6.0) << q8.out << fp.out;
+  auto live = run("models quantize liveness --calib " + (d / "calib").string() + " --out " + (d / "x.json").string());
+  EXPECT_NE(live.code, 0);
+  EXPECT_NE(live.out.find("embedders, detectors and landmark networks"), std::string::npos) << live.out;
+  auto twice = run("--manifest " + out.string() + " models quantize mobilefacenet-ms1m-int8 --calib " +
+                   (d / "calib").string() + " --out " + (d / "z.json").string());
+  EXPECT_NE(twice.code, 0);
+  EXPECT_NE(twice.out.find("already int8"), std::string::npos) << twice.out;
   auto none = run("models quantize mobilefacenet-ms1m --calib " + (d / "missing").string() + " --out " +
                   (d / "y.json").string());
   EXPECT_EQ(none.code, 3) << none.out;
+}
+
+// The balanced calibration set spreads every labelled factor (UTKFace age band, gender, race) at
+// least as evenly as a random sample of the same size from the same pool, writes both sets (links
+// + strata.tsv), and refuses to overwrite a folder.
+TEST(Cli, CalibSetBalancesTheLabelledFactors) {
+  const auto labels = test::shared_dir() / "data" / "utkface" / "labels.tsv";
+  if (!std::filesystem::exists(labels)) GTEST_SKIP() << "../shared/data/utkface is absent";
+  auto d = test::temp_dir("cli-calib-set");
+  const auto bal = d / "balanced", rnd = d / "random";
+  auto r = run("data calib-set " + labels.string() + " --max-pool 150 --size 40 --out " + bal.string() +
+               " --random-out " + rnd.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("balanced set:"), std::string::npos) << r.out;
+  // per factor column of strata.tsv: level -> count
+  auto strata = [](const std::filesystem::path& dir) {
+    std::ifstream in(dir / "strata.tsv");
+    std::string line;
+    std::getline(in, line);
+    std::vector<std::string> header;
+    std::stringstream hs(line);
+    for (std::string f; std::getline(hs, f, '\t');) header.push_back(f);
+    std::map<std::string, std::map<std::string, int>> counts;
+    int rows = 0;
+    while (std::getline(in, line)) {
+      std::stringstream ls(line);
+      std::string f;
+      for (size_t c = 0; std::getline(ls, f, '\t'); ++c)
+        if (c > 0 && c < header.size()) ++counts[header[c]][f];
+      ++rows;
+    }
+    return std::make_pair(rows, counts);
+  };
+  auto spread = [](const std::map<std::string, int>& levels, size_t want_levels) {
+    int lo = 1 << 30, hi = 0;
+    for (const auto& [l, n] : levels) lo = std::min(lo, n), hi = std::max(hi, n);
+    if (levels.size() < want_levels) lo = 0;  // a level never chosen
+    return hi - lo;
+  };
+  const auto [nb, cb] = strata(bal);
+  const auto [nr, cr] = strata(rnd);
+  EXPECT_EQ(nb, 40);
+  EXPECT_EQ(nr, 40);
+  size_t links = 0;
+  for (const auto& e : std::filesystem::directory_iterator(bal / "images")) links += e.is_symlink();
+  EXPECT_EQ(links, 40u);
+  for (const auto& [factor, levels] : std::map<std::string, size_t>{{"age", 5}, {"gender", 2}, {"race", 5}}) {
+    ASSERT_TRUE(cb.count(factor)) << factor;
+    EXPECT_LE(spread(cb.at(factor), levels), 2) << factor;
+    EXPECT_LE(spread(cb.at(factor), levels), spread(cr.at(factor), levels)) << factor;
+  }
+  for (const char* factor : {"yaw", "pitch", "sharpness", "brightness", "face-size"})
+    EXPECT_TRUE(cb.count(factor)) << factor;
+  auto again = run("data calib-set " + labels.string() + " --size 10 --out " + bal.string());
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.out.find("exists"), std::string::npos) << again.out;
 }
 
 TEST(Cli, EvalRejectsBadInput) {

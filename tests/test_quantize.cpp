@@ -6,6 +6,8 @@
 
 #include <facerec/backend.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/labels.hpp>
+#include <facerec/image.hpp>
 #include <facerec/quantize.hpp>
 
 #include <gtest/gtest.h>
@@ -168,7 +170,8 @@ TEST(Quantize, RequirementsAreChecked) {
 TEST(Quantize, BalancedSampleSpreadsEveryFactor) {
   std::vector<CalibrationCandidate> pool;
   for (int i = 0; i < 1000; ++i)
-    pool.push_back({"img" + std::to_string(i), {i % 10 == 0 ? "b" : "a", i % 5 == 0 ? "y" : "x", std::to_string(i % 3)}});
+    pool.push_back(
+        {"img" + std::to_string(i), {i % 10 == 0 ? "b" : "a", i % 5 == 0 ? "y" : "x", std::to_string(i % 3)}});
   auto chosen = balanced_sample(pool, 60, 1);
   ASSERT_EQ(chosen.size(), 60u);
   EXPECT_EQ(std::set<size_t>(chosen.begin(), chosen.end()).size(), 60u);
@@ -181,6 +184,45 @@ TEST(Quantize, BalancedSampleSpreadsEveryFactor) {
   EXPECT_EQ(balanced_sample(pool, 5000, 1).size(), pool.size());  // at most the pool
   pool.push_back({"ragged", {"a"}});
   EXPECT_THROW(balanced_sample(pool, 10, 1), Error);
+}
+
+// UTKFace's codes read by name, ages in bands, other columns as they are; malformed tables refused.
+TEST(Labels, TableReadsLevelsAndRefusesMalformedLines) {
+  auto d = test::temp_dir("labels");
+  {
+    std::ofstream(d / "labels.tsv") << "file\tage\tgender\trace\tsite\n"
+                                    << "images/a.jpg\t7\t0\t2\tnorth\n\n"
+                                    << "images/b.jpg\t64\t1\t1\tsouth\r\n";
+  }
+  const auto t = read_label_table(d / "labels.tsv");
+  EXPECT_EQ(t.root, d);
+  EXPECT_EQ(t.factors, (std::vector<std::string>{"age", "gender", "race", "site"}));
+  ASSERT_EQ(t.images.size(), 2u);
+  EXPECT_EQ(t.images[0].file, std::filesystem::path("images/a.jpg"));
+  EXPECT_EQ(t.images[0].levels, (std::vector<std::string>{"0-10", "male", "asian", "north"}));
+  EXPECT_EQ(t.images[1].levels, (std::vector<std::string>{"61+", "female", "black", "south"}));
+  EXPECT_EQ(t.factor_index("race"), 2u);
+  EXPECT_TRUE(test::throws_error([&] { (void)t.factor_index("height"); }, ErrorKind::NotFound));
+  EXPECT_EQ(label_level("race", "7"), "7");  // not a UTKFace code: kept as it is
+  EXPECT_EQ(label_level("age", "40"), "21-40");
+  { std::ofstream(d / "ragged.tsv") << "file\tage\nx.jpg\t3\ty\n"; }
+  EXPECT_TRUE(test::throws_error([&] { read_label_table(d / "ragged.tsv"); }, ErrorKind::BadInput));
+  { std::ofstream(d / "noheader.tsv") << "x.jpg\t3\n"; }
+  EXPECT_TRUE(test::throws_error([&] { read_label_table(d / "noheader.tsv"); }, ErrorKind::BadInput));
+  { std::ofstream(d / "empty.tsv") << "file\tage\n"; }
+  EXPECT_TRUE(test::throws_error([&] { read_label_table(d / "empty.tsv"); }, ErrorKind::BadInput));
+  EXPECT_TRUE(test::throws_error([&] { read_label_table(d / "missing.tsv"); }, ErrorKind::NotFound));
+}
+
+// The image lister: recursive, case-blind extensions, relative names as listed (symlinks kept), sorted.
+TEST(Labels, ImageFilesAreListedRelativeAndSorted) {
+  auto d = test::temp_dir("list-images");
+  std::filesystem::create_directories(d / "b" / "c");
+  for (const char* f : {"b/c/z.JPG", "a.png", "b/notes.txt", "b/y.jpeg"}) std::ofstream(d / f) << "x";
+  std::filesystem::create_symlink(d / "a.png", d / "b" / "link.png");
+  const auto files = list_image_files(d);
+  EXPECT_EQ(files, (std::vector<std::filesystem::path>{"a.png", "b/c/z.JPG", "b/link.png", "b/y.jpeg"}));
+  EXPECT_TRUE(test::throws_error([&] { list_image_files(d / "a.png"); }, ErrorKind::NotFound));
 }
 
 }  // namespace

@@ -472,12 +472,7 @@ struct FusionArgs {
 // Every image file under `root`, relative to it, sorted.
 std::vector<std::string> image_files(const std::filesystem::path& root) {
   std::vector<std::string> out;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
-    auto ext = e.path().extension().string();
-    if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png"))
-      out.push_back(e.path().lexically_relative(root).string());  // (relative() would follow symlinks)
-  }
-  std::sort(out.begin(), out.end());
+  for (const auto& f : list_image_files(root)) out.push_back(f.string());
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 namespace facerec::cli {
@@ -139,7 +140,7 @@ int fetch(bool force) {
   return kOk;
 }
 
-int check(const std::vector<std::string>& names, const std::string& backend, int threads, int runs) {
+int check(const std::vector<std::string>& names, const std::string& backend, int threads, int runs, bool with_cost) {
   const Manifest& man = manifest();
   std::vector<const ModelEntry*> todo;
   // a fused model has no network of its own: its components are checked
@@ -156,7 +157,13 @@ int check(const std::vector<std::string>& names, const std::string& backend, int
   else
     for (const auto& n : names) add(man.model(n));
   std::vector<std::vector<std::string>> rows = {
-      {"MODEL", "BACKEND", "PRECISION", "THREADS", "LOAD_MS", "RUN_MS", "MB", "OUTPUTS"}};
+      {"MODEL", "BACKEND", "PRECISION", "THREADS", "LOAD_MS", "RUN_MS", "MB", "GOP", "GOP/S", "PEAK%", "OUTPUTS"}};
+  std::map<Precision, double> peak;  // measured once per precision
+  auto fmt = [](const char* f, double v) {
+    char b[32];
+    std::snprintf(b, sizeof b, f, v);
+    return std::string(b);
+  };
   for (const auto* m : todo) {
     auto path = model_path(*m);
     BackendOptions opt;
@@ -185,14 +192,27 @@ int check(const std::vector<std::string>& names, const std::string& backend, int
     }
     std::string shapes;
     for (const auto& o : outs) shapes += (shapes.empty() ? "" : " ") + shape_to_string(o.shape);
-    char load_s[32], run_s[32];
-    std::snprintf(load_s, sizeof load_s, "%.1f", load_ms);
-    std::snprintf(run_s, sizeof run_s, "%.2f", best);
-    char mb[32];
-    std::snprintf(mb, sizeof mb, "%.2f", double(std::filesystem::file_size(path)) / 1e6);
+    // arithmetic: Conv/Gemm multiply-adds (one reference run), the rate reached, and its share of
+    // this machine's measured peak for the network's precision
+    std::string gop = "-", rate = "-", share = "-";
+    if (with_cost) {
+      const double ops = 2 * count_macs(path.string(), batch);
+      const double gops = ops / (best / 1e3) / 1e9;
+      const Precision p = net->precision();
+      if (!peak.count(p)) peak[p] = measured_peak_gops(p, threads);
+      gop = fmt("%.3f", ops / 1e9);
+      rate = fmt("%.1f", gops);
+      if (peak[p] > 0) share = fmt("%.0f", 100 * gops / peak[p]);
+    }
     rows.push_back({m->name, net->name(), to_string(net->precision()),
-                    threads > 0 ? std::to_string(threads) : "default", load_s, run_s, mb, shapes});
+                    threads > 0 ? std::to_string(threads) : "default", fmt("%.1f", load_ms), fmt("%.2f", best),
+                    fmt("%.2f", double(std::filesystem::file_size(path)) / 1e6), gop, rate, share, shapes});
   }
+  if (with_cost)
+    for (const auto& [p, g] : peak)
+      std::printf("peak %s: %.1f GOP/s measured on %s thread(s) (%s)\n", to_string(p), g,
+                  threads > 0 ? std::to_string(threads).c_str() : "every hardware",
+                  p == Precision::INT8 ? "AVX2 vpmaddubsw/vpmaddwd/vpaddd loop" : "AVX2 FMA loop");
   print_table(rows);
   return kOk;
 }
@@ -231,7 +251,9 @@ void add_models_commands(CLI::App& app, Action* action) {
   list_cmd->add_flag("--json", *json, "Print JSON instead of a table");
   list_cmd->callback([=] { *action = [=] { return list(*json); }; });
 
-  auto* check_cmd = models->add_subcommand("check", "Load each imported model and time one run on a test input");
+  auto* check_cmd = models->add_subcommand("check",
+                                           "Load each imported model, time its runs on a test input, and report GOP, "
+                                           "GOP/s and the share of the measured peak");
   auto names = std::make_shared<std::vector<std::string>>();
   auto backend = std::make_shared<std::string>("opencv-dnn");
   auto threads = std::make_shared<int>(0);
@@ -242,6 +264,9 @@ void add_models_commands(CLI::App& app, Action* action) {
   check_cmd->add_option("--runs", *runs, "Timed runs (best is reported)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  auto no_cost = std::make_shared<bool>(false);
+  check_cmd->add_flag("--no-cost", *no_cost,
+                      "Skip GOP and the share of peak (counting takes one run on the reference backend)");
   auto* import_cmd = models->add_subcommand("import",
                                             "Import one TFJS graph model (model.json), TFLite file (.tflite) or "
                                             "face-api weights manifest (with --arch) to ONNX");
@@ -256,7 +281,7 @@ void add_models_commands(CLI::App& app, Action* action) {
                        ".tflite: free input height and width (fully convolutional networks)");
   import_cmd->callback([=] { *action = [=] { return import_one(*src, *out, *arch, *free_size); }; });
 
-  check_cmd->callback([=] { *action = [=] { return check(*names, *backend, *threads, *runs); }; });
+  check_cmd->callback([=] { *action = [=] { return check(*names, *backend, *threads, *runs, !*no_cost); }; });
   add_quantize_command(models, action);
 }
 

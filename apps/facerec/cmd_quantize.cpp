@@ -1,6 +1,7 @@
 // facerec models quantize MODEL --calib DIR --out MANIFEST: int8 post-training quantisation of an
-// embedder, calibrated on the tensors the pipeline really feeds it (faces found, aligned and
-// normalised as in production, mirrored copies included) — recorded by a backend that wraps onednn.
+// embedder, a detector or a landmark network, calibrated on the tensors the pipeline really feeds
+// it (detector tiles and pyramid levels, landmark crops, faces aligned and normalised as in
+// production with their mirrored copies) — recorded by a backend that wraps onednn.
 #include "commands.hpp"
 #include "eval_flags.hpp"
 
@@ -66,7 +67,7 @@ class RecorderBackend final : public InferenceBackend {
 };
 
 struct QuantizeFlags {
-  std::string model, calib, out, name, method = "percentile", keep;
+  std::string model, calib, out, name, method = "percentile", keep = "auto";
   double percentile = 99.99;
   bool per_tensor = false;
   size_t max_images = 400;
@@ -74,38 +75,66 @@ struct QuantizeFlags {
   int threads = 0;
 };
 
-std::vector<std::filesystem::path> images_under(const std::filesystem::path& dir) {
-  std::vector<std::filesystem::path> out;
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec))
-    throw Error(ErrorKind::NotFound, "--calib: " + dir.string() + " is not a folder of images");
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::end(it);
-       it.increment(ec)) {
-    if (!it->is_regular_file(ec)) continue;
-    auto ext = it->path().extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    if (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp" || ext == ".pgm") out.push_back(it->path());
+// The entry of `model` as the manifest file has it (every field, those ModelEntry does not model too).
+nlohmann::json source_entry_json(const Manifest& man, const std::string& model) {
+  const auto doc = nlohmann::json::parse(detail::read_file(man.path()), nullptr, false);
+  if (doc.is_object() && doc.contains("models") && doc["models"].is_array())
+    for (const auto& m : doc["models"])
+      if (m.is_object() && m.value("name", "") == model) return m;
+  throw Error(ErrorKind::BadModel, man.path().string() + ": no entry named " + model);
+}
+
+// Pipeline options under which the analyzer runs `entry`'s network as production does: the
+// default pipeline when it already runs it (BlazeFace, its close-range model, the FaceMesh verifier,
+// the 68-point landmarks), else with the stage that runs such a model switched to it. Every stage on
+// the calibration recorder.
+AnalyzerOptions pipeline_running(const Manifest& man, const ModelEntry& entry, int threads) {
+  AnalyzerOptions ao;
+  ao.detector.backend = ao.landmarker.backend = ao.embedder.backend = "calibration-recorder";
+  ao.detector.threads = ao.landmarker.threads = ao.embedder.threads = threads;
+  const auto& name = entry.name;
+  if (entry.task == "embed") {
+    ao.embedder.model = name;
+  } else if (entry.task == "detect") {
+    const auto parts = detector_models(ao.detector.model);
+    const bool runs =
+        std::find(parts.begin(), parts.end(), name) != parts.end() || name == ao.detector.close_range_model;
+    if (!runs) {
+      std::string first = name;
+      if (entry.family == "mtcnn")  // the cascade starts at the P-Net that names the others
+        for (const auto& m : man.models())
+          if (m.family == "mtcnn" && std::find(m.cascade.begin(), m.cascade.end(), name) != m.cascade.end())
+            first = m.name;
+      ao.detector.model = first;
+    }
+  } else if (entry.task == "landmarks") {
+    if (name != ao.detector.verifier) ao.landmarker.model = name;
+  } else {
+    throw Error(ErrorKind::InvalidArgument, "models quantize: " + name + " is a " + entry.task +
+                                                " model; embedders, detectors and landmark networks are calibrated");
   }
-  std::sort(out.begin(), out.end());
-  return out;
+  return ao;
 }
 
 int quantize(const QuantizeFlags& f) {
   const Manifest& man = manifest();
   const ModelEntry& entry = man.model(f.model);
-  if (entry.task != "embed")
-    throw Error(ErrorKind::InvalidArgument, "models quantize: " + f.model + " is a " + entry.task +
-                                                " model; only embedders are calibrated from faces so far");
   if (entry.format == "fused")
     throw Error(ErrorKind::InvalidArgument,
                 "models quantize: " + f.model + " is fused (no network of its own): quantise its components");
+  if (entry.weights_dtype == "int8")
+    throw Error(ErrorKind::InvalidArgument, "models quantize: " + f.model + " is already int8");
   const std::string name = f.name.empty() ? f.model + "-int8" : f.name;
   if (name.find_first_of("/\\ \t") != std::string::npos)
     throw Error(ErrorKind::InvalidArgument, "--name must have no slashes or spaces");
   const auto source = model_path(entry);
 
   // the calibration images: a seeded sample of the folder
-  auto all = images_under(f.calib);
+  std::error_code ec;
+  if (!std::filesystem::is_directory(f.calib, ec))
+    throw Error(ErrorKind::NotFound, "--calib: " + f.calib + " is not a folder of images");
+  std::vector<std::filesystem::path> all;
+  for (const auto& rel : list_image_files(f.calib)) all.push_back(std::filesystem::path(f.calib) / rel);
   if (all.empty()) throw Error(ErrorKind::NotFound, "--calib: no images under " + f.calib);
   std::mt19937 rng(f.seed);
   std::shuffle(all.begin(), all.end(), rng);
@@ -114,10 +143,9 @@ int quantize(const QuantizeFlags& f) {
 
   recording().target = source;
   register_backend("calibration-recorder", [] { return std::make_unique<RecorderBackend>(); });
-  AnalyzerOptions ao;
-  ao.embedder.model = f.model;
-  ao.embedder.backend = "calibration-recorder";
-  ao.embedder.threads = f.threads;
+  // every stage runs on the recorder (onednn underneath); only the target network's inputs are kept
+  const AnalyzerOptions ao = pipeline_running(man, entry, f.threads);
+  const bool embed = entry.task == "embed";
   FaceAnalyzer fa(man, ao);
   std::string digest_lines;
   size_t faces = 0, failed = 0;
@@ -126,8 +154,8 @@ int quantize(const QuantizeFlags& f) {
     const auto rel = std::filesystem::relative(all[i], f.calib).generic_string();
     try {
       auto img = decode_image_file(all[i].string());
-      // every face of the photo, embedded as the pipeline does (not through face_crop: that is a JPEG)
-      const auto found = fa.analyze(img.bgr, true);
+      // every face of the photo, through the pipeline (embedded from its own crops, not face_crop's JPEG)
+      const auto found = fa.analyze(img.bgr, embed);
       if (!found.empty()) {
         faces += found.size();
         digest_lines += rel + "\n";
@@ -149,7 +177,12 @@ int quantize(const QuantizeFlags& f) {
   qo.method = f.method;
   qo.percentile = f.percentile;
   qo.per_channel = !f.per_tensor;
-  qo.keep_fp32 = split_list(f.keep);
+  // auto: detector and landmark heads stay fp32 (their outputs are coordinates and scores, where
+  // int8 steps show: see the README's int8 table), embedders are int8 throughout
+  if (f.keep == "auto")
+    qo.keep_fp32 = entry.task == "embed" ? std::vector<std::string>{} : std::vector<std::string>{"last"};
+  else if (f.keep != "none")
+    qo.keep_fp32 = split_list(f.keep);
   qo.threads = f.threads;
   auto r = quantize_model(source, batches, qo, progress_printer("calibration runs", "runs/s", 100));
 
@@ -174,40 +207,26 @@ int quantize(const QuantizeFlags& f) {
     }
     layers.push_back(l);
   }
-  nlohmann::json outputs = nlohmann::json::array();
-  for (const auto& o : entry.outputs)
-    outputs.push_back({{"name", o.name}, {"shape", o.shape}, {"role", o.role}, {"meaning", o.meaning}});
-  const auto& in = entry.input;
-  nlohmann::json e = {
-      {"name", name},
-      {"task", entry.task},
-      {"alignment", entry.alignment},
-      {"format", "onnx"},
-      {"files", {std::filesystem::relative(onnx, dir).generic_string()}},
-      {"sha256", detail::sha256_file(onnx)},
-      {"weights_dtype", "int8"},
-      {"licence", entry.licence},
-      {"origin", "facerec models quantize of " + entry.name + " (" + entry.origin + ")"},
-      {"notes",
-       "int8 (QDQ); runs on the onednn backend (asked for opencv-dnn, the pipeline uses onednn: OpenCV DNN "
-       "4.6's int8 path is slower than its fp32). Thresholds: calibrate with facerec eval."},
-      {"input",
-       {{"name", in.name},
-        {"width", in.width},
-        {"height", in.height},
-        {"layout", in.layout},
-        {"color", in.color},
-        {"mean", {in.mean[0], in.mean[1], in.mean[2]}},
-        {"scale", {in.scale[0], in.scale[1], in.scale[2]}}}},
-      {"outputs", outputs},
-      {"quantization",
-       {{"method", f.method},
-        {"percentile", f.percentile},
-        {"weights", f.per_tensor ? "per-tensor" : "per-channel"},
-        {"calibration",
-         {{"folder", f.calib}, {"images", all.size()}, {"faces", faces}, {"runs", batches.size()}, {"digest", digest}}},
-        {"layers", layers}}}};
-  std::error_code ec;
+  // the source's entry as written (family, input, outputs, alignment, cascade, ... carried over),
+  // made an onnx model of its own; thresholds are the fp32 network's: calibrate again with eval
+  nlohmann::json e = source_entry_json(man, entry.name);
+  for (const char* k : {"package", "arch", "cut", "free_size", "thresholds", "sha256", "quantization"}) e.erase(k);
+  e["name"] = name;
+  e["format"] = "onnx";
+  e["files"] = {std::filesystem::relative(onnx, dir).generic_string()};
+  e["sha256"] = detail::sha256_file(onnx);
+  e["weights_dtype"] = "int8";
+  e["origin"] = "facerec models quantize of " + entry.name + " (" + entry.origin + ")";
+  e["notes"] =
+      "int8 (QDQ); runs on the onednn backend (asked for opencv-dnn or xnnpack, the pipeline uses onednn: "
+      "OpenCV DNN 4.6's int8 path is slower than its fp32). Thresholds: calibrate with facerec eval.";
+  e["quantization"] = {
+      {"method", f.method},
+      {"percentile", f.percentile},
+      {"weights", f.per_tensor ? "per-tensor" : "per-channel"},
+      {"calibration",
+       {{"folder", f.calib}, {"images", all.size()}, {"faces", faces}, {"runs", batches.size()}, {"digest", digest}}},
+      {"layers", layers}};
   Manifest out = std::filesystem::exists(f.out, ec) ? Manifest::load(f.out) : man;
   out.add_model(e.dump(), dir);
   out.save(f.out);
@@ -224,8 +243,11 @@ int quantize(const QuantizeFlags& f) {
 void add_quantize_command(CLI::App* models, Action* action) {
   auto f = std::make_shared<QuantizeFlags>();
   auto* q = models->add_subcommand(
-      "quantize", "Quantise an embedder to int8 (QDQ ONNX for the onednn backend), calibrated on faces from a folder");
-  q->add_option("model", f->model, "Model in the manifest (an embedder with a network of its own)")->required();
+      "quantize",
+      "Quantise a network to int8 (QDQ ONNX for the onednn backend), calibrated on what the pipeline feeds it");
+  q->add_option("model", f->model,
+                "Model in the manifest: an embedder, detector or landmark network (not fused, not int8)")
+      ->required();
   q->add_option("--calib", f->calib, "Folder of photos (searched recursively); never the test set")->required();
   q->add_option("--out", f->out, "Manifest to write (created from the current one; the model goes to trained/)")
       ->required();
@@ -237,7 +259,12 @@ void add_quantize_command(CLI::App* models, Action* action) {
       ->capture_default_str()
       ->check(CLI::Range(50.0, 100.0));
   q->add_flag("--per-tensor", f->per_tensor, "One weight scale per tensor (default: per output channel)");
-  q->add_option("--keep-fp32", f->keep, "Convolutions to leave in fp32, comma-separated ('first': the first one, 'depthwise': every grouped one)");
+  q->add_option(
+       "--keep-fp32", f->keep,
+       "Convolutions to leave in fp32, comma-separated node names or 'first' (the first conv), 'last' (the heads: "
+       "convs whose output reaches a graph output through no other conv), 'depthwise' (every grouped conv); "
+       "'none': every conv int8; 'auto': 'last' for detectors and landmark networks, none for embedders")
+      ->capture_default_str();
   q->add_option("--max-images", f->max_images, "Calibration images at most (a seeded sample)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000000));

@@ -99,6 +99,21 @@ std::vector<std::string> backend_names();
 // outputs the network has when none is called that.
 size_t output_index(const InferenceBackend& net, const std::string& name);
 
+// What one run of a network costs: the multiply-accumulates of its Conv, Gemm and MatMul nodes for
+// the inputs `batch`, counted on the shapes a reference-backend run produces (so it costs one
+// reference run). Other ops (activations, pooling, element-wise) are not counted.
+// Throws Error: what loading and running on the reference backend throw; InvalidArgument for a
+// wrong number of inputs.
+double count_macs(const std::string& model_path, const std::vector<Tensor>& batch);
+
+// This machine's measured arithmetic peak in GOP/s (one multiply-add = 2 operations) on `threads`
+// threads (0: every hardware thread), from register-only loops run for about 0.2 s: fp32 — the AVX2
+// FMA instruction on 8 floats, 10 independent accumulators; int8 — the AVX2 u8 x s8 dot-product
+// sequence int8 convolution kernels use without VNNI (vpmaddubsw, vpmaddwd, vpaddd: 32 multiply-adds
+// per three instructions). 0 when the CPU lacks AVX2 and FMA (read at run time), or for FP16.
+// Thread safe; each call measures again (cache the figure).
+double measured_peak_gops(Precision precision, int threads);
+
 // Convenience: create_backend(name) then load(model_path, options).
 std::unique_ptr<InferenceBackend> load_backend(const std::string& name, const std::string& model_path,
                                                const BackendOptions& options = {});

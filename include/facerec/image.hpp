@@ -9,8 +9,10 @@
 #include <opencv2/core.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace facerec {
 
@@ -50,5 +52,11 @@ struct ImageHeader {
 std::optional<ImageHeader> probe_image(const std::string& bytes);
 // probe_image's width and height; false (outputs untouched) when it returns nullopt. Never throws.
 bool probe_image_size(const std::string& bytes, int& width, int& height);
+
+// Every image file under `root` (searched recursively; extensions .jpg .jpeg .png .bmp .pgm .ppm
+// .webp .tif .tiff, any case), as paths relative to `root` taken lexically — a symlink keeps the
+// name it has under `root` — sorted. Unreadable subfolders are skipped.
+// Throws Error(NotFound) when `root` is not a folder.
+std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& root);
 
 }  // namespace facerec

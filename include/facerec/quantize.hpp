@@ -8,7 +8,7 @@
 // Activations: one scale per tensor, uint8 when the calibration never saw a negative value (after a
 // ReLU), int8 otherwise, zero point 0. The range is the largest |x| (minmax) or a percentile of |x|
 // (percentile: clips rare outliers). Convolutions named in keep_fp32 (or "first": the first one)
-// (or "depthwise": every grouped conv) and every non-conv op stay fp32 (mixed precision; the
+// (or "last": the heads; "depthwise": every grouped conv) and every non-conv op stay fp32 (mixed precision; the
 // result lists each layer).
 // The file keeps the model's opset; per-channel DequantizeLinear (axis) is opset 13's, which
 // facerec's onednn and reference backends read at any opset. The onednn backend runs the pattern as
@@ -27,13 +27,15 @@
 namespace facerec {
 
 struct QuantizeOptions {
-  std::string method = "percentile";   // "minmax" | "percentile"
-  double percentile = 99.99;           // of |x|, for "percentile"
-  bool per_channel = true;             // weight scales per output channel (else one per tensor)
-  // Conv node names to leave in fp32; "first": the first conv; "depthwise": every grouped conv
+  std::string method = "percentile";  // "minmax" | "percentile"
+  double percentile = 99.99;          // of |x|, for "percentile"
+  bool per_channel = true;            // weight scales per output channel (else one per tensor)
+  // Conv node names to leave in fp32; "first": the first conv; "last": every conv whose output
+  // reaches a graph output through no other conv (detector and landmark heads, whose outputs are
+  // coordinates); "depthwise": every grouped conv
   // (oneDNN 2.6's int8 depthwise kernel on AVX2 is slower than its fp32 one: bench_int8)
   std::vector<std::string> keep_fp32;
-  int threads = 0;                     // for the calibration runs
+  int threads = 0;  // for the calibration runs
 };
 
 // One convolution's outcome.
@@ -82,6 +84,6 @@ std::vector<size_t> balanced_sample(const std::vector<CalibrationCandidate>& poo
 
 // The per-factor counts of the chosen candidates: counts[factor][level].
 std::vector<std::map<std::string, size_t>> level_counts(const std::vector<CalibrationCandidate>& pool,
-                                                       const std::vector<size_t>& chosen);
+                                                        const std::vector<size_t>& chosen);
 
 }  // namespace facerec

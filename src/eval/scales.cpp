@@ -62,12 +62,8 @@ std::vector<FaceSample> load_face_samples(const std::filesystem::path& folder, i
                                           FaceDetector& reference,
                                           const std::function<void(const std::string&, const std::string&)>& on_skip) {
   std::vector<std::filesystem::path> files;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(folder)) {
-    auto ext = e.path().extension().string();
-    if (e.is_regular_file() && (ext == ".jpg" || ext == ".jpeg" || ext == ".png")) files.push_back(e.path());
-  }
-  if (files.empty()) throw Error(ErrorKind::NotFound, "no .jpg/.png images under " + folder.string());
-  std::sort(files.begin(), files.end());
+  for (const auto& f : list_image_files(folder)) files.push_back(folder / f);
+  if (files.empty()) throw Error(ErrorKind::NotFound, "no images under " + folder.string());
   std::mt19937 rng(seed);
   std::shuffle(files.begin(), files.end(), rng);
   std::vector<FaceSample> samples;

@@ -6,6 +6,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 
 namespace facerec {
@@ -85,6 +87,26 @@ DecodedImage decode_image_file(const std::string& path, const ImageLimits& limit
   if (!ec && int64_t(size) > limits.max_file_bytes)
     throw Error(ErrorKind::BadInput, path + ": file of " + std::to_string(size) + " bytes exceeds the limit");
   return decode(detail::read_file(path), limits, path);
+}
+
+std::vector<std::filesystem::path> list_image_files(const std::filesystem::path& root) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(root, ec))
+    throw Error(ErrorKind::NotFound, root.string() + " is not a folder of images");
+  static const char* const kExtensions[] = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".webp", ".tif", ".tiff"};
+  std::vector<std::filesystem::path> out;
+  const auto options = std::filesystem::directory_options::skip_permission_denied;
+  for (auto it = std::filesystem::recursive_directory_iterator(root, options, ec);
+       !ec && it != std::filesystem::end(it); it.increment(ec)) {
+    std::error_code fec;
+    if (!it->is_regular_file(fec)) continue;
+    std::string ext = it->path().extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    if (std::find(std::begin(kExtensions), std::end(kExtensions), ext) != std::end(kExtensions))
+      out.push_back(it->path().lexically_relative(root));  // (relative() would follow symlinks)
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace facerec

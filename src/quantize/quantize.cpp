@@ -84,6 +84,29 @@ int64_t group_of(const onnx::NodeProto& n) {
   return 1;
 }
 
+// The convs whose output reaches a graph output through no other conv (the heads), by node index.
+std::set<int> last_convs(const onnx::GraphProto& g) {
+  std::map<std::string, int> producer;
+  for (int i = 0; i < g.node_size(); ++i)
+    for (const auto& o : g.node(i).output()) producer[o] = i;
+  std::set<int> out, seen;
+  std::vector<std::string> todo;
+  for (const auto& o : g.output()) todo.push_back(o.name());
+  while (!todo.empty()) {
+    const std::string v = todo.back();
+    todo.pop_back();
+    auto it = producer.find(v);
+    if (it == producer.end() || !seen.insert(it->second).second) continue;
+    const auto& n = g.node(it->second);
+    if (n.op_type() == "Conv") {
+      out.insert(it->second);
+    } else {
+      for (const auto& x : n.input()) todo.push_back(x);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 QuantizeResult quantize_model(const std::filesystem::path& model, const std::vector<std::vector<Tensor>>& calibration,
@@ -111,6 +134,7 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
   QuantizeResult result;
   std::vector<int> convs;  // node indices of the convs to quantise
   std::set<std::string> keep(options.keep_fp32.begin(), options.keep_fp32.end());
+  const std::set<int> last = keep.count("last") ? last_convs(g) : std::set<int>{};
   bool first = true;
   std::set<std::string> conv_names;
   for (int i = 0; i < g.node_size(); ++i) {
@@ -125,6 +149,8 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
       L.why = "weights are not a constant fp32 4-D tensor";
     } else if (keep.count(n.name()) || (first && keep.count("first"))) {
       L.why = "kept in fp32 (keep_fp32)";
+    } else if (last.count(i)) {
+      L.why = "a last conv (its output reaches a graph output through no other conv), kept in fp32 (keep_fp32 last)";
     } else if (keep.count("depthwise") && group_of(n) > 1) {
       L.why = "grouped/depthwise, kept in fp32 (keep_fp32 depthwise)";
     } else {
@@ -135,7 +161,7 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
     result.layers.push_back(L);
   }
   for (const auto& k : keep)
-    if (k != "first" && k != "depthwise" && !conv_names.count(k))
+    if (k != "first" && k != "last" && k != "depthwise" && !conv_names.count(k))
       throw Error(ErrorKind::InvalidArgument, "quantize: keep_fp32 names '" + k + "', which is no Conv of the model");
 
   // Calibration: the fp32 model with every quantised conv's input as an extra output.
