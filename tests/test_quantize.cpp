@@ -138,6 +138,38 @@ TEST(Quantize, PercentileClipsAndKeepFp32IsHonoured) {
   EXPECT_GT(cosine(y.data, want.data), 0.99);
 }
 
+// "last" keeps the heads — convs whose output reaches a graph output through no other conv (conv3,
+// through the Add) — and "depthwise" the grouped conv; the others are int8.
+TEST(Quantize, LastAndDepthwiseKeepTheirConvsInFp32) {
+  auto dir = test::temp_dir("quantize-last");
+  auto fp32 = small_net(dir);
+  QuantizeOptions o;
+  o.keep_fp32 = {"last"};
+  auto r = quantize_model(fp32, batches(2, 1, 3), o);
+  ASSERT_EQ(r.layers.size(), 3u);
+  EXPECT_TRUE(r.layers[0].int8);
+  EXPECT_TRUE(r.layers[1].int8);
+  EXPECT_FALSE(r.layers[2].int8) << r.layers[2].why;
+  o.keep_fp32 = {"depthwise"};
+  r = quantize_model(fp32, batches(2, 1, 3), o);
+  EXPECT_TRUE(r.layers[0].int8);
+  EXPECT_FALSE(r.layers[1].int8) << r.layers[1].why;
+  EXPECT_TRUE(r.layers[2].int8);
+}
+
+// Multiply-accumulates of Conv/Gemm counted from the shapes of a reference run: conv1 3x3 3->8 at
+// 16x16 (2048 outputs x 27), depthwise 3x3 stride 2 (512 x 9), conv3 1x1 8->6 at 8x8 (384 x 8).
+TEST(Quantize, MacsAreCountedFromTheRunShapes) {
+  auto dir = test::temp_dir("count-macs");
+  auto fp32 = small_net(dir);
+  EXPECT_DOUBLE_EQ(count_macs(fp32.string(), batches(1, 1, 1)[0]), 2048.0 * 27 + 512.0 * 9 + 384.0 * 8);
+  EXPECT_DOUBLE_EQ(count_macs(fp32.string(), batches(1, 3, 1)[0]), 3 * (2048.0 * 27 + 512.0 * 9 + 384.0 * 8));
+  EXPECT_TRUE(test::throws_error([&] { count_macs(fp32.string(), {}); }, ErrorKind::InvalidArgument));
+  const double peak = measured_peak_gops(Precision::FP32, 1);
+  EXPECT_TRUE(std::isfinite(peak) && peak >= 0) << peak;  // 0 only without AVX2 + FMA
+  EXPECT_EQ(measured_peak_gops(Precision::FP16, 1), 0.0);
+}
+
 TEST(Quantize, RequirementsAreChecked) {
   auto dir = test::temp_dir("quantize-errors");
   auto fp32 = small_net(dir);

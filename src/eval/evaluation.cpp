@@ -101,6 +101,16 @@ double approximate_yaw(const std::vector<cv::Point2f>& p) {
   return std::asin(s) * 180.0 / 3.14159265358979323846;
 }
 
+double landmark_nme(const std::vector<cv::Point2f>& points, const std::vector<cv::Point2f>& truth) {
+  if (points.size() != 68 || truth.size() != 68)
+    throw Error(ErrorKind::InvalidArgument, "landmark_nme: needs 68 points in each set");
+  const double norm = cv::norm(truth[45] - truth[36]);
+  if (!(norm > 0)) throw Error(ErrorKind::InvalidArgument, "landmark_nme: the reference eye corners coincide");
+  double sum = 0;
+  for (size_t i = 0; i < 68; ++i) sum += cv::norm(points[i] - truth[i]);
+  return sum / 68 / norm;
+}
+
 std::vector<PosedFace> read_300w(const std::filesystem::path& root) {
   std::vector<PosedFace> out;
   std::error_code ec;

@@ -85,6 +85,11 @@ double approximate_yaw(const std::vector<cv::Point2f>& points);
 // Throws Error(BadInput) naming a .pts file that does not hold 68 points or has no image, and for
 // a root without .pts files; Error(NotFound) when the root cannot be listed.
 std::vector<PosedFace> read_300w(const std::filesystem::path& root);
+// Normalised mean error of 68 landmarks: the mean distance between `points` and `truth`, point by
+// point, over the distance between the outer eye corners of `truth` (iBUG points 36 and 45, the
+// 300-W "inter-ocular" normalisation). Requires 68 points in each (Error(InvalidArgument)
+// otherwise) and distinct eye corners.
+double landmark_nme(const std::vector<cv::Point2f>& points, const std::vector<cv::Point2f>& truth);
 // Whether `found` holds the annotated face: a box containing the points' centre whose width is
 // 0.5 to 2.5 times the points' width (a detector's box spans brows to chin or more; 300-W points
 // do not reach the forehead). Pure.
