@@ -252,9 +252,11 @@ void add_quantize_command(CLI::App* models, Action* action) {
   q->add_option("--out", f->out, "Manifest to write (created from the current one; the model goes to trained/)")
       ->required();
   q->add_option("--name", f->name, "Name of the quantised model (default: MODEL-int8)");
-  q->add_option("--method", f->method, "Activation range: minmax | percentile")
+  q->add_option(
+       "--method", f->method,
+       "Activation range: minmax | percentile | mse (the clip of least expected squared error over the |x| histogram)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"minmax", "percentile"}));
+      ->check(CLI::IsMember({"minmax", "percentile", "mse"}));
   q->add_option("--percentile", f->percentile, "Percentile of |x| for --method percentile")
       ->capture_default_str()
       ->check(CLI::Range(50.0, 100.0));

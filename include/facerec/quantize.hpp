@@ -6,14 +6,14 @@
 //   x  -> QuantizeLinear(scale_x, zp 0) -> DequantizeLinear -> Conv <- DequantizeLinear(axis 0) <- int8 W
 // Weights: symmetric int8, one scale per output channel (or one per tensor), bias kept in fp32.
 // Activations: one scale per tensor, uint8 when the calibration never saw a negative value (after a
-// ReLU), int8 otherwise, zero point 0. The range is the largest |x| (minmax) or a percentile of |x|
-// (percentile: clips rare outliers). Convolutions named in keep_fp32 (or "first": the first one)
-// (or "last": the heads; "depthwise": every grouped conv) and every non-conv op stay fp32 (mixed precision; the
-// result lists each layer).
-// The file keeps the model's opset; per-channel DequantizeLinear (axis) is opset 13's, which
-// facerec's onednn and reference backends read at any opset. The onednn backend runs the pattern as
-// int8 x int8 convolutions; the reference backend computes it exactly in float (the ideal int8
-// result, what tests compare with).
+// ReLU), int8 otherwise, zero point 0. The range is the largest |x| (minmax), a percentile of |x|
+// (percentile: clips rare outliers) or the clip of least expected squared quantisation error over
+// the |x| histogram (mse: rounding error below the clip against clipping error above it). Convolutions named in
+// keep_fp32 (or "first": the first one) (or "last": the heads; "depthwise": every grouped conv) and every non-conv op
+// stay fp32 (mixed precision; the result lists each layer). The file keeps the model's opset; per-channel
+// DequantizeLinear (axis) is opset 13's, which facerec's onednn and reference backends read at any opset. The onednn
+// backend runs the pattern as int8 x int8 convolutions; the reference backend computes it exactly in float (the ideal
+// int8 result, what tests compare with).
 //
 // Thread safety: a pure function of its arguments (it loads its own backend).
 #include <facerec/tensor.hpp>
@@ -27,7 +27,7 @@
 namespace facerec {
 
 struct QuantizeOptions {
-  std::string method = "percentile";  // "minmax" | "percentile"
+  std::string method = "percentile";  // "minmax" | "percentile" | "mse"
   double percentile = 99.99;          // of |x|, for "percentile"
   bool per_channel = true;            // weight scales per output channel (else one per tensor)
   // Conv node names to leave in fp32; "first": the first conv; "last": every conv whose output
