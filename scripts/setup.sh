@@ -15,7 +15,7 @@ packages=(cmake ninja-build g++ pkg-config libsqlite3-dev libopencv-dev libonnx-
           libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libjpeg-dev ca-certificates
           libfaiss-dev libblas-dev liblapack-dev libhnswlib-dev libpqxx-dev postgresql libcpp-httplib-dev wrk curl
           pybind11-dev python3-dev python3-numpy python3-pytest python3-venv libopenblas0-openmp libtorch-dev
-          libdnnl-dev flatbuffers-compiler libflatbuffers-dev)
+          libdnnl-dev libxnnpack-dev libpthreadpool-dev flatbuffers-compiler libflatbuffers-dev)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 command -v tar >/dev/null 2>&1 || packages+=(tar)
 missing=()

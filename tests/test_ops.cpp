@@ -89,8 +89,8 @@ void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
 class Ops : public ::testing::TestWithParam<OpCase> {};
 
 // Every backend against the reference, at batch sizes 1 and 3 and thread counts 1 and 2: the same
-// shape and the same values within 1e-4; and the reference itself gives the batch-1 result as
-// the first slice of the batch-3 result.
+// shape and the same values within 1e-4 (bf16 backends: test::backend_tolerance); and the reference itself gives the
+// batch-1 result as the first slice of the batch-3 result.
 TEST_P(Ops, EveryBackendMatchesTheReference) {
   const OpCase& c = GetParam();
   auto dir = test::temp_dir("ops-" + c.name);
@@ -117,11 +117,13 @@ TEST_P(Ops, EveryBackendMatchesTheReference) {
       for (int threads : {1, 2}) {
         BackendOptions o;
         o.threads = threads;
-        auto got = load_backend(name, path.string(), o)->run(in);
+        auto net = load_backend(name, path.string(), o);
+        auto got = net->run(in);
         ASSERT_EQ(got.size(), 1u);
         ASSERT_EQ(got[0].shape, ref[0].shape) << name << " gives " << shape_to_string(got[0].shape) << ", reference "
                                               << shape_to_string(ref[0].shape) << " (batch " << batch << ")";
-        EXPECT_LE(max_abs_diff(got[0], ref[0], ref[0].data.size()), 1e-4)
+        EXPECT_LE(max_abs_diff(got[0], ref[0], ref[0].data.size()),
+                  test::backend_tolerance(*net, test::max_abs(ref[0].data)))
             << c.name << " on " << name << ", batch " << batch << ", " << threads << " threads";
       }
   }
@@ -161,7 +163,29 @@ std::vector<OpCase> cases() {
                {{{8, 1, 3, 3}, false}, {{8}, false}},
                {{"kernel_shape", V{3, 3}}, {"pads", V{1, 1, 1, 1}}, {"group", int64_t(4)}}});
   v.push_back({"conv1x1", "Conv", {X}, {{{6, 4, 1, 1}, false}}, {{"kernel_shape", V{1, 1}}}});
+  v.push_back({"conv_depthwise_stride2",
+               "Conv",
+               {X},
+               {{{4, 1, 3, 3}, false}, {{4}, false}},
+               {{"kernel_shape", V{3, 3}}, {"pads", V{1, 1, 1, 1}}, {"strides", V{2, 2}}, {"group", int64_t(4)}}});
+  v.push_back({"conv_grouped2",
+               "Conv",
+               {X},
+               {{{6, 2, 3, 3}, false}, {{6}, false}},
+               {{"kernel_shape", V{3, 3}}, {"pads", V{1, 1, 1, 1}}, {"group", int64_t(2)}}});
+  // top, left, bottom, right all different: catches a backend that orders them otherwise
+  v.push_back({"conv_pads_all_different",
+               "Conv",
+               {X},
+               {{{3, 4, 3, 3}, false}, {{3}, false}},
+               {{"kernel_shape", V{3, 3}}, {"pads", V{1, 0, 2, 1}}, {"strides", V{1, 1}}}});
+  v.push_back({"conv5x3_stride2_tf_same",
+               "Conv",
+               {{1, 3, 9, 8}},
+               {{{4, 3, 5, 3}, false}, {{4}, false}},
+               {{"kernel_shape", V{5, 3}}, {"pads", V{1, 0, 2, 1}}, {"strides", V{2, 2}}}});
   v.push_back({"gemm_transB_bias", "Gemm", {{3, 10}}, {{{7, 10}, false}, {{7}, false}}, {{"transB", int64_t(1)}}});
+  v.push_back({"matmul_const", "MatMul", {{3, 10}}, {{{10, 4}, false}}, {}});
   v.push_back({"gemm_widen_column", "Gemm", {{3, 1}}, {{{5, 1}, true}, {{5}, false}}, {{"transB", int64_t(1)}}});
   // the importers use Max/Min between computed tensors only (constants go through Clip or Relu)
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
@@ -174,6 +198,8 @@ std::vector<OpCase> cases() {
     v.push_back({o + "_two_tensors", op, {X, X}, {}, {}, div});
   }
   v.push_back({"Add_rank2", "Add", {{3, 5}, {3, 5}}, {}, {}});
+  v.push_back({"Mul_channel_const_rank3", "Mul", {X}, {{{4, 1, 1}, false}}, {}});
+  v.push_back({"Add_channel_const_rank3", "Add", {X}, {{{4, 1, 1}, false}}, {}});
   v.push_back({"PRelu_channel", "PRelu", {X}, {{{4, 1, 1}, false}}, {}});
   v.push_back({"PRelu_rank2", "PRelu", {{2, 5}}, {{{5}, false}}, {}});
   for (const char* op : {"Relu", "Sigmoid", "Tanh", "Abs", "Exp", "Identity"}) v.push_back({op, op, {X}, {}, {}});
@@ -194,6 +220,11 @@ std::vector<OpCase> cases() {
                {X},
                {},
                {{"kernel_shape", V{2, 2}}, {"strides", V{2, 2}}, {"pads", V{0, 0, 1, 0}}}});
+  v.push_back({"MaxPool3_s1_pads1",
+               "MaxPool",
+               {X},
+               {},
+               {{"kernel_shape", V{3, 3}}, {"strides", V{1, 1}}, {"pads", V{1, 1, 1, 1}}}});
   v.push_back({"AvgPool2_s2_valid",
                "AveragePool",
                {X},

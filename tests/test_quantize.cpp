@@ -8,6 +8,7 @@
 #include <facerec/error.hpp>
 #include <facerec/eval/labels.hpp>
 #include <facerec/image.hpp>
+#include <facerec/models.hpp>
 #include <facerec/quantize.hpp>
 
 #include <gtest/gtest.h>
@@ -167,9 +168,10 @@ TEST(Quantize, MacsAreCountedFromTheRunShapes) {
   EXPECT_DOUBLE_EQ(count_macs(fp32.string(), batches(1, 1, 1)[0]), 2048.0 * 27 + 512.0 * 9 + 384.0 * 8);
   EXPECT_DOUBLE_EQ(count_macs(fp32.string(), batches(1, 3, 1)[0]), 3 * (2048.0 * 27 + 512.0 * 9 + 384.0 * 8));
   EXPECT_TRUE(test::throws_error([&] { count_macs(fp32.string(), {}); }, ErrorKind::InvalidArgument));
-  const double peak = measured_peak_gops(Precision::FP32, 1);
-  EXPECT_TRUE(std::isfinite(peak) && peak >= 0) << peak;  // 0 only without AVX2 + FMA
-  EXPECT_EQ(measured_peak_gops(Precision::FP16, 1), 0.0);
+  const auto peak = measured_peak(Precision::FP32, 1);
+  EXPECT_TRUE(std::isfinite(peak.gops) && peak.gops >= 0) << peak.gops;  // 0 only without AVX2 + FMA
+  EXPECT_EQ(peak.gops > 0, !peak.kernel.empty());
+  EXPECT_EQ(measured_peak(Precision::FP16, 1).gops, 0.0);
 }
 
 // mse picks the clip of least squared quantisation error: quantising the calibration values of the
@@ -211,6 +213,16 @@ TEST(Quantize, MseRangeHasTheLeastQuantisationError) {
   }
   EXPECT_LE(err["mse"], err["minmax"] * 1.01) << err["mse"] << " vs " << err["minmax"];
   EXPECT_LE(err["mse"], err["percentile"] * 1.01) << err["mse"] << " vs " << err["percentile"];
+}
+
+// An int8 model asked for a float-only backend runs on onednn; other requests are kept.
+TEST(Quantize, Int8ModelsRunOnOnednnWhicheverFloatBackendIsAsked) {
+  ModelEntry m;
+  m.weights_dtype = "int8";
+  for (const char* b : {"opencv-dnn", "xnnpack", "onednn-bf16"}) EXPECT_EQ(backend_for(m, b), "onednn") << b;
+  EXPECT_EQ(backend_for(m, "reference"), "reference");  // the exact QDQ arithmetic
+  m.weights_dtype = "float32";
+  EXPECT_EQ(backend_for(m, "xnnpack"), "xnnpack");
 }
 
 TEST(Quantize, RequirementsAreChecked) {

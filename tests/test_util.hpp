@@ -1,5 +1,6 @@
 #pragma once
 // Helpers shared by the tests: paths of the source tree, the model cache and ../shared.
+#include <facerec/backend.hpp>
 #include <facerec/error.hpp>
 #include <facerec/models.hpp>
 
@@ -7,6 +8,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -14,6 +17,18 @@
 #include <string_view>
 
 namespace facerec::test {
+
+// How far a backend's output may be from the reference backend's, element by element, for outputs
+// whose largest |value| is `magnitude`: fp32 backends within 1e-4 (absolute); bf16 ones (inputs
+// and weights rounded to 8 significant bits, fp32 accumulation) within 2e-2 of max(1, magnitude).
+inline double backend_tolerance(const InferenceBackend& net, double magnitude) {
+  return net.precision() == Precision::BF16 ? 2e-2 * std::max(1.0, magnitude) : 1e-4;
+}
+inline double max_abs(const std::vector<float>& v) {
+  double m = 0;
+  for (float x : v) m = std::max(m, double(std::abs(x)));
+  return m;
+}
 
 inline std::filesystem::path source_dir() { return FACEREC_SOURCE_DIR; }
 

@@ -158,7 +158,7 @@ int check(const std::vector<std::string>& names, const std::string& backend, int
     for (const auto& n : names) add(man.model(n));
   std::vector<std::vector<std::string>> rows = {
       {"MODEL", "BACKEND", "PRECISION", "THREADS", "LOAD_MS", "RUN_MS", "MB", "GOP", "GOP/S", "PEAK%", "OUTPUTS"}};
-  std::map<Precision, double> peak;  // measured once per precision
+  std::map<Precision, ArithmeticPeak> peak;  // measured once per precision
   auto fmt = [](const char* f, double v) {
     char b[32];
     std::snprintf(b, sizeof b, f, v);
@@ -199,10 +199,10 @@ int check(const std::vector<std::string>& names, const std::string& backend, int
       const double ops = 2 * count_macs(path.string(), batch);
       const double gops = ops / (best / 1e3) / 1e9;
       const Precision p = net->precision();
-      if (!peak.count(p)) peak[p] = measured_peak_gops(p, threads);
+      if (!peak.count(p)) peak[p] = measured_peak(p, threads);
       gop = fmt("%.3f", ops / 1e9);
       rate = fmt("%.1f", gops);
-      if (peak[p] > 0) share = fmt("%.0f", 100 * gops / peak[p]);
+      if (peak[p].gops > 0) share = fmt("%.0f", 100 * gops / peak[p].gops);
     }
     rows.push_back({m->name, net->name(), to_string(net->precision()),
                     threads > 0 ? std::to_string(threads) : "default", fmt("%.1f", load_ms), fmt("%.2f", best),
@@ -210,9 +210,8 @@ int check(const std::vector<std::string>& names, const std::string& backend, int
   }
   if (with_cost)
     for (const auto& [p, g] : peak)
-      std::printf("peak %s: %.1f GOP/s measured on %s thread(s) (%s)\n", to_string(p), g,
-                  threads > 0 ? std::to_string(threads).c_str() : "every hardware",
-                  p == Precision::INT8 ? "AVX2 vpmaddubsw/vpmaddwd/vpaddd loop" : "AVX2 FMA loop");
+      std::printf("peak %s: %.1f GOP/s measured on %s thread(s) (%s loop)\n", to_string(p), g.gops,
+                  threads > 0 ? std::to_string(threads).c_str() : "every hardware", g.kernel.c_str());
   print_table(rows);
   return kOk;
 }

@@ -3,7 +3,8 @@
 //
 // What it represents: a loaded network bound to one runtime. Built in: "opencv-dnn" (OpenCV 4.6
 // DNN, fp32), "onednn" (oneDNN 2.6: fp32, and int8 for QDQ models from `facerec models quantize`;
-// threads set per instance), "reference" (plain loops, the yardstick; QDQ exact in float). It knows tensors only:
+// threads set per instance), "xnnpack" (XNNPACK operators, fp32 only, NHWC inside, a thread pool per
+// instance), "reference" (plain loops, the yardstick; QDQ exact in float). It knows tensors only:
 // image decoding, pre-processing (resize, colour order, normalisation) and post-processing
 // (anchors, NMS, point mapping) live in the pipeline stages and are shared by every backend.
 //
@@ -36,7 +37,7 @@
 
 namespace facerec {
 
-enum class Precision { FP32, FP16, INT8 };
+enum class Precision { FP32, FP16, INT8, BF16 };
 const char* to_string(Precision p) noexcept;
 
 struct BackendOptions {
@@ -106,13 +107,19 @@ size_t output_index(const InferenceBackend& net, const std::string& name);
 // wrong number of inputs.
 double count_macs(const std::string& model_path, const std::vector<Tensor>& batch);
 
-// This machine's measured arithmetic peak in GOP/s (one multiply-add = 2 operations) on `threads`
-// threads (0: every hardware thread), from register-only loops run for about 0.2 s: fp32 — the AVX2
-// FMA instruction on 8 floats, 10 independent accumulators; int8 — the AVX2 u8 x s8 dot-product
-// sequence int8 convolution kernels use without VNNI (vpmaddubsw, vpmaddwd, vpaddd: 32 multiply-adds
-// per three instructions). 0 when the CPU lacks AVX2 and FMA (read at run time), or for FP16.
+// This machine's measured arithmetic peak for a precision, on `threads` threads (0: every hardware
+// thread): register-only loops of the widest multiply-add instruction the CPU has (read at run
+// time), run for about 0.2 s. fp32: FMA on 16 floats (AVX-512) or 8 (AVX2 + FMA); int8: u8 x s8
+// dot products, VPDPBUSD (AVX512-VNNI: 64 multiply-adds each, or AVX-VNNI: 32), else the AVX2
+// sequence int8 kernels use without VNNI (vpmaddubsw, vpmaddwd, vpaddd: 32 per three
+// instructions); bf16: VDPBF16PS (AVX512-BF16: 32 each). A plain value; gops = 0 and an empty
+// kernel when the CPU has none of them (and for fp16).
+struct ArithmeticPeak {
+  double gops = 0;     // operations per second / 1e9 (one multiply-add = 2 operations)
+  std::string kernel;  // e.g. "avx512 vfmadd231ps", "avx512_vnni vpdpbusd"
+};
 // Thread safe; each call measures again (cache the figure).
-double measured_peak_gops(Precision precision, int threads);
+ArithmeticPeak measured_peak(Precision precision, int threads);
 
 // Convenience: create_backend(name) then load(model_path, options).
 std::unique_ptr<InferenceBackend> load_backend(const std::string& name, const std::string& model_path,

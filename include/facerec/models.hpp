@@ -176,8 +176,10 @@ bool is_imported(const ModelEntry& model);
 std::filesystem::path model_path(const ModelEntry& model);
 
 // The backend `model` runs on when `requested` is asked for: `requested`, except that an int8 model
-// (weights_dtype "int8", written by `facerec models quantize`) asked for "opencv-dnn" runs on
-// "onednn" (OpenCV DNN 4.6's int8 path is slower than its fp32 and reads only per-tensor scales).
+// (weights_dtype "int8", written by `facerec models quantize`) asked for "opencv-dnn", "xnnpack" or
+// "onednn-bf16" runs on "onednn" (OpenCV DNN 4.6's int8 path is slower than its fp32 and reads only
+// per-tensor scales; this XNNPACK's qs8 operators need int8 outputs with static scales, which QDQ
+// models do not carry; bf16 is a float format).
 // Every pipeline stage loads its networks through it.
 std::string backend_for(const ModelEntry& model, const std::string& requested);
 

@@ -41,6 +41,8 @@ const char* to_string(Precision p) noexcept {
       return "fp16";
     case Precision::INT8:
       return "int8";
+    case Precision::BF16:
+      return "bf16";
   }
   return "?";
 }

@@ -1,6 +1,10 @@
-// The machine's measured arithmetic peak (see measured_peak_gops in include/facerec/backend.hpp).
+// The machine's measured arithmetic peak (see measured_peak in include/facerec/backend.hpp).
 #include <facerec/backend.hpp>
 
+// GCC 12's AVX-512 set1 intrinsics start from _mm512_undefined_*(), which -Wuninitialized flags
+// in its own header: not this file's values.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -14,55 +18,134 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Multiply-adds done by `iterations` of 10 independent FMA chains on 8 floats; the result is
-// returned through `sink` so the loop cannot be removed.
-__attribute__((target("avx2,fma"))) double fma_loop(int64_t iterations, float* sink) {
-  __m256 a[10];
+// Each loop runs `iterations` of K independent multiply-add chains (enough to cover the
+// instruction's latency on two pipes), writes a value derived from them to `sink` so the loop is
+// kept, and returns the multiply-adds done.
+
+__attribute__((target("avx2,fma"))) double fma256(int64_t iterations, float* sink) {
+  constexpr int K = 10;
+  __m256 a[K];
   const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-  for (int k = 0; k < 10; ++k) a[k] = _mm256_set1_ps(float(k));
+  for (int k = 0; k < K; ++k) a[k] = _mm256_set1_ps(float(k));
   for (int64_t i = 0; i < iterations; ++i)
-    for (int k = 0; k < 10; ++k) a[k] = _mm256_fmadd_ps(a[k], x, y);
+    for (int k = 0; k < K; ++k) a[k] = _mm256_fmadd_ps(a[k], x, y);
   __m256 s = a[0];
-  for (int k = 1; k < 10; ++k) s = _mm256_add_ps(s, a[k]);
-  alignas(32) float out[8];
-  _mm256_store_ps(out, s);
-  *sink = out[0];
-  return double(iterations) * 10 * 8;
+  for (int k = 1; k < K; ++k) s = _mm256_add_ps(s, a[k]);
+  *sink = _mm256_cvtss_f32(s);
+  return double(iterations) * K * 8;
 }
 
-// Multiply-adds done by `iterations` of 6 independent u8 x s8 chains (vpmaddubsw → vpmaddwd with
-// ones → vpaddd, 32 multiply-adds each).
-__attribute__((target("avx2"))) double int8_loop(int64_t iterations, float* sink) {
-  __m256i acc[6];
+__attribute__((target("avx512f"))) double fma512(int64_t iterations, float* sink) {
+  constexpr int K = 10;
+  __m512 a[K];
+  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+  for (int k = 0; k < K; ++k) a[k] = _mm512_set1_ps(float(k));
+  for (int64_t i = 0; i < iterations; ++i)
+    for (int k = 0; k < K; ++k) a[k] = _mm512_fmadd_ps(a[k], x, y);
+  __m512 s = a[0];
+  for (int k = 1; k < K; ++k) s = _mm512_add_ps(s, a[k]);
+  *sink = _mm512_reduce_add_ps(s);
+  return double(iterations) * K * 16;
+}
+
+__attribute__((target("avx2"))) double maddubs256(int64_t iterations, float* sink) {
+  constexpr int K = 6;
+  __m256i acc[K], w[K];
   const __m256i u = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
-  __m256i w[6];
-  for (int k = 0; k < 6; ++k) {
+  for (int k = 0; k < K; ++k) {
     acc[k] = _mm256_setzero_si256();
     w[k] = _mm256_set1_epi8(char(k + 1));
   }
   for (int64_t i = 0; i < iterations; ++i)
-    for (int k = 0; k < 6; ++k)
+    for (int k = 0; k < K; ++k)
       acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(_mm256_maddubs_epi16(u, w[k]), ones));
   __m256i s = acc[0];
-  for (int k = 1; k < 6; ++k) s = _mm256_add_epi32(s, acc[k]);
-  alignas(32) int32_t out[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(out), s);
-  *sink = float(out[0]);
-  return double(iterations) * 6 * 32;
+  for (int k = 1; k < K; ++k) s = _mm256_add_epi32(s, acc[k]);
+  *sink = float(_mm256_extract_epi32(s, 0));
+  return double(iterations) * K * 32;
 }
+
+__attribute__((target("avxvnni"))) double dpbusd256(int64_t iterations, float* sink) {
+  constexpr int K = 10;
+  __m256i acc[K];
+  const __m256i u = _mm256_set1_epi8(3), w = _mm256_set1_epi8(-2);
+  for (int k = 0; k < K; ++k) acc[k] = _mm256_set1_epi32(k);
+  for (int64_t i = 0; i < iterations; ++i)
+    for (int k = 0; k < K; ++k) acc[k] = _mm256_dpbusd_avx_epi32(acc[k], u, w);
+  __m256i s = acc[0];
+  for (int k = 1; k < K; ++k) s = _mm256_add_epi32(s, acc[k]);
+  *sink = float(_mm256_extract_epi32(s, 0));
+  return double(iterations) * K * 32;
+}
+
+__attribute__((target("avx512f,avx512vnni"))) double dpbusd512(int64_t iterations, float* sink) {
+  constexpr int K = 10;
+  __m512i acc[K];
+  const __m512i u = _mm512_set1_epi8(3), w = _mm512_set1_epi8(-2);
+  for (int k = 0; k < K; ++k) acc[k] = _mm512_set1_epi32(k);
+  for (int64_t i = 0; i < iterations; ++i)
+    for (int k = 0; k < K; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], u, w);
+  __m512i s = acc[0];
+  for (int k = 1; k < K; ++k) s = _mm512_add_epi32(s, acc[k]);
+  *sink = float(_mm512_reduce_add_epi32(s));
+  return double(iterations) * K * 64;
+}
+
+__attribute__((target("avx512f,avx512bf16"))) double dpbf16(int64_t iterations, float* sink) {
+  constexpr int K = 10;
+  __m512 acc[K];
+  const __m512bh a = (__m512bh)_mm512_set1_epi16(0x3f80), b = (__m512bh)_mm512_set1_epi16(0x3a83);  // 1.0, ~1e-3
+  for (int k = 0; k < K; ++k) acc[k] = _mm512_set1_ps(float(k));
+  for (int64_t i = 0; i < iterations; ++i)
+    for (int k = 0; k < K; ++k) acc[k] = _mm512_dpbf16_ps(acc[k], a, b);
+  __m512 s = acc[0];
+  for (int k = 1; k < K; ++k) s = _mm512_add_ps(s, acc[k]);
+  *sink = _mm512_reduce_add_ps(s);
+  return double(iterations) * K * 32;
+}
+
+using Loop = double (*)(int64_t, float*);
 
 }  // namespace
 
-double measured_peak_gops(Precision precision, int threads) {
+ArithmeticPeak measured_peak(Precision precision, int threads) {
   __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return 0;
-  if (precision == Precision::FP16) return 0;
+#define has(isa) (__builtin_cpu_supports(isa) != 0)
+  Loop loop = nullptr;
+  ArithmeticPeak p;
+  if (precision == Precision::FP32) {
+    if (has("avx512f")) {
+      loop = fma512;
+      p.kernel = "avx512 vfmadd231ps";
+    } else if (has("avx2") && has("fma")) {
+      loop = fma256;
+      p.kernel = "avx2 vfmadd231ps";
+    }
+  } else if (precision == Precision::INT8) {
+    if (has("avx512f") && has("avx512vnni")) {
+      loop = dpbusd512;
+      p.kernel = "avx512_vnni vpdpbusd";
+    } else if (has("avxvnni")) {
+      loop = dpbusd256;
+      p.kernel = "avx_vnni vpdpbusd";
+    } else if (has("avx2")) {
+      loop = maddubs256;
+      p.kernel = "avx2 vpmaddubsw+vpmaddwd+vpaddd";
+    }
+  } else if (precision == Precision::BF16) {
+    if (has("avx512f") && has("avx512bf16")) {
+      loop = dpbf16;
+      p.kernel = "avx512_bf16 vdpbf16ps";
+    }
+  }
+#undef has
+  if (!loop) return {};
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  auto loop = precision == Precision::INT8 ? int8_loop : fma_loop;
-  const int64_t iterations = precision == Precision::INT8 ? 20'000'000 : 25'000'000;
+  float warm = 0;
+  const int64_t iterations = 20'000'000;
+  loop(iterations / 10, &warm);  // clock ramp-up
   std::vector<double> macs(size_t(threads), 0.0);
   std::vector<float> sinks(size_t(threads), 0.f);
-  loop(iterations / 20, &sinks[0]);  // warm-up (clock ramp)
   const auto t0 = Clock::now();
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t)
@@ -71,7 +154,8 @@ double measured_peak_gops(Precision precision, int threads) {
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   double total = 0;
   for (double m : macs) total += m;
-  return seconds > 0 ? 2 * total / seconds / 1e9 : 0;
+  p.gops = seconds > 0 ? 2 * total / seconds / 1e9 : 0;
+  return p;
 }
 
 }  // namespace facerec

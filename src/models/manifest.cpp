@@ -352,7 +352,8 @@ bool is_imported(const ModelEntry& model) {
 }
 
 std::string backend_for(const ModelEntry& model, const std::string& requested) {
-  return model.weights_dtype == "int8" && requested == "opencv-dnn" ? "onednn" : requested;
+  const bool fp32_only = requested == "opencv-dnn" || requested == "xnnpack" || requested == "onednn-bf16";
+  return model.weights_dtype == "int8" && fp32_only ? "onednn" : requested;
 }
 
 std::filesystem::path model_path(const ModelEntry& model) {

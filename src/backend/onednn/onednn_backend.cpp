@@ -20,9 +20,13 @@
 // them.
 //
 // Options: threads (0 = OpenMP's default; the count is set for the calling thread around each run
-// and restored after, so it holds per instance); precision FP32 (an int8 model is int8 whatever is
-// asked; INT8 on an fp32 model is Unsupported: quantise it first); extra["verbose"]="1" prints the
-// plan (kernel chosen per primitive) to stderr when it is built.
+// and restored after, so it holds per instance); precision FP32, or BF16 — convolutions and inner
+// products take bf16 inputs and weights (the input reordered to bf16 before each), accumulate and
+// write fp32, everything else stays fp32; a conv shape without a native bf16 kernel stays fp32.
+// BF16 needs AVX512-BF16 (read at run time; Unsupported elsewhere); the name "onednn-bf16" is this
+// backend with BF16 forced, registered only on such CPUs. An int8 model is int8 whatever is asked;
+// INT8 on an fp32 model is Unsupported: quantise it first. extra["verbose"]="1" prints the plan
+// (kernel chosen per primitive) to stderr when it is built.
 // Thread safety: as InferenceBackend; sessions share the parsed graph and build their own plans.
 #include <facerec/backend.hpp>
 #include <facerec/error.hpp>
@@ -152,8 +156,16 @@ struct Step {
   std::function<void()> kernel;  // a kernel of this backend's own (PReLU), on fixed buffers
 };
 
+// Whether this CPU runs bf16 convolutions natively (AVX512-BF16; AMX-BF16 implies it).
+bool cpu_has_bf16() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16") != 0;
+}
+
 class OneDnnBackend final : public InferenceBackend {
  public:
+  explicit OneDnnBackend(bool bf16 = false) : force_bf16_(bf16) {}
+
   void load(const std::string& model_path, const BackendOptions& options) override {
     if (options.threads < 0) throw Error(ErrorKind::InvalidArgument, "onednn: threads must be >= 0");
     auto g = detail::load_onnx_graph(model_path, "onednn");
@@ -165,32 +177,38 @@ class OneDnnBackend final : public InferenceBackend {
       quantised |= n.op == "DequantizeLinear";
     }
     if (options.precision == Precision::FP16)
-      throw Error(ErrorKind::Unsupported, "onednn: fp16 is not supported (bf16/fp16 kernels need avx512 or AMX)");
+      throw Error(ErrorKind::Unsupported, "onednn: fp16 is not supported (ask for bf16 on a CPU with AVX512-BF16)");
     if (options.precision == Precision::INT8 && !quantised)
       throw Error(
           ErrorKind::Unsupported,
           "onednn: int8 needs a quantised model (facerec models quantize writes one); " + model_path + " is fp32");
+    const bool want_bf16 = force_bf16_ || options.precision == Precision::BF16;
+    if (want_bf16 && !cpu_has_bf16())
+      throw Error(ErrorKind::Unsupported,
+                  "onednn: bf16 needs a CPU with AVX512-BF16 (or AMX); this one has none (use fp32 or an int8 model)");
     opt_ = options;
     g_ = std::move(g);
     int8_ = quantised;
+    bf16_ = want_bf16 && !quantised;  // an int8 model runs int8 whatever is asked
     folded_ = fold(*g_);
     plans_.clear();
   }
 
   std::unique_ptr<InferenceBackend> session() const override {
     if (!g_) throw Error(ErrorKind::InvalidArgument, "onednn: session() before load()");
-    auto s = std::make_unique<OneDnnBackend>();
+    auto s = std::make_unique<OneDnnBackend>(force_bf16_);
     s->g_ = g_;
     s->opt_ = opt_;
     s->int8_ = int8_;
+    s->bf16_ = bf16_;
     s->folded_ = folded_;
     return s;
   }
 
   std::vector<TensorSpec> inputs() const override { return g_ ? g_->info.inputs : std::vector<TensorSpec>{}; }
   std::vector<TensorSpec> outputs() const override { return g_ ? g_->info.outputs : std::vector<TensorSpec>{}; }
-  std::string name() const override { return "onednn"; }
-  Precision precision() const override { return int8_ ? Precision::INT8 : Precision::FP32; }
+  std::string name() const override { return force_bf16_ ? "onednn-bf16" : "onednn"; }
+  Precision precision() const override { return int8_ ? Precision::INT8 : bf16_ ? Precision::BF16 : Precision::FP32; }
 
   std::vector<Tensor> run(const std::vector<Tensor>& batch) override {
     if (!g_) throw Error(ErrorKind::InvalidArgument, "onednn: run() before load()");
@@ -244,6 +262,8 @@ class OneDnnBackend final : public InferenceBackend {
   std::shared_ptr<const std::map<std::string, Tensor>> folded_;  // DequantizeLinear of constants, once
   BackendOptions opt_;
   bool int8_ = false;
+  bool bf16_ = false;        // convolutions and inner products in bf16 (fp32 accumulation and output)
+  bool force_bf16_ = false;  // registered as "onednn-bf16": bf16 whatever the options ask
   std::map<std::vector<Shape>, std::unique_ptr<Plan>> plans_;
 
   // --- tracing state (valid during trace) ---
@@ -332,8 +352,41 @@ class OneDnnBackend final : public InferenceBackend {
     return where_.count(name) > 0;
   }
 
+  // Whether computing `name` now would need a node that is being built further up the stack
+  // (directly or through values not computed yet): such a value cannot be a sum post-op's operand
+  // of the conv being built. Add(convA, Relu(convC)): while convC looks ahead to convA, convA must
+  // not look ahead to Relu(convC).
+  bool depends_on_building(const std::string& name) const {
+    std::set<size_t> seen;
+    std::vector<std::string> todo = {name};
+    while (!todo.empty()) {
+      const std::string v = todo.back();
+      todo.pop_back();
+      if (where_.count(v)) continue;
+      auto it = producer_.find(v);
+      if (it == producer_.end() || !seen.insert(it->second).second) continue;
+      if (building_.count(it->second)) return true;
+      for (const auto& in : g_->nodes[it->second].in)
+        if (!in.empty()) todo.push_back(in);
+    }
+    return false;
+  }
+
   void build_node(size_t i) {
     const OnnxNode& n = g_->nodes[i];
+    // A node reached by a look-ahead (a conv's sum post-op asking for its other operand) may be
+    // absorbed into its own input's chain while that input is built (Relu(convC) becomes convC's
+    // post-op): build the inputs first, then build the node only if it is still to be done. Convs
+    // are chain heads and read past QDQ nodes, which must stay unbuilt unless something needs them.
+    if (n.op != "Conv") {
+      try {
+        for (const auto& in : n.in)
+          if (!in.empty() && !constant(in)) computed(in);
+      } catch (const dnnl::error& e) {
+        throw Error(ErrorKind::Internal, "onednn: an input of node '" + n.name + "' (" + n.op + "): " + e.what());
+      }
+      if (fused_.count(i) || where_.count(n.out.at(0))) return;
+    }
     try {
       if (!build_native(i)) build_reference(n);
     } catch (const Error&) {
@@ -379,7 +432,11 @@ class OneDnnBackend final : public InferenceBackend {
     }
     write_inputs(plan, batch);
     for (size_t i = 0; i < g_->nodes.size(); ++i)
-      if (!fused_.count(i) && !deferred(g_->nodes[i]) && !where_.count(g_->nodes[i].out.at(0))) build_node(i);
+      if (!fused_.count(i) && !deferred(g_->nodes[i]) && !where_.count(g_->nodes[i].out.at(0))) {
+        building_.insert(i);
+        build_node(i);
+        building_.erase(i);
+      }
     for (const auto& o : g_->info.outputs) {
       computed(o.name);
       auto it = where_.find(o.name);
@@ -828,7 +885,9 @@ class OneDnnBackend final : public InferenceBackend {
         return false;
     }
     auto src = p_->slots[size_t(x)].mem.get_desc();
-    dnnl::memory::desc wmd({N, K}, dt::f32, tag::any), bmd({N}, dt::f32, tag::a), dmd({xs[0], N}, dt::f32, tag::ab);
+    const dt ct = bf16_ ? dt::bf16 : dt::f32;  // bf16: input and weights, fp32 accumulation and output
+    if (bf16_) src = dnnl::memory::desc(src.dims(), ct, tag::any);
+    dnnl::memory::desc wmd({N, K}, ct, tag::any), bmd({N}, dt::f32, tag::a), dmd({xs[0], N}, dt::f32, tag::ab);
     dnnl::inner_product_forward::primitive_desc pd({dnnl::prop_kind::forward_inference, src, wmd, bmd, dmd}, cpu());
     auto wplain = const_mem(wt, {N, K});
     dnnl::memory wm(pd.weights_desc(), cpu());
@@ -888,7 +947,8 @@ class OneDnnBackend final : public InferenceBackend {
           po.kind = PostOp::BinaryConst;
           po.alg = n->op == "Add" ? dnnl::algorithm::binary_add : dnnl::algorithm::binary_mul;
           po.arg = const_mem(*c, bs);
-        } else if (n->op == "Add" && !have_sum && computed(other) && p_->slots[size_t(where_.at(other))].shape == ys) {
+        } else if (n->op == "Add" && !have_sum && !depends_on_building(other) && computed(other) &&
+                   p_->slots[size_t(where_.at(other))].shape == ys) {
           po.kind = PostOp::Sum;
           po.sum_slot = where_.at(other);
           have_sum = true;
@@ -1017,11 +1077,21 @@ class OneDnnBackend final : public InferenceBackend {
       bias.data = b->data;
     }
     dnnl::memory::dims wdims = g > 1 ? dnnl::memory::dims{g, M / g, CG, KH, KW} : dnnl::memory::dims{M, CG, KH, KW};
-    dnnl::memory::desc src_md({N, C, H, W}, xtype, tag::any), w_md(wdims, q ? dt::s8 : dt::f32, tag::any),
-        b_md({M}, dt::f32, tag::a), dst_md({N, M, OH, OW}, dt::f32, tag::any);
-    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md,
-                                      w_md, b_md, dst_md, {st[0], st[1]}, {dl[0] - 1, dl[1] - 1}, {pads[0], pads[1]},
-                                      {pads[2], pads[3]});
+    // bf16: input and weights in bf16 (the input reordered to it), fp32 accumulation and output
+    const bool b16 = bf16_ && !q;
+    auto conv_desc = [&](bool bf16) {
+      const dt xt = q ? xtype : bf16 ? dt::bf16 : dt::f32, wt = q ? dt::s8 : bf16 ? dt::bf16 : dt::f32;
+      dnnl::memory::desc src_md({N, C, H, W}, xt, tag::any), w_md(wdims, wt, tag::any), b_md({M}, dt::f32, tag::a),
+          dst_md({N, M, OH, OW}, dt::f32, tag::any);
+      return dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                             src_md, w_md, b_md, dst_md, {st[0], st[1]}, {dl[0] - 1, dl[1] - 1},
+                                             {pads[0], pads[1]}, {pads[2], pads[3]});
+    };
+    auto d = conv_desc(b16);
+    if (b16) {  // a shape oneDNN has no bf16 kernel for (only its reference one) stays fp32
+      const auto probe = dnnl::convolution_forward::primitive_desc(d, cpu());
+      if (impl_of(probe).rfind("ref", 0) == 0) d = conv_desc(false);
+    }
     std::vector<float> scales;
     if (q) {  // oneDNN 2.x: dst = output_scale * (sum src * weights + bias): the bias in int32 units
       scales.resize(wscales->size() == 1 ? 1 : size_t(M));
@@ -1088,6 +1158,8 @@ class OneDnnBackend final : public InferenceBackend {
 
 void register_onednn_backend() {
   register_backend("onednn", [] { return std::make_unique<OneDnnBackend>(); });
+  // registered only where it runs natively, so every registered backend passes the op tests
+  if (cpu_has_bf16()) register_backend("onednn-bf16", [] { return std::make_unique<OneDnnBackend>(true); });
 }
 
 }  // namespace facerec
