@@ -1,7 +1,7 @@
 // Int8 against fp32, side by side in one run. For each pair FP32:INT8 of manifest models (the int8
 // one written by `facerec models quantize`):
 //   - ms per network run at batch 1 on 1 and 2 threads: fp32 on opencv-dnn, onednn and xnnpack,
-//     int8 on onednn; file sizes; ratios;
+//     bf16 on onednn-bf16 (where registered), int8 on onednn; file sizes; ratios;
 //   - agreement with fp32 on held-out data, by task:
 //     embedders — cosine(int8, fp32) of the same aligned faces (no test-time augmentation: the
 //       network itself), overall and per level of every label factor (--labels: e.g. UTKFace's
@@ -140,11 +140,14 @@ std::vector<HeldOutFace> held_out_faces(const facerec::Manifest& man, const Args
   return out;
 }
 
+// `q` names the other model (int8), or with `q_backend` the other backend for `fp` itself (bf16).
 void embed_agreement(const facerec::Manifest& man, const std::string& fp, const std::string& q,
-                     const std::vector<HeldOutFace>& faces, const std::vector<std::string>& factors) {
+                     const std::vector<HeldOutFace>& faces, const std::vector<std::string>& factors,
+                     const std::string& q_backend = "opencv-dnn", const char* what = "cosine(int8, fp32)") {
   facerec::EmbedderOptions of, oq;
   of.model = fp;
   oq.model = q;
+  oq.backend = q_backend;
   of.flip = oq.flip = false;
   auto ef = facerec::make_embedder(man, of), eq = facerec::make_embedder(man, oq);
   std::vector<double> all;
@@ -155,9 +158,9 @@ void embed_agreement(const facerec::Manifest& man, const std::string& fp, const 
     all.push_back(c);
     for (size_t k = 0; k < factors.size() && k < f.levels.size(); ++k) by[k][f.levels[k]].push_back(c);
   }
-  print_spread("cosine(int8, fp32)", "all", all);
+  print_spread(what, "all", all);
   for (size_t k = 0; k < factors.size(); ++k)
-    for (const auto& [level, v] : by[k]) print_spread("cosine(int8, fp32)", factors[k] + "=" + level, v);
+    for (const auto& [level, v] : by[k]) print_spread(what, factors[k] + "=" + level, v);
 }
 
 // The detection holding the annotated face (detects_face), or nullptr.
@@ -274,6 +277,7 @@ int main(int argc, char** argv) {
     auto man = a.manifest.empty() ? facerec::Manifest::load_default() : facerec::Manifest::load(a.manifest);
     const auto backends = facerec::backend_names();
     const bool xnn = std::find(backends.begin(), backends.end(), "xnnpack") != backends.end();
+    const bool bf16 = std::find(backends.begin(), backends.end(), "onednn-bf16") != backends.end();
     std::vector<std::string> factors;
     std::vector<HeldOutFace> faces;
     std::vector<PointSet> sets;
@@ -284,6 +288,7 @@ int main(int argc, char** argv) {
       if ((task == "detect" || task == "landmarks") && sets.empty())
         for (const auto& root : a.points) sets.push_back({root, facerec::read_300w(root)});
     }
+    std::set<std::string> bf16_done;
     std::printf("%-32s %-10s %-5s %9s %9s %8s\n", "model", "backend", "prec", "ms 1T", "ms 2T", "MB");
     for (const auto& [fp, q] : a.pairs) {
       const auto& ef = man.model(fp);
@@ -291,11 +296,12 @@ int main(int argc, char** argv) {
       const auto pf = facerec::model_path(ef).string(), pq = facerec::model_path(eq).string();
       const double mbf = double(std::filesystem::file_size(pf)) / 1e6,
                    mbq = double(std::filesystem::file_size(pq)) / 1e6;
-      std::optional<double> cv[2], dn[2], xn[2], i8[2];
+      std::optional<double> cv[2], dn[2], xn[2], bf[2], i8[2];
       for (int t : {1, 2}) {
         cv[t - 1] = time_run("opencv-dnn", pf, ef, t, a.runs);
         dn[t - 1] = time_run("onednn", pf, ef, t, a.runs);
         if (xnn) xn[t - 1] = time_run("xnnpack", pf, ef, t, a.runs);
+        if (bf16) bf[t - 1] = time_run("onednn-bf16", pf, ef, t, a.runs);
         i8[t - 1] = time_run("onednn", pq, eq, t, a.runs);
       }
       auto row = [&](const std::string& name, const char* backend, const char* prec, const std::optional<double>* ms,
@@ -306,6 +312,7 @@ int main(int argc, char** argv) {
       row(fp, "opencv-dnn", "fp32", cv, mbf);
       row(fp, "onednn", "fp32", dn, mbf);
       row(fp, "xnnpack", "fp32", xn, mbf);
+      row(fp, "onednn", "bf16", bf, mbf);
       row(q, "onednn", "int8", i8, mbq);
       if (cv[0] && cv[1] && dn[0] && dn[1] && i8[0] && i8[1])
         std::printf(
@@ -315,6 +322,8 @@ int main(int argc, char** argv) {
         std::printf("  agreement on %zu held-out faces (%s):\n", faces.size(),
                     a.labels.empty() ? a.images.c_str() : a.labels.c_str());
         embed_agreement(man, fp, q, faces, factors);
+        if (bf16 && bf16_done.insert(fp).second)  // once per fp32 model
+          embed_agreement(man, fp, fp, faces, factors, "onednn-bf16", "cosine(bf16, fp32)");
       } else if (ef.task == "detect" && !sets.empty()) {
         std::printf("  agreement on 300-W:\n");
         detect_agreement(man, fp, q, sets, a.max);

@@ -68,9 +68,9 @@ if want check && [ ! -f "$OUT/check.txt" ]; then
   say "models check"
   {
     for t in 1 2; do
-      for b in opencv-dnn onednn xnnpack; do
+      for b in opencv-dnn onednn xnnpack onednn-bf16; do
         "$FR" --manifest "$MAN" models check face_recognition_model mobilefacenet-ms1m blazeface \
-          face_landmark_68_model --backend "$b" --threads "$t" --runs 20
+          face_landmark_68_model --backend "$b" --threads "$t" --runs 20 || echo "($b is not available on this CPU)"
       done
       "$FR" --manifest "$MAN" models check face_recognition_model-int8 mobilefacenet-ms1m-int8 \
         mobilefacenet-ms1m-int8-dw blazeface-int8 face_landmark_68_model-int8 --backend onednn --threads "$t" --runs 20
