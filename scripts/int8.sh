@@ -4,8 +4,8 @@
 # 1. calibration sets: 300 UTKFace images balanced over age band, gender, race, yaw, pitch (FaceMesh
 #    fitted by the 3D face model), sharpness, brightness and face size, and a random 300 of the same pool;
 # 2. int8 models: the dlib ResNet and MobileFaceNet from each set (and MobileFaceNet with depthwise
-#    convs kept fp32); BlazeFace and the 68-point landmarks from 300-W HELEN train photos (faces in
-#    context, as the detector sees them);
+#    convs kept fp32), the fused default (both components, depthwise fp32); BlazeFace and the
+#    68-point landmarks from 300-W HELEN train photos (faces in context, as the detector sees them);
 # 3. bench_int8: ms per run (opencv-dnn / onednn / xnnpack fp32, onednn int8), MB, and agreement with
 #    fp32 on held-out faces — per UTKFace group for the embedders (images of neither set), box IoU and
 #    landmark error on AFW and HELEN test for the others;
@@ -48,6 +48,8 @@ if want quantize; then
   quantize blazeface blazeface-int8 "$SHARED/data/300w/helen_train"
   quantize blazeface blazeface-int8-all "$SHARED/data/300w/helen_train" --keep-fp32 none
   quantize face_landmark_68_model face_landmark_68_model-int8 "$SHARED/data/300w/helen_train"
+  # the default embedder: both components int8 (MobileFaceNet's depthwise convs fp32), same recipe
+  quantize dlib-mfn-fused dlib-mfn-fused-int8 "$OUT/calib/balanced/images" --keep-fp32 depthwise
 fi
 
 if want bench && [ ! -f "$OUT/bench.txt" ]; then
@@ -82,7 +84,7 @@ fi
 
 EMB=face_recognition_model+flip,face_recognition_model-int8+flip,face_recognition_model-int8-random+flip
 EMB=$EMB,mobilefacenet-ms1m+flip,mobilefacenet-ms1m-int8+flip,mobilefacenet-ms1m-int8-random+flip
-EMB=$EMB,mobilefacenet-ms1m-int8-dw+flip
+EMB=$EMB,mobilefacenet-ms1m-int8-dw+flip,dlib-mfn-fused+flip,dlib-mfn-fused-int8+flip
 lfw() {  # PAIRS OUTNAME
   [ -f "$OUT/$2.json" ] && return
   say "LFW $1"

@@ -337,6 +337,32 @@ TEST(Cli, QuantizeAnEmbedderAndRunIt) {
   EXPECT_EQ(faces8[0]["landmarks"].size(), 68u) << q8.out;
   for (int k = 0; k < 4; ++k)  // the same box within a few pixels (UTKFace crops are 200x200)
     EXPECT_NEAR(faces8[0]["box"][k].get<double>(), faces32[0]["box"][k].get<double>(), 6.0) << q8.out << fp.out;
+  // the fused default: each component int8, the same recipe over them; its embedding stays close
+  auto fq = run("models quantize dlib-mfn-fused --keep-fp32 depthwise --calib " + (d / "calib").string() + " --out " +
+                out.string());
+  ASSERT_EQ(fq.code, 0) << fq.out;
+  const auto jf = nlohmann::json::parse(std::ifstream(out));
+  const nlohmann::json* fused = nullptr;
+  for (const auto& m : jf["models"])
+    if (m["name"] == "dlib-mfn-fused-int8") fused = &m;
+  ASSERT_NE(fused, nullptr) << jf.dump();
+  EXPECT_EQ((*fused)["format"], "fused");
+  ASSERT_EQ((*fused)["fuse"].size(), 2u);
+  EXPECT_EQ((*fused)["fuse"][0]["model"], "dlib-mfn-fused-int8-face_recognition_model");
+  EXPECT_EQ((*fused)["fuse"][1]["model"], "dlib-mfn-fused-int8-mobilefacenet-ms1m");
+  EXPECT_FALSE(fused->contains("thresholds"));
+  auto e8 = run("--manifest " + out.string() + " embed --json --embedder dlib-mfn-fused-int8 " + imgs[1].string());
+  auto e32 = run("embed --json --embedder dlib-mfn-fused " + imgs[1].string());
+  ASSERT_EQ(e8.code, 0) << e8.out;
+  ASSERT_EQ(e32.code, 0) << e32.out;
+  const auto v8 =
+      nlohmann::json::parse(e8.out.substr(e8.out.find('{')))["faces"][0]["embedding"].get<std::vector<float>>();
+  const auto v32 =
+      nlohmann::json::parse(e32.out.substr(e32.out.find('{')))["faces"][0]["embedding"].get<std::vector<float>>();
+  ASSERT_EQ(v8.size(), v32.size());
+  double dot = 0;
+  for (size_t k = 0; k < v8.size(); ++k) dot += double(v8[k]) * v32[k];
+  EXPECT_GT(dot, 0.99);  // unit vectors: the cosine
   auto live = run("models quantize liveness --calib " + (d / "calib").string() + " --out " + (d / "x.json").string());
   EXPECT_NE(live.code, 0);
   EXPECT_NE(live.out.find("embedders, detectors and landmark networks"), std::string::npos) << live.out;

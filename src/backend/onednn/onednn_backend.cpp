@@ -634,26 +634,26 @@ class OneDnnBackend final : public InferenceBackend {
     float* v = static_cast<float*>(p_->slots[size_t(y)].mem.get_data_handle());
     Step st;
     st.kernel = [v, a = std::move(a), N, C, CB, spatial, block] {
+      // branch-free, on restrict pointers: the compiler vectorises the inner loops
+      auto row = [](float* __restrict p, const float* __restrict s, int64_t len) {
+        for (int64_t l = 0; l < len; ++l) p[l] = std::max(p[l], 0.f) + s[l] * std::min(p[l], 0.f);
+      };
       if (block == -1) {  // channel-last: ... c
 #pragma omp parallel for
-        for (int64_t k = 0; k < N * spatial; ++k) {
-          float* p = v + k * C;
-          for (int64_t c = 0; c < C; ++c) p[c] = p[c] < 0 ? p[c] * a[size_t(c)] : p[c];
-        }
+        for (int64_t k = 0; k < N * spatial; ++k) row(v + k * C, a.data(), C);
       } else if (block > 0) {  // blocked: n, channel block, h, w, lane
 #pragma omp parallel for
         for (int64_t k = 0; k < N * CB; ++k) {
           const float* s = a.data() + (k % CB) * block;
           float* p = v + k * spatial * block;
-          for (int64_t q = 0; q < spatial; ++q, p += block)
-            for (int64_t l = 0; l < block; ++l) p[l] = p[l] < 0 ? p[l] * s[l] : p[l];
+          for (int64_t q = 0; q < spatial; ++q, p += block) row(p, s, block);
         }
       } else {  // plain: n, c, spatial
 #pragma omp parallel for
         for (int64_t k = 0; k < N * C; ++k) {
-          float s = a[size_t(k % C)];
-          float* p = v + k * spatial;
-          for (int64_t q = 0; q < spatial; ++q) p[q] = p[q] < 0 ? p[q] * s : p[q];
+          const float s = a[size_t(k % C)];
+          float* __restrict p = v + k * spatial;
+          for (int64_t q = 0; q < spatial; ++q) p[q] = std::max(p[q], 0.f) + s * std::min(p[q], 0.f);
         }
       }
     };
