@@ -355,10 +355,18 @@ TEST(Cli, QuantizeAnEmbedderAndRunIt) {
   auto e32 = run("embed --json --embedder dlib-mfn-fused " + imgs[1].string());
   ASSERT_EQ(e8.code, 0) << e8.out;
   ASSERT_EQ(e32.code, 0) << e32.out;
-  const auto v8 =
-      nlohmann::json::parse(e8.out.substr(e8.out.find('{')))["faces"][0]["embedding"].get<std::vector<float>>();
-  const auto v32 =
-      nlohmann::json::parse(e32.out.substr(e32.out.find('{')))["faces"][0]["embedding"].get<std::vector<float>>();
+  // one JSON object per face, a line each: the first face's embedding
+  auto first_embedding = [](const std::string& text) {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+      if (line.rfind("{", 0) == 0) {
+        const auto face = nlohmann::json::parse(line, nullptr, false);
+        if (face.is_object() && face.contains("embedding")) return face["embedding"].get<std::vector<float>>();
+      }
+    ADD_FAILURE() << "no face with an embedding in:\n" << text;
+    return std::vector<float>{};
+  };
+  const auto v8 = first_embedding(e8.out), v32 = first_embedding(e32.out);
   ASSERT_EQ(v8.size(), v32.size());
   double dot = 0;
   for (size_t k = 0; k < v8.size(); ++k) dot += double(v8[k]) * v32[k];
