@@ -225,6 +225,49 @@ TEST(Quantize, Int8ModelsRunOnOnednnWhicheverFloatBackendIsAsked) {
   EXPECT_EQ(backend_for(m, "xnnpack"), "xnnpack");
 }
 
+// Fully connected layers store int8 weights (per output channel, Gemm with transB and MatMul
+// alike) behind a DequantizeLinear that backends fold at load: outputs stay within the 8-bit
+// weight error of fp32 on onednn and the reference, and the weights take a quarter of the bytes.
+TEST(Quantize, FullyConnectedWeightsAreStoredInt8) {
+  auto dir = test::temp_dir("quantize-dense");
+  OnnxBuilder b("dense");
+  b.input("input", {-1, 16});
+  auto w1 = b.initializer("w1", {12, 16}, normal(12 * 16, 21, 0.4f));
+  auto b1 = b.initializer("b1", {12}, normal(12, 22, 0.1f));
+  auto y = b.node("Gemm", {"input", w1, b1}, "fc1", Attrs{{"transB", int64_t(1)}});
+  y = b.node("Relu", {y}, "relu1");
+  auto w2 = b.initializer("w2", {12, 5}, normal(60, 23, 0.5f));
+  y = b.node("MatMul", {y, w2}, "fc2");
+  b.rename_output(y, "output");
+  b.output("output", {-1, 5});
+  const auto fp32 = dir / "dense.onnx";
+  std::ofstream(fp32, std::ios::binary) << b.serialize();
+  std::vector<std::vector<Tensor>> calib = {{Tensor({2, 16}, normal(32, 24, 1.f))}};
+  const auto r = quantize_model(fp32, calib);
+  ASSERT_EQ(r.layers.size(), 2u);
+  for (const auto& L : r.layers) {
+    EXPECT_TRUE(L.weights_only) << L.node;
+    EXPECT_FALSE(L.int8) << L.node;
+    EXPECT_LT(L.weight_error, 0.5 / 127 + 1e-6) << L.node;  // half a step of the channel's grid
+  }
+  EXPECT_EQ(r.fp32_weight_bytes, (12 * 16 + 12 * 5) * 4);
+  EXPECT_EQ(r.int8_weight_bytes, 12 * 16 + 12 * 5 + (12 + 5) * 5);
+  const auto q = dir / "dense-int8.onnx";
+  std::ofstream(q, std::ios::binary) << r.onnx;
+  const auto probe = std::vector<Tensor>{Tensor({3, 16}, normal(48, 25, 1.f))};
+  const auto want = load_backend("reference", fp32.string())->run(probe)[0].data;
+  for (const char* backend : {"reference", "onednn"}) {
+    const auto got = load_backend(backend, q.string())->run(probe)[0].data;
+    ASSERT_EQ(got.size(), want.size()) << backend;
+    EXPECT_GT(cosine(got, want), 0.9999) << backend;
+  }
+  QuantizeOptions keep;
+  keep.keep_fp32 = {"fc2"};
+  const auto k = quantize_model(fp32, calib, keep);
+  EXPECT_TRUE(k.layers[0].weights_only);
+  EXPECT_FALSE(k.layers[1].weights_only);
+}
+
 TEST(Quantize, RequirementsAreChecked) {
   auto dir = test::temp_dir("quantize-errors");
   auto fp32 = small_net(dir);

@@ -195,12 +195,18 @@ int quantize(const QuantizeFlags& f) {
   std::filesystem::create_directories(onnx.parent_path());
   detail::write_file_atomic(onnx, r.onnx);
   const std::string digest = detail::sha256_hex(digest_lines).substr(0, 16);
-  int int8_layers = 0;
+  int int8_layers = 0, dense_layers = 0;
   nlohmann::json layers = nlohmann::json::array();
   for (const auto& L : r.layers) {
     int8_layers += L.int8;
-    nlohmann::json l = {{"node", L.node}, {"precision", L.int8 ? "int8" : "fp32"}};
-    if (L.int8) {
+    dense_layers += L.weights_only;
+    nlohmann::json l = {{"node", L.node},
+                        {"precision", L.int8           ? "int8"
+                                      : L.weights_only ? "int8 weights, fp32 compute"
+                                                       : "fp32"}};
+    if (L.weights_only) {
+      l["weight_error"] = L.weight_error;
+    } else if (L.int8) {
       l["input"] = L.input_type;
       l["scale"] = L.input_scale;
       l["max"] = L.input_max;
@@ -234,10 +240,12 @@ int quantize(const QuantizeFlags& f) {
   Manifest out = std::filesystem::exists(f.out, ec) ? Manifest::load(f.out) : man;
   out.add_model(e.dump(), dir);
   out.save(f.out);
-  std::fprintf(stderr, "%s: %d of %zu convolutions int8; conv weights %.2f MB -> %.2f MB; file %.2f MB -> %.2f MB\n",
-               name.c_str(), int8_layers, r.layers.size(), double(r.fp32_weight_bytes) / 1e6,
-               double(r.int8_weight_bytes) / 1e6, double(std::filesystem::file_size(source)) / 1e6,
-               double(std::filesystem::file_size(onnx)) / 1e6);
+  std::fprintf(stderr,
+               "%s: %d of %zu layers int8 (%d fully connected as int8 weights); weights %.2f MB -> %.2f MB; file "
+               "%.2f MB -> %.2f MB\n",
+               name.c_str(), int8_layers + dense_layers, r.layers.size(), dense_layers,
+               double(r.fp32_weight_bytes) / 1e6, double(r.int8_weight_bytes) / 1e6,
+               double(std::filesystem::file_size(source)) / 1e6, double(std::filesystem::file_size(onnx)) / 1e6);
   std::cout << onnx.string() << "\n";
   return kOk;
 }

@@ -13,7 +13,9 @@
 // stay fp32 (mixed precision; the result lists each layer). The file keeps the model's opset; per-channel
 // DequantizeLinear (axis) is opset 13's, which facerec's onednn and reference backends read at any opset. The onednn
 // backend runs the pattern as int8 x int8 convolutions; the reference backend computes it exactly in float (the ideal
-// int8 result, what tests compare with).
+// int8 result, what tests compare with). Fully connected layers (Gemm/MatMul with a constant 2-D
+// weight) store their weights as int8 (8-bit, per output channel) behind a DequantizeLinear that
+// backends fold once at load: fp32 compute, a quarter of the bytes.
 //
 // Thread safety: a pure function of its arguments (it loads its own backend).
 #include <facerec/tensor.hpp>
@@ -41,21 +43,22 @@ struct QuantizeOptions {
 // One convolution's outcome.
 struct QuantizedLayer {
   std::string node;
-  bool int8 = false;
-  std::string why;          // for an fp32 layer: why it was kept
-  std::string input;        // the activation it reads
-  std::string input_type;   // "uint8" | "int8"
-  float input_scale = 0;    // x ~= scale * q
-  double input_max = 0;     // largest |x| seen
-  double input_range = 0;   // the range the scale covers (max or percentile)
-  double weight_error = 0;  // largest |W - dequantised W| relative to max |W| of its channel
+  bool int8 = false;          // a conv computed in int8
+  bool weights_only = false;  // a Gemm/MatMul whose weights are stored int8, dequantised at load (fp32 compute)
+  std::string why;            // for an fp32 layer: why it was kept
+  std::string input;          // the activation it reads
+  std::string input_type;     // "uint8" | "int8"
+  float input_scale = 0;      // x ~= scale * q
+  double input_max = 0;       // largest |x| seen
+  double input_range = 0;     // the range the scale covers (max or percentile)
+  double weight_error = 0;    // largest |W - dequantised W| relative to max |W| of its channel
 };
 
 struct QuantizeResult {
   std::string onnx;  // the quantised model, serialised
   std::vector<QuantizedLayer> layers;
   size_t calibration_batches = 0;
-  int64_t fp32_weight_bytes = 0;  // conv weights before
+  int64_t fp32_weight_bytes = 0;  // conv and fully connected weights before
   int64_t int8_weight_bytes = 0;  // and after
 };
 

@@ -164,8 +164,27 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
   const std::set<int> last = keep.count("last") ? last_convs(g) : std::set<int>{};
   bool first = true;
   std::set<std::string> conv_names;
+  std::map<int, size_t> dense;  // Gemm/MatMul nodes whose weights are stored int8 -> their layer
   for (int i = 0; i < g.node_size(); ++i) {
     const auto& n = g.node(i);
+    if ((n.op_type() == "Gemm" || n.op_type() == "MatMul") && n.input_size() > 1) {
+      // fully connected: int8 weights stored, dequantised once at load (fp32 compute): the size
+      conv_names.insert(n.name());
+      auto w = inits.find(n.input(1));
+      if (w == inits.end() || w->second->data_type() != onnx::TensorProto::FLOAT || w->second->dims_size() != 2)
+        continue;  // not a constant matrix: nothing to store
+      QuantizedLayer L;
+      L.node = n.name();
+      L.input = n.input(0);
+      if (keep.count(n.name())) {
+        L.why = "kept in fp32 (keep_fp32)";
+      } else {
+        L.weights_only = true;
+        dense[i] = result.layers.size();
+      }
+      result.layers.push_back(L);
+      continue;
+    }
     if (n.op_type() != "Conv") continue;
     conv_names.insert(n.name());
     QuantizedLayer L;
@@ -189,7 +208,8 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
   }
   for (const auto& k : keep)
     if (k != "first" && k != "last" && k != "depthwise" && !conv_names.count(k))
-      throw Error(ErrorKind::InvalidArgument, "quantize: keep_fp32 names '" + k + "', which is no Conv of the model");
+      throw Error(ErrorKind::InvalidArgument,
+                  "quantize: keep_fp32 names '" + k + "', which is no Conv, Gemm or MatMul of the model");
 
   // Calibration: the fp32 model with every quantised conv's input as an extra output.
   std::vector<std::string> watched;
@@ -253,6 +273,52 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
   std::set<int> todo(convs.begin(), convs.end());
   for (int i = 0; i < g.node_size(); ++i) {
     onnx::NodeProto n = g.node(i);
+    if (auto d = dense.find(i); d != dense.end()) {
+      QuantizedLayer& L = result.layers[d->second];
+      const onnx::TensorProto& wt = *inits.at(n.input(1));
+      const auto w = detail::float_values(wt, "quantize");
+      // the output channel: Gemm's weight is [N, K] with transB, else [K, N]; MatMul's [K, N]
+      bool trans_b = false;
+      for (const auto& a : n.attribute())
+        if (a.name() == "transB") trans_b = a.i() != 0;
+      const int axis = n.op_type() == "Gemm" && trans_b ? 0 : 1;
+      const int64_t R = wt.dims(0), C = wt.dims(1), channels = axis == 0 ? R : C;
+      std::vector<float> ws(size_t(channels), 0.f);
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < C; ++c) {
+          float& top = ws[size_t(axis == 0 ? r : c)];
+          top = std::max(top, std::abs(w[size_t(r * C + c)]));
+        }
+      for (auto& v : ws) v = v > 0 ? v / 127.f : 1.f;  // 8-bit, symmetric: no kernel reads these integers
+      std::vector<int8_t> wq(w.size());
+      double worst = 0;
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t c = 0; c < C; ++c) {
+          const float sc = ws[size_t(axis == 0 ? r : c)], v = w[size_t(r * C + c)];
+          const float level = std::clamp(std::nearbyint(v / sc), -127.f, 127.f);
+          wq[size_t(r * C + c)] = int8_t(level);
+          worst = std::max(worst, double(std::abs(v - level * sc) / (sc * 127.f)));
+        }
+      L.weight_error = worst;
+      const std::string wn = n.input(1) + "/int8", wsn = n.input(1) + "/scale", wzn = n.input(1) + "/zero",
+                        wdn = n.input(1) + "/dequantized";
+      scalar(*qg, wn, onnx::TensorProto::INT8, wq.data(), wq.size(), {R, C});
+      scalar(*qg, wsn, onnx::TensorProto::FLOAT, ws.data(), ws.size() * 4, {channels});
+      std::vector<int8_t> zeros(size_t(channels), 0);
+      scalar(*qg, wzn, onnx::TensorProto::INT8, zeros.data(), zeros.size(), {channels});
+      auto dqw = node("DequantizeLinear", n.input(1) + "/dequantize", {wn, wsn, wzn}, wdn);
+      auto* a = dqw.add_attribute();
+      a->set_name("axis");
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(axis);
+      *qg->add_node() = dqw;
+      result.fp32_weight_bytes += int64_t(w.size()) * 4;
+      result.int8_weight_bytes += int64_t(wq.size()) + channels * 5;
+      replaced_weights.insert(n.input(1));
+      n.set_input(1, wdn);
+      *qg->add_node() = n;
+      continue;
+    }
     if (!todo.count(i)) {
       *qg->add_node() = n;
       continue;
