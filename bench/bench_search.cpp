@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
     DatasetEmbedOptions o;
     o.variants = {EmbeddingVariant{"face_recognition_model", true}};
     auto lfw = std::filesystem::path(FACEREC_SOURCE_DIR).parent_path() / "shared" / "data" / "lfw" / "images";
-    cache = embedding_cache_file(lfw, o, 0).string();
+    cache = embedding_cache_file(Manifest::load_default(), lfw, o, 0).string();
   }
   std::map<std::string, std::vector<float>> real;  // found images only
   if (!cache.empty())

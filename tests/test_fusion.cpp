@@ -12,6 +12,7 @@
 #include <facerec/models.hpp>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
@@ -226,6 +227,29 @@ TEST(Fusion, SearchPutsTheWeightWhereTheSignalIs) {
   EXPECT_TRUE(
       test::throws_error([&] { search_fusion({"good"}, {zero}, {good}, pairs, images); }, ErrorKind::InvalidArgument));
   EXPECT_TRUE(test::throws_error([&] { mean_embedding(EmbeddingTable{}); }, ErrorKind::InvalidArgument));
+}
+
+// The embedding cache follows what a model is, not only its name: the same name with another
+// file (a model re-quantised or re-trained) gets another cache file.
+TEST(EmbeddingCache, KeyFollowsTheModelVersion) {
+  const auto doc = nlohmann::json::parse(std::ifstream(test::source_dir() / "models" / "manifest.json"));
+  nlohmann::json e;
+  for (const auto& m : doc["models"])
+    if (m["name"] == "mobilefacenet-ms1m") e = m;
+  ASSERT_TRUE(e.is_object());
+  for (const char* k : {"package", "files", "free_size", "thresholds"}) e.erase(k);
+  e["name"] = "cache-test-model";
+  e["format"] = "onnx";
+  e["files"] = {"trained/cache-test-model.onnx"};
+  DatasetEmbedOptions o;
+  o.variants = {EmbeddingVariant{"cache-test-model", true}};
+  o.cache_dir = "/tmp/cache-key-test";
+  e["sha256"] = std::string(64, 'a');
+  const auto a = embedding_cache_file(with_entry(e.dump()), "/data/faces", o, 0);
+  e["sha256"] = std::string(64, 'b');
+  const auto b = embedding_cache_file(with_entry(e.dump()), "/data/faces", o, 0);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(b, embedding_cache_file(with_entry(e.dump()), "/data/faces", o, 0));  // and stable
 }
 
 }  // namespace

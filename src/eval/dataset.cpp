@@ -24,14 +24,31 @@ namespace {
 std::string fmt_float(float v) { return std::to_string(v); }
 
 // The key must stay stable: existing caches are found by it (v3 = the format of release 0.1).
-std::string cache_key(const AnalyzerOptions& o, const EmbeddingVariant& v, const std::string& root,
+// What the networks are, not only their names: a model re-quantised, re-trained or re-imported under
+// the same name is another cache.
+std::string model_versions(const Manifest& m, const AnalyzerOptions& o, const EmbeddingVariant& v) {
+  auto version = [&](const std::string& name) {
+    try {
+      return m.model_version(name);
+    } catch (const Error&) {
+      return name;  // "none", or a name the manifest lacks (the stage refuses it later)
+    }
+  };
+  std::string s = version(v.embedder) + "," + version(o.landmarker.model) + "," + version(o.detector.verifier) + "," +
+                  version(o.detector.close_range_model);
+  for (const auto& d : detector_models(o.detector.model)) s += "," + version(d);
+  return s;
+}
+
+std::string cache_key(const Manifest& m, const AnalyzerOptions& o, const EmbeddingVariant& v, const std::string& root,
                       const DatasetEmbedOptions& opt) {
-  std::string k =
-      o.detector.model + "+" + o.detector.close_range_model + "-fallback|" + std::to_string(o.detector.min_face) + "|" +
-      fmt_float(o.detector.score_threshold) + "|" + o.landmarker.model + "|" + fmt_float(o.landmarker.crop_scale) +
-      "|" + std::to_string(o.landmarker.passes) + "|" + fmt_float(o.landmarker.refine_scale) +
-      (o.landmarker.flip ? "|lmflip|" : "|") + o.detector.verifier + "|" + fmt_float(o.detector.verify_threshold) +
-      "|" + v.embedder + v.suffix() + "|" + o.detector.backend + "|" + root + "|v3";
+  std::string k = model_versions(m, o, v) + "|" + o.detector.model + "+" + o.detector.close_range_model + "-fallback|" +
+                  std::to_string(o.detector.min_face) + "|" + fmt_float(o.detector.score_threshold) + "|" +
+                  o.landmarker.model + "|" + fmt_float(o.landmarker.crop_scale) + "|" +
+                  std::to_string(o.landmarker.passes) + "|" + fmt_float(o.landmarker.refine_scale) +
+                  (o.landmarker.flip ? "|lmflip|" : "|") + o.detector.verifier + "|" +
+                  fmt_float(o.detector.verify_threshold) + "|" + v.embedder + v.suffix() + "|" + o.detector.backend +
+                  "|" + root + "|v4";
   if (opt.degraded) {
     const auto& r = opt.degradation;
     k += "|degraded:" + std::to_string(r.seed) + "," + fmt_float(r.iod_min) + "," + fmt_float(r.iod_max) + "," +
@@ -75,21 +92,22 @@ EmbeddingTable load_embedding_cache(const std::filesystem::path& p) {
   return m;
 }
 
-std::filesystem::path embedding_cache_file(const std::filesystem::path& root, const DatasetEmbedOptions& opt,
-                                           size_t k) {
+std::filesystem::path embedding_cache_file(const Manifest& manifest, const std::filesystem::path& root,
+                                           const DatasetEmbedOptions& opt, size_t k) {
   if (k >= opt.variants.size()) throw Error(ErrorKind::InvalidArgument, "embedding_cache_file: no such variant");
   auto dir = opt.cache_dir.empty() ? default_embedding_cache_dir() : opt.cache_dir;
   // the same folder however it is spelled ("a/../b", symlinks): one cache
   std::error_code ec;
   auto canonical = std::filesystem::weakly_canonical(std::filesystem::absolute(root), ec);
   auto path = dir / ((opt.degraded ? "low-" : "lfw-") +
-                     cache_key(opt.pipeline, opt.variants[k],
+                     cache_key(manifest, opt.pipeline, opt.variants[k],
                                (ec ? std::filesystem::absolute(root) : canonical).string(), opt) +
                      ".bin");
   // caches written before the key used the canonical path are adopted
   auto legacy =
-      dir / ((opt.degraded ? "low-" : "lfw-") +
-             cache_key(opt.pipeline, opt.variants[k], std::filesystem::absolute(root).string(), opt) + ".bin");
+      dir /
+      ((opt.degraded ? "low-" : "lfw-") +
+       cache_key(manifest, opt.pipeline, opt.variants[k], std::filesystem::absolute(root).string(), opt) + ".bin");
   if (legacy != path && !std::filesystem::exists(path) && std::filesystem::exists(legacy))
     std::filesystem::rename(legacy, path, ec);
   return path;
@@ -107,7 +125,7 @@ DatasetEmbedResult embed_plain(const Manifest& manifest, const std::filesystem::
   if (!opt.cache_dir.empty()) {
     std::filesystem::create_directories(opt.cache_dir);
     for (size_t k = 0; k < opt.variants.size(); ++k) {
-      auto path = embedding_cache_file(root, opt, k);
+      auto path = embedding_cache_file(manifest, root, opt, k);
       res.cache_files.push_back(path);
       res.tables[k] = load_embedding_cache(path);
     }

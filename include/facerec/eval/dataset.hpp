@@ -115,10 +115,11 @@ IdentificationResult evaluate_identification(const IdentificationProtocol& proto
 
 // The cache file embed_dataset uses for variant `k` of `options` on images under `root` (a cache
 // written under the older, non-canonical key is renamed to it); a fused variant has none (its
-// components have theirs). Throws Error(InvalidArgument) for
-// k >= options.variants.size().
-std::filesystem::path embedding_cache_file(const std::filesystem::path& root, const DatasetEmbedOptions& options,
-                                           size_t k);
+// components have theirs). The key holds the pipeline's settings and the versions of its models in
+// `manifest` (Manifest::model_version: a network re-quantised or re-trained under the same name
+// gets a cache of its own). Throws Error(InvalidArgument) for k >= options.variants.size().
+std::filesystem::path embedding_cache_file(const Manifest& manifest, const std::filesystem::path& root,
+                                           const DatasetEmbedOptions& options, size_t k);
 
 // Reads a cache file written by embed_dataset (a torn last record is ignored; a missing file is an
 // empty table). Never throws Error.
