@@ -225,6 +225,11 @@ void landmark_agreement(const facerec::Manifest& man, const std::string& fp, con
       ++faces;
       if (!d) continue;
       const auto a = lf->landmarks(img.bgr, *d), b = lq->landmarks(img.bgr, *d);
+      if (a.size() != 68 || b.size() != 68) {
+        std::printf("    %s gives %zu points, %s %zu: NME needs 68 (iBUG) points; skipped\n", fp.c_str(), a.size(),
+                    q.c_str(), b.size());
+        return;
+      }
       nme_f.push_back(facerec::landmark_nme(a, f.points));
       nme_q.push_back(facerec::landmark_nme(b, f.points));
       nme_fq.push_back(facerec::landmark_nme(b, a));

@@ -6,6 +6,7 @@
 
 #include <facerec/backend.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/evaluation.hpp>
 #include <facerec/eval/labels.hpp>
 #include <facerec/image.hpp>
 #include <facerec/models.hpp>
@@ -168,9 +169,14 @@ TEST(Quantize, MacsAreCountedFromTheRunShapes) {
   EXPECT_DOUBLE_EQ(count_macs(fp32.string(), batches(1, 1, 1)[0]), 2048.0 * 27 + 512.0 * 9 + 384.0 * 8);
   EXPECT_DOUBLE_EQ(count_macs(fp32.string(), batches(1, 3, 1)[0]), 3 * (2048.0 * 27 + 512.0 * 9 + 384.0 * 8));
   EXPECT_TRUE(test::throws_error([&] { count_macs(fp32.string(), {}); }, ErrorKind::InvalidArgument));
-  const auto peak = measured_peak(Precision::FP32, 1);
-  EXPECT_TRUE(std::isfinite(peak.gops) && peak.gops >= 0) << peak.gops;  // 0 only without AVX2 + FMA
-  EXPECT_EQ(peak.gops > 0, !peak.kernel.empty());
+  __builtin_cpu_init();
+  const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  for (Precision p : {Precision::FP32, Precision::INT8}) {
+    const auto peak = measured_peak(p, 1);
+    EXPECT_TRUE(std::isfinite(peak.gops)) << to_string(p);
+    EXPECT_EQ(peak.gops > 0, avx2_fma) << to_string(p) << ": " << peak.gops << " (" << peak.kernel << ")";
+    EXPECT_EQ(peak.gops > 0, !peak.kernel.empty()) << to_string(p);
+  }
   EXPECT_EQ(measured_peak(Precision::FP16, 1).gops, 0.0);
 }
 
@@ -337,6 +343,8 @@ TEST(Labels, TableReadsLevelsAndRefusesMalformedLines) {
   EXPECT_EQ(label_level("age", "40"), "21-40");
   { std::ofstream(d / "ragged.tsv") << "file\tage\nx.jpg\t3\ty\n"; }
   EXPECT_TRUE(test::throws_error([&] { read_label_table(d / "ragged.tsv"); }, ErrorKind::BadInput));
+  { std::ofstream(d / "twice.tsv") << "file\tage\nx.jpg\t3\nx.jpg\t4\n"; }
+  EXPECT_TRUE(test::throws_error([&] { read_label_table(d / "twice.tsv"); }, ErrorKind::BadInput, "listed twice"));
   { std::ofstream(d / "noheader.tsv") << "x.jpg\t3\n"; }
   EXPECT_TRUE(test::throws_error([&] { read_label_table(d / "noheader.tsv"); }, ErrorKind::BadInput));
   { std::ofstream(d / "empty.tsv") << "file\tage\n"; }
@@ -353,6 +361,21 @@ TEST(Labels, ImageFilesAreListedRelativeAndSorted) {
   const auto files = list_image_files(d);
   EXPECT_EQ(files, (std::vector<std::filesystem::path>{"a.png", "b/c/z.JPG", "b/link.png", "b/y.jpeg"}));
   EXPECT_TRUE(test::throws_error([&] { list_image_files(d / "a.png"); }, ErrorKind::NotFound));
+}
+
+// NME: the mean point distance over the outer-eye-corner distance (iBUG 36, 45) of the reference.
+TEST(Labels, LandmarkNmeIsNormalisedByTheOuterEyeCorners) {
+  std::vector<cv::Point2f> truth(68, cv::Point2f(0, 0)), moved;
+  truth[36] = {10, 20};
+  truth[45] = {50, 20};  // 40 px apart
+  moved = truth;
+  for (auto& p : moved) p.x += 2;  // every point 2 px off
+  EXPECT_NEAR(landmark_nme(moved, truth), 2.0 / 40, 1e-9);
+  EXPECT_NEAR(landmark_nme(truth, truth), 0.0, 1e-12);
+  EXPECT_TRUE(
+      test::throws_error([&] { landmark_nme(std::vector<cv::Point2f>(5), truth); }, ErrorKind::InvalidArgument));
+  EXPECT_TRUE(test::throws_error([&] { landmark_nme(truth, std::vector<cv::Point2f>(68)); }, ErrorKind::InvalidArgument,
+                                 "eye corners"));
 }
 
 }  // namespace

@@ -54,24 +54,29 @@ void print_counts(const char* title, const std::vector<std::string>& factors,
   }
 }
 
-// Links the chosen images under dir/images and lists their strata in dir/strata.tsv; built in
-// DIR.partial and renamed at the end, so DIR is complete or absent.
+// Links the chosen images under dir/images (numbered in the order chosen) and lists their strata in
+// dir/strata.tsv; built in DIR.partial (refused when it exists) and renamed at the end, so DIR is
+// complete or absent.
 void write_set(const std::filesystem::path& dir, const LabelTable& table, const std::vector<std::string>& factors,
                const std::vector<CalibrationCandidate>& cands, const std::vector<size_t>& chosen) {
   auto tmp = dir;
   tmp += ".partial";
-  std::filesystem::remove_all(tmp);
+  std::error_code ec;
+  if (std::filesystem::exists(tmp, ec))
+    throw Error(ErrorKind::InvalidArgument,
+                tmp.string() + " exists (an interrupted run?): remove it or name another --out");
   std::filesystem::create_directories(tmp / "images");
   std::ofstream strata(tmp / "strata.tsv");
   strata << "file";
   for (const auto& f : factors) strata << "\t" << f;
   strata << "\n";
-  for (size_t i : chosen) {
+  for (size_t k = 0; k < chosen.size(); ++k) {
+    const size_t i = chosen[k];
     const auto src = std::filesystem::absolute(table.root / cands[i].file);
-    // the listed path with separators replaced: unique, so images of two folders never collide
-    std::string link = cands[i].file;
-    std::replace(link.begin(), link.end(), '/', '_');
-    std::filesystem::create_symlink(src, tmp / "images" / link);
+    // numbered: unique whatever folders the listed files come from
+    char number[32];
+    std::snprintf(number, sizeof number, "%05zu-", k);
+    std::filesystem::create_symlink(src, tmp / "images" / (number + src.filename().string()));
     strata << cands[i].file;
     for (const auto& l : cands[i].levels) strata << "\t" << l;
     strata << "\n";

@@ -303,11 +303,12 @@ void add_quantize_command(CLI::App* models, Action* action) {
       ->capture_default_str()
       ->check(CLI::Range(50.0, 100.0));
   q->add_flag("--per-tensor", f->per_tensor, "One weight scale per tensor (default: per output channel)");
-  q->add_option(
-       "--keep-fp32", f->keep,
-       "Convolutions to leave in fp32, comma-separated node names or 'first' (the first conv), 'last' (the heads: "
-       "convs whose output reaches a graph output through no other conv), 'depthwise' (every grouped conv); "
-       "'none': every conv int8; 'auto': 'last' for detectors and landmark networks, none for embedders")
+  q->add_option("--keep-fp32", f->keep,
+                "Convolutions to leave in fp32, comma-separated node names or 'first' (the first conv), 'last' (the "
+                "heads: convs and "
+                "fully connected layers whose output reaches a graph output through no other), 'depthwise' (every "
+                "grouped conv); "
+                "'none': every conv int8; 'auto': 'last' for detectors and landmark networks, none for embedders")
       ->capture_default_str();
   q->add_option("--max-images", f->max_images, "Calibration images at most (a seeded sample)")
       ->capture_default_str()

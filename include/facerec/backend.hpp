@@ -109,11 +109,11 @@ double count_macs(const std::string& model_path, const std::vector<Tensor>& batc
 
 // This machine's measured arithmetic peak for a precision, on `threads` threads (0: every hardware
 // thread): register-only loops of the widest multiply-add instruction the CPU has (read at run
-// time), run for about 0.2 s. fp32: FMA on 16 floats (AVX-512) or 8 (AVX2 + FMA); int8: u8 x s8
-// dot products, VPDPBUSD (AVX512-VNNI: 64 multiply-adds each, or AVX-VNNI: 32), else the AVX2
-// sequence int8 kernels use without VNNI (vpmaddubsw, vpmaddwd, vpaddd: 32 per three
-// instructions); bf16: VDPBF16PS (AVX512-BF16: 32 each). A plain value; gops = 0 and an empty
-// kernel when the CPU has none of them (and for fp16).
+// time), 20 million iterations of independent chains (tens of milliseconds). fp32: FMA on 16 floats (AVX-512) or 8
+// (AVX2 + FMA); int8: u8 x s8 dot products, VPDPBUSD (AVX512-VNNI: 64 multiply-adds each, or AVX-VNNI: 32), else the
+// AVX2 sequence int8 kernels use without VNNI (vpmaddubsw, vpmaddwd, vpaddd: 32 per three instructions); bf16:
+// VDPBF16PS (AVX512-BF16: 32 each). A plain value; gops = 0 and an empty kernel when the CPU has none of them (and for
+// fp16).
 struct ArithmeticPeak {
   double gops = 0;     // operations per second / 1e9 (one multiply-add = 2 operations)
   std::string kernel;  // e.g. "avx512 vfmadd231ps", "avx512_vnni vpdpbusd"

@@ -14,8 +14,9 @@
 // DequantizeLinear (axis) is opset 13's, which facerec's onednn and reference backends read at any opset. The onednn
 // backend runs the pattern as int8 x int8 convolutions; the reference backend computes it exactly in float (the ideal
 // int8 result, what tests compare with). Fully connected layers (Gemm/MatMul with a constant 2-D
-// weight) store their weights as int8 (8-bit, per output channel) behind a DequantizeLinear that
-// backends fold once at load: fp32 compute, a quarter of the bytes.
+// weight) store their weights as int8 (8-bit, per output channel) behind a DequantizeLinear: fp32
+// compute, a quarter of the bytes (onednn folds it once at load; the reference backend computes it
+// each run).
 //
 // Thread safety: a pure function of its arguments (it loads its own backend).
 #include <facerec/tensor.hpp>
@@ -32,9 +33,9 @@ struct QuantizeOptions {
   std::string method = "percentile";  // "minmax" | "percentile" | "mse"
   double percentile = 99.99;          // of |x|, for "percentile"
   bool per_channel = true;            // weight scales per output channel (else one per tensor)
-  // Conv node names to leave in fp32; "first": the first conv; "last": every conv whose output
-  // reaches a graph output through no other conv (detector and landmark heads, whose outputs are
-  // coordinates); "depthwise": every grouped conv
+  // Conv, Gemm or MatMul node names to leave in fp32; "first": the first conv; "last": every conv
+  // or fully connected layer whose output reaches a graph output through no other such layer
+  // (detector and landmark heads, whose outputs are coordinates); "depthwise": every grouped conv
   // (oneDNN 2.6's int8 depthwise kernel on AVX2 is slower than its fp32 one: bench_int8)
   std::vector<std::string> keep_fp32;
   int threads = 0;  // for the calibration runs
@@ -50,7 +51,7 @@ struct QuantizedLayer {
   std::string input_type;     // "uint8" | "int8"
   float input_scale = 0;      // x ~= scale * q
   double input_max = 0;       // largest |x| seen
-  double input_range = 0;     // the range the scale covers (max or percentile)
+  double input_range = 0;     // the range the scale covers (max, percentile or mse clip)
   double weight_error = 0;    // largest |W - dequantised W| relative to max |W| of its channel
 };
 

@@ -32,11 +32,18 @@ const Tensor* OnnxGraph::constant(const std::string& name) const {
 }
 
 int OnnxGraph::readers(const std::string& name) const {
-  int n = 0;
-  for (const auto& node : nodes)
-    for (const auto& i : node.in) n += i == name;
+  auto it = readers_of.find(name);
+  int n = it == readers_of.end() ? 0 : int(it->second.size());
   for (const auto& o : info.outputs) n += o.name == name;
   return n;
+}
+
+const OnnxNode* OnnxGraph::sole_reader(const std::string& name, size_t& index) const {
+  if (readers(name) != 1) return nullptr;
+  auto it = readers_of.find(name);
+  if (it == readers_of.end()) return nullptr;  // its one reader is the graph's output
+  index = it->second.front();
+  return &nodes[index];
 }
 
 std::vector<float> float_values(const onnx::TensorProto& t, const std::string& who) {
@@ -120,9 +127,15 @@ std::shared_ptr<const OnnxGraph> load_onnx_graph(const std::string& path, const 
     node.in.assign(n.input().begin(), n.input().end());
     node.out.assign(n.output().begin(), n.output().end());
     if (node.out.empty()) throw Error(ErrorKind::BadModel, who + ": node '" + node.name + "' has no output");
+    if (node.in.empty() || node.in[0].empty())  // every op facerec runs reads a first input
+      throw Error(ErrorKind::BadModel, who + ": node '" + node.name + "' (" + node.op + ") has no first input");
     for (const auto& a : n.attribute()) node.attr[a.name()] = &a;
     g->nodes.push_back(std::move(node));
   }
+  // who reads each value (graph outputs count as readers): sole_reader's index
+  for (size_t i = 0; i < g->nodes.size(); ++i)
+    for (const auto& in : g->nodes[i].in)
+      if (!in.empty()) g->readers_of[in].push_back(i);
   return g;
 }
 

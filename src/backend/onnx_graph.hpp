@@ -38,8 +38,12 @@ struct OnnxGraph {
 
   // The constant named `name`, or nullptr.
   const Tensor* constant(const std::string& name) const;
+  std::map<std::string, std::vector<size_t>> readers_of;  // value -> the nodes reading it (once per input)
   // How many nodes read the value `name` (graph outputs count as readers).
   int readers(const std::string& name) const;
+  // The only node reading `name` (its index in `index`), when there is exactly one reader and
+  // `name` is not a graph output; else nullptr.
+  const OnnxNode* sole_reader(const std::string& name, size_t& index) const;
 };
 
 // The values of a float initializer. Throws Error(BadModel) when its data does not match its shape.

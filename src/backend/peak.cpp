@@ -148,6 +148,13 @@ ArithmeticPeak measured_peak(Precision precision, int threads) {
   std::vector<float> sinks(size_t(threads), 0.f);
   const auto t0 = Clock::now();
   std::vector<std::thread> pool;
+  struct JoinAll {  // joins what started even when starting another thread throws
+    std::vector<std::thread>& p;
+    ~JoinAll() {
+      for (auto& th : p)
+        if (th.joinable()) th.join();
+    }
+  } join_all{pool};
   for (int t = 0; t < threads; ++t)
     pool.emplace_back([&, t] { macs[size_t(t)] = loop(iterations, &sinks[size_t(t)]); });
   for (auto& th : pool) th.join();

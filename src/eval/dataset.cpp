@@ -23,9 +23,10 @@ namespace {
 
 std::string fmt_float(float v) { return std::to_string(v); }
 
-// The key must stay stable: existing caches are found by it (v3 = the format of release 0.1).
 // What the networks are, not only their names: a model re-quantised, re-trained or re-imported under
-// the same name is another cache.
+// the same name is another cache. The key is stable from one run to the next; v4 (this release)
+// added the model versions, so caches keyed by names alone (v3, release 0.1 and 0.2) are embedded
+// again once.
 std::string model_versions(const Manifest& m, const AnalyzerOptions& o, const EmbeddingVariant& v) {
   auto version = [&](const std::string& name) {
     try {

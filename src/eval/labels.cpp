@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 namespace facerec {
@@ -51,6 +52,7 @@ LabelTable read_label_table(const std::filesystem::path& tsv) {
   LabelTable t;
   t.root = tsv.parent_path();
   t.factors.assign(header.begin() + 1, header.end());
+  std::set<std::string> seen;
   for (size_t line_no = 2; std::getline(in, line); ++line_no) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
@@ -59,6 +61,8 @@ LabelTable read_label_table(const std::filesystem::path& tsv) {
       throw Error(ErrorKind::BadInput, tsv.string() + ":" + std::to_string(line_no) + ": " + std::to_string(f.size()) +
                                            " fields, the header has " + std::to_string(header.size()));
     if (f[0].empty()) throw Error(ErrorKind::BadInput, tsv.string() + ":" + std::to_string(line_no) + ": no file");
+    if (!seen.insert(f[0]).second)
+      throw Error(ErrorKind::BadInput, tsv.string() + ":" + std::to_string(line_no) + ": " + f[0] + " is listed twice");
     LabelledFile img;
     img.file = f[0];
     for (size_t c = 1; c < f.size(); ++c) img.levels.push_back(label_level(header[c], f[c]));

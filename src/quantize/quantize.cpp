@@ -111,8 +111,13 @@ int64_t group_of(const onnx::NodeProto& n) {
   return 1;
 }
 
-// The convs whose output reaches a graph output through no other conv (the heads), by node index.
-std::set<int> last_convs(const onnx::GraphProto& g) {
+bool weighted(const onnx::NodeProto& n) {
+  return n.op_type() == "Conv" || n.op_type() == "Gemm" || n.op_type() == "MatMul";
+}
+
+// The heads: the convs and fully connected layers whose output reaches a graph output through no
+// other such layer, by node index.
+std::set<int> last_layers(const onnx::GraphProto& g) {
   std::map<std::string, int> producer;
   for (int i = 0; i < g.node_size(); ++i)
     for (const auto& o : g.node(i).output()) producer[o] = i;
@@ -125,7 +130,7 @@ std::set<int> last_convs(const onnx::GraphProto& g) {
     auto it = producer.find(v);
     if (it == producer.end() || !seen.insert(it->second).second) continue;
     const auto& n = g.node(it->second);
-    if (n.op_type() == "Conv") {
+    if (weighted(n)) {
       out.insert(it->second);
     } else {
       for (const auto& x : n.input()) todo.push_back(x);
@@ -161,7 +166,7 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
   QuantizeResult result;
   std::vector<int> convs;  // node indices of the convs to quantise
   std::set<std::string> keep(options.keep_fp32.begin(), options.keep_fp32.end());
-  const std::set<int> last = keep.count("last") ? last_convs(g) : std::set<int>{};
+  const std::set<int> last = keep.count("last") ? last_layers(g) : std::set<int>{};
   bool first = true;
   std::set<std::string> conv_names;
   std::map<int, size_t> dense;  // Gemm/MatMul nodes whose weights are stored int8 -> their layer
@@ -178,6 +183,10 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
       L.input = n.input(0);
       if (keep.count(n.name())) {
         L.why = "kept in fp32 (keep_fp32)";
+      } else if (last.count(i)) {
+        L.why =
+            "a last layer (its output reaches a graph output through no other conv or fully connected "
+            "layer), kept in fp32 (keep_fp32 last)";
       } else {
         L.weights_only = true;
         dense[i] = result.layers.size();
@@ -196,7 +205,9 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
     } else if (keep.count(n.name()) || (first && keep.count("first"))) {
       L.why = "kept in fp32 (keep_fp32)";
     } else if (last.count(i)) {
-      L.why = "a last conv (its output reaches a graph output through no other conv), kept in fp32 (keep_fp32 last)";
+      L.why =
+          "a last layer (its output reaches a graph output through no other conv or fully connected layer), "
+          "kept in fp32 (keep_fp32 last)";
     } else if (keep.count("depthwise") && group_of(n) > 1) {
       L.why = "grouped/depthwise, kept in fp32 (keep_fp32 depthwise)";
     } else {
@@ -271,6 +282,39 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
   std::map<std::string, QuantizedLayer*> layer_of;
   for (auto& L : result.layers) layer_of[L.node] = &L;
   std::set<int> todo(convs.begin(), convs.end());
+  // Writes int8 weights `wq` (shape `dims`) with their scales (one per slice along `axis`, or one
+  // for the tensor when axis < 0) and a DequantizeLinear; returns the dequantised value's name. A
+  // weight read by several nodes is written once per grid (`grid` names it in the value names).
+  std::map<std::string, std::string> emitted;  // weight + grid -> its dequantised name
+  auto emit_weight = [&](const std::string& weight, const std::string& grid, const std::vector<int8_t>& wq,
+                         const std::vector<int64_t>& dims, const std::vector<float>& ws, int axis,
+                         int64_t fp32_values) {
+    const std::string base = weight + "/" + grid;
+    if (auto it = emitted.find(base); it != emitted.end()) return it->second;
+    const std::string wn = base, wsn = base + "/scale", wzn = base + "/zero", wdn = base + "/dequantized";
+    scalar(*qg, wn, onnx::TensorProto::INT8, wq.data(), wq.size(), dims);
+    std::vector<int8_t> zeros(ws.size(), 0);
+    if (axis >= 0) {
+      scalar(*qg, wsn, onnx::TensorProto::FLOAT, ws.data(), ws.size() * 4, {int64_t(ws.size())});
+      scalar(*qg, wzn, onnx::TensorProto::INT8, zeros.data(), zeros.size(), {int64_t(ws.size())});
+    } else {
+      scalar(*qg, wsn, onnx::TensorProto::FLOAT, ws.data(), 4);
+      scalar(*qg, wzn, onnx::TensorProto::INT8, zeros.data(), 1);
+    }
+    auto dqw = node("DequantizeLinear", base + "/dequantize", {wn, wsn, wzn}, wdn);
+    if (axis >= 0) {
+      auto* a = dqw.add_attribute();
+      a->set_name("axis");
+      a->set_type(onnx::AttributeProto::INT);
+      a->set_i(axis);
+    }
+    *qg->add_node() = dqw;
+    result.fp32_weight_bytes += fp32_values * 4;
+    result.int8_weight_bytes += int64_t(wq.size()) + int64_t(ws.size()) * 5;
+    replaced_weights.insert(weight);
+    emitted[base] = wdn;
+    return wdn;
+  };
   for (int i = 0; i < g.node_size(); ++i) {
     onnx::NodeProto n = g.node(i);
     if (auto d = dense.find(i); d != dense.end()) {
@@ -300,22 +344,7 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
           worst = std::max(worst, double(std::abs(v - level * sc) / (sc * 127.f)));
         }
       L.weight_error = worst;
-      const std::string wn = n.input(1) + "/int8", wsn = n.input(1) + "/scale", wzn = n.input(1) + "/zero",
-                        wdn = n.input(1) + "/dequantized";
-      scalar(*qg, wn, onnx::TensorProto::INT8, wq.data(), wq.size(), {R, C});
-      scalar(*qg, wsn, onnx::TensorProto::FLOAT, ws.data(), ws.size() * 4, {channels});
-      std::vector<int8_t> zeros(size_t(channels), 0);
-      scalar(*qg, wzn, onnx::TensorProto::INT8, zeros.data(), zeros.size(), {channels});
-      auto dqw = node("DequantizeLinear", n.input(1) + "/dequantize", {wn, wsn, wzn}, wdn);
-      auto* a = dqw.add_attribute();
-      a->set_name("axis");
-      a->set_type(onnx::AttributeProto::INT);
-      a->set_i(axis);
-      *qg->add_node() = dqw;
-      result.fp32_weight_bytes += int64_t(w.size()) * 4;
-      result.int8_weight_bytes += int64_t(wq.size()) + channels * 5;
-      replaced_weights.insert(n.input(1));
-      n.set_input(1, wdn);
+      n.set_input(1, emit_weight(n.input(1), "int8", wq, {R, C}, ws, axis, int64_t(w.size())));
       *qg->add_node() = n;
       continue;
     }
@@ -369,31 +398,10 @@ QuantizeResult quantize_model(const std::filesystem::path& model, const std::vec
       }
     }
     L.weight_error = worst;
-    const std::string wn = n.input(1) + "/int8", wsn = n.input(1) + "/scale", wzn = n.input(1) + "/zero",
-                      wdn = n.input(1) + "/dequantized";
     std::vector<int64_t> dims(wt.dims().begin(), wt.dims().end());
-    scalar(*qg, wn, onnx::TensorProto::INT8, wq.data(), wq.size(), dims);
-    std::vector<int8_t> zeros(static_cast<size_t>(groups), 0);
-    if (options.per_channel) {
-      scalar(*qg, wsn, onnx::TensorProto::FLOAT, ws.data(), ws.size() * 4, {groups});
-      scalar(*qg, wzn, onnx::TensorProto::INT8, zeros.data(), zeros.size(), {groups});
-    } else {
-      scalar(*qg, wsn, onnx::TensorProto::FLOAT, ws.data(), 4);
-      scalar(*qg, wzn, onnx::TensorProto::INT8, zeros.data(), 1);
-    }
-    auto dqw = node("DequantizeLinear", n.input(1) + "/dequantize", {wn, wsn, wzn}, wdn);
-    if (options.per_channel) {
-      auto* a = dqw.add_attribute();
-      a->set_name("axis");
-      a->set_type(onnx::AttributeProto::INT);
-      a->set_i(0);
-    }
-    *qg->add_node() = dqw;
-    result.fp32_weight_bytes += int64_t(w.size()) * 4;
-    result.int8_weight_bytes += int64_t(wq.size()) + groups * 5;
-    replaced_weights.insert(n.input(1));
+    const std::string grid = unsigned_ ? "int7" : "int8even";  // the two grids above
     n.set_input(0, dq_of[x]);
-    n.set_input(1, wdn);
+    n.set_input(1, emit_weight(n.input(1), grid, wq, dims, ws, options.per_channel ? 0 : -1, int64_t(w.size())));
     *qg->add_node() = n;
   }
   // drop the fp32 weights nothing reads any more

@@ -30,8 +30,8 @@ struct LabelTable {
 std::string label_level(const std::string& factor, const std::string& value);
 
 // Reads a label TSV. Requires: a header whose first column is "file", every line with as many
-// fields as the header (empty lines skipped). Throws Error(NotFound) when the file cannot be read,
-// Error(BadInput) naming the line otherwise, and when no image is listed.
+// fields as the header (empty lines skipped), each file listed once. Throws Error(NotFound) when the
+// file cannot be read, Error(BadInput) naming the line otherwise, and when no image is listed.
 LabelTable read_label_table(const std::filesystem::path& tsv);
 
 }  // namespace facerec

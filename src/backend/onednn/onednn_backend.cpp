@@ -174,7 +174,7 @@ class OneDnnBackend final : public InferenceBackend {
       if (!native(n.op) && !detail::reference_has_op(n.op))
         throw Error(ErrorKind::Unsupported,
                     "onednn backend: op '" + n.op + "' (node '" + n.name + "') is not implemented");
-      quantised |= n.op == "DequantizeLinear";
+      quantised |= n.op == "QuantizeLinear";  // int8 compute; a DequantizeLinear of weights alone is folded
     }
     if (options.precision == Precision::FP16)
       throw Error(ErrorKind::Unsupported, "onednn: fp16 is not supported (ask for bf16 on a CPU with AVX512-BF16)");
@@ -403,17 +403,7 @@ class OneDnnBackend final : public InferenceBackend {
     return it->second;
   }
 
-  // The only node reading `name`, when there is exactly one and `name` is not a graph output.
-  const OnnxNode* sole_reader(const std::string& name, size_t& index) const {
-    if (g_->readers(name) != 1) return nullptr;
-    for (size_t i = 0; i < g_->nodes.size(); ++i)
-      for (const auto& in : g_->nodes[i].in)
-        if (in == name) {
-          index = i;
-          return &g_->nodes[i];
-        }
-    return nullptr;
-  }
+  const OnnxNode* sole_reader(const std::string& name, size_t& index) const { return g_->sole_reader(name, index); }
 
   // --- building ---
   void trace(Plan& plan, const std::vector<Tensor>& batch) {

@@ -319,7 +319,11 @@ Tensor reduce(const Node& n, const Tensor& x, const std::string& op) {
   auto axes = n.attr_ints("axes");
   if (axes.empty())
     for (int64_t i = 0; i < r; ++i) axes.push_back(i);
-  for (auto& a : axes) a = a < 0 ? a + r : a;
+  for (auto& a : axes) {
+    a = a < 0 ? a + r : a;
+    if (a < 0 || a >= r)
+      throw Error(ErrorKind::InvalidArgument, op + ": axis out of range for rank " + std::to_string(r));
+  }
   bool keep = n.attr_i("keepdims", 1) != 0;
   Shape kept = x.shape;
   for (auto a : axes) kept[size_t(a)] = 1;

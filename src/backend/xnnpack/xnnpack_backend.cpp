@@ -185,12 +185,10 @@ class XnnpackBackend final : public InferenceBackend {
       throw Error(ErrorKind::Unsupported, "xnnpack: " + model_path +
                                               " is a quantised (QDQ) model; this backend runs fp32 only: use the "
                                               "onednn backend for int8 models");
-    if (options.precision == Precision::INT8)
-      throw Error(ErrorKind::Unsupported,
-                  "xnnpack: int8 is not supported (fp32 only): use the onednn backend for "
-                  "int8 models (facerec models quantize writes one)");
-    if (options.precision == Precision::FP16)
-      throw Error(ErrorKind::Unsupported, "xnnpack: fp16 is not supported (fp32 only)");
+    if (options.precision != Precision::FP32)
+      throw Error(ErrorKind::Unsupported, std::string("xnnpack: ") + to_string(options.precision) +
+                                              " is not supported (fp32 only): use the onednn backend for int8 "
+                                              "models (facerec models quantize writes one) and onednn-bf16 for bf16");
     initialise_xnnpack();
     plans_.clear();
     opt_ = options;
@@ -375,17 +373,7 @@ class XnnpackBackend final : public InferenceBackend {
     return where_.at(n.in.at(i));
   }
 
-  // The only node reading `name`, when there is exactly one and `name` is not a graph output.
-  const OnnxNode* sole_reader(const std::string& name, size_t& index) const {
-    if (g_->readers(name) != 1) return nullptr;
-    for (size_t i = 0; i < g_->nodes.size(); ++i)
-      for (const auto& in : g_->nodes[i].in)
-        if (in == name) {
-          index = i;
-          return &g_->nodes[i];
-        }
-    return nullptr;
-  }
+  const OnnxNode* sole_reader(const std::string& name, size_t& index) const { return g_->sole_reader(name, index); }
 
   // Absorbs the Relu/Clip chain after value `value` (of node i) into [lo, hi] while the intervals
   // meet; returns the name of the last value absorbed.
@@ -735,6 +723,7 @@ class XnnpackBackend final : public InferenceBackend {
     auto operand = [&](int s, const Tensor* c, const Shape& full, std::vector<size_t>& dims, const float*& ptr) {
       if (!in_nhwc) {
         if (s >= 0) {
+          s = plain(s);  // a 4-D operand held NHWC beside a computed operand of another rank: read it NCHW
           ptr = slot(s).data();
           for (auto d : slot(s).shape) dims.push_back(sz(d));
         } else {
@@ -1072,6 +1061,7 @@ class XnnpackBackend final : public InferenceBackend {
     if (axis < 0 || axis >= int64_t(xs.size())) return false;
     int64_t outer = 1;
     for (int64_t d = 0; d < axis; ++d) outer *= xs[sz(d)];
+    if (outer <= 0 || numel(xs) <= 0) return false;  // an empty value: the reference op handles it
     const int64_t inner = numel(xs) / outer;
     x = plain(x);
     int y = new_slot(xs, false);
