@@ -126,8 +126,11 @@ const Tensor& output(const std::vector<Tensor>& outs, InferenceBackend& net, con
   throw std::runtime_error("no output " + name);
 }
 
-void expect_near(const std::vector<float>& got, const std::vector<float>& want, float tol, const std::string& what) {
+// Within `fp32_tol` (a bf16 backend: test::tolerance_for).
+void expect_near(const InferenceBackend& net, const std::vector<float>& got, const std::vector<float>& want,
+                 float fp32_tol, const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
+  const double tol = test::tolerance_for(net, fp32_tol, test::max_abs(want));
   for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], tol) << what << " [" << i << "]";
 }
 
@@ -167,8 +170,8 @@ TEST(TfjsImport, ConvSameStride2FusedReluMeanAndNhwcFlattenMatchTfSemantics) {
   for (const auto& backend : backend_names()) {
     auto net = load_backend(backend, (dir / "m.onnx").string());
     auto outs = net->run({to_nchw(xin, H, W, C)});
-    expect_near(output(outs, *net, "mean").data, mean, 1e-5f, backend + " mean");
-    expect_near(output(outs, *net, "flat").data, flat, 1e-5f, backend + " flat");
+    expect_near(*net, output(outs, *net, "mean").data, mean, 1e-5f, backend + " mean");
+    expect_near(*net, output(outs, *net, "flat").data, flat, 1e-5f, backend + " flat");
   }
 }
 
@@ -209,7 +212,7 @@ TEST(TfjsImport, PreluWrittenInPiecesIsFoldedAndExact) {
   for (const auto& backend : backend_names()) {
     auto net = load_backend(backend, (dir / "m.onnx").string());
     auto outs = net->run({to_nchw(xin, 2, 2, 3)});
-    expect_near(outs[0].data, want, 1e-6f, backend);
+    expect_near(*net, outs[0].data, want, 1e-6f, backend);
   }
 }
 
@@ -227,7 +230,7 @@ TEST(TfjsImport, Relu6ChainBecomesOneClip) {
   for (const auto& backend : backend_names()) {
     auto net = load_backend(backend, (dir / "m.onnx").string());
     auto outs = net->run({Tensor({1, 4}, {-3.f, 2.5f, 7.f, 6.f})});
-    expect_near(outs[0].data, {0.f, 2.5f, 6.f, 6.f}, 0.f, backend);
+    expect_near(*net, outs[0].data, {0.f, 2.5f, 6.f, 6.f}, 0.f, backend);
   }
 }
 
@@ -265,7 +268,7 @@ TEST(TfjsImport, GraphCutImportsThePartBetweenInputAndOutputs) {
   for (const auto& backend : backend_names()) {
     auto net = load_backend(backend, (dir / "m.onnx").string());
     auto outs = net->run({to_nchw(xin, 2, 3, 3)});
-    expect_near(outs[0].data, want, 1e-6f, backend);
+    expect_near(*net, outs[0].data, want, 1e-6f, backend);
   }
   // free_size: converted at 3x2, run at 5x4 (an element-wise graph is valid at any size)
   GraphCut free = cut;
@@ -281,7 +284,7 @@ TEST(TfjsImport, GraphCutImportsThePartBetweenInputAndOutputs) {
     auto net = load_backend(backend, (dir / "free.onnx").string());
     EXPECT_EQ(net->inputs().at(0).shape, (std::vector<int64_t>{1, 3, -1, -1})) << backend;
     auto outs = net->run({to_nchw(xbig, 4, 5, 3)});
-    expect_near(outs[0].data, want_big, 1e-6f, backend + " at 5x4");
+    expect_near(*net, outs[0].data, want_big, 1e-6f, backend + " at 5x4");
   }
   GraphCut bad = cut;
   bad.input = "no/such/node";

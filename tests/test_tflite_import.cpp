@@ -173,7 +173,9 @@ TEST(TfliteImport, ConvDepthwiseAndFullyConnectedMatchTfliteSemantics) {
       auto outs = net->run({nchw(in, batch, H, W, C)});
       ASSERT_EQ(shape_to_string(outs.at(0).shape), shape_to_string({batch, O})) << backend;
       for (size_t i = 0; i < want.size(); ++i)
-        EXPECT_NEAR(outs[0].data[i], want[i], 1e-4 * std::max(1.f, std::abs(want[i]))) << backend << " [" << i << "]";
+        EXPECT_NEAR(outs[0].data[i], want[i],
+                    test::tolerance_for(*net, 1e-4 * std::max(1.f, std::abs(want[i])), test::max_abs(want)))
+            << backend << " [" << i << "]";
     }
   }
 }
@@ -219,7 +221,9 @@ TEST(TfliteImport, MtcnnPreluAndSoftmaxFold) {
     auto outs = net->run({nchw(in, 1, 2, 2, 2)});
     ASSERT_EQ(shape_to_string(outs.at(0).shape), shape_to_string({1, 2, 2, 2}))
         << backend << ": outputs are in TF layout";
-    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(outs[0].data[i], want[i], 1e-6) << backend << " [" << i << "]";
+    for (size_t i = 0; i < want.size(); ++i)
+      EXPECT_NEAR(outs[0].data[i], want[i], test::tolerance_for(*net, 1e-6, test::max_abs(want)))
+          << backend << " [" << i << "]";
   }
 }
 

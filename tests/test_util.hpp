@@ -24,6 +24,10 @@ namespace facerec::test {
 inline double backend_tolerance(const InferenceBackend& net, double magnitude) {
   return net.precision() == Precision::BF16 ? 2e-2 * std::max(1.0, magnitude) : 1e-4;
 }
+// An fp32 test's tolerance `fp32`, or for a bf16 backend backend_tolerance on values up to `magnitude`.
+inline double tolerance_for(const InferenceBackend& net, double fp32, double magnitude) {
+  return net.precision() == Precision::BF16 ? backend_tolerance(net, magnitude) : fp32;
+}
 inline double max_abs(const std::vector<float>& v) {
   double m = 0;
   for (float x : v) m = std::max(m, double(std::abs(x)));

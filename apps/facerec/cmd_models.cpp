@@ -260,7 +260,7 @@ void add_models_commands(CLI::App& app, Action* action) {
   auto threads = std::make_shared<int>(0);
   auto runs = std::make_shared<int>(5);
   check_cmd->add_option("names", *names, "Models to check (default: all)");
-  check_cmd->add_option("--backend", *backend, "Inference backend")->capture_default_str();
+  check_cmd->add_option("--backend", *backend, backend_help())->capture_default_str();
   check_cmd->add_option("--threads", *threads, "Threads (0: runtime default)")->capture_default_str();
   check_cmd->add_option("--runs", *runs, "Timed runs (best is reported)")
       ->capture_default_str()

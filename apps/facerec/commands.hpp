@@ -1,5 +1,6 @@
 #pragma once
 // CLI subcommands: each file adds its subcommands to the app and runs them. Thin over the library.
+#include <facerec/backend.hpp>
 #include <facerec/models.hpp>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +15,13 @@ namespace facerec::cli {
 enum Exit : int { kOk = 0, kFailure = 1, kUsage = 2, kBadInput = 3, kExternal = 4, kNoMatch = 5 };
 
 using Action = std::function<int()>;
+// The --backend flag's help: the backends this build registered (onednn-bf16 only on CPUs with bf16).
+inline std::string backend_help() {
+  std::string names;
+  for (const auto& n : backend_names()) names += (names.empty() ? "" : " | ") + n;
+  return "Inference backend: " + names + " (an int8 model runs on onednn when a float-only one is named)";
+}
+
 // Splits "a,b,c" into its non-empty parts.
 inline std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;

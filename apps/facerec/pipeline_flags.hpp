@@ -1,6 +1,8 @@
 #pragma once
 // The pipeline flags every command that runs the face pipeline takes (detect, embed, compare,
 // enroll, identify, reembed, serve, eval): one definition, so they cannot drift apart.
+#include "commands.hpp"
+
 #include <facerec/analyzer.hpp>
 #include <facerec/detect.hpp>
 #include <facerec/embed.hpp>
@@ -26,7 +28,7 @@ struct PipelineFlags {
     app->add_option("--landmarker", o.landmarker.model,
                     "68-point landmark model, or 'none' for the detector's keypoints")
         ->capture_default_str();
-    app->add_option("--backend", backend, "Inference backend")->capture_default_str();
+    app->add_option("--backend", backend, backend_help())->capture_default_str();
     app->add_option("--threads", threads, "Threads per network (0: runtime default)")->capture_default_str();
     app->add_option("--min-face", o.detector.min_face, "Smallest face to look for, in pixels")
         ->capture_default_str()
