@@ -133,9 +133,11 @@ std::shared_ptr<const OnnxGraph> load_onnx_graph(const std::string& path, const 
     g->nodes.push_back(std::move(node));
   }
   // who reads each value (graph outputs count as readers): sole_reader's index
-  for (size_t i = 0; i < g->nodes.size(); ++i)
+  for (size_t i = 0; i < g->nodes.size(); ++i) {
     for (const auto& in : g->nodes[i].in)
       if (!in.empty()) g->readers_of[in].push_back(i);
+    for (const auto& o : g->nodes[i].out) g->producer_of[o] = i;
+  }
   return g;
 }
 

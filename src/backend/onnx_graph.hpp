@@ -39,6 +39,7 @@ struct OnnxGraph {
   // The constant named `name`, or nullptr.
   const Tensor* constant(const std::string& name) const;
   std::map<std::string, std::vector<size_t>> readers_of;  // value -> the nodes reading it (once per input)
+  std::map<std::string, size_t> producer_of;              // value -> the node writing it
   // How many nodes read the value `name` (graph outputs count as readers).
   int readers(const std::string& name) const;
   // The only node reading `name` (its index in `index`), when there is exactly one reader and

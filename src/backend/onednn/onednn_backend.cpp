@@ -268,10 +268,9 @@ class OneDnnBackend final : public InferenceBackend {
 
   // --- tracing state (valid during trace) ---
   Plan* p_ = nullptr;
-  std::map<std::string, int> where_;        // value name -> slot
-  std::set<size_t> fused_;                  // nodes absorbed into an earlier primitive
-  std::map<std::string, size_t> producer_;  // value name -> node index
-  std::set<size_t> building_;               // nodes being built (a cycle check)
+  std::map<std::string, int> where_;  // value name -> slot
+  std::set<size_t> fused_;            // nodes absorbed into an earlier primitive
+  std::set<size_t> building_;         // nodes being built (a cycle check)
   std::vector<std::string> fallbacks_;
 
   // Every DequantizeLinear whose inputs are constants (quantised weights), computed once: an fp32
@@ -342,8 +341,8 @@ class OneDnnBackend final : public InferenceBackend {
   // an int8 conv reads past them) run only when something needs their value.
   bool computed(const std::string& name) {
     if (where_.count(name)) return true;
-    auto it = producer_.find(name);
-    if (it == producer_.end() || folded_->count(name) || fused_.count(it->second)) return false;
+    auto it = g_->producer_of.find(name);
+    if (it == g_->producer_of.end() || folded_->count(name) || fused_.count(it->second)) return false;
     if (!building_.insert(it->second).second)
       throw Error(ErrorKind::BadModel,
                   "onednn: the graph has a cycle through node '" + g_->nodes[it->second].name + "'");
@@ -363,8 +362,8 @@ class OneDnnBackend final : public InferenceBackend {
       const std::string v = todo.back();
       todo.pop_back();
       if (where_.count(v)) continue;
-      auto it = producer_.find(v);
-      if (it == producer_.end() || !seen.insert(it->second).second) continue;
+      auto it = g_->producer_of.find(v);
+      if (it == g_->producer_of.end() || !seen.insert(it->second).second) continue;
       if (building_.count(it->second)) return true;
       for (const auto& in : g_->nodes[it->second].in)
         if (!in.empty()) todo.push_back(in);
@@ -411,10 +410,7 @@ class OneDnnBackend final : public InferenceBackend {
     where_.clear();
     fused_.clear();
     fallbacks_.clear();
-    producer_.clear();
     building_.clear();
-    for (size_t i = 0; i < g_->nodes.size(); ++i)
-      for (const auto& o : g_->nodes[i].out) producer_[o] = i;
     for (size_t i = 0; i < batch.size(); ++i) {
       int s = new_slot(plain_md(batch[i].shape), batch[i].shape);
       where_[g_->info.inputs[i].name] = s;
@@ -1023,8 +1019,8 @@ class OneDnnBackend final : public InferenceBackend {
   }
 
   const OnnxNode* producer(const std::string& name) const {
-    auto it = producer_.find(name);
-    return it == producer_.end() ? nullptr : &g_->nodes[it->second];
+    auto it = g_->producer_of.find(name);
+    return it == g_->producer_of.end() ? nullptr : &g_->nodes[it->second];
   }
 
   bool conv(size_t i) {

@@ -244,11 +244,10 @@ class XnnpackBackend final : public InferenceBackend {
 
   // --- tracing state (valid during trace) ---
   Plan* p_ = nullptr;
-  std::map<std::string, int> where_;        // value name -> slot
-  std::map<int, int> to_nhwc_, to_plain_;   // slot -> its copy in the other layout
-  std::set<size_t> fused_;                  // nodes absorbed into an earlier operator
-  std::map<std::string, size_t> producer_;  // value name -> node index
-  std::set<size_t> building_;               // nodes being built (a cycle check)
+  std::map<std::string, int> where_;       // value name -> slot
+  std::map<int, int> to_nhwc_, to_plain_;  // slot -> its copy in the other layout
+  std::set<size_t> fused_;                 // nodes absorbed into an earlier operator
+  std::set<size_t> building_;              // nodes being built (a cycle check)
   std::vector<std::string> fallbacks_, fusions_;
 
   void make_pool() {
@@ -357,8 +356,8 @@ class XnnpackBackend final : public InferenceBackend {
   // trace is demand-driven, so the file order need not be topological).
   bool computed(const std::string& name) {
     if (where_.count(name)) return true;
-    auto it = producer_.find(name);
-    if (it == producer_.end() || fused_.count(it->second)) return false;
+    auto it = g_->producer_of.find(name);
+    if (it == g_->producer_of.end() || fused_.count(it->second)) return false;
     if (!building_.insert(it->second).second)
       throw Error(ErrorKind::BadModel,
                   "xnnpack: the graph has a cycle through node '" + g_->nodes[it->second].name + "'");
@@ -401,12 +400,9 @@ class XnnpackBackend final : public InferenceBackend {
     to_nhwc_.clear();
     to_plain_.clear();
     fused_.clear();
-    producer_.clear();
     building_.clear();
     fallbacks_.clear();
     fusions_.clear();
-    for (size_t i = 0; i < g_->nodes.size(); ++i)
-      for (const auto& o : g_->nodes[i].out) producer_[o] = i;
     for (size_t i = 0; i < batch.size(); ++i) {
       int s = new_slot(batch[i].shape, false);
       where_[g_->info.inputs[i].name] = s;
