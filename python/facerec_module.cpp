@@ -4,6 +4,7 @@
 // Errors are facerec.Error with args (message, kind), kind one of "invalid argument", "not found",
 // "bad input", "bad model", ... The GIL is released while the pipeline runs.
 #include <facerec/analyzer.hpp>
+#include <facerec/backend.hpp>
 #include <facerec/error.hpp>
 #include <facerec/gallery/enrol.hpp>
 #include <facerec/gallery/gallery.hpp>
@@ -131,6 +132,9 @@ PYBIND11_MODULE(_facerec, m) {
     }
   });
   m.def("version", &version, "The library version");
+  m.def("backends", &backend_names,
+        "The inference backends this build registered, by name (pass one as FaceAnalyzer(backend=...)); "
+        "onednn-bf16 only on CPUs with AVX512-BF16");
 
   py::class_<ModelEntry>(m, "ModelEntry")
       .def_readonly("name", &ModelEntry::name)

@@ -54,6 +54,17 @@ def test_models_list_names_every_task():
     assert models["dlib-mfn-fused"].components == ["face_recognition_model", "mobilefacenet-ms1m"]
 
 
+def test_every_backend_gives_the_same_face():
+    names = facerec.backends()
+    assert {"opencv-dnn", "onednn", "xnnpack", "reference"} <= set(names), names
+    img = facerec.decode_image(lfw("Aaron_Eckhart", 1))
+    want = facerec.FaceAnalyzer(embedder="face_recognition_model", flip=False).analyze(img)[0]
+    for backend in ("onednn", "xnnpack"):
+        got = facerec.FaceAnalyzer(embedder="face_recognition_model", flip=False, backend=backend).analyze(img)[0]
+        assert np.allclose(got.box, want.box, atol=0.5), backend
+        assert float(np.dot(got.embedding, want.embedding)) > 0.9999, backend
+
+
 def test_analyze_gives_numpy_faces(analyzer):
     img = facerec.decode_image(lfw("Aaron_Eckhart", 1))
     assert img.shape == (250, 250, 3) and img.dtype == np.uint8
