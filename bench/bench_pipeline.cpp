@@ -1,11 +1,13 @@
 // Speed of each pipeline stage on this machine, with OpenCV's YuNet (cv::FaceDetectorYN, from
 // ../shared/models/reference, comparison only) measured in the same run.
 //   build/bench/bench_pipeline [--benchmark_filter=detect]
+//   FACEREC_MANIFEST=runs/int8/manifest.json build/bench/bench_pipeline --benchmark_filter=whole   (with int8)
 // Threads: the /threads:N suffix sets OpenCV's thread pool (cv::setNumThreads) for that run.
 #include <facerec/align.hpp>
 #include <facerec/analyzer.hpp>
 #include <facerec/detect.hpp>
 #include <facerec/embed.hpp>
+#include <facerec/error.hpp>
 #include <facerec/image.hpp>
 #include <facerec/landmarks.hpp>
 
@@ -15,6 +17,7 @@
 #include <opencv2/objdetect.hpp>
 
 #include <filesystem>
+#include <memory>
 
 #include "bench_util.hpp"
 
@@ -115,6 +118,25 @@ void whole(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(fa.analyze(p.img));
 }
 
+// A whole photo with every network on `backend` (threads per network = the run's thread count) and,
+// when given, another embedder (e.g. the int8 fused model of a manifest named by $FACEREC_MANIFEST).
+void whole_on(benchmark::State& st, std::string backend, std::string embedder) {
+  cv::setNumThreads(int(st.range(0)));
+  facerec::AnalyzerOptions o;
+  o.detector.backend = o.landmarker.backend = o.embedder.backend = backend;
+  o.detector.threads = o.landmarker.threads = o.embedder.threads = int(st.range(0));
+  if (!embedder.empty()) o.embedder.model = embedder;
+  std::unique_ptr<facerec::FaceAnalyzer> fa;
+  try {
+    fa = std::make_unique<facerec::FaceAnalyzer>(facerec::bench::manifest(), o);
+  } catch (const facerec::Error& e) {  // a backend this CPU lacks, a model this manifest lacks
+    st.SkipWithError(e.what());
+    return;
+  }
+  auto& p = prepared();
+  for (auto _ : st) benchmark::DoNotOptimize(fa->analyze(p.img));
+}
+
 }  // namespace
 
 #define THREADS ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime()
@@ -144,4 +166,9 @@ BENCHMARK_CAPTURE(embed, fused, "dlib-mfn-fused", false, false) THREADS;
 BENCHMARK_CAPTURE(embed, fused_flip, "dlib-mfn-fused", true, false) THREADS;  // the default
 BENCHMARK_CAPTURE(embed, fused_flip_zoom, "dlib-mfn-fused", true, true) THREADS;
 BENCHMARK(whole) THREADS;
+// the same photo with every network on another backend; int8: FACEREC_MANIFEST=runs/int8/manifest.json
+BENCHMARK_CAPTURE(whole_on, onednn, "onednn", "") THREADS;
+BENCHMARK_CAPTURE(whole_on, xnnpack, "xnnpack", "") THREADS;
+BENCHMARK_CAPTURE(whole_on, onednn_bf16, "onednn-bf16", "") THREADS;
+BENCHMARK_CAPTURE(whole_on, onednn_int8_fused, "onednn", "dlib-mfn-fused-int8") THREADS;
 BENCHMARK_MAIN();
