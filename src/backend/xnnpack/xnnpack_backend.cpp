@@ -33,9 +33,10 @@
 //
 // Options: threads — each instance runs on a pthreadpool of that many threads (0: one per logical
 // CPU, pthreadpool's default; 1: the calling thread alone), so the count holds per instance; the
-// instances asking for the same count share one pool (see shared_pool), which lives while one holds it; precision FP32
-// only (INT8 or a QDQ model — any QuantizeLinear/DequantizeLinear node — is Unsupported: the onednn backend runs int8
-// models; FP16 is Unsupported); extra["profile"]="1" prints the time per op kind to stderr after each run;
+// instances asking for the same count share one pool (see shared_pool), which lives while one
+// holds it; precision FP32 only (every other is Unsupported, and so is a QDQ model — any
+// QuantizeLinear/DequantizeLinear node: the onednn backend runs int8 models);
+// extra["profile"]="1" prints the time per op kind to stderr after each run;
 // extra["verbose"]="1" prints the plan's fallbacks and fusions when it is built.
 // Thread safety: as InferenceBackend — one instance per thread; sessions share the parsed graph and
 // build their own plans; instances on several threads may share a pool, whose calls pthreadpool
@@ -116,8 +117,10 @@ using ThreadPool = std::shared_ptr<pthreadpool>;
 // The pool for a thread count (0: one per logical CPU), shared by every instance that asks for that
 // count while one holds it. One pool per network made the idle workers of a pipeline's other pools
 // spin against the one working (a whole photo on 2 threads: 258 ms, against 55 ms on 1). pthreadpool
-// serialises the calls made on one pool; a 1-thread pool runs each call on its caller, unlocked.
+// serialises the calls made on one pool. One thread needs no pool: XNNPACK runs an operator given
+// none on the calling thread, so single-threaded instances on several threads never wait on each other.
 ThreadPool shared_pool(size_t threads) {
+  if (threads == 1) return nullptr;
   static std::mutex mu;
   static std::map<size_t, std::weak_ptr<pthreadpool>> pools;
   std::lock_guard<std::mutex> lock(mu);
