@@ -1,5 +1,6 @@
 // One test per op (the ncnn way): a one-node ONNX model in the form facerec's importers emit,
 // run on every backend and compared with the plain reference backend within a tolerance.
+#include "backend/onnx_graph.hpp"
 #include "import/onnx/onnx_builder.hpp"
 #include "test_util.hpp"
 
@@ -266,6 +267,27 @@ std::vector<OpCase> cases() {
 
 INSTANTIATE_TEST_SUITE_P(All, Ops, ::testing::ValuesIn(cases()),
                          [](const auto& param_info) { return param_info.param.name; });
+
+// The one conv size formula: ONNX's floor((size + pads - dilated kernel) / stride) + 1; malformed
+// attributes are BadModel (a zero stride would divide by zero), a kernel larger than the padded
+// input InvalidArgument.
+TEST(ConvOutputSize, FormulaAndRefusals) {
+  using detail::conv_output_hw;
+  EXPECT_EQ(conv_output_hw(7, 6, 3, 3, {1, 1}, {1, 1}, {1, 1, 1, 1}), (std::array<int64_t, 2>{7, 6}));
+  EXPECT_EQ(conv_output_hw(112, 112, 3, 3, {2, 2}, {1, 1}, {0, 0, 1, 1}), (std::array<int64_t, 2>{56, 56}));
+  EXPECT_EQ(conv_output_hw(9, 9, 3, 3, {1, 1}, {2, 2}, {0, 0, 0, 0}), (std::array<int64_t, 2>{5, 5}));
+  EXPECT_TRUE(test::throws_error(
+      [] {
+        conv_output_hw(7, 6, 3, 3, {0, 1}, {1, 1}, {0, 0, 0, 0});
+      },
+      ErrorKind::BadModel));
+  EXPECT_TRUE(test::throws_error([] { conv_output_hw(7, 6, 3, 3, {1, 1}, {1, 1}, {0, 0}); }, ErrorKind::BadModel));
+  EXPECT_TRUE(test::throws_error(
+      [] {
+        conv_output_hw(2, 6, 5, 3, {1, 1}, {1, 1}, {0, 0, 0, 0});
+      },
+      ErrorKind::InvalidArgument, "larger than the input"));
+}
 
 }  // namespace
 }  // namespace facerec

@@ -46,6 +46,16 @@ const OnnxNode* OnnxGraph::sole_reader(const std::string& name, size_t& index) c
   return &nodes[index];
 }
 
+std::array<int64_t, 2> conv_output_hw(int64_t H, int64_t W, int64_t KH, int64_t KW, const std::vector<int64_t>& st,
+                                      const std::vector<int64_t>& dl, const std::vector<int64_t>& pads) {
+  if (st.size() != 2 || dl.size() != 2 || pads.size() != 4 || st[0] < 1 || st[1] < 1 || dl[0] < 1 || dl[1] < 1)
+    throw Error(ErrorKind::BadModel, "Conv: strides and dilations must be 2 values >= 1, pads 4 values");
+  const int64_t OH = (H + pads[0] + pads[2] - ((KH - 1) * dl[0] + 1)) / st[0] + 1;
+  const int64_t OW = (W + pads[1] + pads[3] - ((KW - 1) * dl[1] + 1)) / st[1] + 1;
+  if (OH <= 0 || OW <= 0) throw Error(ErrorKind::InvalidArgument, "Conv: the kernel is larger than the input");
+  return {OH, OW};
+}
+
 std::vector<float> float_values(const onnx::TensorProto& t, const std::string& who) {
   const int64_t n = Tensor::element_count({t.dims().begin(), t.dims().end()});
   std::vector<float> v(static_cast<size_t>(n));

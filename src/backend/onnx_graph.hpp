@@ -8,6 +8,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,13 @@ struct OnnxGraph {
   // `name` is not a graph output; else nullptr.
   const OnnxNode* sole_reader(const std::string& name, size_t& index) const;
 };
+
+// The output height and width of a 2-D convolution over an H x W input with a KH x KW kernel:
+// (size + both pads - dilated kernel) / stride + 1 on each axis, the one formula every backend uses.
+// Throws Error(BadModel) unless there are 2 strides and 2 dilations (each >= 1) and 4 pads,
+// Error(InvalidArgument) ("Conv: the kernel is larger than the input") when either size is < 1.
+std::array<int64_t, 2> conv_output_hw(int64_t H, int64_t W, int64_t KH, int64_t KW, const std::vector<int64_t>& strides,
+                                      const std::vector<int64_t>& dilations, const std::vector<int64_t>& pads);
 
 // The values of a float initializer. Throws Error(BadModel) when its data does not match its shape.
 std::vector<float> float_values(const onnx::TensorProto& t, const std::string& who);

@@ -32,6 +32,7 @@
 #include <facerec/error.hpp>
 
 #include "backend/onnx_graph.hpp"
+#include "backend/plan_cache.hpp"
 #include "backend/reference/reference_ops.hpp"
 
 #include <omp.h>
@@ -214,20 +215,9 @@ class OneDnnBackend final : public InferenceBackend {
     if (!g_) throw Error(ErrorKind::InvalidArgument, "onednn: run() before load()");
     check_batch(batch);
     ThreadScope threads(opt_.threads);
-    std::vector<Shape> key;
-    for (const auto& t : batch) key.push_back(t.shape);
     try {
-      auto it = plans_.find(key);
-      if (it == plans_.end()) {
-        if (plans_.size() >= 8) plans_.clear();  // a caller cycling through many batch sizes
-        auto plan = std::make_unique<Plan>();
-        trace(*plan, batch);  // builds and runs it
-        auto out = outputs_of(*plan);
-        plans_[key] = std::move(plan);
-        return out;
-      }
-      replay(*it->second, batch);
-      return outputs_of(*it->second);
+      return outputs_of(plans_.run(
+          batch, [&](Plan& p) { trace(p, batch); }, [&](Plan& p) { replay(p, batch); }));
     } catch (const dnnl::error& e) {
       throw Error(ErrorKind::Internal, std::string("onednn: ") + e.what());
     }
@@ -264,7 +254,7 @@ class OneDnnBackend final : public InferenceBackend {
   bool int8_ = false;
   bool bf16_ = false;        // convolutions and inner products in bf16 (fp32 accumulation and output)
   bool force_bf16_ = false;  // registered as "onednn-bf16": bf16 whatever the options ask
-  std::map<std::vector<Shape>, std::unique_ptr<Plan>> plans_;
+  detail::PlanCache<Plan> plans_;
 
   // --- tracing state (valid during trace) ---
   Plan* p_ = nullptr;
@@ -1052,9 +1042,7 @@ class OneDnnBackend final : public InferenceBackend {
     if (g <= 0 || C != CG * g || M % g != 0)
       throw Error(ErrorKind::InvalidArgument, "Conv: channels " + std::to_string(C) + " != " + std::to_string(CG) +
                                                   " x group " + std::to_string(g));
-    int64_t OH = (H + pads[0] + pads[2] - ((KH - 1) * dl[0] + 1)) / st[0] + 1;
-    int64_t OW = (W + pads[1] + pads[3] - ((KW - 1) * dl[1] + 1)) / st[1] + 1;
-    if (OH <= 0 || OW <= 0) throw Error(ErrorKind::InvalidArgument, "Conv: the kernel is larger than the input");
+    const auto [OH, OW] = detail::conv_output_hw(H, W, KH, KW, st, dl, pads);
     Shape ys = {N, M, OH, OW};
     Tensor bias({M});
     if (n.in.size() > 2 && !n.in[2].empty()) {

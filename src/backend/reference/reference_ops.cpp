@@ -114,8 +114,7 @@ Tensor conv(const Node& n, const Tensor& x, const Tensor& w, const Tensor* b) {
   if (C != CG * g)
     throw Error(ErrorKind::InvalidArgument,
                 "Conv: channels " + std::to_string(C) + " != " + std::to_string(CG) + " x group " + std::to_string(g));
-  int64_t OH = (H + p[0] + p[2] - ((KH - 1) * dl[0] + 1)) / st[0] + 1;
-  int64_t OW = (W + p[1] + p[3] - ((KW - 1) * dl[1] + 1)) / st[1] + 1;
+  const auto [OH, OW] = conv_output_hw(H, W, KH, KW, st, dl, p);
   Tensor y({N, M, OH, OW});
   int64_t MG = M / g;
   for (int64_t nn = 0; nn < N; ++nn)

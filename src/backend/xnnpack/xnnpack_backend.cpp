@@ -47,6 +47,7 @@
 #include <facerec/error.hpp>
 
 #include "backend/onnx_graph.hpp"
+#include "backend/plan_cache.hpp"
 #include "backend/reference/reference_ops.hpp"
 
 #include <pthreadpool.h>
@@ -235,19 +236,8 @@ class XnnpackBackend final : public InferenceBackend {
   std::vector<Tensor> run(const std::vector<Tensor>& batch) override {
     if (!g_) throw Error(ErrorKind::InvalidArgument, "xnnpack: run() before load()");
     check_batch(batch);
-    std::vector<Shape> key;
-    for (const auto& t : batch) key.push_back(t.shape);
-    auto it = plans_.find(key);
-    if (it == plans_.end()) {
-      if (plans_.size() >= 8) plans_.clear();  // a caller cycling through many batch sizes
-      auto plan = std::make_unique<Plan>();
-      trace(*plan, batch);  // builds and runs it
-      auto out = outputs_of(*plan);
-      plans_[key] = std::move(plan);
-      return out;
-    }
-    replay(*it->second, batch);
-    return outputs_of(*it->second);
+    return outputs_of(plans_.run(
+        batch, [&](Plan& p) { trace(p, batch); }, [&](Plan& p) { replay(p, batch); }));
   }
 
  private:
@@ -262,7 +252,7 @@ class XnnpackBackend final : public InferenceBackend {
   std::shared_ptr<const OnnxGraph> g_;
   BackendOptions opt_;
   ThreadPool pool_;
-  std::map<std::vector<Shape>, std::unique_ptr<Plan>> plans_;
+  detail::PlanCache<Plan> plans_;
 
   // --- tracing state (valid during trace) ---
   Plan* p_ = nullptr;
@@ -324,48 +314,36 @@ class XnnpackBackend final : public InferenceBackend {
   int nhwc(int s) {
     if (slot(s).nhwc) return s;
     if (slot(s).shape.size() != 4) throw Error(ErrorKind::Internal, "xnnpack: NHWC of a value that is not 4-D");
-    if (auto it = to_nhwc_.find(s); it != to_nhwc_.end()) return it->second;
-    int d = new_slot(slot(s).shape, true);
-    const Shape& sh = slot(s).shape;
-    const int64_t N = sh[0], C = sh[1], P = sh[2] * sh[3];
-    const float* x = slot(s).data();
-    float* y = slot(d).data();
-    add_function(
-        [=] {
-          for (int64_t n = 0; n < N; ++n)
-            for (int64_t c = 0; c < C; ++c) {
-              const float* src = x + (n * C + c) * P;
-              float* dst = y + n * P * C + c;
-              for (int64_t q = 0; q < P; ++q) dst[q * C] = src[q];
-            }
-        },
-        "layout");
-    to_nhwc_[s] = d;
-    to_plain_[d] = s;
-    return d;
+    return relayout(s, true);
   }
 
   // The slot holding the value of slot `s` as NCHW (plain, row-major).
-  int plain(int s) {
-    if (!slot(s).nhwc) return s;
-    if (auto it = to_plain_.find(s); it != to_plain_.end()) return it->second;
-    int d = new_slot(slot(s).shape, false);
+  int plain(int s) { return slot(s).nhwc ? relayout(s, false) : s; }
+
+  // A copy of 4-D slot `s` in the other layout (NCHW <-> NHWC), made once: a transpose step, and
+  // both slots remembered as each other's copy.
+  int relayout(int s, bool to_nhwc) {
+    auto& made = to_nhwc ? to_nhwc_ : to_plain_;
+    if (auto it = made.find(s); it != made.end()) return it->second;
+    int d = new_slot(slot(s).shape, to_nhwc);
     const Shape& sh = slot(s).shape;
     const int64_t N = sh[0], C = sh[1], P = sh[2] * sh[3];
     const float* x = slot(s).data();
     float* y = slot(d).data();
+    // element (n, c, q) is at (n * C + c) * P + q in NCHW, (n * P + q) * C + c in NHWC
+    const int64_t in_c = to_nhwc ? P : 1, in_q = to_nhwc ? 1 : C, out_c = to_nhwc ? 1 : P, out_q = to_nhwc ? C : 1;
     add_function(
         [=] {
           for (int64_t n = 0; n < N; ++n)
             for (int64_t c = 0; c < C; ++c) {
-              const float* src = x + n * P * C + c;
-              float* dst = y + (n * C + c) * P;
-              for (int64_t q = 0; q < P; ++q) dst[q] = src[q * C];
+              const float* src = x + n * P * C + c * in_c;
+              float* dst = y + n * P * C + c * out_c;
+              for (int64_t q = 0; q < P; ++q) dst[q * out_q] = src[q * in_q];
             }
         },
         "layout");
-    to_plain_[s] = d;
-    to_nhwc_[d] = s;
+    made[s] = d;
+    (to_nhwc ? to_plain_ : to_nhwc_)[d] = s;
     return d;
   }
 
@@ -830,9 +808,7 @@ class XnnpackBackend final : public InferenceBackend {
     if (g <= 0 || C != CG * g || M % g != 0)
       throw Error(ErrorKind::InvalidArgument, "Conv: channels " + std::to_string(C) + " != " + std::to_string(CG) +
                                                   " x group " + std::to_string(g));
-    const int64_t OH = (H + pads[0] + pads[2] - ((KH - 1) * dl[0] + 1)) / st[0] + 1;
-    const int64_t OW = (W + pads[1] + pads[3] - ((KW - 1) * dl[1] + 1)) / st[1] + 1;
-    if (OH <= 0 || OW <= 0) throw Error(ErrorKind::InvalidArgument, "Conv: the kernel is larger than the input");
+    const auto [OH, OW] = detail::conv_output_hw(H, W, KH, KW, st, dl, pads);
     // a padded input smaller than the dilated kernel: XNNPACK's size arithmetic would wrap
     if (H + pads[0] + pads[2] < (KH - 1) * dl[0] + 1 || W + pads[1] + pads[3] < (KW - 1) * dl[1] + 1) return false;
     const int64_t MG = M / g;
