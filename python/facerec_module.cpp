@@ -103,18 +103,21 @@ struct PyAnalyzer {
   std::mutex mu;
 };
 
-AnalyzerOptions analyzer_options(const std::string& detector, const std::string& landmarker,
-                                 const std::string& embedder, bool flip, bool zoom, const std::string& backend,
-                                 int threads, int min_face) {
-  AnalyzerOptions o;
-  o.detector.model = detector;
-  o.landmarker.model = landmarker;
-  o.embedder.model = embedder;
-  o.embedder.flip = flip;
-  o.embedder.zoom = zoom;
-  o.detector.backend = o.landmarker.backend = o.embedder.backend = backend;
-  o.detector.threads = o.landmarker.threads = o.embedder.threads = threads;
-  o.detector.min_face = min_face;
+// The profile's options (the library defaults without one), then every argument given (not None).
+AnalyzerOptions analyzer_options(const std::string& profile, const std::optional<std::string>& detector,
+                                 const std::optional<std::string>& landmarker,
+                                 const std::optional<std::string>& embedder, std::optional<bool> flip,
+                                 std::optional<bool> zoom, const std::optional<std::string>& backend,
+                                 std::optional<int> threads, std::optional<int> min_face) {
+  AnalyzerOptions o = profile.empty() ? AnalyzerOptions{} : analyzer_profile(profile);
+  if (detector) o.detector.model = *detector;
+  if (landmarker) o.landmarker.model = *landmarker;
+  if (embedder) o.embedder.model = *embedder;
+  if (flip) o.embedder.flip = *flip;
+  if (zoom) o.embedder.zoom = *zoom;
+  if (backend) o.detector.backend = o.landmarker.backend = o.embedder.backend = *backend;
+  if (threads) o.detector.threads = o.landmarker.threads = o.embedder.threads = *threads;
+  if (min_face) o.detector.min_face = *min_face;
   return o;
 }
 
@@ -132,6 +135,7 @@ PYBIND11_MODULE(_facerec, m) {
     }
   });
   m.def("version", &version, "The library version");
+  m.def("profiles", &analyzer_profiles, "The speed profiles FaceAnalyzer(profile=...) takes, fastest last");
   m.def("backends", &backend_names,
         "The inference backends this build registered, by name (pass one as FaceAnalyzer(backend=...)); "
         "onednn-bf16 only on CPUs with AVX512-BF16");
@@ -204,21 +208,24 @@ PYBIND11_MODULE(_facerec, m) {
   py::class_<PyAnalyzer>(m, "FaceAnalyzer",
                          "The whole pipeline: detect -> landmarks -> align -> embed. Calls on one instance take "
                          "turns (the GIL is released while it runs); use one per thread for parallelism.")
-      .def(py::init([](std::shared_ptr<Manifest> manifest, const std::string& detector, const std::string& landmarker,
-                       const std::string& embedder, bool flip, bool zoom, const std::string& backend, int threads,
-                       int min_face) {
-             auto o = analyzer_options(detector, landmarker, embedder, flip, zoom, backend, threads, min_face);
+      .def(py::init([](std::shared_ptr<Manifest> manifest, const std::string& profile,
+                       const std::optional<std::string>& detector, const std::optional<std::string>& landmarker,
+                       const std::optional<std::string>& embedder, std::optional<bool> flip, std::optional<bool> zoom,
+                       const std::optional<std::string>& backend, std::optional<int> threads,
+                       std::optional<int> min_face) {
+             auto o = analyzer_options(profile, detector, landmarker, embedder, flip, zoom, backend, threads, min_face);
              py::gil_scoped_release unlocked;
              auto p = std::make_unique<PyAnalyzer>();
              p->fa = manifest ? std::make_unique<FaceAnalyzer>(*manifest, o)
                               : std::make_unique<FaceAnalyzer>(Manifest::load_default(), o);
              return p;
            }),
-           py::arg("manifest") = nullptr, py::arg("detector") = DetectorOptions{}.model,
-           py::arg("landmarker") = LandmarkerOptions{}.model, py::arg("embedder") = EmbedderOptions{}.model,
-           py::arg("flip") = EmbedderOptions{}.flip, py::arg("zoom") = EmbedderOptions{}.zoom,
-           py::arg("backend") = DetectorOptions{}.backend, py::arg("threads") = DetectorOptions{}.threads,
-           py::arg("min_face") = DetectorOptions{}.min_face)
+           "profile: '' (the library defaults), 'accurate', 'balanced' or 'edge' (facerec.profiles()); every other "
+           "argument left None keeps the profile's (or default) choice",
+           py::arg("manifest") = nullptr, py::arg("profile") = "", py::arg("detector") = py::none(),
+           py::arg("landmarker") = py::none(), py::arg("embedder") = py::none(), py::arg("flip") = py::none(),
+           py::arg("zoom") = py::none(), py::arg("backend") = py::none(), py::arg("threads") = py::none(),
+           py::arg("min_face") = py::none())
       .def(
           "analyze",
           [](PyAnalyzer& p, const Array& image, bool embed) {

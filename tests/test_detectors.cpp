@@ -123,11 +123,49 @@ TEST(Detectors, MtcnnStagesAndBadImagesAreClearErrors) {
   EXPECT_TRUE(other->detect(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0))).empty());
 }
 
+// "a>b": b runs only where a found nothing. On sample2 BlazeFace finds two of the three women, so
+// the cascade gives exactly BlazeFace's faces (the profile FaceBoxes would add is the price, which
+// README's cascade table measures); on a photo BlazeFace finds nothing in, FaceBoxes' faces.
+TEST(Detectors, CascadeRunsTheSecondOnlyWhereTheFirstFoundNothing) {
+  NEED(group(2));
+  const auto img = decode_image_file(group(2).string()).bgr;
+  DetectorOptions a, cascade;
+  a.model = "blazeface";
+  cascade.model = "blazeface>faceboxes";
+  const auto first = make_detector(test::manifest(), a)->detect(img);
+  const auto both = make_detector(test::manifest(), cascade)->detect(img);
+  ASSERT_FALSE(first.empty());
+  ASSERT_EQ(both.size(), first.size());
+  for (size_t i = 0; i < both.size(); ++i) {
+    EXPECT_EQ(both[i].box, first[i].box);
+    EXPECT_EQ(both[i].keypoints.size(), first[i].keypoints.size());
+  }
+  // the profile alone (a crop BlazeFace finds nothing in): the cascade gives FaceBoxes' face
+  cv::Mat profile = img(cv::Rect(250, 0, 420, 560)).clone();
+  DetectorOptions b;
+  b.model = "faceboxes";
+  const auto fb = make_detector(test::manifest(), b)->detect(profile);
+  const auto bf = make_detector(test::manifest(), a)->detect(profile);
+  const auto cas = make_detector(test::manifest(), cascade)->detect(profile);
+  if (bf.empty()) {
+    ASSERT_FALSE(fb.empty());
+    ASSERT_EQ(cas.size(), fb.size());
+    EXPECT_EQ(cas[0].box, fb[0].box);
+  } else {
+    EXPECT_EQ(cas.size(), bf.size());
+  }
+  EXPECT_EQ(detector_models("blazeface>faceboxes"), (std::vector<std::string>{"blazeface", "faceboxes"}));
+}
+
 TEST(Detectors, BadDetectorNamesAreClearErrors) {
   DetectorOptions o;
   o.model = "blazeface+";
   EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument);
   o.model = "blazeface+faceboxes+blazeface-front";
+  EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument);
+  o.model = "blazeface>faceboxes>mtcnn-pnet";
+  EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument);
+  o.model = ">faceboxes";
   EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument);
   o.model = "no-such-detector";
   EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::NotFound);

@@ -34,6 +34,31 @@ TEST(Evaluation, VariantNamesParseInEitherOrderAndRoundTrip) {
   EXPECT_EQ(default_embedder_list(), EmbedderOptions{}.model + EmbedderOptions{}.tta_suffix());
 }
 
+TEST(Evaluation, LandmarkerVariantsAndSevenPoints) {
+  auto o = parse_landmarker_variant("face_landmark_68_model@2+flip");
+  EXPECT_EQ(o.model, "face_landmark_68_model");
+  EXPECT_EQ(o.passes, 2);
+  EXPECT_TRUE(o.flip);
+  o = parse_landmarker_variant("facemesh");
+  EXPECT_EQ(o.model, "facemesh");
+  EXPECT_EQ(o.passes, 1);
+  EXPECT_FALSE(o.flip);
+  for (const char* bad : {"", "@2", "m@0", "m@9", "m@12", "m+zoom", "a b"})
+    EXPECT_ERROR(parse_landmarker_variant(bad), ErrorKind::InvalidArgument) << bad;
+  std::vector<cv::Point2f> p68(68), p468(468);
+  for (size_t i = 0; i < 68; ++i) p68[i] = cv::Point2f(float(i), 0);
+  for (size_t i = 0; i < 468; ++i) p468[i] = cv::Point2f(0, float(i));
+  const auto a = seven_points(p68), b = seven_points(p468);
+  ASSERT_EQ(a.size(), 7u);
+  EXPECT_EQ(a[0].x, 36);  // image-left eye, outer corner
+  EXPECT_EQ(a[4].x, 30);  // nose tip
+  EXPECT_EQ(a[6].x, 54);  // image-right mouth corner
+  EXPECT_EQ(b[0].y, 33);
+  EXPECT_EQ(b[3].y, 263);
+  EXPECT_EQ(b[5].y, 61);
+  EXPECT_ERROR(seven_points(std::vector<cv::Point2f>(5)), ErrorKind::InvalidArgument);
+}
+
 TEST(Evaluation, TestTimeAugmentationViewsAndTheirMeanDirection) {
   cv::Mat crop(8, 8, CV_8UC3, cv::Scalar(0, 0, 0));
   crop.at<cv::Vec3b>(0, 0) = cv::Vec3b(255, 255, 255);

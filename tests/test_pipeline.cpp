@@ -64,6 +64,29 @@ TEST(Pipeline, FindsTheFaceAndItsLandmarks) {
   EXPECT_TRUE(f.detection.box.contains(f.five[2]));
 }
 
+// Every profile builds and separates people; each chooses what README says; a bad name is a clear error.
+TEST(Pipeline, EveryProfileSeparatesPeopleAndUnknownNamesAreErrors) {
+  NEED_SHARED();
+  EXPECT_EQ(analyzer_profiles(), (std::vector<std::string>{"accurate", "balanced", "edge"}));
+  for (const auto& name : analyzer_profiles()) {
+    const auto o = analyzer_profile(name);
+    EXPECT_EQ(o.embedder.backend, "onednn") << name;
+    EXPECT_EQ(o.detector.threads, 1) << name;
+    FaceAnalyzer fa(test::manifest(), o);
+    auto a1 = embed_one(fa, lfw("Colin_Powell", 1)), a2 = embed_one(fa, lfw("Colin_Powell", 2));
+    auto b1 = embed_one(fa, lfw("George_W_Bush", 1));
+    ASSERT_FALSE(a1.empty()) << name;
+    EXPECT_GT(FaceAnalyzer::cosine(a1, a2), FaceAnalyzer::cosine(a1, b1) + 0.05f) << name;
+    EXPECT_NO_THROW(fa.threshold("fmr_1e-3")) << name << ": its embedder variant has calibrated thresholds";
+  }
+  EXPECT_EQ(analyzer_profile("accurate").embedder.model, EmbedderOptions{}.model);
+  EXPECT_EQ(analyzer_profile("accurate").detector.model, DetectorOptions{}.model);
+  EXPECT_EQ(analyzer_profile("balanced").detector.model, "blazeface>faceboxes");
+  EXPECT_EQ(analyzer_profile("edge").landmarker.model, "facerec-landmarks-96");
+  EXPECT_FALSE(analyzer_profile("edge").embedder.flip);
+  EXPECT_ERROR(analyzer_profile("fastest"), ErrorKind::InvalidArgument, "accurate, balanced, edge");
+}
+
 TEST(Pipeline, NoFaceInAFaceFreeImage) {
   cv::Mat noise(480, 640, CV_8UC3);
   cv::randu(noise, cv::Scalar::all(0), cv::Scalar::all(255));

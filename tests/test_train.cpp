@@ -7,6 +7,7 @@
 #include <facerec/train/augment.hpp>
 #include <facerec/train/backbones.hpp>
 #include <facerec/train/data.hpp>
+#include <facerec/train/landmark_trainer.hpp>
 #include <facerec/train/losses.hpp>
 
 #include <opencv2/imgproc.hpp>
@@ -300,6 +301,58 @@ TEST(TrainDistill, CosineAndL2LossesMatchAHandComputation) {
   EXPECT_NEAR(distillation_loss(t, t, "cosine").item<double>(), 0.0, 1e-6);
   EXPECT_ERROR(distillation_loss(s, t, "kl"), ErrorKind::InvalidArgument, "cosine or l2");
   EXPECT_ERROR(distillation_loss(s, torch::ones({2, 3}), "cosine"), ErrorKind::InvalidArgument, "[N, D]");
+}
+
+TEST(TrainLandmarks, WingL1AndL2LossesMatchAHandComputation) {
+  const auto pred = torch::tensor({0.5f, -5.f, 15.f, 0.f}).reshape({1, 4}), target = torch::zeros({1, 4});
+  const double w = 10, e = 2, c = w - w * std::log(1 + w / e);
+  const double wing = (w * std::log(1 + 0.5 / e) + w * std::log(1 + 5 / e) + (15 - c) + 0) / 4;
+  EXPECT_NEAR(landmark_loss(pred, target, "wing", w, e).item<double>(), wing, 1e-5);
+  EXPECT_NEAR(landmark_loss(pred, target, "l1").item<double>(), (0.5 + 5 + 15) / 4, 1e-6);
+  EXPECT_NEAR(landmark_loss(pred, target, "l2").item<double>(), 0.5 * (0.25 + 25 + 225) / 4, 1e-5);
+  // continuous where the log part meets the linear part, and linear (slope 1) beyond it
+  auto at = [&](float d) { return landmark_loss(torch::tensor({d}).reshape({1, 1}), torch::zeros({1, 1}), "wing").item<double>(); };
+  EXPECT_NEAR(at(9.9999f), at(10.0001f), 1e-3);
+  EXPECT_NEAR(at(21.f) - at(20.f), 1.0, 1e-5);
+  EXPECT_ERROR(landmark_loss(pred, target, "huber"), ErrorKind::InvalidArgument);
+  EXPECT_ERROR(landmark_loss(pred, torch::zeros({1, 3}), "wing"), ErrorKind::InvalidArgument);
+  EXPECT_ERROR(landmark_loss(pred, target, "wing", 0, 2), ErrorKind::InvalidArgument);
+}
+
+TEST(TrainLandmarks, LandmarkNetIsAQuarterOfFaceApisNetAndStartsAtTheCentre) {
+  auto net = make_backbone({"landmarknet", 136, 96, 1.0, 0.0});
+  const int64_t madds = multiply_adds(net);
+  EXPECT_GT(madds, 10'000'000);
+  EXPECT_LT(madds, 25'000'000);  // face-api's 68-point net: 52 M
+  net->eval();
+  torch::NoGradGuard g;
+  const auto y = net->forward(torch::zeros({2, 3, 96, 96}));
+  ASSERT_EQ(y.sizes().vec(), (std::vector<int64_t>{2, 136}));
+  EXPECT_NEAR(y.mean().item<double>(), 0.5, 0.1);
+  EXPECT_ERROR(make_backbone({"landmarknet", 136, 90, 1.0, 0.0}), ErrorKind::InvalidArgument);
+}
+
+TEST(TrainLandmarks, ConfigIsCheckedAndRefusesLfw) {
+  LandmarkTrainConfig c;
+  c.labelled = {"/data/300w/helen_train"};
+  EXPECT_NO_THROW(c.validate());
+  auto back = LandmarkTrainConfig::from_json(c.to_json());
+  EXPECT_EQ(back.to_json(), c.to_json());
+  auto j = c.to_json();
+  j["wing_omega"] = 3;
+  EXPECT_ERROR(LandmarkTrainConfig::from_json(j), ErrorKind::InvalidArgument, "wing_omega");
+  auto bad = c;
+  bad.pseudo = {"../shared/data/lfw/images"};
+  EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "LFW");
+  bad = c;
+  bad.loss = "huber";
+  EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "loss");
+  bad = c;
+  bad.labelled.clear();
+  EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "labelled");
+  bad = c;
+  bad.backbone.embedding = 10;
+  EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "outputs");
 }
 
 TEST(TrainAugment, BadOptionsAndImagesAreClearErrors) {

@@ -10,6 +10,9 @@
 #include <facerec/models.hpp>
 #include <facerec/train/backbones.hpp>
 #include <facerec/train/data.hpp>
+#include <facerec/train/landmark_trainer.hpp>
+#include <facerec/image.hpp>
+#include <facerec/landmarks.hpp>
 #include <facerec/train/trainer.hpp>
 
 #include "common/fs.hpp"
@@ -416,7 +419,7 @@ TEST(TrainConfig, LfwView2IsRefusedAsValidation) {
 TEST(TrainExport, EveryBackboneMatchesLibtorchOnEveryBackend) {
   for (const BackboneOptions& o :
        {BackboneOptions{"mobilefacenet", 48, 48, 0.5, 0.0}, BackboneOptions{"iresnet18", 40, 32, 0.25, 0.0},
-        BackboneOptions{"iresnet50", 24, 16, 0.125, 0.0}}) {
+        BackboneOptions{"iresnet50", 24, 16, 0.125, 0.0}, BackboneOptions{"landmarknet", 136, 32, 0.5, 0.0}}) {
     torch::manual_seed(3);
     auto net = make_backbone(o);
     // non-trivial batch-norm statistics and PReLU slopes
@@ -538,4 +541,144 @@ TEST(TrainBackbones, IResNetHasTheArcFaceSizes) {
 }
 
 }  // namespace
+
+// ---- the landmark CNN -------------------------------------------------------------------------
+
+// A 300-W folder of the first `n` AFW faces (copied to a temporary folder), or empty when absent.
+std::filesystem::path small_300w(size_t n) {
+  const auto afw = test::shared_dir() / "data" / "300w" / "afw";
+  if (!std::filesystem::is_directory(afw)) return {};
+  std::vector<std::filesystem::path> pts;
+  for (const auto& e : std::filesystem::directory_iterator(afw))
+    if (e.path().extension() == ".pts") pts.push_back(e.path());
+  std::sort(pts.begin(), pts.end());
+  auto dir = test::temp_dir("lmk-300w");
+  for (size_t i = 0; i < std::min(n, pts.size()); ++i) {
+    std::filesystem::copy_file(pts[i], dir / pts[i].filename(), std::filesystem::copy_options::overwrite_existing);
+    auto jpg = pts[i];
+    jpg.replace_extension(".jpg");
+    std::filesystem::copy_file(jpg, dir / jpg.filename(), std::filesystem::copy_options::overwrite_existing);
+  }
+  return dir;
+}
+
+LandmarkTrainConfig tiny_landmark_config(const std::filesystem::path& data) {
+  LandmarkTrainConfig c;
+  c.labelled = {data.string()};
+  c.detector = "blazeface";
+  c.backbone = {"landmarknet", 136, 48, 0.5, 0.0};
+  c.batch = 4;
+  c.steps = 6;
+  c.warmup_steps = 1;
+  c.validation_share = 0.25;
+  c.log_every = 2;
+  c.validate_every = 100;
+  c.checkpoint_every = 100;
+  c.threads = 1;
+  return c;
+}
+
+double eye_x(const std::vector<cv::Point2f>& p, size_t from) {
+  double x = 0;
+  for (size_t i = from; i < from + 6; ++i) x += p[i].x;
+  return x / 6;
+}
+
+TEST(TrainLandmarks, SamplesFrameMirrorAndReindexThePoints) {
+  const auto data = small_300w(8);
+  if (data.empty()) GTEST_SKIP() << "../shared/data/300w is absent";
+  auto c = tiny_landmark_config(data);
+  c.rotate_deg = c.scale_jitter = c.shift = 0;
+  c.photometric = AugmentOptions{};
+  c.photometric.flip_p = c.photometric.jpeg_p = c.photometric.blur_p = c.photometric.hue_p = c.photometric.tone_p =
+      c.photometric.lowres_p = 0;
+  auto mirrored = c;
+  c.flip_p = 0;
+  mirrored.flip_p = 1;
+  const auto ra = test::temp_dir("lmk-a"), rb = test::temp_dir("lmk-b");
+  std::filesystem::remove_all(ra);
+  std::filesystem::remove_all(rb);
+  LandmarkTrainer a(test::manifest(), c, ra, false), b(test::manifest(), mirrored, rb, false);
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GE(a.size(), 6u) << "BlazeFace frames most AFW faces";
+  for (size_t i = 0; i < a.size(); ++i) {
+    // inference framing: the points fill the middle of the crop
+    const auto s = a.sample(i, false, 0, 0);
+    ASSERT_EQ(s.crop.rows, 48);
+    cv::Rect2f box = cv::boundingRect(s.points);
+    EXPECT_GT(box.x, 0);
+    EXPECT_LT(box.x + box.width, 48);
+    EXPECT_NEAR(box.x + box.width / 2, 24, 8);
+    for (size_t slot = 0; slot < 3; ++slot) {  // the same draws, mirrored or not
+      const auto p = a.sample(i, true, 5, slot), m = b.sample(i, true, 5, slot);
+      cv::Mat back;
+      cv::flip(m.crop, back, 1);
+      EXPECT_EQ(cv::norm(back, p.crop, cv::NORM_INF), 0) << "face " << i << " slot " << slot;
+      // the image-left eye stays first: the points were re-indexed, not only moved
+      EXPECT_LT(eye_x(p.points, 36), eye_x(p.points, 42));
+      EXPECT_LT(eye_x(m.points, 36), eye_x(m.points, 42));
+      for (size_t k = 0; k < 68; ++k) {
+        const auto& q = m.points[ibug68_mirror(k)];
+        EXPECT_NEAR(47 - q.x, p.points[k].x, 1e-3);
+        EXPECT_NEAR(q.y, p.points[k].y, 1e-3);
+      }
+    }
+  }
+  std::filesystem::remove_all(ra);
+  std::filesystem::remove_all(rb);
+  std::filesystem::remove_all(data);
+}
+
+TEST(TrainLandmarks, ATinyRunResumesExactlyAndExportsALandmarker) {
+  const auto data = small_300w(8);
+  if (data.empty()) GTEST_SKIP() << "../shared/data/300w is absent";
+  const auto c = tiny_landmark_config(data);
+  const auto full = test::temp_dir("lmk-full"), cut = test::temp_dir("lmk-cut");
+  std::filesystem::remove_all(full);
+  std::filesystem::remove_all(cut);
+  LandmarkTrainer a(test::manifest(), c, full, false);
+  EXPECT_EQ(a.run(), c.steps);
+  {
+    LandmarkTrainer b(test::manifest(), c, cut, false);
+    EXPECT_EQ(b.run([](int64_t step) { return step < 3; }), 3);
+  }
+  LandmarkTrainer b(test::manifest(), c, cut, true);
+  EXPECT_EQ(b.step(), 3);
+  EXPECT_EQ(b.run(), c.steps);
+  const auto sa = state(a.network()), sb = state(b.network());
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) EXPECT_TRUE(torch::equal(sa[i], sb[i])) << "tensor " << i;
+  EXPECT_TRUE(std::isfinite(b.validate()));
+  // a changed config is refused on resume, naming the field
+  auto other = c;
+  other.loss = "l1";
+  EXPECT_ERROR(LandmarkTrainer(test::manifest(), other, cut, true), ErrorKind::InvalidArgument, "loss");
+  EXPECT_ERROR(LandmarkTrainer(test::manifest(), c, cut, false), ErrorKind::AlreadyExists);
+
+  // the export is a 68-point landmarker of the pipeline, equal to libtorch on the reference backend
+  const auto out = test::temp_dir("lmk-export") / "manifest.json";
+  const auto r = export_run(test::manifest(), full, "tiny-lmk", out);
+  EXPECT_LE(r.max_diff_reference, 1e-4);
+  const auto m = Manifest::load(out);
+  EXPECT_EQ(m.model("tiny-lmk").family, "ibug68");
+  LandmarkerOptions lo;
+  lo.model = "tiny-lmk";
+  lo.passes = 1;
+  lo.flip = false;
+  auto lm = make_landmarker(m, lo);
+  std::filesystem::path jpg;
+  for (const auto& e : std::filesystem::directory_iterator(data))
+    if (e.path().extension() == ".jpg") jpg = e.path();
+  const auto img = decode_image_file(jpg.string());
+  Detection d;
+  d.box = cv::Rect2f(60, 60, 120, 120);
+  const auto pts = lm->landmarks(img.bgr, d);
+  ASSERT_EQ(pts.size(), 68u);
+  for (const auto& p : pts) EXPECT_TRUE(std::isfinite(p.x) && std::isfinite(p.y));
+  std::filesystem::remove_all(full);
+  std::filesystem::remove_all(cut);
+  std::filesystem::remove_all(out.parent_path());
+  std::filesystem::remove_all(data);
+}
+
 }  // namespace facerec::train

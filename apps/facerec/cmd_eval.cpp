@@ -591,6 +591,43 @@ int eval_fusion(const FusionArgs& a) {
   return kOk;
 }
 
+struct LandmarkArgs {
+  std::vector<std::string> folders, landmarkers;
+  DetectorOptions detector;
+  std::string backend = "onednn";
+  int threads = 1;
+  size_t max_faces = 0;
+  bool json = false;
+};
+
+int eval_landmarks(const LandmarkArgs& a) {
+  Json all = Json::array();
+  for (const auto& folder : a.folders) {
+    DetectorOptions d = a.detector;
+    d.backend = a.backend;
+    d.threads = a.threads;
+    const auto ev = evaluate_landmarks(manifest(), d, a.landmarkers, a.backend, a.threads, folder, a.max_faces,
+                                       progress_printer("landmarks " + folder, "img/s"));
+    if (a.json) {
+      Json rows = Json::array();
+      for (const auto& s : ev.scores)
+        rows.push_back({{"landmarker", s.landmarker}, {"faces", s.faces}, {"nme68", s.nme68}, {"median68", s.median68},
+                        {"failures_0.08", s.failures}, {"nme7", s.nme7}, {"ms_per_face", s.ms_per_face}});
+      all.push_back({{"folder", folder}, {"images", ev.images}, {"found", ev.found}, {"detector", d.model},
+                     {"backend", a.backend}, {"threads", a.threads}, {"scores", rows}});
+      continue;
+    }
+    std::printf("%s: %zu annotated faces, %zu found by %s (%s, %d thread(s))\n", folder.c_str(), ev.images, ev.found,
+                d.model.c_str(), a.backend.c_str(), a.threads);
+    std::printf("  %-36s %8s %8s %8s %8s %8s\n", "LANDMARKER", "NME68", "MEDIAN", "FAIL>.08", "NME7", "MS/FACE");
+    for (const auto& s : ev.scores)
+      std::printf("  %-36s %8.4f %8.4f %8.3f %8.4f %8.3f\n", s.landmarker.c_str(), s.nme68, s.median68, s.failures,
+                  s.nme7, s.ms_per_face);
+  }
+  if (a.json) std::printf("%s\n", all.dump(2).c_str());
+  return kOk;
+}
+
 }  // namespace
 
 void add_eval_commands(CLI::App& app, Action* action) {
@@ -691,6 +728,26 @@ void add_eval_commands(CLI::App& app, Action* action) {
   po->add_option("--min-face", pa->min_face, "Smallest face to look for, in pixels")->capture_default_str();
   po->add_flag("--json", pa->json, "JSON output (with the images whose face was missed)");
   po->callback([=] { *action = [=] { return eval_pose(*pa); }; });
+
+  auto* lmk = ev->add_subcommand(
+      "landmarks",
+      "Landmark accuracy (NME, inter-ocular) and ms per face on 300-W folders, landmarkers side by side on the same "
+      "detector boxes");
+  auto la = std::make_shared<LandmarkArgs>();
+  lmk->add_option("folders", la->folders, "300-W folders (<name>.jpg beside <name>.pts)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  lmk->add_option("--landmarker", la->landmarkers,
+                  "Landmarkers, comma-separated: MODEL[@PASSES][+flip] (e.g. face_landmark_68_model@2+flip, "
+                  "facerec-landmarks-96, facemesh)")
+      ->delimiter(',')
+      ->required();
+  lmk->add_option("--detector", la->detector.model, "Detector framing the faces")->capture_default_str();
+  lmk->add_option("--backend", la->backend, backend_help())->capture_default_str();
+  lmk->add_option("--threads", la->threads, "Threads per network")->capture_default_str();
+  lmk->add_option("--max-faces", la->max_faces, "At most this many faces per folder (0: all)")->capture_default_str();
+  lmk->add_flag("--json", la->json, "JSON output");
+  lmk->callback([=] { *action = [=] { return eval_landmarks(*la); }; });
 
   auto* sc = ev->add_subcommand(
       "scales", "Detection recall by face width: sample faces pasted at chosen widths into large canvases");

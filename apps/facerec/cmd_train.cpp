@@ -6,6 +6,7 @@
 #include <facerec/eval/eval.hpp>
 #include <facerec/image.hpp>
 #include <facerec/train/augment.hpp>
+#include <facerec/train/landmark_trainer.hpp>
 #include <facerec/train/trainer.hpp>
 
 #include <nlohmann/json.hpp>
@@ -95,7 +96,8 @@ void apply_set(nlohmann::json& j, const std::string& kv) {
   (*at)[parts.back()] = v;
 }
 
-int run(const RunArgs& a) {
+// The run's config as JSON: --config, else (resuming) the stored config.json, then every --set.
+nlohmann::json config_json(const RunArgs& a) {
   nlohmann::json j = nlohmann::json::object();
   const auto stored = std::filesystem::path(a.run_dir) / "config.json";
   auto parse_file = [](const std::string& f) {
@@ -112,7 +114,11 @@ int run(const RunArgs& a) {
   else if (a.resume && std::filesystem::exists(stored))
     j = parse_file(stored.string());
   for (const auto& kv : a.set) apply_set(j, kv);
-  auto cfg = train::TrainConfig::from_json(j);
+  return j;
+}
+
+int run(const RunArgs& a) {
+  auto cfg = train::TrainConfig::from_json(config_json(a));
   train::Trainer t(manifest(), cfg, a.run_dir, a.resume);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -145,6 +151,35 @@ int run(const RunArgs& a) {
   return kOk;
 }
 
+int run_landmarks(const RunArgs& a) {
+  auto cfg = train::LandmarkTrainConfig::from_json(config_json(a));
+  auto say = [](const std::string& m) { std::fprintf(stderr, "[train] %s\n", m.c_str()); };
+  train::LandmarkTrainer t(manifest(), cfg, a.run_dir, a.resume, say);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const int64_t start = t.step();
+  std::fprintf(stderr, "[train] %s: step %lld of %lld, %s loss\n", a.run_dir.c_str(), static_cast<long long>(start),
+               static_cast<long long>(t.config().steps), t.config().loss.c_str());
+  const int64_t done = t.run(
+      [&](int64_t step) { return !g_interrupted && (a.stop_after == 0 || step - start < a.stop_after); },
+      [](const train::LandmarkProgress& p) {
+        std::fprintf(stderr, "[train] step %lld/%lld  loss %.4f  lr %.5f  %.1f samples/s (data %.0f%%)  ETA %s\n",
+                     static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.lr, p.samples_per_s,
+                     100 * p.data_share, clock_text(p.eta_s).c_str());
+      },
+      say);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  std::fprintf(stderr, "[train] stopped at step %lld; checkpoints in %s/checkpoints, log %s/log.jsonl\n",
+               static_cast<long long>(done), a.run_dir.c_str(), a.run_dir.c_str());
+  if (done < t.config().steps) {
+    std::fprintf(stderr, "[train] not finished: continue with `facerec train landmarks %s --resume`\n",
+                 a.run_dir.c_str());
+    return g_interrupted ? 130 : kOk;
+  }
+  return kOk;
+}
+
 struct ExportArgs {
   std::string run_dir, name, manifest_out, checkpoint;
 };
@@ -154,11 +189,15 @@ int export_cmd(const ExportArgs& a) {
   std::printf("%s\t%s\n", r.onnx.string().c_str(), r.sha256.c_str());
   std::fprintf(stderr,
                "export: %s (%lld parameters, %.1f M multiply-adds); parity with libtorch: reference %.2e, "
-               "opencv-dnn %.2e; entry '%s' in %s\n"
-               "next: facerec --manifest %s eval lfw --embedder %s --calibrate ...\n",
+               "opencv-dnn %.2e; entry '%s' in %s\n",
                r.onnx.string().c_str(), static_cast<long long>(r.parameters), double(r.multiply_adds) / 1e6,
-               r.max_diff_reference, r.max_diff_opencv, a.name.c_str(), a.manifest_out.c_str(), a.manifest_out.c_str(),
-               a.name.c_str());
+               r.max_diff_reference, r.max_diff_opencv, a.name.c_str(), a.manifest_out.c_str());
+  if (Manifest::load(a.manifest_out).model(a.name).task == "landmarks")
+    std::fprintf(stderr, "next: facerec --manifest %s eval landmarks <300-W folder> --landmarker %s,face_landmark_68_model\n",
+                 a.manifest_out.c_str(), a.name.c_str());
+  else
+    std::fprintf(stderr, "next: facerec --manifest %s eval lfw --embedder %s --calibrate ...\n", a.manifest_out.c_str(),
+                 a.name.c_str());
   return kOk;
 }
 
@@ -207,7 +246,7 @@ static void add_run_flags(CLI::App* c, RunArgs& r) {
 }
 
 void add_train_commands(CLI::App& app, Action* action) {
-  auto* tr = app.add_subcommand("train", "Train face networks (libtorch): run, distill, export, pack, report, preview");
+  auto* tr = app.add_subcommand("train", "Train face networks (libtorch): run, distill, landmarks, export, pack, report, preview");
   tr->require_subcommand(1);
   {
     auto* rn = tr->add_subcommand("run", "Train (or resume) a run: checkpoints, log.jsonl and report.html in RUN_DIR");
@@ -246,6 +285,15 @@ void add_train_commands(CLI::App& app, Action* action) {
         return run(a);
       };
     });
+  }
+  {
+    auto* lm = tr->add_subcommand(
+        "landmarks",
+        "Train (or resume) the 68-point landmark CNN on 300-W folders (and teacher-labelled photos) with wing, L1 "
+        "or L2 loss; export it with `train export`");
+    auto r = std::make_shared<RunArgs>();
+    add_run_flags(lm, *r);
+    lm->callback([=] { *action = [=] { return run_landmarks(*r); }; });
   }
   {
     auto* ex = tr->add_subcommand("export", "Export a run's network as a facerec model (ONNX + manifest entry)");

@@ -4,6 +4,8 @@
 // stderr. One definition, so the commands cannot drift apart.
 #include "commands.hpp"
 
+#include <facerec/analyzer.hpp>
+#include <facerec/embed.hpp>
 #include <facerec/eval/dataset.hpp>
 #include <facerec/eval/degrade.hpp>
 #include <facerec/eval/evaluation.hpp>
@@ -33,11 +35,17 @@ struct EvalFlags {
   int passes = LandmarkerOptions{}.passes;
   bool landmark_flip = LandmarkerOptions{}.flip, flip = false, no_cache = false, quality = false;
   int workers = DatasetEmbedOptions{}.workers;
-  std::string cache, json_out, report_dir;
+  std::string cache, json_out, report_dir, profile;
   uint64_t seed = DegradationRanges{}.seed;
+  const CLI::App* app_ = nullptr;  // to tell the flags given from the defaults (a profile fills the rest)
 
   // evaluation = false (data commands): one embedder, and no --flip, --quality, --seed, --json, --report.
   void add(CLI::App* c, bool evaluation = true) {
+    app_ = c;
+    c->add_option("--profile", profile,
+                  "Speed profile: accurate | balanced | edge (its detector, landmarker, embedder and backend; "
+                  "README: Profiles); the pipeline flags given beside it override what they name")
+        ->check(CLI::IsMember(analyzer_profiles()));
     c->add_option("--embedder", embedder,
                   evaluation ? "Embedding model(s), comma-separated, evaluated side by side; test-time augmentation: "
                                "NAME+flip (and its mirror image), NAME+zoom (and the crop zoomed in by 1.5/1.4), both"
@@ -68,16 +76,24 @@ struct EvalFlags {
     c->add_option("--report", report_dir, "Write report.json and a self-contained report.html into this directory");
   }
 
-  std::vector<EmbeddingVariant> variants() const { return parse_embedding_variants(embedder, flip); }
+  bool given(const char* flag) const { return app_ && app_->count(flag) > 0; }
+  // The embedders to evaluate: --embedder, else the profile's (with its flip), else the default list.
+  std::string embedder_list() const {
+    if (profile.empty() || given("--embedder")) return embedder;
+    const auto p = analyzer_profile(profile);
+    return p.embedder.model + tta_suffix(p.embedder.flip, p.embedder.zoom);
+  }
+  std::vector<EmbeddingVariant> variants() const { return parse_embedding_variants(embedder_list(), flip); }
 
   DatasetEmbedOptions options(bool degraded) const {
     DatasetEmbedOptions o;
-    o.pipeline.detector.model = detector;
-    o.pipeline.landmarker.model = landmarker;
-    o.pipeline.landmarker.crop_scale = crop_scale;
-    o.pipeline.landmarker.passes = passes;
-    o.pipeline.landmarker.refine_scale = refine_scale;
-    o.pipeline.landmarker.flip = landmark_flip;
+    if (!profile.empty()) o.pipeline = analyzer_profile(profile);
+    if (profile.empty() || given("--detector")) o.pipeline.detector.model = detector;
+    if (profile.empty() || given("--landmarker")) o.pipeline.landmarker.model = landmarker;
+    if (profile.empty() || given("--crop-scale")) o.pipeline.landmarker.crop_scale = crop_scale;
+    if (profile.empty() || given("--passes")) o.pipeline.landmarker.passes = passes;
+    if (profile.empty() || given("--refine-scale")) o.pipeline.landmarker.refine_scale = refine_scale;
+    if (profile.empty() || given("--landmark-flip")) o.pipeline.landmarker.flip = landmark_flip;
     o.variants = variants();
     o.degraded = degraded;
     o.degradation.seed = seed;
@@ -86,7 +102,7 @@ struct EvalFlags {
     return o;
   }
 
-  ReportJson pipeline() const { return pipeline_json(options(false), embedder, flip); }
+  ReportJson pipeline() const { return pipeline_json(options(false), embedder_list(), flip); }
 };
 
 // Progress on stderr: done/total, rate (`unit`), ETA; on a terminal redrawn every `every` items.

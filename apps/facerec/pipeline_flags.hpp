@@ -16,11 +16,17 @@ namespace facerec::cli {
 
 struct PipelineFlags {
   AnalyzerOptions o;  // the library's defaults, changed by the flags
-  std::string backend = o.detector.backend;
+  std::string backend = o.detector.backend, profile;
   int threads = o.detector.threads;
-  // Adds --detector, --landmarker, --backend, --threads, --min-face, --score,
+  const CLI::App* app_ = nullptr;  // to tell the flags given from the defaults (a profile fills the rest)
+  // Adds --profile, --detector, --landmarker, --backend, --threads, --min-face, --score,
   // --verifier, --verify-threshold, and with_embedder: --embedder, --flip/--no-flip, --zoom/--no-zoom.
   void add(CLI::App* app, bool with_embedder) {
+    app_ = app;
+    app->add_option("--profile", profile,
+                    "Speed profile: accurate | balanced | edge (README: Profiles); the other pipeline flags given "
+                    "beside it override what they name")
+        ->check(CLI::IsMember(analyzer_profiles()));
     app->add_option("--detector", o.detector.model,
                     "Detector model: blazeface | blazeface-front | faceboxes | mtcnn-pnet (MTCNN, five landmarks), or "
                     "two joined by '+' (the second adds the faces the first missed)")
@@ -52,8 +58,31 @@ struct PipelineFlags {
   }
   AnalyzerOptions options() const {
     AnalyzerOptions out = o;
-    out.detector.backend = out.landmarker.backend = out.embedder.backend = backend;
-    out.detector.threads = out.landmarker.threads = out.embedder.threads = threads;
+    std::string be = backend;
+    int th = threads;
+    if (!profile.empty()) {  // the profile, except where a flag was given
+      const AnalyzerOptions p = analyzer_profile(profile);
+      auto given = [&](const char* flag) { return app_ && app_->count(flag) > 0; };
+      if (!given("--detector")) out.detector.model = p.detector.model;
+      if (!given("--min-face")) out.detector.min_face = p.detector.min_face;
+      if (!given("--score")) out.detector.score_threshold = p.detector.score_threshold;
+      if (!given("--verifier")) out.detector.verifier = p.detector.verifier;
+      if (!given("--verify-threshold")) out.detector.verify_threshold = p.detector.verify_threshold;
+      out.detector.close_range_model = p.detector.close_range_model;
+      out.detector.max_tiles = p.detector.max_tiles;
+      if (!given("--landmarker")) out.landmarker = p.landmarker;
+      out.landmarker.passes = p.landmarker.passes;
+      out.landmarker.flip = p.landmarker.flip;
+      if (app_ && app_->get_option_no_throw("--embedder")) {
+        if (!given("--embedder")) out.embedder.model = p.embedder.model;
+        if (!given("--flip")) out.embedder.flip = p.embedder.flip;
+        if (!given("--zoom")) out.embedder.zoom = p.embedder.zoom;
+      }
+      if (!given("--backend")) be = p.detector.backend;
+      if (!given("--threads")) th = p.detector.threads;
+    }
+    out.detector.backend = out.landmarker.backend = out.embedder.backend = be;
+    out.detector.threads = out.landmarker.threads = out.embedder.threads = th;
     return out;
   }
 };

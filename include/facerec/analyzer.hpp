@@ -29,6 +29,20 @@ struct AnalyzerOptions {
   EmbedderOptions embedder;
 };
 
+// Speed profiles: named AnalyzerOptions presets, as the CLI's, the service's and Python's
+// `profile` select them (README "Profiles" gives each one's measured LFW accuracy and ms per photo):
+//   accurate — the defaults (BlazeFace + FaceBoxes, FaceMesh check, face-api's 68 points in two
+//              mirrored passes, the fused dlib + MobileFaceNet embedder with flip) on onednn;
+//   balanced — FaceBoxes only on photos where BlazeFace found no face, facerec's 96x96 landmark CNN
+//              in one pass, the fused embedder with flip, on onednn;
+//   edge     — BlazeFace alone (faces from 40 px), the landmark CNN in one pass, MobileFaceNet without
+//              flip, on onednn.
+// Every profile runs fp32 models of the default manifest, one thread per network (threads 1).
+// Throws Error(InvalidArgument) for another name, listing the profiles.
+AnalyzerOptions analyzer_profile(const std::string& name);
+// The profile names, fastest last: {"accurate", "balanced", "edge"}.
+std::vector<std::string> analyzer_profiles();
+
 // One face analyze() found: its detection, landmarks, five points and (when embedded) crop and
 // embedding. A plain value.
 struct Face {

@@ -21,7 +21,9 @@ struct DetectorOptions {
   // blazeface (256, full range, tiled for small faces) | blazeface-front (128) | faceboxes (1024,
   // one pass; finds profiles; boxes without keypoints) | mtcnn-pnet (the MTCNN cascade: P-Net
   // pyramid down to min_face, R-Net, O-Net; five landmarks per face; score_threshold applies to
-  // O-Net, at least 0.7) | "a+b": every face of a, plus the faces of b that no face of a overlaps.
+  // O-Net, at least 0.7) | "a+b": every face of a, plus the faces of b that no face of a overlaps |
+  // "a>b": b only on images where a found no face (a cascade: the cost of b is paid where it can add
+  // a face; faces b alone finds in a photo where a found others are missed).
   std::string model = "blazeface+faceboxes";
   // Also run this short-range model once on the whole image, for faces that fill the frame
   // (selfies, ID photos), which the full-range model misses. "none" disables it.
@@ -56,7 +58,7 @@ class FaceDetector {
   virtual std::unique_ptr<FaceDetector> clone() const = 0;
 };
 
-// The model names a detector name stands for: "a" -> {a}, "a+b" -> {a, b}.
+// The model names a detector name stands for: "a" -> {a}, "a+b" and "a>b" -> {a, b}.
 // Throws Error(InvalidArgument) for an empty part or more than two.
 std::vector<std::string> detector_models(const std::string& name);
 

@@ -49,6 +49,9 @@ std::unique_ptr<Landmarker> make_landmarker(const Manifest& manifest, const Land
 // Five ArcFace points from whatever the landmarker gave: 68 or 468 points, else the detector's
 // keypoints. Throws Error(InvalidArgument) when there are neither landmarks nor 4 keypoints.
 FivePoints five_points(const std::vector<cv::Point2f>& landmarks, const Detection& d);
+// The iBUG 68-point index of point i's mirror image (left and right swapped: 0 <-> 16, 36 <-> 45, ...):
+// how points are re-indexed when a face is mirrored. Throws Error(InvalidArgument) for i >= 68.
+size_t ibug68_mirror(size_t i);
 // Five ArcFace points from 68 landmarks (eye centres, nose tip, mouth corners).
 // Throws Error(InvalidArgument) unless there are exactly 68 points.
 FivePoints five_from_68(const std::vector<cv::Point2f>& l68);

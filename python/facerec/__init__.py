@@ -9,6 +9,7 @@
     g.enroll(fa, "Ada", facerec.decode_image("ada.jpg"))
     who = g.identify(fa, faces[0])                   # who.identity (None: unknown), who.candidates
     facerec.backends()                               # inference backends: FaceAnalyzer(backend=...)
+    fast = facerec.FaceAnalyzer(profile="edge")      # speed profiles: facerec.profiles()
 
 Images are numpy arrays, H x W x 3 uint8 in BGR order (as OpenCV's cv2.imread gives them).
 Errors raise facerec.Error; e.kind says which ("invalid argument", "not found", "bad input", ...).
@@ -28,6 +29,7 @@ from ._facerec import (  # noqa: F401
     decode_image,
     decode_image_bytes,
     models_dir,
+    profiles,
     version,
 )
 

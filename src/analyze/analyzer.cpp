@@ -22,6 +22,33 @@ struct FaceAnalyzer::Impl {
   std::string model_version;  // "<package>@<version>"
 };
 
+std::vector<std::string> analyzer_profiles() { return {"accurate", "balanced", "edge"}; }
+
+AnalyzerOptions analyzer_profile(const std::string& name) {
+  AnalyzerOptions o;
+  if (name == "balanced") {
+    o.detector.model = "blazeface>faceboxes";
+    o.landmarker.model = "facerec-landmarks-96";
+    o.landmarker.passes = 1;
+    o.landmarker.flip = false;
+  } else if (name == "edge") {
+    o.detector.model = "blazeface";
+    o.detector.min_face = 40;
+    o.landmarker.model = "facerec-landmarks-96";
+    o.landmarker.passes = 1;
+    o.landmarker.flip = false;
+    o.embedder.model = "mobilefacenet-ms1m";
+    o.embedder.flip = false;
+  } else if (name != "accurate") {
+    std::string known;
+    for (const auto& p : analyzer_profiles()) known += (known.empty() ? "" : ", ") + p;
+    throw Error(ErrorKind::InvalidArgument, "unknown profile '" + name + "' (known: " + known + ")");
+  }
+  o.detector.backend = o.landmarker.backend = o.embedder.backend = "onednn";
+  o.detector.threads = o.landmarker.threads = o.embedder.threads = 1;
+  return o;
+}
+
 const Face* largest_face(const std::vector<Face>& faces) {
   const Face* best = nullptr;
   for (const auto& f : faces)

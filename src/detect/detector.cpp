@@ -1,7 +1,8 @@
 // The detector factory (a model name, or two joined by '+'), the combination of two detectors,
 // and the choice of the central face.
 // Two detectors as one: every face of the first, plus the faces of the second that the first did
-// not find (no box of the first overlaps it). With BlazeFace first and FaceBoxes second, BlazeFace
+// not find (no box of the first overlaps it); or, joined by '>', the second only on images where
+// the first found nothing (a cascade: the expensive detector runs where it can add a face). With BlazeFace first and FaceBoxes second, BlazeFace
 // keeps its boxes and keypoints and its small-face search, and FaceBoxes adds the faces BlazeFace
 // misses (profiles, strongly turned or tilted heads).
 #include <facerec/detect.hpp>
@@ -16,18 +17,24 @@
 namespace facerec {
 namespace {
 
+// `fallback_only` ("a>b"): the second runs only on images where the first found no face.
 class CombinedDetector final : public FaceDetector {
  public:
-  CombinedDetector(std::unique_ptr<FaceDetector> first, std::unique_ptr<FaceDetector> second, int max_faces)
-      : first_(std::move(first)), second_(std::move(second)), max_faces_(max_faces) {}
+  CombinedDetector(std::unique_ptr<FaceDetector> first, std::unique_ptr<FaceDetector> second, int max_faces,
+                   bool fallback_only)
+      : first_(std::move(first)), second_(std::move(second)), max_faces_(max_faces), fallback_only_(fallback_only) {}
 
   std::unique_ptr<FaceDetector> clone() const override {
-    return std::make_unique<CombinedDetector>(first_->clone(), second_->clone(), max_faces_);
+    return std::make_unique<CombinedDetector>(first_->clone(), second_->clone(), max_faces_, fallback_only_);
   }
 
   std::vector<Detection> detect(const cv::Mat& bgr) override {
     auto out = first_->detect(bgr);
     const size_t n_first = out.size();
+    if (fallback_only_ && n_first > 0) {
+      if (max_faces_ > 0 && int(out.size()) > max_faces_) out.resize(size_t(max_faces_));
+      return out;
+    }
     for (auto& d : second_->detect(bgr)) {
       bool known = false;
       for (size_t i = 0; i < n_first && !known; ++i)
@@ -43,6 +50,7 @@ class CombinedDetector final : public FaceDetector {
  private:
   std::unique_ptr<FaceDetector> first_, second_;
   int max_faces_;
+  bool fallback_only_;
 };
 
 }  // namespace
@@ -68,25 +76,26 @@ std::unique_ptr<FaceDetector> make_mtcnn_detector(const Manifest& manifest, cons
 std::vector<std::string> detector_models(const std::string& name) {
   std::vector<std::string> parts;
   for (size_t start = 0;;) {
-    size_t plus = name.find('+', start);
-    parts.push_back(name.substr(start, plus == std::string::npos ? std::string::npos : plus - start));
-    if (plus == std::string::npos) break;
-    start = plus + 1;
+    size_t sep = name.find_first_of("+>", start);
+    parts.push_back(name.substr(start, sep == std::string::npos ? std::string::npos : sep - start));
+    if (sep == std::string::npos) break;
+    start = sep + 1;
   }
   for (const auto& p : parts)
     if (p.empty() || parts.size() > 2)
-      throw Error(ErrorKind::InvalidArgument, "detector '" + name + "': expected one or two models (a+b)");
+      throw Error(ErrorKind::InvalidArgument,
+                  "detector '" + name + "': expected one model, or two joined by '+' (a+b) or '>' (a>b)");
   return parts;
 }
 
 std::unique_ptr<FaceDetector> make_detector(const Manifest& manifest, const DetectorOptions& options) {
-  if (auto parts = detector_models(options.model); parts.size() == 2) {  // "first+second"
+  if (auto parts = detector_models(options.model); parts.size() == 2) {  // "first+second", "first>second"
     DetectorOptions a = options, b = options;
     a.model = parts[0];
     b.model = parts[1];
     a.max_faces = b.max_faces = 0;
     return std::make_unique<CombinedDetector>(make_detector(manifest, a), make_detector(manifest, b),
-                                              options.max_faces);
+                                              options.max_faces, options.model.find('>') != std::string::npos);
   }
   const ModelEntry& entry = manifest.model(options.model);
   if (entry.family == "faceboxes") return make_faceboxes_detector(manifest, options);

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <ctime>
 #include <fstream>
+#include <numeric>
 #include <sstream>
 
 namespace facerec {
@@ -141,6 +142,105 @@ std::vector<PosedFace> read_300w(const std::filesystem::path& root) {
   if (out.empty()) throw Error(ErrorKind::BadInput, root.string() + ": no .pts files");
   std::sort(out.begin(), out.end(), [](const PosedFace& a, const PosedFace& b) { return a.file < b.file; });
   return out;
+}
+
+std::vector<cv::Point2f> seven_points(const std::vector<cv::Point2f>& p) {
+  static const size_t ibug[7] = {36, 39, 42, 45, 30, 48, 54}, mesh[7] = {33, 133, 362, 263, 1, 61, 291};
+  if (p.size() != 68 && p.size() != 468)
+    throw Error(ErrorKind::InvalidArgument,
+                "seven_points: needs 68 or 468 points, not " + std::to_string(p.size()));
+  std::vector<cv::Point2f> out;
+  for (size_t i = 0; i < 7; ++i) out.push_back(p[(p.size() == 68 ? ibug : mesh)[i]]);
+  return out;
+}
+
+LandmarkerOptions parse_landmarker_variant(const std::string& name) {
+  LandmarkerOptions o;
+  std::string rest = name;
+  o.flip = false;
+  if (const auto f = rest.rfind("+flip"); f != std::string::npos && f + 5 == rest.size()) {
+    o.flip = true;
+    rest = rest.substr(0, f);
+  }
+  o.passes = 1;
+  if (const auto at = rest.find('@'); at != std::string::npos) {
+    const std::string n = rest.substr(at + 1);
+    if (n.size() != 1 || n[0] < '1' || n[0] > '4')
+      throw Error(ErrorKind::InvalidArgument, "landmarker '" + name + "': passes after '@' must be 1 to 4");
+    o.passes = n[0] - '0';
+    rest = rest.substr(0, at);
+  }
+  if (rest.empty() || rest.find_first_of("@+ ") != std::string::npos)
+    throw Error(ErrorKind::InvalidArgument, "landmarker '" + name + "': expected MODEL[@PASSES][+flip]");
+  o.model = rest;
+  return o;
+}
+
+LandmarkEvaluation evaluate_landmarks(const Manifest& manifest, const DetectorOptions& dopt,
+                                      const std::vector<std::string>& names, const std::string& backend, int threads,
+                                      const std::filesystem::path& root, size_t max_faces,
+                                      const std::function<void(size_t, size_t)>& progress) {
+  auto faces = read_300w(root);
+  if (max_faces > 0 && faces.size() > max_faces) faces.resize(max_faces);
+  auto det = make_detector(manifest, dopt);
+  std::vector<std::unique_ptr<Landmarker>> lms;
+  for (const auto& n : names) {
+    auto o = parse_landmarker_variant(n);
+    o.backend = backend;
+    o.threads = threads;
+    lms.push_back(make_landmarker(manifest, o));
+  }
+  LandmarkEvaluation ev;
+  ev.images = faces.size();
+  std::vector<std::vector<double>> nme68(names.size()), nme7(names.size());
+  std::vector<double> seconds(names.size(), 0);
+  for (size_t i = 0; i < faces.size(); ++i) {
+    const auto& f = faces[i];
+    const auto img = decode_image_file((root / f.file).string());
+    const auto found = det->detect(img.bgr);
+    const Detection* d = nullptr;
+    for (const auto& x : found)
+      if (!d && detects_face({x}, f.points)) d = &x;
+    if (d) {
+      ++ev.found;
+      const double norm = cv::norm(f.points[45] - f.points[36]);
+      const auto truth7 = seven_points(f.points);
+      for (size_t k = 0; k < lms.size(); ++k) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto pts = lms[k]->landmarks(img.bgr, *d);
+        seconds[k] += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (pts.size() == 68) nme68[k].push_back(landmark_nme(pts, f.points));
+        if (pts.size() == 68 || pts.size() == 468) {
+          const auto p7 = seven_points(pts);
+          double sum = 0;
+          for (size_t j = 0; j < 7; ++j) sum += cv::norm(p7[j] - truth7[j]);
+          nme7[k].push_back(sum / 7 / norm);
+        }
+      }
+    }
+    if (progress) progress(i + 1, faces.size());
+  }
+  auto mean = [](const std::vector<double>& v) {
+    return v.empty() ? std::nan("") : std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
+  };
+  for (size_t k = 0; k < names.size(); ++k) {
+    LandmarkScore sc;
+    sc.landmarker = names[k];
+    sc.faces = ev.found;
+    sc.nme68 = mean(nme68[k]);
+    sc.nme7 = mean(nme7[k]);
+    sc.ms_per_face = ev.found ? 1e3 * seconds[k] / double(ev.found) : std::nan("");
+    if (nme68[k].empty()) {
+      sc.median68 = sc.failures = std::nan("");
+    } else {
+      auto v = nme68[k];
+      std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
+      sc.median68 = v[v.size() / 2];
+      sc.failures = double(std::count_if(v.begin(), v.end(), [](double x) { return x > 0.08; })) / double(v.size());
+    }
+    ev.scores.push_back(sc);
+  }
+  return ev;
 }
 
 bool detects_face(const std::vector<Detection>& found, const std::vector<cv::Point2f>& points) {

@@ -14,14 +14,6 @@
 namespace facerec {
 namespace {
 
-// The iBUG 68-point index of each point's mirror image (left and right swap).
-size_t mirror68(size_t i) {
-  static const int m[68] = {16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0,  26, 25, 24, 23, 22, 21,
-                            20, 19, 18, 17, 27, 28, 29, 30, 35, 34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36,
-                            41, 40, 54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65};
-  return size_t(m[i]);
-}
-
 class FaceApi68 final : public Landmarker {
  public:
   std::unique_ptr<Landmarker> clone() const override { return std::make_unique<FaceApi68>(*this); }
@@ -65,7 +57,7 @@ class FaceApi68 final : public Landmarker {
       detail::fill_input(in, 0, crop, entry_.input, true);
       auto mv = net_->run({in}).at(out_).data;
       for (size_t i = 0; i < 68; ++i) {
-        size_t j = mirror68(i);
+        size_t j = ibug68_mirror(i);
         v[2 * i] = 0.5f * (v[2 * i] + (1.f - mv[2 * j]));
         v[2 * i + 1] = 0.5f * (v[2 * i + 1] + mv[2 * j + 1]);
       }
@@ -149,6 +141,15 @@ std::unique_ptr<Landmarker> make_landmarker(const Manifest& manifest, const Land
   if (entry.task == "landmarks" && entry.family == "ibug68") return std::make_unique<FaceApi68>(manifest, options);
   throw Error(ErrorKind::InvalidArgument,
               "model '" + options.model + "' is not a landmarker (task " + entry.task + ")");
+}
+
+// The iBUG 68-point index of each point's mirror image (left and right swap).
+size_t ibug68_mirror(size_t i) {
+  if (i >= 68) throw Error(ErrorKind::InvalidArgument, "ibug68_mirror: index " + std::to_string(i) + " is not below 68");
+  static const int m[68] = {16, 15, 14, 13, 12, 11, 10, 9,  8,  7,  6,  5,  4,  3,  2,  1,  0,  26, 25, 24, 23, 22, 21,
+                            20, 19, 18, 17, 27, 28, 29, 30, 35, 34, 33, 32, 31, 45, 44, 43, 42, 47, 46, 39, 38, 37, 36,
+                            41, 40, 54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55, 64, 63, 62, 61, 60, 67, 66, 65};
+  return size_t(m[i]);
 }
 
 FivePoints five_from_68(const std::vector<cv::Point2f>& l) {

@@ -86,28 +86,32 @@ int64_t channels(int64_t c, double width) {
   return std::max<int64_t>(8, int64_t(std::lround(double(c) * width / 8.0)) * 8);
 }
 
-// conv -> batch norm [-> PReLU]
+// conv -> batch norm [-> PReLU, or ReLU with `relu` (which runtimes fuse into the convolution)]
 class ConvBnImpl : public nn::Module {
  public:
-  ConvBnImpl(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups, bool act, int64_t padding = -1) {
+  ConvBnImpl(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups, bool act, int64_t padding = -1,
+             bool relu = false)
+      : relu_(act && relu) {
     conv_ = register_module("conv", nn::Conv2d(nn::Conv2dOptions(in, out, k)
                                                    .stride(stride)
                                                    .padding(padding >= 0 ? padding : k / 2)
                                                    .groups(groups)
                                                    .bias(false)));
     bn_ = register_module("bn", nn::BatchNorm2d(out));
-    if (act) prelu_ = register_module("prelu", nn::PReLU(nn::PReLUOptions().num_parameters(out)));
+    if (act && !relu) prelu_ = register_module("prelu", nn::PReLU(nn::PReLUOptions().num_parameters(out)));
   }
   torch::Tensor forward(const torch::Tensor& x) {
     auto y = bn_->forward(run_conv(*conv_, x));
-    return prelu_ ? prelu_->forward(y) : y;
+    return prelu_ ? prelu_->forward(y) : relu_ ? torch::relu(y) : y;
   }
   std::string emit(OnnxBuilder& b, const std::string& x, const std::string& hint) const {
     auto y = emit_conv(b, *conv_, affine_of(*bn_), x, hint);
+    if (relu_) return b.node("Relu", {y}, hint + "_relu");
     return prelu_ ? emit_prelu(b, *prelu_, y, hint + "_prelu") : y;
   }
 
  private:
+  bool relu_;
   nn::Conv2d conv_{nullptr};
   nn::BatchNorm2d bn_{nullptr};
   nn::PReLU prelu_{nullptr};
@@ -185,6 +189,23 @@ void for_each_block(const nn::Sequential& s, Fn fn) {
   for (const auto& m : s->children()) fn(*std::dynamic_pointer_cast<Block>(m));
 }
 
+// A sequence of ConvBn and Bottleneck blocks ("l0", "l1", ...), then Flatten: the body of
+// MobileFaceNet and LandmarkNet.
+std::string emit_body(OnnxBuilder& b, const nn::Sequential& body, const std::string& input, const std::string& what) {
+  std::string x = input;
+  int i = 0;
+  for (const auto& m : body->children()) {
+    const std::string hint = "l" + std::to_string(i++);
+    if (auto c = std::dynamic_pointer_cast<ConvBnImpl>(m))
+      x = c->emit(b, x, hint);
+    else if (auto bl = std::dynamic_pointer_cast<BottleneckImpl>(m))
+      x = bl->emit(b, x, hint);
+    else
+      throw Error(ErrorKind::Internal, what + " export: unexpected module " + m->name());
+  }
+  return b.node("Flatten", {x}, "flatten", {{"axis", int64_t(1)}});
+}
+
 }  // namespace
 
 BackboneImpl::BackboneImpl(BackboneOptions options) : options_(std::move(options)) {}
@@ -220,18 +241,7 @@ torch::Tensor MobileFaceNetImpl::forward(const torch::Tensor& x) {
 }
 
 std::string MobileFaceNetImpl::emit_onnx(OnnxBuilder& b, const std::string& input) const {
-  std::string x = input;
-  int i = 0;
-  for (const auto& m : body_->children()) {
-    const std::string hint = "l" + std::to_string(i++);
-    if (auto c = std::dynamic_pointer_cast<ConvBnImpl>(m))
-      x = c->emit(b, x, hint);
-    else if (auto bl = std::dynamic_pointer_cast<BottleneckImpl>(m))
-      x = bl->emit(b, x, hint);
-    else
-      throw Error(ErrorKind::Internal, "mobilefacenet export: unexpected module " + m->name());
-  }
-  return b.node("Flatten", {x}, "flatten", {{"axis", int64_t(1)}});
+  return emit_body(b, body_, input, "mobilefacenet");
 }
 
 IResNetImpl::IResNetImpl(const BackboneOptions& o) : BackboneImpl(o) {
@@ -302,6 +312,45 @@ std::string IResNetImpl::emit_onnx(OnnxBuilder& b, const std::string& input) con
                 "fc", {{"transB", int64_t(1)}});
 }
 
+LandmarkNetImpl::LandmarkNetImpl(const BackboneOptions& o) : BackboneImpl(o) {
+  if (o.name != "landmarknet") throw Error(ErrorKind::InvalidArgument, "backbone '" + o.name + "' is not landmarknet");
+  check_common(o);
+  // MobileNet-v1 style: depthwise 3x3 + pointwise 1x1 pairs, ReLU (fused by the runtimes), few
+  // layers: at this size the time goes to per-layer overheads more than to multiply-adds
+  nn::Sequential s;
+  int64_t in = channels(16, o.width);
+  s->push_back(ConvBn(3, in, 3, 2, 1, true, -1, true));
+  for (const auto& [c, stride] : std::vector<std::pair<int64_t, int64_t>>{
+           {32, 1}, {64, 2}, {64, 1}, {128, 2}, {128, 1}, {128, 2}, {128, 1}}) {
+    const int64_t out = channels(c, o.width);
+    s->push_back(ConvBn(in, in, 3, stride, in, true, -1, true));
+    s->push_back(ConvBn(in, out, 1, 1, 1, true, -1, true));
+    in = out;
+  }
+  // a 1x1 reduction before the fully connected layer keeps its weights (read on every run, from
+  // memory when other networks ran in between) small
+  const int64_t reduced = channels(32, o.width);
+  s->push_back(ConvBn(in, reduced, 1, 1, 1, true, -1, true));
+  body_ = register_module("body", s);
+  const int64_t side = o.input / 16;
+  fc_ = register_module("fc", nn::Linear(reduced * side * side, o.embedding));
+  torch::NoGradGuard g;  // start at the crop centre with small weights: early steps do not overshoot
+  fc_->weight.mul_(0.1);
+  fc_->bias.fill_(0.5);
+}
+
+torch::Tensor LandmarkNetImpl::forward(const torch::Tensor& x) {
+  check_input(x, options_);
+  return run_linear(*fc_, body_->forward(x).flatten(1));
+}
+
+std::string LandmarkNetImpl::emit_onnx(OnnxBuilder& b, const std::string& input) const {
+  const auto x = emit_body(b, body_, input, "landmarknet");
+  const int64_t out = fc_->options.out_features(), in = fc_->options.in_features();
+  return b.node("Gemm", {x, b.initializer("fc_w", {out, in}, values(fc_->weight)), b.initializer("fc_b", {out}, values(fc_->bias))},
+                "fc", {{"transB", int64_t(1)}});
+}
+
 Backbone make_backbone(const BackboneOptions& o) {
   if (o.name.rfind("onnx:", 0) == 0) {
     const std::string what = o.name.substr(5);
@@ -313,9 +362,10 @@ Backbone make_backbone(const BackboneOptions& o) {
   }
   if (o.name == "mobilefacenet") return std::make_shared<MobileFaceNetImpl>(o);
   if (o.name.rfind("iresnet", 0) == 0) return std::make_shared<IResNetImpl>(o);
+  if (o.name == "landmarknet") return std::make_shared<LandmarkNetImpl>(o);
   throw Error(ErrorKind::InvalidArgument,
               "unknown backbone '" + o.name +
-                  "' (known: mobilefacenet, iresnet18, iresnet34, iresnet50, iresnet100, onnx:<file or model>)");
+                  "' (known: mobilefacenet, iresnet18, iresnet34, iresnet50, iresnet100, landmarknet, onnx:<file or model>)");
 }
 
 void add_multiply_adds(int64_t n) {

@@ -9,6 +9,7 @@
 
 #include "common/fs.hpp"
 #include "common/sha256.hpp"
+#include "train/config_json.hpp"
 
 #include <opencv2/imgproc.hpp>
 
@@ -30,22 +31,6 @@ using json = nlohmann::json;
 // ---- config -------------------------------------------------------------------------------
 
 namespace {
-
-template <typename T>
-void get(const json& j, const char* key, T& v, std::set<std::string>& seen, const std::string& where) {
-  seen.insert(key);
-  if (!j.contains(key)) return;
-  try {
-    v = j.at(key).get<T>();
-  } catch (const json::exception&) {
-    throw Error(ErrorKind::InvalidArgument, "train config: " + where + key + " has the wrong type");
-  }
-}
-
-void no_unknown(const json& j, const std::set<std::string>& seen, const std::string& where) {
-  for (const auto& [k, v] : j.items())
-    if (!seen.count(k)) throw Error(ErrorKind::InvalidArgument, "train config: unknown field " + where + k);
-}
 
 // Every field of the config, in the order of its JSON: the one list to_json, from_json and the
 // resume check go by (the augmentation section has its own, in augment.hpp).
@@ -96,6 +81,12 @@ void for_each_config_field(C& c, F&& f) {
   f("seed", c.seed);
 }
 
+void fail(const std::string& field, const std::string& why) {
+  throw Error(ErrorKind::InvalidArgument, "train config: " + field + " " + why);
+}
+
+}  // namespace
+
 json augment_json(const AugmentOptions& a) {
   json j = json::object();
   for_each_field(a, [&](const char* k, const auto& v) { j[k] = v; });
@@ -110,12 +101,6 @@ AugmentOptions augment_from(const json& j) {
   no_unknown(j, s, "augmentation.");
   return a;
 }
-
-void fail(const std::string& field, const std::string& why) {
-  throw Error(ErrorKind::InvalidArgument, "train config: " + field + " " + why);
-}
-
-}  // namespace
 
 json TrainConfig::to_json() const {
   json j = json::object();

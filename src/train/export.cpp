@@ -4,6 +4,7 @@
 #include <facerec/error.hpp>
 #include <facerec/eval/eval.hpp>
 #include <facerec/eval/report.hpp>
+#include <facerec/train/landmark_trainer.hpp>
 #include <facerec/train/trainer.hpp>
 #include <facerec/version.hpp>
 
@@ -29,40 +30,25 @@ using json = nlohmann::json;
 
 // ---- export -------------------------------------------------------------------------------
 
-ExportResult export_run(const Manifest& base, const std::filesystem::path& run_dir, const std::string& name,
-                        const std::filesystem::path& manifest_out, const std::filesystem::path& checkpoint) {
-  if (name.empty() || name.find_first_of("/\\ \t") != std::string::npos)
-    throw Error(ErrorKind::InvalidArgument, "export: the model name must be non-empty, without slashes or spaces");
-  json cj;
-  try {
-    cj = json::parse(detail::read_file(run_dir / "config.json"));
-  } catch (const json::exception& e) {
-    throw Error(ErrorKind::BadModel, (run_dir / "config.json").string() + " is not valid JSON: " + e.what());
-  }
-  const auto cfg = TrainConfig::from_json(cj);
-  const auto ck = checkpoint.empty() ? latest_checkpoint(run_dir) : checkpoint;
-  if (ck.empty()) throw Error(ErrorKind::NotFound, run_dir.string() + " has no intact checkpoint to export");
-  auto net = make_backbone(cfg.backbone);
-  load_backbone(*net, ck);
-  net->eval();
+ExportResult write_checked_onnx(BackboneImpl& net, const std::string& output, const std::filesystem::path& file,
+                                uint64_t seed) {
   ExportResult out;
-  for (const auto& p : net->parameters()) out.parameters += p.numel();
-  out.multiply_adds = multiply_adds(*net);
-  const std::string onnx = export_onnx(*net, "input", "embedding");
-  const auto dir = std::filesystem::absolute(manifest_out).parent_path();
-  out.onnx = dir / "trained" / (name + ".onnx");
+  for (const auto& p : net.parameters()) out.parameters += p.numel();
+  out.multiply_adds = multiply_adds(net);
+  const std::string onnx = export_onnx(net, "input", output);
+  out.onnx = file;
   std::filesystem::create_directories(out.onnx.parent_path());
   detail::write_file_atomic(out.onnx, onnx);
   out.sha256 = detail::sha256_file(out.onnx);
 
   // parity on a seeded batch of inputs in the network's input range
-  torch::manual_seed(cfg.seed);
-  const int64_t S = cfg.backbone.input;
+  torch::manual_seed(seed);
+  const int64_t S = net.options().input;
   auto x = torch::rand({3, 3, S, S}) * 2 - 1;
   torch::Tensor ref;
   {
     torch::NoGradGuard g;
-    ref = net->forward(x).contiguous();
+    ref = net.forward(x).contiguous();
   }
   const double scale = std::max(1.0, ref.abs().max().item<double>());
   for (const std::string backend : {"reference", "opencv-dnn"}) {
@@ -81,6 +67,30 @@ ExportResult export_run(const Manifest& base, const std::filesystem::path& run_d
       throw Error(ErrorKind::Internal, "export: the ONNX model differs from libtorch on " + backend + " by " +
                                            std::to_string(worst) + " (allowed " + std::to_string(1e-4 * scale) + ")");
   }
+  return out;
+}
+
+
+ExportResult export_run(const Manifest& base, const std::filesystem::path& run_dir, const std::string& name,
+                        const std::filesystem::path& manifest_out, const std::filesystem::path& checkpoint) {
+  if (name.empty() || name.find_first_of("/\\ \t") != std::string::npos)
+    throw Error(ErrorKind::InvalidArgument, "export: the model name must be non-empty, without slashes or spaces");
+  json cj;
+  try {
+    cj = json::parse(detail::read_file(run_dir / "config.json"));
+  } catch (const json::exception& e) {
+    throw Error(ErrorKind::BadModel, (run_dir / "config.json").string() + " is not valid JSON: " + e.what());
+  }
+  if (cj.is_object() && cj.value("task", "") == "landmarks") return export_landmark_run(base, run_dir, name, manifest_out);
+  const auto cfg = TrainConfig::from_json(cj);
+  const auto ck = checkpoint.empty() ? latest_checkpoint(run_dir) : checkpoint;
+  if (ck.empty()) throw Error(ErrorKind::NotFound, run_dir.string() + " has no intact checkpoint to export");
+  auto net = make_backbone(cfg.backbone);
+  load_backbone(*net, ck);
+  net->eval();
+  const auto dir = std::filesystem::absolute(manifest_out).parent_path();
+  ExportResult out = write_checked_onnx(*net, "embedding", dir / "trained" / (name + ".onnx"), cfg.seed);
+  const int64_t S = cfg.backbone.input;
 
   const bool exported_112 = cfg.backbone.input == 112;
   std::string alignment = cfg.data_kind == "photos" ? (exported_112 ? "arcface" : "arcface-tight") : cfg.alignment;

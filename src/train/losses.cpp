@@ -102,4 +102,18 @@ torch::Tensor distillation_loss(const torch::Tensor& student, const torch::Tenso
   throw Error(ErrorKind::InvalidArgument, "distillation: the loss is cosine or l2, not " + kind);
 }
 
+torch::Tensor landmark_loss(const torch::Tensor& prediction, const torch::Tensor& target, const std::string& kind,
+                            double w, double epsilon) {
+  if (!prediction.sizes().equals(target.sizes()) || prediction.numel() == 0)
+    throw Error(ErrorKind::InvalidArgument, "landmark_loss: prediction and target need one non-empty shape");
+  const auto d = prediction - target;
+  if (kind == "l1") return d.abs().mean();
+  if (kind == "l2") return (0.5 * d * d).mean();
+  if (kind != "wing") throw Error(ErrorKind::InvalidArgument, "landmark_loss: unknown kind '" + kind + "' (wing, l1, l2)");
+  if (!(w > 0 && epsilon > 0)) throw Error(ErrorKind::InvalidArgument, "landmark_loss: wing needs w > 0 and epsilon > 0");
+  const double c = w - w * std::log(1.0 + w / epsilon);
+  const auto a = d.abs();
+  return torch::where(a < w, w * torch::log1p(a / epsilon), a - c).mean();
+}
+
 }  // namespace facerec::train

@@ -8,6 +8,7 @@
 #include <facerec/version.hpp>
 
 #include "common/fs.hpp"
+#include "train/checkpoint.hpp"
 #include "common/sha256.hpp"
 
 #include <opencv2/imgproc.hpp>
@@ -27,88 +28,14 @@ namespace facerec::train {
 
 using json = nlohmann::json;
 
-// ---- checkpoints --------------------------------------------------------------------------
+// ---- checkpoints (checkpoint.hpp) -------------------------------------------------------
 
-namespace {
-
-std::filesystem::path checkpoint_path(const std::filesystem::path& run, int64_t step) {
-  char name[40];
-  std::snprintf(name, sizeof name, "step-%09lld.pt", static_cast<long long>(step));
-  return run / "checkpoints" / name;
-}
-
-std::vector<std::pair<int64_t, std::filesystem::path>> checkpoints(const std::filesystem::path& run) {
-  std::vector<std::pair<int64_t, std::filesystem::path>> out;
-  std::error_code ec;
-  if (!std::filesystem::is_directory(run / "checkpoints", ec)) return out;
-  static const std::regex re("step-([0-9]{9})\\.pt");
-  for (const auto& e : std::filesystem::directory_iterator(run / "checkpoints")) {
-    std::smatch m;
-    const auto name = e.path().filename().string();
-    if (std::regex_match(name, m, re)) out.emplace_back(std::stoll(m[1].str()), e.path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-bool checkpoint_intact(const std::filesystem::path& pt) {
-  auto meta = pt;
-  meta.replace_extension(".json");
-  std::error_code ec;
-  if (!std::filesystem::exists(meta, ec)) return false;
-  try {
-    const auto j = json::parse(detail::read_file(meta));
-    return j.at("sha256").get<std::string>() == detail::sha256_file(pt);
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
-torch::serialize::InputArchive open_archive(const std::filesystem::path& file) {
-  torch::serialize::InputArchive ar;
-  try {
-    ar.load_from(file.string());
-  } catch (const c10::Error& e) {
-    throw Error(ErrorKind::BadModel, "checkpoint " + file.string() + " is corrupt or truncated (libtorch: " +
-                                         std::string(e.what_without_backtrace()).substr(0, 200) + ")");
-  }
-  return ar;
-}
-
-// Loads part `what` of a checkpoint into `m`. libtorch replaces a tensor of another shape
-// silently, so the shapes are compared after loading (an error leaves `m` unusable: callers drop it).
-void read_part(const std::filesystem::path& file, torch::serialize::InputArchive& ar, const std::string& what,
-               torch::nn::Module& m) {
-  std::vector<std::vector<int64_t>> shapes;
-  for (const auto& t : m.parameters()) shapes.push_back(t.sizes().vec());
-  for (const auto& t : m.buffers()) shapes.push_back(t.sizes().vec());
-  try {
-    torch::serialize::InputArchive part;
-    ar.read(what, part);
-    m.load(part);
-  } catch (const c10::Error& e) {
-    throw Error(ErrorKind::BadModel, "checkpoint " + file.string() + ": its " + what +
-                                         " does not fit this configuration (libtorch: " +
-                                         std::string(e.what_without_backtrace()).substr(0, 200) + ")");
-  }
-  size_t i = 0;
-  bool same = true;
-  for (const auto& t : m.parameters()) same = same && t.sizes().vec() == shapes[i++];
-  for (const auto& t : m.buffers()) same = same && t.sizes().vec() == shapes[i++];
-  if (!same)
-    throw Error(ErrorKind::BadModel, "checkpoint " + file.string() + ": its " + what +
-                                         " does not fit this configuration (tensor shapes differ: another "
-                                         "architecture, width or embedding size)");
-}
-
-uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t x = a * 0x9E3779B97F4A7C15ULL ^ (b + 0x632BE59BD9B4E019ULL + (a << 6) + (a >> 2));
-  x ^= x >> 31;
-  x *= 0xBF58476D1CE4E5B9ULL;
-  return x ^ (x >> 29);
-}
-
-}  // namespace
+using ckpt::checkpoint_intact;
+using ckpt::checkpoint_path;
+using ckpt::checkpoints;
+using ckpt::mix;
+using ckpt::open_archive;
+using ckpt::read_part;
 
 std::filesystem::path latest_checkpoint(const std::filesystem::path& run_dir) {
   auto all = checkpoints(run_dir);
@@ -498,29 +425,16 @@ void Trainer::save_checkpoint() {
   }
   d.opt->save(op);
   ar.write("optimizer", op);
-  const auto tmp = pt.string() + ".tmp";
-  ar.save_to(tmp);
-  std::filesystem::rename(tmp, pt);
-  auto meta = pt;
-  meta.replace_extension(".json");
-  detail::write_file_atomic(meta, json{{"step", d.step},
-                                       {"sha256", detail::sha256_file(pt)},
-                                       {"backbone", d.cfg.backbone.name},
-                                       {"data_sha256", d.data_fingerprint()},
-                                       {"window_loss_sum", d.loss_sum},
-                                       {"window_accuracy_sum", d.acc_sum},
-                                       {"window_teacher_cosine_sum", d.cos_sum},
-                                       {"window_steps", d.since_log},
-                                       {"facerec", version()}}
-                                          .dump(2) +
-                                      "\n");
-  auto all = checkpoints(d.run);
-  for (size_t i = 0; i + size_t(d.cfg.keep_checkpoints) < all.size(); ++i) {
-    std::error_code ec;
-    auto m = all[i].second;
-    std::filesystem::remove(all[i].second, ec);
-    std::filesystem::remove(m.replace_extension(".json"), ec);
-  }
+  ckpt::write_checkpoint(pt, ar,
+                         json{{"step", d.step},
+                              {"backbone", d.cfg.backbone.name},
+                              {"data_sha256", d.data_fingerprint()},
+                              {"window_loss_sum", d.loss_sum},
+                              {"window_accuracy_sum", d.acc_sum},
+                              {"window_teacher_cosine_sum", d.cos_sum},
+                              {"window_steps", d.since_log},
+                              {"facerec", version()}},
+                         d.cfg.keep_checkpoints);
 }
 
 Validation Trainer::validate() {

@@ -10,6 +10,7 @@
 #include <facerec/eval/dataset.hpp>
 #include <facerec/eval/degrade.hpp>
 #include <facerec/eval/eval.hpp>
+#include <facerec/landmarks.hpp>
 #include <facerec/models.hpp>
 
 #include <nlohmann/json.hpp>
@@ -94,6 +95,36 @@ double landmark_nme(const std::vector<cv::Point2f>& points, const std::vector<cv
 // 0.5 to 2.5 times the points' width (a detector's box spans brows to chin or more; 300-W points
 // do not reach the forehead). Pure.
 bool detects_face(const std::vector<Detection>& found, const std::vector<cv::Point2f>& points);
+// ---- landmark accuracy (300-W markup) -------------------------------------------------------
+// The seven points every landmarker gives in some form: the eye corners (iBUG 36, 39, 42, 45), the
+// nose tip (30) and the mouth corners (48, 54); from 468 FaceMesh points, their counterparts
+// (33, 133, 362, 263, 1, 61, 291). Throws Error(InvalidArgument) for another count than 68 or 468.
+std::vector<cv::Point2f> seven_points(const std::vector<cv::Point2f>& points);
+// A landmarker to evaluate and its name in reports: "MODEL[@PASSES][+flip]" (passes default 1,
+// flip default off), e.g. "face_landmark_68_model@2+flip". Throws Error(InvalidArgument) for a
+// malformed name.
+LandmarkerOptions parse_landmarker_variant(const std::string& name);
+// One landmarker's accuracy and speed on a 300-W folder. A plain value.
+struct LandmarkScore {
+  std::string landmarker;  // as given
+  size_t faces = 0;        // annotated faces the detector found (the others are not scored)
+  double nme68 = 0;        // mean landmark_nme (NaN when the landmarker does not give 68 points)
+  double median68 = 0;
+  double failures = 0;  // share of faces with NME68 > 0.08 (NaN as nme68)
+  double nme7 = 0;      // mean NME over seven_points (same normalisation): comparable across landmarkers
+  double ms_per_face = 0;  // wall time of Landmarker::landmarks, mean
+};
+struct LandmarkEvaluation {
+  size_t images = 0, found = 0;  // annotated faces, and those the detector found
+  std::vector<LandmarkScore> scores;
+};
+// Runs `detector` once per image of `root` (read_300w) and every landmarker on the box that holds
+// the annotated face (detects_face), all on the same crops. `progress` (may be empty) sees (done,
+// total). Throws what read_300w, decoding and the stages throw.
+LandmarkEvaluation evaluate_landmarks(const Manifest& manifest, const DetectorOptions& detector,
+                                      const std::vector<std::string>& landmarkers, const std::string& backend,
+                                      int threads, const std::filesystem::path& root, size_t max_faces = 0,
+                                      const std::function<void(size_t, size_t)>& progress = {});
 // Recall per yaw band: faces and found faces with |yaw| in [edges[i], edges[i+1]). A plain value.
 struct PoseRecallBand {
   double from = 0, to = 0;

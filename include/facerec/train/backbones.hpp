@@ -15,6 +15,15 @@
 // channels (times `width`) and 2-2-2-2 / 3-4-6-3 / 3-4-14-3 / 3-13-30-3 blocks, then BN, dropout,
 // a fully connected layer to the embedding and a BN on it.
 //
+// LandmarkNet (facerec's 68-point landmark CNN, the seed's 96x96 one): conv 3x3/2 (16), then seven
+// depthwise 3x3 + pointwise 1x1 pairs (channels, stride) = (32,1) (64,2) (64,1) (128,2) (128,1)
+// (128,2) (128,1), a 1x1 reduction to 32 channels, batch norm and ReLU after every convolution,
+// flatten, a fully connected layer to `embedding` values (136: the 68 points' (x, y) as fractions
+// of the crop side). `width` scales every channel count. About 11 M multiply-adds in 16
+// convolutions and 0.4 M weights at 96x96 (face-api's 68-point net: 52 M and 0.36 M): few, wide
+// layers and a small fully connected layer, because at this size per-layer overheads and reading
+// the weights cost more than arithmetic.
+//
 // Thread safety: as torch::nn::Module (not for concurrent forward/backward on one instance).
 // export_onnx and multiply_adds only read the module.
 #include <torch/torch.h>
@@ -33,7 +42,7 @@ class OnnxBuilder;
 namespace facerec::train {
 
 struct BackboneOptions {
-  std::string name = "mobilefacenet";  // mobilefacenet | iresnet18 | iresnet34 | iresnet50 | iresnet100
+  std::string name = "mobilefacenet";  // mobilefacenet | iresnet18/34/50/100 | landmarknet | onnx:<file or model>
   int64_t embedding = 128;
   int64_t input = 112;   // square input side; must be a positive multiple of 16 (the network's stride)
   double width = 1.0;    // channel multiplier, in (0, 4]; counts are rounded to multiples of 8
@@ -87,6 +96,19 @@ class IResNetImpl : public BackboneImpl {
 };
 TORCH_MODULE(IResNet);
 
+class LandmarkNetImpl : public BackboneImpl {
+ public:
+  // Throws as MobileFaceNetImpl, and for another name than landmarknet.
+  explicit LandmarkNetImpl(const BackboneOptions& options);
+  torch::Tensor forward(const torch::Tensor& x) override;
+  std::string emit_onnx(detail::OnnxBuilder& b, const std::string& input) const override;
+
+ private:
+  torch::nn::Sequential body_{nullptr};
+  torch::nn::Linear fc_{nullptr};
+};
+TORCH_MODULE(LandmarkNet);
+
 // A backbone made from an ONNX file — a model facerec imported (the MS1M MobileFaceNet, the dlib
 // ResNet's graph) — so that fine-tuning starts from its weights: the graph run with libtorch ops
 // (Conv, PRelu, Relu, Add, Sub, Mul, Reshape, Flatten, Transpose, Gemm, MatMul), every float
@@ -109,7 +131,7 @@ class OnnxNetImpl : public BackboneImpl {
 };
 TORCH_MODULE(OnnxNet);
 
-// The backbone `options.name` names: mobilefacenet, iresnet18/34/50/100, or "onnx:<file or
+// The backbone `options.name` names: mobilefacenet, iresnet18/34/50/100, landmarknet, or "onnx:<file or
 // manifest model>" (OnnxNetImpl; a name that is not a file is looked up in the default manifest
 // and must be imported). Throws Error(InvalidArgument) for an unknown name (listing the known
 // ones) and as the constructors.

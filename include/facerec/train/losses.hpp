@@ -71,4 +71,14 @@ TripletLoss batch_hard_triplet_loss(const torch::Tensor& embeddings, const torch
 // Error(InvalidArgument) for other shapes or kinds.
 torch::Tensor distillation_loss(const torch::Tensor& student, const torch::Tensor& teacher, const std::string& kind);
 
+// Landmark regression losses on point coordinates [N, 2K] (pixels of the network input), averaged
+// over the N·2K coordinates of the difference d = prediction − target:
+//   "wing" (Feng et al., CVPR 2018): w·ln(1 + |d|/ε) for |d| < w, |d| − C beyond, C = w − w·ln(1 + w/ε)
+//     (continuous at |d| = w): log-like for small and medium errors, L1 for large ones;
+//   "l1": |d|;  "l2": d²/2.
+// Requires: prediction and target of one shape; for wing, w > 0 and ε > 0. Throws
+// Error(InvalidArgument) otherwise or for another kind.
+torch::Tensor landmark_loss(const torch::Tensor& prediction, const torch::Tensor& target, const std::string& kind,
+                            double w = 10.0, double epsilon = 2.0);
+
 }  // namespace facerec::train

@@ -174,6 +174,12 @@ struct ExportResult {
   double max_diff_reference = 0, max_diff_opencv = 0;
   int64_t parameters = 0, multiply_adds = 0;
 };
+// The backbone's ONNX (export_onnx, output named `output`) written to `file` (atomic), its sha256,
+// parameter and multiply-add counts, and its parity with libtorch on the reference and opencv-dnn
+// backends (3 seeded inputs in [-1, 1]; max |difference| <= 1e-4 x max(1, max |output|), else
+// Error(Internal)). The one export path of export_run and export_landmark_run.
+ExportResult write_checked_onnx(BackboneImpl& net, const std::string& output, const std::filesystem::path& file,
+                                uint64_t seed);
 ExportResult export_run(const Manifest& base, const std::filesystem::path& run_dir, const std::string& name,
                         const std::filesystem::path& manifest_out, const std::filesystem::path& checkpoint = {});
 
