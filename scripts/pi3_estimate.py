@@ -32,16 +32,17 @@ DENSE_GMACS = 1.82e9 / 0.41654 * (1.2 / 1.4) / 1e9
 DENSE = {"face_recognition_model"}
 
 # Network runs for a photo with one face (an LFW photo): (model, runs).
-# detection: BlazeFace (one 256 input covers a 250x250 photo), the close-range BlazeFace once, the
+# accurate: BlazeFace (one 256 input covers a 250x250 photo), the close-range BlazeFace once, the
 # FaceMesh check on each detection (the full- and close-range detections of the face: 2), FaceBoxes
-# once where it runs; landmarks: passes x (2 with flip); embedding: components x (2 with flip).
+# once; balanced and edge: the short-range BlazeFace finds the face (the later stages of the cascade
+# do not run), one FaceMesh check; landmarks: passes x (2 with flip); embedding: components x (2
+# with flip).
 PROFILES = {
     "accurate": [("blazeface", 1), ("blazeface-front", 1), ("facemesh", 2), ("faceboxes", 1),
                  ("face_landmark_68_model", 4), ("face_recognition_model", 2), ("mobilefacenet-ms1m", 2)],
-    "balanced": [("blazeface", 1), ("blazeface-front", 1), ("facemesh", 2), ("facerec-landmarks-96", 1),
-                 ("face_recognition_model", 2), ("mobilefacenet-ms1m", 2)],
-    "edge": [("blazeface", 1), ("blazeface-front", 1), ("facemesh", 2), ("facerec-landmarks-96", 1),
-             ("mobilefacenet-ms1m", 1)],
+    "balanced": [("blazeface-front", 1), ("facemesh", 1), ("facerec-landmarks-96", 2),
+                 ("face_recognition_model", 1), ("mobilefacenet-ms1m", 1)],
+    "edge": [("blazeface-front", 1), ("facemesh", 1), ("facerec-landmarks-96", 2), ("mobilefacenet-ms1m", 1)],
 }
 
 

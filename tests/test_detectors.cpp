@@ -123,38 +123,33 @@ TEST(Detectors, MtcnnStagesAndBadImagesAreClearErrors) {
   EXPECT_TRUE(other->detect(cv::Mat(64, 64, CV_8UC3, cv::Scalar(0, 0, 0))).empty());
 }
 
-// "a>b": b runs only where a found nothing. On sample2 BlazeFace finds two of the three women, so
-// the cascade gives exactly BlazeFace's faces (the profile FaceBoxes would add is the price, which
-// README's cascade table measures); on a photo BlazeFace finds nothing in, FaceBoxes' faces.
-TEST(Detectors, CascadeRunsTheSecondOnlyWhereTheFirstFoundNothing) {
+// "a>b": b runs only where a found no confident face spanning a quarter of the photo. On sample2 (a
+// group photo: faces under a quarter of its height) the cascade is the union and keeps the profile
+// FaceBoxes adds; on a portrait (an LFW photo) it is the first model's faces alone.
+TEST(Detectors, CascadeRunsTheSecondOnlyWhereTheFirstFoundNoPortrait) {
   NEED(group(2));
   const auto img = decode_image_file(group(2).string()).bgr;
-  DetectorOptions a, cascade;
-  a.model = "blazeface";
+  DetectorOptions cascade, chain;
   cascade.model = "blazeface>faceboxes";
-  const auto first = make_detector(test::manifest(), a)->detect(img);
   const auto both = make_detector(test::manifest(), cascade)->detect(img);
-  ASSERT_FALSE(first.empty());
-  ASSERT_EQ(both.size(), first.size());
-  for (size_t i = 0; i < both.size(); ++i) {
-    EXPECT_EQ(both[i].box, first[i].box);
-    EXPECT_EQ(both[i].keypoints.size(), first[i].keypoints.size());
-  }
-  // the profile alone (a crop BlazeFace finds nothing in): the cascade gives FaceBoxes' face
-  cv::Mat profile = img(cv::Rect(250, 0, 420, 560)).clone();
-  DetectorOptions b;
-  b.model = "faceboxes";
-  const auto fb = make_detector(test::manifest(), b)->detect(profile);
-  const auto bf = make_detector(test::manifest(), a)->detect(profile);
-  const auto cas = make_detector(test::manifest(), cascade)->detect(profile);
-  if (bf.empty()) {
-    ASSERT_FALSE(fb.empty());
-    ASSERT_EQ(cas.size(), fb.size());
-    EXPECT_EQ(cas[0].box, fb[0].box);
-  } else {
-    EXPECT_EQ(cas.size(), bf.size());
-  }
+  EXPECT_EQ(both.size(), 3u);
+  EXPECT_EQ(faces_with_centre_in(both, kProfile), 1);
+  chain.model = "blazeface-front>blazeface>faceboxes";
+  EXPECT_EQ(faces_with_centre_in(make_detector(test::manifest(), chain)->detect(img), kProfile), 1);
+
+  const auto portrait = test::shared_dir() / "data" / "lfw" / "images" / "Colin_Powell" / "Colin_Powell_0001.jpg";
+  NEED(portrait);
+  const auto p = decode_image_file(portrait.string()).bgr;
+  DetectorOptions front;
+  front.model = "blazeface-front";
+  const auto alone = make_detector(test::manifest(), front)->detect(p);
+  const auto cas = make_detector(test::manifest(), chain)->detect(p);
+  ASSERT_FALSE(alone.empty());
+  ASSERT_EQ(cas.size(), alone.size());
+  for (size_t i = 0; i < cas.size(); ++i) EXPECT_EQ(cas[i].box, alone[i].box);
   EXPECT_EQ(detector_models("blazeface>faceboxes"), (std::vector<std::string>{"blazeface", "faceboxes"}));
+  EXPECT_EQ(detector_models("blazeface-front>blazeface>faceboxes"),
+            (std::vector<std::string>{"blazeface-front", "blazeface", "faceboxes"}));
 }
 
 TEST(Detectors, BadDetectorNamesAreClearErrors) {
@@ -163,7 +158,9 @@ TEST(Detectors, BadDetectorNamesAreClearErrors) {
   EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument);
   o.model = "blazeface+faceboxes+blazeface-front";
   EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument);
-  o.model = "blazeface>faceboxes>mtcnn-pnet";
+  o.model = "blazeface>faceboxes>mtcnn-pnet>blazeface-front";
+  EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument);
+  o.model = "blazeface>faceboxes+mtcnn-pnet";
   EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument);
   o.model = ">faceboxes";
   EXPECT_ERROR(make_detector(test::manifest(), o), ErrorKind::InvalidArgument);

@@ -164,9 +164,51 @@ TEST(ParityFixtures, EveryManifestModelHasAFixture) {
   auto have = fixture_models();
   for (const auto& m : manifest.models()) {
     if (m.format == "fused") continue;  // no network of its own; its components have fixtures
+    // trained here: no other runtime to compare with (the export checks it against libtorch, and
+    // TrainedModelsAgreeOnEveryBackend below checks the backends against the reference)
+    if (m.format == "onnx") continue;
     EXPECT_NE(std::find(have.begin(), have.end(), m.name), have.end())
         << m.name << " has no parity fixture; regenerate with scripts/gen-parity-fixtures.sh";
   }
+}
+
+
+// The networks trained here (format "onnx", committed under models/trained/) give the reference
+// interpreter's output on every registered backend, batch 1 and 2, threads 1 and 2.
+TEST(ParityFixtures, TrainedModelsAgreeOnEveryBackend) {
+  const auto& manifest = test::manifest();
+  size_t checked = 0;
+  for (const auto& m : manifest.models()) {
+    if (m.format != "onnx") continue;
+    const auto file = model_path(m).string();
+    const int64_t H = m.input.height, W = m.input.width;
+    for (int64_t n : {1, 2}) {
+      std::vector<float> x(size_t(n * 3 * H * W));
+      for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 7919) % 255) / 128.f - 1.f;
+      const Tensor in({n, 3, H, W}, x);
+      const auto ref = load_backend("reference", file)->run({in});
+      for (const auto& b : backend_names()) {
+        if (b == "reference" || b == "calibration-recorder") continue;
+        for (int threads : {1, 2}) {
+          BackendOptions bo;
+          bo.threads = threads;
+          auto net = load_backend(b, file, bo);
+          const auto out = net->run({in});
+          ASSERT_EQ(out.size(), ref.size()) << m.name << " on " << b;
+          for (size_t k = 0; k < out.size(); ++k) {
+            ASSERT_EQ(out[k].shape, ref[k].shape) << m.name << " on " << b;
+            const double tol = test::backend_tolerance(*net, test::max_abs(ref[k].data)) * 10;
+            double worst = 0;
+            for (size_t i = 0; i < out[k].data.size(); ++i)
+              worst = std::max(worst, double(std::abs(out[k].data[i] - ref[k].data[i])));
+            EXPECT_LE(worst, tol) << m.name << " on " << b << ", batch " << n << ", threads " << threads;
+          }
+        }
+      }
+    }
+    ++checked;
+  }
+  EXPECT_GE(checked, 1u) << "facerec-landmarks-96 is in the manifest";
 }
 
 }  // namespace

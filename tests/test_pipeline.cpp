@@ -81,7 +81,8 @@ TEST(Pipeline, EveryProfileSeparatesPeopleAndUnknownNamesAreErrors) {
   }
   EXPECT_EQ(analyzer_profile("accurate").embedder.model, EmbedderOptions{}.model);
   EXPECT_EQ(analyzer_profile("accurate").detector.model, DetectorOptions{}.model);
-  EXPECT_EQ(analyzer_profile("balanced").detector.model, "blazeface>faceboxes");
+  EXPECT_EQ(analyzer_profile("balanced").detector.model, "blazeface-front>blazeface>faceboxes");
+  EXPECT_EQ(analyzer_profile("edge").detector.model, "blazeface-front>blazeface");
   EXPECT_EQ(analyzer_profile("edge").landmarker.model, "facerec-landmarks-96");
   EXPECT_FALSE(analyzer_profile("edge").embedder.flip);
   EXPECT_ERROR(analyzer_profile("fastest"), ErrorKind::InvalidArgument, "accurate, balanced, edge");

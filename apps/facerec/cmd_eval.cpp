@@ -12,6 +12,7 @@
 #include <facerec/eval/eval.hpp>
 #include <facerec/eval/evaluation.hpp>
 #include <facerec/eval/fusion.hpp>
+#include <facerec/eval/report.hpp>
 #include <facerec/eval/scales.hpp>
 #include <facerec/image.hpp>
 #include <facerec/landmarks.hpp>
@@ -22,6 +23,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -598,16 +600,53 @@ struct LandmarkArgs {
   int threads = 1;
   size_t max_faces = 0;
   bool json = false;
+  std::string report_dir;
 };
+
+// The cumulative error distribution: the share of faces with NME <= x, for x in [0, 0.15].
+PlotSeries ced(const std::string& name, std::vector<double> v) {
+  PlotSeries s{name, {}, {}};
+  std::sort(v.begin(), v.end());
+  for (int i = 0; i <= 150; ++i) {
+    const double x = i / 1000.0;
+    s.x.push_back(x);
+    s.y.push_back(v.empty() ? std::nan("") : double(std::upper_bound(v.begin(), v.end(), x) - v.begin()) / double(v.size()));
+  }
+  return s;
+}
 
 int eval_landmarks(const LandmarkArgs& a) {
   Json all = Json::array();
+  HtmlReport report("Landmark accuracy");
+  report.paragraph("NME: mean point-to-point error over the distance between the outer eye corners (iBUG 36, 45). "
+                   "NME-7: the same over the eye corners, nose tip and mouth corners, which FaceMesh also gives. "
+                   "Each landmarker runs on the detector box holding the annotated face, " +
+                   std::to_string(a.threads) + " thread(s) on " + a.backend + ". facerec " + version() + ".");
   for (const auto& folder : a.folders) {
     DetectorOptions d = a.detector;
     d.backend = a.backend;
     d.threads = a.threads;
     const auto ev = evaluate_landmarks(manifest(), d, a.landmarkers, a.backend, a.threads, folder, a.max_faces,
                                        progress_printer("landmarks " + folder, "img/s"));
+    {
+      std::vector<std::vector<std::string>> rows;
+      std::vector<PlotSeries> c68, c7;
+      auto f4 = [](double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.4f", v);
+        return std::string(b);
+      };
+      for (const auto& s : ev.scores) {
+        rows.push_back({s.landmarker, f4(s.nme68), f4(s.median68), f4(s.failures), f4(s.nme7), f4(s.ms_per_face)});
+        if (!s.per_face68.empty()) c68.push_back(ced(s.landmarker, s.per_face68));
+        c7.push_back(ced(s.landmarker, s.per_face7));
+      }
+      report.heading(folder + ": " + std::to_string(ev.found) + " of " + std::to_string(ev.images) +
+                     " annotated faces found by " + d.model);
+      report.table({"landmarker", "NME68", "median", "share > 0.08", "NME-7", "ms per face"}, rows);
+      report.figures({svg_plot({"Cumulative error, 68 points", "NME", "share of faces"}, c68),
+                      svg_plot({"Cumulative error, 7 points", "NME-7", "share of faces"}, c7)});
+    }
     if (a.json) {
       Json rows = Json::array();
       for (const auto& s : ev.scores)
@@ -625,6 +664,12 @@ int eval_landmarks(const LandmarkArgs& a) {
                   s.nme7, s.ms_per_face);
   }
   if (a.json) std::printf("%s\n", all.dump(2).c_str());
+  if (!a.report_dir.empty()) {
+    std::filesystem::create_directories(a.report_dir);
+    const auto f = std::filesystem::path(a.report_dir) / "landmarks.html";
+    detail::write_file_atomic(f, report.html());
+    std::fprintf(stderr, "report: %s\n", f.string().c_str());
+  }
   return kOk;
 }
 
@@ -747,6 +792,7 @@ void add_eval_commands(CLI::App& app, Action* action) {
   lmk->add_option("--threads", la->threads, "Threads per network")->capture_default_str();
   lmk->add_option("--max-faces", la->max_faces, "At most this many faces per folder (0: all)")->capture_default_str();
   lmk->add_flag("--json", la->json, "JSON output");
+  lmk->add_option("--report", la->report_dir, "Write landmarks.html (tables, cumulative error curves) into this directory");
   lmk->callback([=] { *action = [=] { return eval_landmarks(*la); }; });
 
   auto* sc = ev->add_subcommand(

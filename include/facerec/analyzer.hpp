@@ -33,10 +33,11 @@ struct AnalyzerOptions {
 // `profile` select them (README "Profiles" gives each one's measured LFW accuracy and ms per photo):
 //   accurate — the defaults (BlazeFace + FaceBoxes, FaceMesh check, face-api's 68 points in two
 //              mirrored passes, the fused dlib + MobileFaceNet embedder with flip) on onednn;
-//   balanced — FaceBoxes only on photos where BlazeFace found no face, facerec's 96x96 landmark CNN
-//              in one pass, the fused embedder with flip, on onednn;
-//   edge     — BlazeFace alone (faces from 40 px), the landmark CNN in one pass, MobileFaceNet without
-//              flip, on onednn.
+//   balanced — detection as a cascade: the short-range BlazeFace, the full-range one only where it
+//              found nothing, FaceBoxes only where both found nothing (FaceMesh check kept);
+//              facerec's 96x96 landmark CNN (one pass, averaged with its mirror image); the fused
+//              embedder without flip; on onednn;
+//   edge     — the same without FaceBoxes, faces from 40 px, MobileFaceNet alone, on onednn.
 // Every profile runs fp32 models of the default manifest, one thread per network (threads 1).
 // Throws Error(InvalidArgument) for another name, listing the profiles.
 AnalyzerOptions analyzer_profile(const std::string& name);

@@ -18,12 +18,13 @@
 namespace facerec {
 
 struct DetectorOptions {
-  // blazeface (256, full range, tiled for small faces) | blazeface-front (128) | faceboxes (1024,
+  // blazeface (256, full range, tiled for small faces) | blazeface-front (128, short range: one pass) | faceboxes (1024,
   // one pass; finds profiles; boxes without keypoints) | mtcnn-pnet (the MTCNN cascade: P-Net
   // pyramid down to min_face, R-Net, O-Net; five landmarks per face; score_threshold applies to
   // O-Net, at least 0.7) | "a+b": every face of a, plus the faces of b that no face of a overlaps |
-  // "a>b": b only on images where a found no face (a cascade: the cost of b is paid where it can add
-  // a face; faces b alone finds in a photo where a found others are missed).
+  // "a>b": as "a+b", but b runs only on images where a found no face (score >= 0.75) spanning a
+  // quarter of the image's shorter side (a cascade: portraits are settled by a alone; faces b
+  // alone finds beside such a face are missed) | "a>b>c" = "a>(b>c)".
   std::string model = "blazeface+faceboxes";
   // Also run this short-range model once on the whole image, for faces that fill the frame
   // (selfies, ID photos), which the full-range model misses. "none" disables it.
@@ -58,8 +59,8 @@ class FaceDetector {
   virtual std::unique_ptr<FaceDetector> clone() const = 0;
 };
 
-// The model names a detector name stands for: "a" -> {a}, "a+b" and "a>b" -> {a, b}.
-// Throws Error(InvalidArgument) for an empty part or more than two.
+// The model names a detector name stands for: "a" -> {a}, "a+b" and "a>b" -> {a, b}, "a>b>c" -> {a, b, c}.
+// Throws Error(InvalidArgument) for an empty part, more than three, or three not all joined by '>'.
 std::vector<std::string> detector_models(const std::string& name);
 
 // Creates the detector `options` name: a detect model of the manifest ("a+b" joins two).

@@ -1,8 +1,9 @@
 // The detector factory (a model name, or two joined by '+'), the combination of two detectors,
 // and the choice of the central face.
 // Two detectors as one: every face of the first, plus the faces of the second that the first did
-// not find (no box of the first overlaps it); or, joined by '>', the second only on images where
-// the first found nothing (a cascade: the expensive detector runs where it can add a face). With BlazeFace first and FaceBoxes second, BlazeFace
+// not find (no box of the first overlaps it); or, joined by '>', the same but the second only on
+// images where the first found no confident face spanning a quarter of the image's shorter side (a cascade:
+// the expensive detector runs where it can add a face). With BlazeFace first and FaceBoxes second, BlazeFace
 // keeps its boxes and keypoints and its small-face search, and FaceBoxes adds the faces BlazeFace
 // misses (profiles, strongly turned or tilted heads).
 #include <facerec/detect.hpp>
@@ -17,7 +18,23 @@
 namespace facerec {
 namespace {
 
-// `fallback_only` ("a>b"): the second runs only on images where the first found no face.
+// Whether a confident detection (score >= kPortraitScore) spans at least kPortraitShare of the
+// image's shorter side: a portrait (an ID photo, a selfie, an LFW-style photo), where the first
+// stage of a cascade is trusted alone. (The short-range BlazeFace's false positives on dlib's
+// testing.xml span up to 0.21 of the shorter side and score 0.52-0.64.)
+constexpr float kPortraitShare = 0.25f, kPortraitScore = 0.75f;
+bool frames_a_face(const std::vector<Detection>& dets, const cv::Size& image) {
+  for (const auto& d : dets)
+    if (d.score >= kPortraitScore &&
+        std::max(d.box.width, d.box.height) >= kPortraitShare * float(std::min(image.width, image.height)))
+      return true;
+  return false;
+}
+
+// `fallback_only` ("a>b"): the second runs only on images where the first found no face that
+// frames_a_face; where it runs, the first keeps its confident faces (score >= kPortraitScore) and
+// the second's are added as with "a+b". A short-range model first thus settles portraits alone,
+// and group photos and small faces still get the second model.
 class CombinedDetector final : public FaceDetector {
  public:
   CombinedDetector(std::unique_ptr<FaceDetector> first, std::unique_ptr<FaceDetector> second, int max_faces,
@@ -30,11 +47,14 @@ class CombinedDetector final : public FaceDetector {
 
   std::vector<Detection> detect(const cv::Mat& bgr) override {
     auto out = first_->detect(bgr);
-    const size_t n_first = out.size();
-    if (fallback_only_ && n_first > 0) {
+    if (fallback_only_ && frames_a_face(out, bgr.size())) {
       if (max_faces_ > 0 && int(out.size()) > max_faces_) out.resize(size_t(max_faces_));
       return out;
     }
+    if (fallback_only_)  // the second model covers this photo: the first keeps only its confident faces
+      out.erase(std::remove_if(out.begin(), out.end(), [](const Detection& d) { return d.score < kPortraitScore; }),
+                out.end());
+    const size_t n_first = out.size();
     for (auto& d : second_->detect(bgr)) {
       bool known = false;
       for (size_t i = 0; i < n_first && !known; ++i)
@@ -81,21 +101,23 @@ std::vector<std::string> detector_models(const std::string& name) {
     if (sep == std::string::npos) break;
     start = sep + 1;
   }
-  for (const auto& p : parts)
-    if (p.empty() || parts.size() > 2)
-      throw Error(ErrorKind::InvalidArgument,
-                  "detector '" + name + "': expected one model, or two joined by '+' (a+b) or '>' (a>b)");
+  bool empty = false;
+  for (const auto& p : parts) empty = empty || p.empty();
+  if (empty || parts.size() > 3 || (parts.size() == 3 && name.find('+') != std::string::npos))
+    throw Error(ErrorKind::InvalidArgument, "detector '" + name +
+                                                "': expected one model, two joined by '+' (a+b) or '>' (a>b), or a "
+                                                "cascade of three (a>b>c)");
   return parts;
 }
 
 std::unique_ptr<FaceDetector> make_detector(const Manifest& manifest, const DetectorOptions& options) {
-  if (auto parts = detector_models(options.model); parts.size() == 2) {  // "first+second", "first>second"
+  if (auto parts = detector_models(options.model); parts.size() > 1) {  // "a+b", "a>b", "a>b>c" = a>(b>c)
     DetectorOptions a = options, b = options;
     a.model = parts[0];
-    b.model = parts[1];
+    b.model = options.model.substr(parts[0].size() + 1);
     a.max_faces = b.max_faces = 0;
     return std::make_unique<CombinedDetector>(make_detector(manifest, a), make_detector(manifest, b),
-                                              options.max_faces, options.model.find('>') != std::string::npos);
+                                              options.max_faces, options.model[parts[0].size()] == '>');
   }
   const ModelEntry& entry = manifest.model(options.model);
   if (entry.family == "faceboxes") return make_faceboxes_detector(manifest, options);

@@ -230,6 +230,8 @@ LandmarkEvaluation evaluate_landmarks(const Manifest& manifest, const DetectorOp
     sc.nme68 = mean(nme68[k]);
     sc.nme7 = mean(nme7[k]);
     sc.ms_per_face = ev.found ? 1e3 * seconds[k] / double(ev.found) : std::nan("");
+    sc.per_face68 = nme68[k];
+    sc.per_face7 = nme7[k];
     if (nme68[k].empty()) {
       sc.median68 = sc.failures = std::nan("");
     } else {

@@ -4,6 +4,7 @@
 #include <facerec/detect.hpp>
 #include <facerec/error.hpp>
 #include <facerec/eval/evaluation.hpp>
+#include <facerec/eval/report.hpp>
 #include <facerec/image.hpp>
 #include <facerec/landmarks.hpp>
 #include <facerec/train/landmark_trainer.hpp>
@@ -567,10 +568,48 @@ int64_t LandmarkTrainer::run(const std::function<bool(int64_t)>& keep_going,
         on_message("validation at step " + std::to_string(d.step) + ": NME " + std::to_string(nme) + " on " +
                    std::to_string(d.validation.size()) + " held-out faces");
     }
-    if (d.step % c.checkpoint_every == 0 || d.step == c.steps || stop) save_checkpoint();
+    if (d.step % c.checkpoint_every == 0 || d.step == c.steps || stop) {
+      save_checkpoint();
+      write_report();
+    }
     if (stop) break;
   }
   return d.step;
+}
+
+void LandmarkTrainer::write_report() const {
+  const auto& d = *impl_;
+  PlotSeries loss{d.cfg.loss + " loss", {}, {}}, nme{"held-out NME (inter-ocular)", {}, {}}, lr{"learning rate", {}, {}};
+  std::ifstream in(d.run / "log.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const json::exception&) {
+      continue;
+    }
+    const double s = j.value("step", 0.0);
+    if (j.contains("validation_nme")) {
+      nme.x.push_back(s);
+      nme.y.push_back(j.value("validation_nme", std::nan("")));
+    } else {
+      loss.x.push_back(s);
+      loss.y.push_back(j.value("loss", std::nan("")));
+      lr.x.push_back(s);
+      lr.y.push_back(j.value("lr", std::nan("")));
+    }
+  }
+  const auto& c = d.cfg;
+  HtmlReport r("Landmark training report: " + d.run.filename().string());
+  r.paragraph(c.backbone.name + " (input " + std::to_string(c.backbone.input) + ", " + c.loss + " loss) on " +
+              std::to_string(d.train_labelled.size()) + " labelled faces (" + std::to_string(d.validation.size()) +
+              " held out) and " + std::to_string(d.pseudo.size()) + " faces labelled by " + c.teacher + "; step " +
+              std::to_string(d.step) + " of " + std::to_string(c.steps) + ". facerec " + version() + ".");
+  r.figures({svg_plot({"Loss", "step", c.loss + " (pixels of the input)"}, {loss}),
+             svg_plot({"Held-out NME", "step", "mean NME"}, {nme}), svg_plot({"Learning rate", "step", "lr"}, {lr})});
+  r.heading("Configuration");
+  r.preformatted(c.to_json().dump(2));
+  detail::write_file_atomic(d.run / "report.html", r.html());
 }
 
 ExportResult export_landmark_run(const Manifest& base, const std::filesystem::path& run_dir, const std::string& name,

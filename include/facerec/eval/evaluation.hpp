@@ -113,6 +113,7 @@ struct LandmarkScore {
   double failures = 0;  // share of faces with NME68 > 0.08 (NaN as nme68)
   double nme7 = 0;      // mean NME over seven_points (same normalisation): comparable across landmarkers
   double ms_per_face = 0;  // wall time of Landmarker::landmarks, mean
+  std::vector<double> per_face68, per_face7;  // every scored face's NME, in file order (68: empty as nme68 NaN)
 };
 struct LandmarkEvaluation {
   size_t images = 0, found = 0;  // annotated faces, and those the detector found

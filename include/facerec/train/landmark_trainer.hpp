@@ -13,7 +13,7 @@
 // rotated, scaled, shifted, mirrored (points re-indexed) and photometrically augmented (blur,
 // JPEG, hue, brightness; augment.hpp). The loss is on point coordinates in pixels of the 96 px
 // input. A seeded share of the labelled faces (validation_share) is held out; the validation NME
-// is measured on it (detector framing, one pass) and logged. Checkpoints are as the embedding
+// is measured on it (detector framing, one pass), logged and plotted in <run>/report.html. Checkpoints are as the embedding
 // trainer's (checkpoint.hpp) and a run resumes from its latest intact one exactly.
 //
 // What it represents: LandmarkTrainer owns one run directory. Thread safety: one thread at a
@@ -94,6 +94,7 @@ class LandmarkTrainer {
   // Mean NME (inter-ocular) on the held-out labelled faces, detector framing, one pass.
   double validate();
   void save_checkpoint();
+  void write_report() const;  // report.html from log.jsonl: loss, held-out NME, learning rate
   int64_t step() const;
   const LandmarkTrainConfig& config() const;
   BackboneImpl& network();
