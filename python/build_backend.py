@@ -6,6 +6,7 @@ pybind11 module, `cmake --install` stages them, and this file packs the wheel:
     facerec/__init__.py, facerec/_facerec.<abi>.so      the module
     facerec/lib/libfacerec_{core,gallery}.so.<major>    the libraries it links (RUNPATH $ORIGIN/lib)
     facerec/share/facerec/models/manifest.json          found by the library relative to itself
+    facerec/share/facerec/models/trained/*.onnx         the networks trained here, beside it
 
 Environment: FACEREC_BUILD_DIR reuses a configured build tree (the CI's) instead of configuring
 build-python/ in the source tree; CMAKE_ARGS adds arguments to that configure step.
@@ -87,8 +88,12 @@ def _files(stage, libdir):
         if len(sonames) != 1:
             raise RuntimeError("%s: expected one libfacerec_%s.so.<major>, found %s" % (libdir, lib, sonames))
         out.append(("facerec/lib/" + sonames[0], os.path.realpath(os.path.join(libdir, sonames[0]))))
-    out.append(("facerec/share/facerec/models/manifest.json",
-                os.path.join(stage, "share", "facerec", "models", "manifest.json")))
+    models = os.path.join(stage, "share", "facerec", "models")
+    out.append(("facerec/share/facerec/models/manifest.json", os.path.join(models, "manifest.json")))
+    trained = os.path.join(models, "trained")  # networks trained here (models/trained/), beside the manifest
+    if os.path.isdir(trained):
+        for name in sorted(os.listdir(trained)):
+            out.append(("facerec/share/facerec/models/trained/" + name, os.path.join(trained, name)))
     return out
 
 

@@ -13,7 +13,7 @@ No ARM board is here, so this is a model, not a measurement:
   ncnn's published benchncnn figures for the Raspberry Pi 3 Model B+ (the same Cortex-A53 at
   1.4 GHz, 4 threads; benchmark/README.md of Tencent/ncnn), scaled by the clock ratio 1.2/1.4:
     - depthwise-separable networks (BlazeFace, FaceMesh, FaceBoxes, MobileFaceNet, both landmark
-      nets): MobileNet v1 (569 M MACs) in 152.31 ms -> 3.20 GMAC/s at 1.4 GHz, 2.74 at 1.2 GHz;
+      nets): MobileNet v1 (569 M MACs) in 152.31 ms -> 3.74 GMAC/s at 1.4 GHz, 3.20 at 1.2 GHz;
     - dense 3x3 residual networks (the dlib ResNet): ResNet-18 (1.82 G MACs) in 416.54 ms ->
       4.37 GMAC/s at 1.4 GHz, 3.75 at 1.2 GHz.
   Both figures use the older, slower of ncnn's published Pi 3 runs (the newer gives MobileNet in

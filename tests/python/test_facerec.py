@@ -65,6 +65,21 @@ def test_every_backend_gives_the_same_face():
         assert float(np.dot(got.embedding, want.embedding)) > 0.9999, backend
 
 
+def test_profiles_choose_the_pipeline_and_arguments_override_them():
+    assert facerec.profiles() == ["accurate", "balanced", "edge"]
+    img = facerec.decode_image(lfw("Aaron_Eckhart", 1))
+    edge = facerec.FaceAnalyzer(profile="edge")
+    f = edge.analyze(img)[0]
+    assert f.embedding.shape == (192,)  # MobileFaceNet alone
+    assert f.landmarks.shape == (68, 2)  # facerec-landmarks-96
+    # an argument given beside the profile wins; the rest stays the profile's
+    g = facerec.FaceAnalyzer(profile="edge", embedder="face_recognition_model").analyze(img)[0]
+    assert g.embedding.shape == (128,)
+    with pytest.raises(facerec.Error) as e:
+        facerec.FaceAnalyzer(profile="fastest")
+    assert e.value.kind == "invalid argument"
+
+
 def test_analyze_gives_numpy_faces(analyzer):
     img = facerec.decode_image(lfw("Aaron_Eckhart", 1))
     assert img.shape == (250, 250, 3) and img.dtype == np.uint8
