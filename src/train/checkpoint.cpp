@@ -7,6 +7,7 @@
 #include "common/sha256.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <regex>
 
 namespace facerec::train::ckpt {
@@ -91,6 +92,19 @@ uint64_t mix(uint64_t a, uint64_t b) {
   return x ^ (x >> 29);
 }
 
+
+std::vector<json> read_log(const std::filesystem::path& file) {
+  std::vector<json> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    try {
+      out.push_back(json::parse(line));
+    } catch (const json::exception&) {
+      // a partial last line
+    }
+  }
+  return out;
+}
 
 void write_checkpoint(const std::filesystem::path& pt, torch::serialize::OutputArchive& ar, json meta, int keep) {
   std::filesystem::create_directories(pt.parent_path());

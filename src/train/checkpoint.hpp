@@ -1,5 +1,5 @@
 #pragma once
-// Checkpoints of a run, one home for the trainers (trainer.cpp, landmark_trainer.cpp):
+// Checkpoints and the log of a run, one home for the trainers (trainer.cpp, landmark_trainer.cpp):
 // <run>/checkpoints/step-<n>.pt (a libtorch archive) with step-<n>.json beside it (the sha256 of
 // the .pt and what the trainer records). A checkpoint counts only when its .pt matches that sha256.
 // Internal (not installed). Thread safety: pure functions over files.
@@ -28,6 +28,8 @@ void read_part(const std::filesystem::path& file, torch::serialize::InputArchive
 // beside it, and removes the run's oldest checkpoints beyond the newest `keep`.
 void write_checkpoint(const std::filesystem::path& pt, torch::serialize::OutputArchive& ar, nlohmann::json meta,
                       int keep);
+// The lines of a run's log.jsonl that parse as JSON, in order (a line cut short by a crash is skipped).
+std::vector<nlohmann::json> read_log(const std::filesystem::path& file);
 // A 64-bit mix of two values (seeds per step and slot).
 uint64_t mix(uint64_t a, uint64_t b);
 

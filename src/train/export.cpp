@@ -71,6 +71,24 @@ ExportResult write_checked_onnx(BackboneImpl& net, const std::string& output, co
 }
 
 
+void add_trained_model(const Manifest& base, const std::filesystem::path& manifest_out, const ExportResult& onnx,
+                       int64_t input_side, nlohmann::json entry) {
+  const auto dir = std::filesystem::absolute(manifest_out).parent_path();
+  const double k = 1.0 / 128.0;
+  entry["format"] = "onnx";
+  entry["files"] = {std::filesystem::relative(onnx.onnx, dir).generic_string()};
+  entry["sha256"] = onnx.sha256;
+  entry["weights_dtype"] = "float32";
+  entry["input"] = {{"name", "input"},         {"width", input_side},
+                    {"height", input_side},    {"layout", "NCHW"},
+                    {"color", "RGB"},          {"mean", {127.5, 127.5, 127.5}},
+                    {"scale", {k, k, k}}};
+  std::error_code ec;
+  Manifest m = std::filesystem::exists(manifest_out, ec) ? Manifest::load(manifest_out) : base;
+  m.add_model(entry.dump(), dir);
+  m.save(manifest_out);
+}
+
 ExportResult export_run(const Manifest& base, const std::filesystem::path& run_dir, const std::string& name,
                         const std::filesystem::path& manifest_out, const std::filesystem::path& checkpoint) {
   if (name.empty() || name.find_first_of("/\\ \t") != std::string::npos)
@@ -94,36 +112,20 @@ ExportResult export_run(const Manifest& base, const std::filesystem::path& run_d
 
   const bool exported_112 = cfg.backbone.input == 112;
   std::string alignment = cfg.data_kind == "photos" ? (exported_112 ? "arcface" : "arcface-tight") : cfg.alignment;
-  const double k = 1.0 / 128.0;
-  json entry = {{"name", name},
-                {"task", "embed"},
-                {"alignment", alignment},
-                {"format", "onnx"},
-                {"files", {std::filesystem::relative(out.onnx, dir).generic_string()}},
-                {"sha256", out.sha256},
-                {"weights_dtype", "float32"},
-                {"licence", "trained with facerec; the weights follow the terms of the training data"},
-                {"origin", "facerec train: " + cfg.backbone.name + " with the " + loss_text(cfg) + " on " + cfg.data +
-                               " (" + cfg.data_kind + "), " + std::to_string(cfg.steps) + " steps, checkpoint " +
-                               ck.filename().string()},
-                {"input",
-                 {{"name", "input"},
-                  {"width", S},
-                  {"height", S},
-                  {"layout", "NCHW"},
-                  {"color", "RGB"},
-                  {"mean", {127.5, 127.5, 127.5}},
-                  {"scale", {k, k, k}}}},
-                {"outputs",
-                 {{{"name", "embedding"},
-                   {"shape", {-1, cfg.backbone.embedding}},
-                   {"role", "embedding"},
-                   {"meaning", std::to_string(cfg.backbone.embedding) + "-d face embedding (not normalised)"}}}},
-                {"training", cj}};
-  std::error_code ec;
-  Manifest m = std::filesystem::exists(manifest_out, ec) ? Manifest::load(manifest_out) : base;
-  m.add_model(entry.dump(), dir);
-  m.save(manifest_out);
+  add_trained_model(base, manifest_out, out, S,
+                    {{"name", name},
+                     {"task", "embed"},
+                     {"alignment", alignment},
+                     {"licence", "trained with facerec; the weights follow the terms of the training data"},
+                     {"origin", "facerec train: " + cfg.backbone.name + " with the " + loss_text(cfg) + " on " +
+                                    cfg.data + " (" + cfg.data_kind + "), " + std::to_string(cfg.steps) +
+                                    " steps, checkpoint " + ck.filename().string()},
+                     {"outputs",
+                      {{{"name", "embedding"},
+                        {"shape", {-1, cfg.backbone.embedding}},
+                        {"role", "embedding"},
+                        {"meaning", std::to_string(cfg.backbone.embedding) + "-d face embedding (not normalised)"}}}},
+                     {"training", cj}});
   return out;
 }
 

@@ -580,14 +580,7 @@ int64_t LandmarkTrainer::run(const std::function<bool(int64_t)>& keep_going,
 void LandmarkTrainer::write_report() const {
   const auto& d = *impl_;
   PlotSeries loss{d.cfg.loss + " loss", {}, {}}, nme{"held-out NME (inter-ocular)", {}, {}}, lr{"learning rate", {}, {}};
-  std::ifstream in(d.run / "log.jsonl");
-  for (std::string line; std::getline(in, line);) {
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const json::exception&) {
-      continue;
-    }
+  for (const auto& j : ckpt::read_log(d.run / "log.jsonl")) {
     const double s = j.value("step", 0.0);
     if (j.contains("validation_nme")) {
       nme.x.push_back(s);
@@ -623,36 +616,20 @@ ExportResult export_landmark_run(const Manifest& base, const std::filesystem::pa
   net->eval();
   const auto dir = std::filesystem::absolute(manifest_out).parent_path();
   auto out = write_checked_onnx(*net, "landmarks", dir / "trained" / (name + ".onnx"), cfg.seed);
-  const int64_t S = cfg.backbone.input;
-  const double k = 1.0 / 128.0;
-  json entry = {{"name", name},
-                {"task", "landmarks"},
-                {"family", "ibug68"},
-                {"format", "onnx"},
-                {"files", {std::filesystem::relative(out.onnx, dir).generic_string()}},
-                {"sha256", out.sha256},
-                {"weights_dtype", "float32"},
-                {"licence", "trained with facerec; the weights follow the terms of the training data (300-W: research use)"},
-                {"origin", "facerec train landmarks: " + cfg.backbone.name + ", " + cfg.loss + " loss, " +
-                               std::to_string(cfg.steps) + " steps, checkpoint " + ck.filename().string()},
-                {"input",
-                 {{"name", "input"},
-                  {"width", S},
-                  {"height", S},
-                  {"layout", "NCHW"},
-                  {"color", "RGB"},
-                  {"mean", {127.5, 127.5, 127.5}},
-                  {"scale", {k, k, k}}}},
-                {"outputs",
-                 {{{"name", "landmarks"},
-                   {"shape", {-1, 136}},
-                   {"role", "landmarks"},
-                   {"meaning", "68 iBUG points (x, y) as fractions of the square crop"}}}},
-                {"training", cj}};
-  std::error_code ec;
-  Manifest m = std::filesystem::exists(manifest_out, ec) ? Manifest::load(manifest_out) : base;
-  m.add_model(entry.dump(), dir);
-  m.save(manifest_out);
+  add_trained_model(base, manifest_out, out, cfg.backbone.input,
+                    {{"name", name},
+                     {"task", "landmarks"},
+                     {"family", "ibug68"},
+                     {"licence", "trained with facerec; the weights follow the terms of the training data (300-W: "
+                                 "research use)"},
+                     {"origin", "facerec train landmarks: " + cfg.backbone.name + ", " + cfg.loss + " loss, " +
+                                    std::to_string(cfg.steps) + " steps, checkpoint " + ck.filename().string()},
+                     {"outputs",
+                      {{{"name", "landmarks"},
+                        {"shape", {-1, 136}},
+                        {"role", "landmarks"},
+                        {"meaning", "68 iBUG points (x, y) as fractions of the square crop"}}}},
+                     {"training", cj}});
   return out;
 }
 

@@ -635,15 +635,8 @@ void Trainer::write_report() const {
   PlotSeries loss{"loss", {}, {}}, acc{"training accuracy", {}, {}}, lr{"learning rate", {}, {}},
       held{"held-out identities", {}, {}}, lfw{"LFW View 1", {}, {}}, rate{"samples/s", {}, {}},
       tcos{"cos(student, teacher)", {}, {}};
-  std::ifstream in(d.run / "log.jsonl");
   json last_val;
-  for (std::string line; std::getline(in, line);) {
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const json::exception&) {
-      continue;
-    }
+  for (const auto& j : ckpt::read_log(d.run / "log.jsonl")) {
     const double s = j.value("step", 0.0);
     if (j.contains("validation")) {
       const auto& v = j["validation"];

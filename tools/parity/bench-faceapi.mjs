@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { rgbaToRgb } from './rgb.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -48,12 +49,7 @@ async function main() {
   const files = fs.readFileSync(list, 'utf8').split('\n').filter((l) => l.trim());
   const decode = (file) => {
     const img = jpeg.decode(fs.readFileSync(file), { useTArray: true });
-    const rgb = new Uint8Array(img.width * img.height * 3);
-    for (let i = 0; i < img.width * img.height; i++) {
-      rgb[3 * i] = img.data[4 * i];
-      rgb[3 * i + 1] = img.data[4 * i + 1];
-      rgb[3 * i + 2] = img.data[4 * i + 2];
-    }
+    const rgb = rgbaToRgb(img);
     return tf.tensor3d(rgb, [img.height, img.width, 3], 'int32');
   };
   const run = async (file) => {

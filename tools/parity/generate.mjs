@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs/dist/index.js'; // the ESM build face-api's no-bundle file imports too
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { rgbaToRgb } from './rgb.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
@@ -42,12 +43,7 @@ function sanitize(name) {
 function loadImage(rel) {
   const file = path.join(shared, 'data', 'lfw', 'images', rel);
   const img = jpeg.decode(fs.readFileSync(file), { useTArray: true });
-  const rgb = new Uint8Array(img.width * img.height * 3);
-  for (let i = 0; i < img.width * img.height; i++) {
-    rgb[3 * i] = img.data[4 * i];
-    rgb[3 * i + 1] = img.data[4 * i + 1];
-    rgb[3 * i + 2] = img.data[4 * i + 2];
-  }
+  const rgb = rgbaToRgb(img);
   return tf.tensor3d(rgb, [img.height, img.width, 3], 'int32');
 }
 

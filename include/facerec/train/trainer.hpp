@@ -180,6 +180,13 @@ struct ExportResult {
 // Error(Internal)). The one export path of export_run and export_landmark_run.
 ExportResult write_checked_onnx(BackboneImpl& net, const std::string& output, const std::filesystem::path& file,
                                 uint64_t seed);
+// Adds `entry` (name, task and what is particular to the model) to the manifest at `manifest_out`
+// (created from `base` when missing), completed with what every network trained here shares:
+// format "onnx", the file relative to the manifest and its sha256 (from `onnx`), float32 weights,
+// and the input spec (input_side square, NCHW RGB, (x − 127.5) / 128). The one home of that entry
+// for export_run and export_landmark_run. Throws what Manifest::load / add_model / save throw.
+void add_trained_model(const Manifest& base, const std::filesystem::path& manifest_out, const ExportResult& onnx,
+                       int64_t input_side, nlohmann::json entry);
 ExportResult export_run(const Manifest& base, const std::filesystem::path& run_dir, const std::string& name,
                         const std::filesystem::path& manifest_out, const std::filesystem::path& checkpoint = {});
 

@@ -20,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { rgbaToRgb } from '../rgb.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -141,12 +142,7 @@ function installBrowserShims() {
 function loadRgb(rel) {
   const file = path.join(shared, 'data', 'lfw', 'images', rel);
   const img = jpeg.decode(fs.readFileSync(file), { useTArray: true });
-  const rgb = new Uint8Array(img.width * img.height * 3);
-  for (let i = 0; i < img.width * img.height; i++) {
-    rgb[3 * i] = img.data[4 * i];
-    rgb[3 * i + 1] = img.data[4 * i + 1];
-    rgb[3 * i + 2] = img.data[4 * i + 2];
-  }
+  const rgb = rgbaToRgb(img);
   return { data: rgb, width: img.width, height: img.height };
 }
 
