@@ -344,6 +344,10 @@ TEST(TrainLandmarks, ConfigIsCheckedAndRefusesLfw) {
   auto bad = c;
   bad.pseudo = {"../shared/data/lfw/images"};
   EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "LFW");
+  bad.pseudo = {"/data/LFW-deepfunneled"};
+  EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "LFW");
+  bad.pseudo = {"/home/alfwood/photos"};  // a name that merely contains the letters
+  EXPECT_NO_THROW(bad.validate());
   bad = c;
   bad.loss = "huber";
   EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "loss");

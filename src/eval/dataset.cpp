@@ -24,9 +24,9 @@ namespace {
 std::string fmt_float(float v) { return std::to_string(v); }
 
 // What the networks are, not only their names: a model re-quantised, re-trained or re-imported under
-// the same name is another cache. The key is stable from one run to the next; v4 (this release)
-// added the model versions, so caches keyed by names alone (v3, release 0.1 and 0.2) are embedded
-// again once.
+// the same name is another cache. The key is stable from one run to the next; v4 added the model
+// versions, so caches keyed by names alone (v3, release 0.1 and 0.2) are embedded again once; v5:
+// the short-range BlazeFace runs one pass (no tiles) and "a>b" is the portrait-aware cascade.
 std::string model_versions(const Manifest& m, const AnalyzerOptions& o, const EmbeddingVariant& v) {
   auto version = [&](const std::string& name) {
     try {
@@ -49,7 +49,7 @@ std::string cache_key(const Manifest& m, const AnalyzerOptions& o, const Embeddi
                   std::to_string(o.landmarker.passes) + "|" + fmt_float(o.landmarker.refine_scale) +
                   (o.landmarker.flip ? "|lmflip|" : "|") + o.detector.verifier + "|" +
                   fmt_float(o.detector.verify_threshold) + "|" + v.embedder + v.suffix() + "|" + o.detector.backend +
-                  "|" + root + "|v4";
+                  "|" + root + "|v5";
   if (opt.degraded) {
     const auto& r = opt.degradation;
     k += "|degraded:" + std::to_string(r.seed) + "," + fmt_float(r.iod_min) + "," + fmt_float(r.iod_max) + "," +

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -93,9 +94,13 @@ struct StoredFace {
 
 double uniform(std::mt19937_64& r, double a, double b) { return std::uniform_real_distribution<double>(a, b)(r); }
 
+// A path with a folder named lfw (any case, e.g. lfw, LFW, lfw-deepfunneled, lfw_funneled).
 bool under_lfw(const std::filesystem::path& p) {
-  for (const auto& part : std::filesystem::absolute(p).lexically_normal())
-    if (part.string().find("lfw") != std::string::npos || part.string().find("LFW") != std::string::npos) return true;
+  for (const auto& part : std::filesystem::absolute(p).lexically_normal()) {
+    std::string n = part.string();
+    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    if (n == "lfw" || n.rfind("lfw-", 0) == 0 || n.rfind("lfw_", 0) == 0) return true;
+  }
   return false;
 }
 
