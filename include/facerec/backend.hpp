@@ -113,7 +113,7 @@ double count_macs(const std::string& model_path, const std::vector<Tensor>& batc
 // (AVX2 + FMA); int8: u8 x s8 dot products, VPDPBUSD (AVX512-VNNI: 64 multiply-adds each, or AVX-VNNI: 32), else the
 // AVX2 sequence int8 kernels use without VNNI (vpmaddubsw, vpmaddwd, vpaddd: 32 per three instructions); bf16:
 // VDPBF16PS (AVX512-BF16: 32 each). A plain value; gops = 0 and an empty kernel when the CPU has none of them (and for
-// fp16).
+// fp16, and on CPUs other than x86, where no loop is known yet).
 struct ArithmeticPeak {
   double gops = 0;     // operations per second / 1e9 (one multiply-add = 2 operations)
   std::string kernel;  // e.g. "avx512 vfmadd231ps", "avx512_vnni vpdpbusd"

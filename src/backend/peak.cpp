@@ -3,9 +3,12 @@
 
 // GCC 12's AVX-512 set1 intrinsics start from _mm512_undefined_*(), which -Wuninitialized flags
 // in its own header: not this file's values.
+#if defined(__x86_64__) || defined(__i386__)
+#define FACEREC_X86 1
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +20,9 @@ namespace facerec {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Loop = double (*)(int64_t, float*);
+
+#ifdef FACEREC_X86
 
 // Each loop runs `iterations` of K independent multiply-add chains (enough to cover the
 // instruction's latency on two pipes), writes a value derived from them to `sink` so the loop is
@@ -104,41 +110,55 @@ __attribute__((target("avx512f,avx512bf16"))) double dpbf16(int64_t iterations, 
   return double(iterations) * K * 32;
 }
 
-using Loop = double (*)(int64_t, float*);
+#endif  // FACEREC_X86
+
+// The widest multiply-add loop this CPU has for `precision` and its name; nullptr when none is
+// known (another precision, or a CPU other than x86: no peak is claimed there).
+Loop peak_loop(Precision precision, std::string& kernel) {
+#ifdef FACEREC_X86
+  __builtin_cpu_init();
+#define has(isa) (__builtin_cpu_supports(isa) != 0)
+  if (precision == Precision::FP32) {
+    if (has("avx512f")) {
+      kernel = "avx512 vfmadd231ps";
+      return fma512;
+    }
+    if (has("avx2") && has("fma")) {
+      kernel = "avx2 vfmadd231ps";
+      return fma256;
+    }
+  } else if (precision == Precision::INT8) {
+    if (has("avx512f") && has("avx512vnni")) {
+      kernel = "avx512_vnni vpdpbusd";
+      return dpbusd512;
+    }
+    if (has("avxvnni")) {
+      kernel = "avx_vnni vpdpbusd";
+      return dpbusd256;
+    }
+    if (has("avx2")) {
+      kernel = "avx2 vpmaddubsw+vpmaddwd+vpaddd";
+      return maddubs256;
+    }
+  } else if (precision == Precision::BF16) {
+    if (has("avx512f") && has("avx512bf16")) {
+      kernel = "avx512_bf16 vdpbf16ps";
+      return dpbf16;
+    }
+  }
+#undef has
+#else
+  (void)precision;
+  (void)kernel;
+#endif
+  return nullptr;
+}
 
 }  // namespace
 
 ArithmeticPeak measured_peak(Precision precision, int threads) {
-  __builtin_cpu_init();
-#define has(isa) (__builtin_cpu_supports(isa) != 0)
-  Loop loop = nullptr;
   ArithmeticPeak p;
-  if (precision == Precision::FP32) {
-    if (has("avx512f")) {
-      loop = fma512;
-      p.kernel = "avx512 vfmadd231ps";
-    } else if (has("avx2") && has("fma")) {
-      loop = fma256;
-      p.kernel = "avx2 vfmadd231ps";
-    }
-  } else if (precision == Precision::INT8) {
-    if (has("avx512f") && has("avx512vnni")) {
-      loop = dpbusd512;
-      p.kernel = "avx512_vnni vpdpbusd";
-    } else if (has("avxvnni")) {
-      loop = dpbusd256;
-      p.kernel = "avx_vnni vpdpbusd";
-    } else if (has("avx2")) {
-      loop = maddubs256;
-      p.kernel = "avx2 vpmaddubsw+vpmaddwd+vpaddd";
-    }
-  } else if (precision == Precision::BF16) {
-    if (has("avx512f") && has("avx512bf16")) {
-      loop = dpbf16;
-      p.kernel = "avx512_bf16 vdpbf16ps";
-    }
-  }
-#undef has
+  const Loop loop = peak_loop(precision, p.kernel);
   if (!loop) return {};
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
   float warm = 0;

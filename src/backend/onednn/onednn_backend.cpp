@@ -159,8 +159,12 @@ struct Step {
 
 // Whether this CPU runs bf16 convolutions natively (AVX512-BF16; AMX-BF16 implies it).
 bool cpu_has_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512bf16") != 0;
+#else
+  return false;  // oneDNN's bf16 path is used here only where x86 has it natively
+#endif
 }
 
 class OneDnnBackend final : public InferenceBackend {
