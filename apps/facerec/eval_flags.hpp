@@ -51,7 +51,9 @@ struct EvalFlags {
                                "NAME+flip (and its mirror image), NAME+zoom (and the crop zoomed in by 1.5/1.4), both"
                              : "Embedding model; test-time augmentation: NAME+flip, NAME+zoom, both")
         ->capture_default_str();
-    c->add_option("--detector", detector, "Detector model(s): a, or a+b (b adds the faces a missed)")
+    c->add_option("--detector", detector,
+                  "Detector model(s): a, a+b (b adds the faces a missed), or a cascade a>b[>c] (b only on photos "
+                  "where a found no portrait face)")
         ->capture_default_str();
     c->add_option("--landmarker", landmarker, "Landmark model or 'none'")->capture_default_str();
     c->add_option("--crop-scale", crop_scale, "Landmarker crop size relative to the detection box")

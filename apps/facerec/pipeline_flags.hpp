@@ -29,7 +29,8 @@ struct PipelineFlags {
         ->check(CLI::IsMember(analyzer_profiles()));
     app->add_option("--detector", o.detector.model,
                     "Detector model: blazeface | blazeface-front | faceboxes | mtcnn-pnet (MTCNN, five landmarks), or "
-                    "two joined by '+' (the second adds the faces the first missed)")
+                    "two joined by '+' (the second adds the faces the first missed), or a cascade a>b[>c] (b only "
+                    "on photos where a found no portrait face)")
         ->capture_default_str();
     app->add_option("--landmarker", o.landmarker.model,
                     "68-point landmark model, or 'none' for the detector's keypoints")
