@@ -66,16 +66,6 @@ struct RunArgs {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_signal(int) { g_interrupted = true; }
 
-std::string clock_text(double s) {
-  char b[32];
-  const long t = long(std::max(0.0, s));
-  if (t >= 3600)
-    std::snprintf(b, sizeof b, "%ldh%02ldm", t / 3600, t / 60 % 60);
-  else
-    std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
-  return b;
-}
-
 // "a.b=value": the value as JSON when it parses (numbers, true, [1,2]), else as a string.
 void apply_set(nlohmann::json& j, const std::string& kv) {
   const auto eq = kv.find('=');
@@ -137,7 +127,7 @@ int run(const RunArgs& a) {
                 std::snprintf(what, sizeof what, "acc %.3f  cos(teacher) %.4f", p.accuracy, p.teacher_cosine);
               std::fprintf(stderr, "[train] step %lld/%lld  loss %.4f  %s  lr %.5f  %.1f samples/s  ETA %s\n",
                            static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, what, p.lr,
-                           p.samples_per_s, clock_text(p.eta_s).c_str());
+                           p.samples_per_s, train::clock_text(p.eta_s).c_str());
             },
             [](const std::string& m) { std::fprintf(stderr, "[train] %s\n", m.c_str()); });
   std::signal(SIGINT, SIG_DFL);
@@ -165,7 +155,7 @@ int run_landmarks(const RunArgs& a) {
       [](const train::LandmarkProgress& p) {
         std::fprintf(stderr, "[train] step %lld/%lld  loss %.4f  lr %.5f  %.1f samples/s (data %.0f%%)  ETA %s\n",
                      static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.lr, p.samples_per_s,
-                     100 * p.data_share, clock_text(p.eta_s).c_str());
+                     100 * p.data_share, train::clock_text(p.eta_s).c_str());
       },
       say);
   std::signal(SIGINT, SIG_DFL);

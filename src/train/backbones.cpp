@@ -368,6 +368,19 @@ Backbone make_backbone(const BackboneOptions& o) {
                   "' (known: mobilefacenet, iresnet18, iresnet34, iresnet50, iresnet100, landmarknet, onnx:<file or model>)");
 }
 
+torch::Tensor backbone_input(const std::vector<cv::Mat>& crops) {
+  const int S = crops.empty() ? 1 : crops[0].rows;
+  auto x = torch::empty({int64_t(crops.size()), 3, S, S});
+  auto acc = x.accessor<float, 4>();
+  for (size_t i = 0; i < crops.size(); ++i)
+    for (int y = 0; y < S; ++y) {
+      const auto* row = crops[i].ptr<cv::Vec3b>(y);
+      for (int xx = 0; xx < S; ++xx)
+        for (int ch = 0; ch < 3; ++ch) acc[int64_t(i)][ch][y][xx] = (float(row[xx][2 - ch]) - 127.5f) / 128.f;
+    }
+  return x;
+}
+
 void add_multiply_adds(int64_t n) {
   if (g_madds) *g_madds += n;
 }

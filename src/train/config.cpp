@@ -183,6 +183,16 @@ std::string loss_text(const TrainConfig& c) {
   return c.loss + " loss" + (distill.empty() ? "" : " + " + distill);
 }
 
+std::string clock_text(double seconds) {
+  char b[32];
+  const long t = long(std::max(0.0, seconds));
+  if (t >= 3600)
+    std::snprintf(b, sizeof b, "%ldh%02ldm", t / 3600, t / 60 % 60);
+  else
+    std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
+  return b;
+}
+
 double learning_rate(const TrainConfig& c, int64_t step) {
   if (step < c.warmup_steps) return c.lr * double(step + 1) / double(c.warmup_steps);
   const double t = double(step - c.warmup_steps), total = double(std::max<int64_t>(1, c.steps - c.warmup_steps));

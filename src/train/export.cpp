@@ -89,23 +89,33 @@ void add_trained_model(const Manifest& base, const std::filesystem::path& manife
   m.save(manifest_out);
 }
 
+json read_run_config(const std::filesystem::path& run_dir) {
+  try {
+    return json::parse(detail::read_file(run_dir / "config.json"));
+  } catch (const json::exception& e) {
+    throw Error(ErrorKind::BadModel, (run_dir / "config.json").string() + " is not valid JSON: " + e.what());
+  }
+}
+
+Backbone load_run_network(const BackboneOptions& options, const std::filesystem::path& run_dir,
+                          const std::filesystem::path& checkpoint) {
+  if (checkpoint.empty()) throw Error(ErrorKind::NotFound, run_dir.string() + " has no intact checkpoint to export");
+  auto net = make_backbone(options);
+  load_backbone(*net, checkpoint);
+  net->eval();
+  return net;
+}
+
 ExportResult export_run(const Manifest& base, const std::filesystem::path& run_dir, const std::string& name,
                         const std::filesystem::path& manifest_out, const std::filesystem::path& checkpoint) {
   if (name.empty() || name.find_first_of("/\\ \t") != std::string::npos)
     throw Error(ErrorKind::InvalidArgument, "export: the model name must be non-empty, without slashes or spaces");
-  json cj;
-  try {
-    cj = json::parse(detail::read_file(run_dir / "config.json"));
-  } catch (const json::exception& e) {
-    throw Error(ErrorKind::BadModel, (run_dir / "config.json").string() + " is not valid JSON: " + e.what());
-  }
-  if (cj.is_object() && cj.value("task", "") == "landmarks") return export_landmark_run(base, run_dir, name, manifest_out);
+  const json cj = read_run_config(run_dir);
+  if (cj.is_object() && cj.value("task", "") == "landmarks")
+    return export_landmark_run(base, run_dir, name, manifest_out, checkpoint);
   const auto cfg = TrainConfig::from_json(cj);
   const auto ck = checkpoint.empty() ? latest_checkpoint(run_dir) : checkpoint;
-  if (ck.empty()) throw Error(ErrorKind::NotFound, run_dir.string() + " has no intact checkpoint to export");
-  auto net = make_backbone(cfg.backbone);
-  load_backbone(*net, ck);
-  net->eval();
+  auto net = load_run_network(cfg.backbone, run_dir, ck);
   const auto dir = std::filesystem::absolute(manifest_out).parent_path();
   ExportResult out = write_checked_onnx(*net, "embedding", dir / "trained" / (name + ".onnx"), cfg.seed);
   const int64_t S = cfg.backbone.input;

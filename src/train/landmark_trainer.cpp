@@ -116,13 +116,6 @@ StoredFace context_of(const cv::Mat& bgr, const cv::Rect2f& box, const std::vect
   return f;
 }
 
-std::string clock_text(double s) {
-  char b[32];
-  const long t = long(std::max(0.0, s));
-  std::snprintf(b, sizeof b, "%ldm%02lds", t / 60, t % 60);
-  return b;
-}
-
 }  // namespace
 
 nlohmann::json LandmarkTrainConfig::to_json() const {
@@ -436,19 +429,6 @@ LandmarkTrainer::Sample LandmarkTrainer::sample(size_t index, bool augment_, int
 
 namespace {
 
-torch::Tensor to_input(const std::vector<cv::Mat>& crops) {
-  const int64_t n = int64_t(crops.size()), S = crops.at(0).rows;
-  auto t = torch::empty({n, 3, S, S});
-  auto a = t.accessor<float, 4>();
-  for (int64_t i = 0; i < n; ++i)
-    for (int y = 0; y < S; ++y)
-      for (int x = 0; x < S; ++x) {
-        const auto& p = crops[size_t(i)].at<cv::Vec3b>(y, x);
-        for (int ch = 0; ch < 3; ++ch) a[i][ch][y][x] = (float(p[2 - ch]) - 127.5f) / 128.f;  // BGR -> RGB
-      }
-  return t;
-}
-
 torch::Tensor to_target(const std::vector<std::vector<cv::Point2f>>& pts) {
   auto t = torch::empty({int64_t(pts.size()), 136});
   auto a = t.accessor<float, 2>();
@@ -477,7 +457,7 @@ double LandmarkTrainer::validate() {
       crops.push_back(s.crop);
       truth.push_back(s.points);
     }
-    const auto y = d.net->forward(to_input(crops)).contiguous();
+    const auto y = d.net->forward(backbone_input(crops)).contiguous();
     auto a = y.accessor<float, 2>();
     for (size_t i = 0; i < crops.size(); ++i) {
       std::vector<cv::Point2f> p(68);
@@ -535,7 +515,7 @@ int64_t LandmarkTrainer::run(const std::function<bool(int64_t)>& keep_going,
     }
     const auto t_data = std::chrono::steady_clock::now();
     torch::manual_seed(ckpt::mix(c.seed, uint64_t(d.step) + 1));
-    const auto pred = d.net->forward(to_input(crops)) * float(S);
+    const auto pred = d.net->forward(backbone_input(crops)) * float(S);
     const auto loss = landmark_loss(pred, to_target(pts), c.loss, c.wing_w, c.wing_epsilon);
     const double lv = loss.item<double>();
     if (!std::isfinite(lv))
@@ -611,14 +591,11 @@ void LandmarkTrainer::write_report() const {
 }
 
 ExportResult export_landmark_run(const Manifest& base, const std::filesystem::path& run_dir, const std::string& name,
-                                 const std::filesystem::path& manifest_out) {
-  const auto cj = json::parse(detail::read_file(run_dir / "config.json"));
+                                 const std::filesystem::path& manifest_out, const std::filesystem::path& checkpoint) {
+  const auto cj = read_run_config(run_dir);
   const auto cfg = LandmarkTrainConfig::from_json(cj);
-  const auto ck = latest_checkpoint(run_dir);
-  if (ck.empty()) throw Error(ErrorKind::NotFound, run_dir.string() + " has no intact checkpoint to export");
-  auto net = make_backbone(cfg.backbone);
-  load_backbone(*net, ck);
-  net->eval();
+  const auto ck = checkpoint.empty() ? latest_checkpoint(run_dir) : checkpoint;
+  auto net = load_run_network(cfg.backbone, run_dir, ck);
   const auto dir = std::filesystem::absolute(manifest_out).parent_path();
   auto out = write_checked_onnx(*net, "landmarks", dir / "trained" / (name + ".onnx"), cfg.seed);
   add_trained_model(base, manifest_out, out, cfg.backbone.input,

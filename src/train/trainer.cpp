@@ -365,20 +365,6 @@ cv::Mat crop_at(const FaceReader& reader, const std::string& key, int S) {
   return img;
 }
 
-// BGR crops of one size -> the network's input [N, 3, S, S], (RGB − 127.5) / 128.
-torch::Tensor to_input(const std::vector<cv::Mat>& crops) {
-  const int S = crops.empty() ? 1 : crops[0].rows;
-  auto x = torch::empty({int64_t(crops.size()), 3, S, S});
-  auto acc = x.accessor<float, 4>();
-  for (size_t i = 0; i < crops.size(); ++i)
-    for (int y = 0; y < S; ++y) {
-      const auto* row = crops[i].ptr<cv::Vec3b>(y);
-      for (int xx = 0; xx < S; ++xx)
-        for (int ch = 0; ch < 3; ++ch) acc[int64_t(i)][ch][y][xx] = (float(row[xx][2 - ch]) - 127.5f) / 128.f;
-    }
-  return x;
-}
-
 }  // namespace
 
 torch::Tensor Trainer::input_from(const FaceReader& reader, const std::vector<std::string>& keys, bool augment_,
@@ -389,7 +375,7 @@ torch::Tensor Trainer::input_from(const FaceReader& reader, const std::vector<st
     cv::Mat img = crop_at(reader, keys[i], int(c.backbone.input));
     crops.push_back(augment_ ? augment(img, c.augmentation, mix(mix(c.seed, uint64_t(step)), i)) : img);
   }
-  return to_input(crops);
+  return backbone_input(crops);
 }
 
 Trainer::Inputs Trainer::inputs(const std::vector<std::string>& keys, int64_t step) const {
@@ -410,7 +396,7 @@ Trainer::Inputs Trainer::inputs(const std::vector<std::string>& keys, int64_t st
     }
     student.push_back(aug);
   }
-  return {to_input(student), d.teacher ? to_input(teacher) : torch::Tensor()};
+  return {backbone_input(student), d.teacher ? backbone_input(teacher) : torch::Tensor()};
 }
 
 void Trainer::save_checkpoint() {

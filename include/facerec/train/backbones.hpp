@@ -26,6 +26,7 @@
 //
 // Thread safety: as torch::nn::Module (not for concurrent forward/backward on one instance).
 // export_onnx and multiply_adds only read the module.
+#include <opencv2/core.hpp>
 #include <torch/torch.h>
 
 #include <filesystem>
@@ -136,6 +137,10 @@ TORCH_MODULE(OnnxNet);
 // and must be imported). Throws Error(InvalidArgument) for an unknown name (listing the known
 // ones) and as the constructors.
 Backbone make_backbone(const BackboneOptions& options);
+
+// A batch of square 8-bit BGR crops (all of one size) as a backbone's input [N, 3, S, S]: RGB,
+// (x − 127.5) / 128, the normalisation every backbone here and its exported manifest entry use.
+torch::Tensor backbone_input(const std::vector<cv::Mat>& bgr_crops);
 
 // Multiply-accumulates of one forward pass at the backbone's input size (convolutions and fully
 // connected layers), counted while running one sample.

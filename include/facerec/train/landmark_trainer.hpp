@@ -113,11 +113,11 @@ class LandmarkTrainer {
   std::unique_ptr<Impl> impl_;
 };
 
-// Exports a landmark run (its latest intact checkpoint) as a facerec model: trained/<name>.onnx
+// Exports a landmark run (its latest intact checkpoint, or `checkpoint`) as a facerec model: trained/<name>.onnx
 // beside `manifest_out` and its entry there (task landmarks, family ibug68, input 96 RGB
 // (x − 127.5) / 128, output "landmarks" [N, 136]); parity with libtorch is checked on the
 // reference and opencv-dnn backends. Throws as export_run.
 ExportResult export_landmark_run(const Manifest& base, const std::filesystem::path& run_dir, const std::string& name,
-                                 const std::filesystem::path& manifest_out);
+                                 const std::filesystem::path& manifest_out, const std::filesystem::path& checkpoint = {});
 
 }  // namespace facerec::train

@@ -90,6 +90,8 @@ Backbone make_teacher(const TrainConfig& config);
 // What the run minimises, in words ("arcface loss + cosine distillation from onnx:m"), for reports.
 std::string loss_text(const TrainConfig& config);
 
+// A duration for progress lines: "1h02m" from an hour, else "3m05s" (negative: "0m00s").
+std::string clock_text(double seconds);
 // The learning rate at `step` (0-based): linear warm-up from lr/warmup to lr, then the schedule.
 double learning_rate(const TrainConfig& c, int64_t step);
 
@@ -180,6 +182,12 @@ struct ExportResult {
 // Error(Internal)). The one export path of export_run and export_landmark_run.
 ExportResult write_checked_onnx(BackboneImpl& net, const std::string& output, const std::filesystem::path& file,
                                 uint64_t seed);
+// A run's config.json. Throws what reading the file throws, Error(BadModel) when it is not valid JSON.
+nlohmann::json read_run_config(const std::filesystem::path& run_dir);
+// The backbone `options` names with the weights of `checkpoint`, in eval mode. Throws
+// Error(NotFound) naming the run for an empty checkpoint (none intact), and as load_backbone.
+Backbone load_run_network(const BackboneOptions& options, const std::filesystem::path& run_dir,
+                          const std::filesystem::path& checkpoint);
 // Adds `entry` (name, task and what is particular to the model) to the manifest at `manifest_out`
 // (created from `base` when missing), completed with what every network trained here shares:
 // format "onnx", the file relative to the manifest and its sha256 (from `onnx`), float32 weights,
