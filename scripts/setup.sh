@@ -15,7 +15,7 @@ packages=(cmake ninja-build g++ pkg-config libsqlite3-dev libopencv-dev libonnx-
           libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libjpeg-dev ca-certificates
           libfaiss-dev libblas-dev liblapack-dev libhnswlib-dev libpqxx-dev postgresql libcpp-httplib-dev wrk curl
           pybind11-dev python3-dev python3-numpy python3-pytest python3-venv libopenblas0-openmp libtorch-dev
-          libdnnl-dev libxnnpack-dev libpthreadpool-dev flatbuffers-compiler libflatbuffers-dev)
+          libdnnl-dev libxnnpack-dev libpthreadpool-dev flatbuffers-compiler libflatbuffers-dev chromium)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 command -v tar >/dev/null 2>&1 || packages+=(tar)
 missing=()
@@ -47,6 +47,16 @@ for lib in libblas.so.3 liblapack.so.3; do
     SUDO=""
     [ "$(id -u)" -ne 0 ] && SUDO=sudo
     $SUDO update-alternatives --set "$lib-x86_64-linux-gnu" "$want" >/dev/null || die "update-alternatives failed for $lib"
+  fi
+done
+
+# --- npm packages (pinned by package-lock.json): the typed client and its tests, the console's browser test
+for dir in clients/typescript web/test; do
+  stamp=$dir/node_modules/.installed-from-lock  # the lock file that was installed
+  if ! cmp -s "$dir/package-lock.json" "$stamp"; then
+    say "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund >/dev/null) || die "npm ci failed in $dir: is the npm registry reachable?"
+    cp "$dir/package-lock.json" "$stamp"
   fi
 done
 

@@ -1,7 +1,8 @@
 // The REST service in-process on a loopback port, through an HTTP client: people, faces,
 // identify, verify; API keys; limits; JSON errors that store nothing; concurrent clients; and
-// the OpenAPI document against the routes actually served. Needs the models and AT&T faces
-// from ../shared (skips otherwise).
+// the OpenAPI document against the routes actually served, and every response the tests receive
+// against the document's schemas. Needs the models and AT&T faces from ../shared (skips otherwise).
+#include "openapi_check.hpp"
 #include "test_util.hpp"
 
 #include <facerec/error.hpp>
@@ -17,6 +18,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 namespace facerec {
@@ -50,11 +52,22 @@ class Service : public ::testing::Test {
   void TearDown() override {
     if (service_) service_->stop();
     if (thread_.joinable()) thread_.join();
+    // every response any client of the test received, against the document the service serves
+    if (!IsSkipped()) {
+      test::OpenApiCheck doc(Json::parse(FaceService::openapi()));
+      for (const auto& r : responses_)
+        EXPECT_EQ(doc.response(r.method, r.path, r.status, r.type, r.body), "") << "an undocumented response";
+      EXPECT_FALSE(responses_.empty());
+    }
   }
   std::unique_ptr<httplib::Client> client(const std::string& key = kKey) {
     auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
     c->set_read_timeout(60, 0);
     if (!key.empty()) c->set_default_headers({{"X-API-Key", key}});
+    c->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      std::lock_guard l(responses_mu_);
+      responses_.push_back({req.method, req.path, res.status, res.get_header_value("Content-Type"), res.body});
+    });
     return c;
   }
   static Json body(const httplib::Result& r) { return r ? Json::parse(r->body) : Json(); }
@@ -65,6 +78,13 @@ class Service : public ::testing::Test {
   }
   int templates(int64_t id) { return body(client_->Get("/v1/people/" + std::to_string(id)))["templates"].get<int>(); }
 
+  struct Seen {
+    std::string method, path;
+    int status;
+    std::string type, body;
+  };
+  std::mutex responses_mu_;
+  std::vector<Seen> responses_;
   std::unique_ptr<FaceService> service_;
   std::thread thread_;
   int port_ = 0;
@@ -77,6 +97,10 @@ TEST_F(Service, EnrolIdentifyVerify) {
   auto r = client_->Post("/v1/people/" + std::to_string(a) + "/faces", att(1, 1), "image/x-portable-graymap");
   ASSERT_EQ(r->status, 201) << r->body;
   EXPECT_EQ(body(r)["person"]["templates"], 1);
+  auto box = body(r)["face"]["box"];  // the face that was enrolled, in the photo's pixels (92x112)
+  EXPECT_GT(box["width"].get<double>(), 30) << r->body;
+  EXPECT_LE(box["x"].get<double>() + box["width"].get<double>(), 92 + 10) << r->body;
+  EXPECT_GT(body(r)["face"]["score"].get<double>(), 0.5);
   httplib::MultipartFormDataItems form = {{"image", att(2, 1), "1.pgm", "image/x-portable-graymap"}};
   ASSERT_EQ(client_->Post("/v1/people/" + std::to_string(b) + "/faces", form)->status, 201);
 
@@ -107,6 +131,12 @@ TEST_F(Service, EnrolIdentifyVerify) {
   EXPECT_EQ(page["people"][0]["name"], "s7");
   EXPECT_EQ(page["total"], 3);
   EXPECT_EQ(body(client_->Get("/v1/people?offset=5"))["people"].size(), 0u);
+  auto named = body(client_->Get("/v1/people?name=S7"));  // a part of the name, any case
+  ASSERT_EQ(named["people"].size(), 1u) << named;
+  EXPECT_EQ(named["people"][0]["name"], "s7");
+  EXPECT_EQ(named["total"], 1);
+  EXPECT_EQ(body(client_->Get("/v1/people?name=s&offset=1&limit=1"))["people"][0]["name"], "s7");
+  EXPECT_EQ(body(client_->Get("/v1/people?name=nobody"))["total"], 0);
   EXPECT_EQ(client_->Get("/v1/people?limit=0")->status, 400);
   EXPECT_EQ(client_->Get("/v1/people?limit=abc")->status, 400);
 }
@@ -180,6 +210,34 @@ TEST_F(Service, ConcurrentClients) {
   EXPECT_EQ(people.size(), 7u);
   auto id = body(client_->Post("/v1/identify", att(14, 5), "image/jpeg"));
   EXPECT_EQ(id["faces"][0]["identity"]["name"], "s14") << id;
+}
+
+// The web console: its page and files load without a key, under a policy that allows scripts and
+// styles from this server only; the API's answers are data that no browser may render or sniff.
+TEST_F(Service, ConsoleIsServedWithoutAKeyUnderAStrictPolicy) {
+  auto anonymous = client(std::string());
+  auto page = anonymous->Get("/");
+  ASSERT_EQ(page->status, 200);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  std::string csp = page->get_header_value("Content-Security-Policy");
+  EXPECT_NE(csp.find("default-src 'none'"), std::string::npos) << csp;
+  EXPECT_NE(csp.find("script-src 'self'"), std::string::npos) << csp;
+  EXPECT_EQ(csp.find("unsafe"), std::string::npos) << csp;
+  EXPECT_EQ(page->get_header_value("X-Content-Type-Options"), "nosniff");
+  // no inline script: every <script> has a src
+  for (size_t at = page->body.find("<script"); at != std::string::npos; at = page->body.find("<script", at + 1))
+    EXPECT_NE(page->body.substr(at, page->body.find('>', at) - at).find("src="), std::string::npos);
+  auto js = anonymous->Get("/console/console.js");
+  ASSERT_EQ(js->status, 200);
+  EXPECT_EQ(js->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_NE(js->body.find("sessionStorage"), std::string::npos);
+  EXPECT_EQ(anonymous->Get("/console/console.css")->status, 200);
+  EXPECT_EQ(client_->Get("/console/other.js")->status, 404);
+  EXPECT_EQ(anonymous->Get("/console/other.js")->status, 401);  // what is not served needs a key to learn it
+  EXPECT_EQ(anonymous->Get("/v1/people")->status, 401);         // the page is open, the API is not
+  auto api = client_->Get("/v1/people");
+  EXPECT_EQ(api->get_header_value("Content-Security-Policy"), "default-src 'none'; frame-ancestors 'none'");
+  EXPECT_EQ(api->get_header_value("X-Content-Type-Options"), "nosniff");
 }
 
 // Both directions: every documented operation is routed (probed over HTTP), and every route the
@@ -281,6 +339,38 @@ TEST(ServiceConfig, RefusesToStartWithoutKeysOrWithWeakKeys) {
   EXPECT_ERROR(FaceService{o}, ErrorKind::InvalidArgument, "API key");
   o.api_keys = {"short"};
   EXPECT_ERROR(FaceService{o}, ErrorKind::InvalidArgument, "at least 16 characters");
+}
+
+// The response check can fail: bodies, statuses, types and routes that the document does not allow.
+TEST(OpenApiCheck, FindsWhatTheDocumentDoesNotAllow) {
+  test::OpenApiCheck doc(Json::parse(FaceService::openapi()));
+  const std::string person = R"({"id": 1, "name": "Ann", "metadata": null, "templates": 0})";
+  EXPECT_EQ(doc.response("GET", "/v1/people/1", 200, "application/json", person), "");
+  EXPECT_NE(doc.response("GET", "/v1/people/1", 200, "application/json", R"({"id": 1})").find("required"),
+            std::string::npos);
+  EXPECT_NE(doc.response("GET", "/v1/people/1", 200, "application/json",
+                         R"({"id": 1.5, "name": "Ann", "metadata": null, "templates": 0})")
+                .find("integer"),
+            std::string::npos);
+  EXPECT_NE(doc.response("GET", "/v1/people/1", 200, "application/json",
+                         R"({"id": 1, "name": "Ann", "metadata": null, "templates": 0, "x": 1})")
+                .find("additional"),
+            std::string::npos);
+  EXPECT_NE(doc.response("GET", "/v1/people/1", 200, "text/plain", "hi").find("content type"), std::string::npos);
+  EXPECT_NE(doc.response("PUT", "/v1/people/1", 200, "application/json", "{}").find("not documented"),
+            std::string::npos);
+  EXPECT_NE(doc.response("GET", "/v2/elsewhere", 200, "application/json", "{}").find("not documented"),
+            std::string::npos);
+  EXPECT_EQ(doc.response("GET", "/v2/elsewhere", 404, "application/json",
+                         R"({"error": {"status": 404, "code": "no_route", "message": "m"}})"),
+            "");
+  EXPECT_NE(doc.response("POST", "/v1/identify?top=1", 422, "application/json", R"({"error": "text"})"), "");
+  const std::string face =
+      R"({"box": {"x": 1, "y": 2, "width": 3, "height": 4}, "score": 0.9, "candidates": [], "identity": )";
+  const std::string ident = R"({"model": "m", "threshold": 0.5, "operating_point": "fmr_1e-3", "faces": [)";
+  EXPECT_EQ(doc.response("POST", "/v1/identify", 200, "application/json", ident + face + "null}]}"), "");
+  EXPECT_NE(doc.response("POST", "/v1/identify", 200, "application/json", ident + face + "\"Ann\"}]}").find("oneOf"),
+            std::string::npos);
 }
 
 }  // namespace

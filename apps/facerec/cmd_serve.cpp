@@ -84,7 +84,8 @@ int serve(const ServeFlags& f) {
   FaceService service(o);
   int port = service.bind(f.host, f.port);
   std::cerr << "facerec serve: listening on http://" << f.host << ":" << port << " (" << o.api_keys.size()
-            << " API key(s)" << (f.anonymous ? ", anonymous access" : "") << "; OpenAPI at /openapi.json)\n";
+            << " API key(s)" << (f.anonymous ? ", anonymous access" : "")
+            << "; OpenAPI at /openapi.json, web console at /)\n";
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&set, &sig);
@@ -100,8 +101,8 @@ int serve(const ServeFlags& f) {
 }  // namespace
 
 void add_serve_command(CLI::App& app, Action* action) {
-  auto* cmd =
-      app.add_subcommand("serve", "REST/JSON service: people, faces, identify, verify (OpenAPI at /openapi.json)");
+  auto* cmd = app.add_subcommand(
+      "serve", "REST/JSON service: people, faces, identify, verify (OpenAPI at /openapi.json, web console at /)");
   auto f = std::make_shared<ServeFlags>();
   f->g.add(cmd, true);
   cmd->add_flag("--create", f->g.create, "Create the gallery when --db names none yet (otherwise that is an error)");

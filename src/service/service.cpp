@@ -1,6 +1,7 @@
 // The REST service: routes, API keys, limits, JSON errors, a pool of face pipelines.
 #include "common/decimal.hpp"
 #include "common/sha256.hpp"
+#include "service/files.hpp"
 #include "service/guarded_server.hpp"
 
 #include <facerec/error.hpp>
@@ -13,6 +14,8 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -37,12 +40,30 @@ constexpr size_t kMaxMetadataBytes = 16 << 10;  // a person's metadata, as store
 // error messages) are replaced, never an exception.
 std::string dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
+// The web console's page: scripts and styles from this server only, no inline script, images from
+// this server or the blob: URLs of photos the user picked, calls to this server only.
+constexpr const char* kConsolePolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+// Everything else is data, never a document to render.
+constexpr const char* kDataPolicy = "default-src 'none'; frame-ancestors 'none'";
+
+// Headers of every response: never sniffed into another type, no referrer leaves the console, and
+// the content policy (`policy`) of what it is.
+void protect(httplib::Response& res, const char* policy = kDataPolicy) {
+  res.set_header("X-Content-Type-Options", "nosniff");
+  res.set_header("Referrer-Policy", "no-referrer");
+  res.set_header("Content-Security-Policy", policy);
+}
+
 void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+  protect(res);
   res.status = status;
   res.set_content(detail::GuardedServer::error_json(status, code, message), "application/json");
 }
 
 void send_json(httplib::Response& res, const Json& j, int status = 200) {
+  protect(res);
   res.status = status;
   res.set_content(dump(j), "application/json");
 }
@@ -80,6 +101,20 @@ Json person_json(const Identity& i) {
 Json box_json(const Face& f) {
   const auto& b = f.detection.box;
   return {{"x", b.x}, {"y", b.y}, {"width", b.width}, {"height", b.height}};
+}
+
+// Whether `text` contains `part`, ignoring the case of ASCII letters (names are UTF-8 otherwise).
+bool contains_ignoring_case(const std::string& text, const std::string& part) {
+  auto lower = [](unsigned char c) { return char(std::tolower(c)); };
+  return std::search(text.begin(), text.end(), part.begin(), part.end(),
+                     [&](char a, char b) { return lower(a) == lower(b); }) != text.end();
+}
+
+// The embedded file served at `url`, or null.
+const detail::EmbeddedFile* served_file(const std::string& url) {
+  for (const auto& f : detail::service_files())
+    if (f.url == url) return &f;
+  return nullptr;
 }
 
 int64_t parse_id(const std::string& s) {
@@ -234,11 +269,19 @@ struct FaceService::Impl {
       return v;
     };
     long offset = param("offset", 0, 0, 1L << 40), limit = param("limit", 1000, 1, 10000);
+    const std::string name = req.has_param("name") ? req.get_param_value("name") : std::string();
+    if (name.size() > 512) throw HttpError(400, "bad_request", "name is at most 512 bytes");
     auto all = gallery->list();
+    if (!name.empty())
+      all.erase(std::remove_if(all.begin(), all.end(),
+                               [&](const Identity& i) { return !contains_ignoring_case(i.name, name); }),
+                all.end());
     Json arr = Json::array();
     for (size_t i = size_t(offset); i < all.size() && arr.size() < size_t(limit); ++i)
       arr.push_back(person_json(all[i]));
-    send_json(res, {{"people", arr}, {"total", all.size()}, {"offset", offset}, {"limit", limit}});
+    Json out{{"people", arr}, {"total", all.size()}, {"offset", offset}, {"limit", limit}};
+    if (!name.empty()) out["name"] = name;
+    send_json(res, out);
   }
 
   void create_person(const httplib::Request& req, httplib::Response& res) {
@@ -277,9 +320,10 @@ struct FaceService::Impl {
     std::string bytes = image_bytes(req, "image");
     std::string note;
     std::optional<Template> t;
+    Face face;
     {
       auto fa = pipelines->acquire();
-      t = template_from_image(*fa, decode(bytes), detail::sha256_hex(bytes), opt.keep_crops, &note);
+      t = template_from_image(*fa, decode(bytes), detail::sha256_hex(bytes), opt.keep_crops, &note, &face);
     }
     if (!t) throw HttpError(422, "no_face", "no face found in the image; nothing stored");
     try {
@@ -289,7 +333,9 @@ struct FaceService::Impl {
         throw HttpError(404, "no_person", "person " + std::to_string(p.id) + " was deleted; nothing stored");
       throw;
     }
-    Json out{{"person", person_json(person(p.id))}, {"quality", t->quality}};
+    Json out{{"person", person_json(person(p.id))},
+             {"quality", t->quality},
+             {"face", {{"box", box_json(face)}, {"score", face.detection.score}}}};
     if (!note.empty()) out["note"] = note;
     send_json(res, out, 201);
   }
@@ -436,9 +482,15 @@ struct FaceService::Impl {
     server->Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
       send_json(res, {{"status", "ok"}});
     });
-    server->Get("/openapi.json", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(FaceService::openapi(), "application/json");
-    });
+    for (const auto& f : detail::service_files()) {
+      std::string pattern;  // the path as a regular expression
+      for (char c : f.url) pattern += (c == '.' ? std::string("\\.") : std::string(1, c));
+      server->Get(pattern, [&f](const httplib::Request&, httplib::Response& res) {
+        protect(res, f.content_type.rfind("text/html", 0) == 0 ? kConsolePolicy : kDataPolicy);
+        res.set_header("Cache-Control", "no-cache");
+        res.set_content(f.bytes.data(), f.bytes.size(), std::string(f.content_type).c_str());
+      });
+    }
     for (const auto& r : kRoutes) {
       std::string pattern = r.path;
       if (auto k = pattern.find("{id}"); k != std::string::npos) pattern.replace(k, 4, "([^/]+)");
@@ -473,7 +525,7 @@ struct FaceService::Impl {
               413, "body_too_large",
               "request body of " + cl + " bytes exceeds the service's limit of " + std::to_string(opt.max_body_bytes));
       }
-      if (req.path == "/v1/health" || req.path == "/openapi.json" || opt.api_keys.empty())
+      if (req.path == "/v1/health" || (req.method == "GET" && served_file(req.path)) || opt.api_keys.empty())
         return httplib::Server::HandlerResponse::Unhandled;
       std::string key = req.get_header_value("X-API-Key");
       bool ok = false;
@@ -562,8 +614,11 @@ FaceService::FaceService(ServiceOptions options) : impl_(std::make_unique<Impl>(
 
 FaceService::~FaceService() { stop(); }
 
+std::string FaceService::openapi() { return std::string(served_file("/openapi.json")->bytes); }
+
 std::vector<std::pair<std::string, std::string>> FaceService::routes() {
-  std::vector<std::pair<std::string, std::string>> out = {{"get", "/v1/health"}, {"get", "/openapi.json"}};
+  std::vector<std::pair<std::string, std::string>> out = {{"get", "/v1/health"}};
+  for (const auto& f : detail::service_files()) out.emplace_back("get", std::string(f.url));
   for (const auto& r : Impl::kRoutes) out.emplace_back(r.method, r.path);
   return out;
 }

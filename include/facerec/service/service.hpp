@@ -4,10 +4,13 @@
 // What it represents: one gallery (any store URL, any index) served to many clients: people
 // (create, list, show, delete), faces added by image upload, 1:N identification with "unknown"
 // as an answer, 1:1 verification (image vs image, image vs person), optionally with a liveness
-// (presentation-attack) check of the faces, health and version, and an
-// OpenAPI 3 document (GET /openapi.json) that describes exactly these routes.
+// (presentation-attack) check of the faces, health and version, an OpenAPI 3.1 document
+// (GET /openapi.json, src/service/openapi.json) that describes exactly these routes and their
+// responses, and the web console (GET /, the files of web/), served from the library itself under
+// a strict Content-Security-Policy.
 //
-// Requests need an API key in the X-API-Key header (except /v1/health and /openapi.json), bodies
+// Requests need an API key in the X-API-Key header (except /v1/health, the document and the
+// console's files), bodies
 // are limited in bytes and images in pixels, and every error is JSON
 // {"error": {"status": 422, "code": "bad_image", "message": "..."}} with a fitting HTTP status.
 // Nothing is stored when a request fails. Limits hold before memory is spent: a body is refused
@@ -76,7 +79,7 @@ class FaceService {
   void serve();
   void stop();
 
-  // The OpenAPI 3.0 document of the routes above.
+  // The OpenAPI 3.1 document of the routes above (the bytes served at /openapi.json).
   static std::string openapi();
   // Every route the service registers, as (method in lower case, path in OpenAPI form with {id}):
   // what openapi() must document, no more and no less.
