@@ -6,6 +6,7 @@ pybind11 module, `cmake --install` stages them, and this file packs the wheel:
     facerec/__init__.py, facerec/_facerec.<abi>.so      the module
     facerec/lib/libfacerec_{core,gallery}.so.<major>    the libraries it links (RUNPATH $ORIGIN/lib)
     facerec/share/facerec/models/manifest.json          found by the library relative to itself
+    facerec/share/facerec/models/quality.json           the face quality model, beside it
     facerec/share/facerec/models/trained/*.onnx         the networks trained here, beside it
 
 Environment: FACEREC_BUILD_DIR reuses a configured build tree (the CI's) instead of configuring
@@ -90,6 +91,7 @@ def _files(stage, libdir):
         out.append(("facerec/lib/" + sonames[0], os.path.realpath(os.path.join(libdir, sonames[0]))))
     models = os.path.join(stage, "share", "facerec", "models")
     out.append(("facerec/share/facerec/models/manifest.json", os.path.join(models, "manifest.json")))
+    out.append(("facerec/share/facerec/models/quality.json", os.path.join(models, "quality.json")))
     trained = os.path.join(models, "trained")  # networks trained here (models/trained/), beside the manifest
     if os.path.isdir(trained):
         for name in sorted(os.listdir(trained)):

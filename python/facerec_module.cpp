@@ -80,7 +80,8 @@ struct PyFace {
   float score = 0;
   py::array_t<float> keypoints, landmarks, five;
   py::array_t<float> embedding;
-  Face face;  // the C++ face (for enrolment)
+  py::dict quality;  // score, components and measurements (FaceQuality::fields)
+  Face face;         // the C++ face (for enrolment)
 };
 
 PyFace to_py(Face f) {
@@ -92,6 +93,7 @@ PyFace to_py(Face f) {
   p.landmarks = points(f.landmarks);
   p.five = points(std::vector<cv::Point2f>(f.five.begin(), f.five.end()));
   p.embedding = vec(f.embedding);
+  for (const auto& [k, v] : f.quality.fields()) p.quality[py::str(k)] = v;
   p.face = std::move(f);
   return p;
 }
@@ -180,13 +182,16 @@ PYBIND11_MODULE(_facerec, m) {
       "decode_image_bytes", [](const py::bytes& b) { return from_bgr(decode_image_bytes(std::string(b)).bgr); },
       py::arg("data"));
 
-  py::class_<PyFace>(m, "Face", "One face: box (x, y, w, h), score, keypoints, landmarks, five points, embedding")
+  py::class_<PyFace>(m, "Face",
+                     "One face: box (x, y, w, h), score, keypoints, landmarks, five points, embedding, quality (a "
+                     "dict: score in [0, 1], its components size, sharpness, exposure, pose, and the measurements)")
       .def_readonly("box", &PyFace::box)
       .def_readonly("score", &PyFace::score)
       .def_readonly("keypoints", &PyFace::keypoints)
       .def_readonly("landmarks", &PyFace::landmarks)
       .def_readonly("five", &PyFace::five)
       .def_readonly("embedding", &PyFace::embedding)
+      .def_readonly("quality", &PyFace::quality)
       .def("__repr__", [](const PyFace& f) {
         auto b = f.box.unchecked<1>();
         char s[128];
@@ -284,17 +289,23 @@ PYBIND11_MODULE(_facerec, m) {
            py::arg("url"), py::arg("create") = true, py::arg("index") = GalleryOptions{}.index)
       .def(
           "enroll",
-          [](Gallery& g, PyAnalyzer& p, const std::string& name, const Array& image, const std::string& metadata) {
+          [](Gallery& g, PyAnalyzer& p, const std::string& name, const Array& image, const std::string& metadata,
+             bool force) {
             cv::Mat bgr = to_bgr(image);
             py::gil_scoped_release unlocked;
             std::unique_lock lock(p.mu);
-            auto t = template_from_image(*p.fa, bgr, "", true);
+            Face face;
+            auto t = template_from_image(*p.fa, bgr, "", true, nullptr, &face);
+            const double floor = p.fa->quality_model().floor;
             lock.unlock();
             if (!t) throw Error(ErrorKind::BadInput, "no face found in the image enrolled as '" + name + "'");
+            if (auto why = enrol_refusal(face, floor); !why.empty() && !force)
+              throw Error(ErrorKind::BadInput, "'" + name + "': " + why + " (force=True)");
             return g.enroll(name, metadata, {*t});
           },
-          py::arg("analyzer"), py::arg("name"), py::arg("image"), py::arg("metadata") = "",
-          "Enrols the largest face of the image under `name` (added to an existing person); returns the id")
+          py::arg("analyzer"), py::arg("name"), py::arg("image"), py::arg("metadata") = "", py::arg("force") = false,
+          "Enrols the largest face of the image under `name` (added to an existing person); returns the id. A face "
+          "below the analyzer's quality floor raises facerec.Error (bad input) unless force=True")
       .def(
           "identify",
           [](Gallery& g, const PyAnalyzer& p, const PyFace& face, int k, const std::string& op) {

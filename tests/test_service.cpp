@@ -306,6 +306,53 @@ TEST_F(Service, LivenessOnRequest) {
 
 // A server set to check liveness cannot start without its model; one that is not set to refuses
 // requests asking for it, with a reason.
+// A face below the service's quality floor is refused with its quality (nothing stored), unless
+// the request forces it; every face the service reports carries its quality.
+TEST(ServiceConfig, LowQualityFacesAreRefusedUnlessForced) {
+  if (!std::filesystem::exists(test::shared_dir() / "data" / "att_faces" / "s1"))
+    GTEST_SKIP() << "../shared/data/att_faces is absent";
+  ServiceOptions o;
+  o.gallery = (test::temp_dir("service-quality") / "g.db").string();
+  o.api_keys = {kKey};
+  o.pipelines = 1;
+  o.min_quality = 0.999;  // above what an AT&T photo (92x112, grey) gets
+  FaceService service(o);
+  int port = service.bind("127.0.0.1", 0);
+  std::thread t([&] { service.serve(); });
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(60, 0);
+  c.set_default_headers({{"X-API-Key", kKey}});
+  auto person = c.Post("/v1/people", R"({"name": "s1"})", "application/json");
+  auto refused = c.Post("/v1/people/1/faces", att(1, 1), "image/x-portable-graymap");
+  auto stored = c.Get("/v1/people/1");
+  auto bad_flag = c.Post("/v1/people/1/faces?force=maybe", att(1, 1), "image/x-portable-graymap");
+  auto forced = c.Post("/v1/people/1/faces?force=true", att(1, 1), "image/x-portable-graymap");
+  auto identified = c.Post("/v1/identify", att(1, 2), "image/x-portable-graymap");
+  service.stop();
+  t.join();
+  ASSERT_TRUE(person && refused && stored && bad_flag && forced && identified);
+  test::OpenApiCheck doc(Json::parse(FaceService::openapi()));
+  EXPECT_EQ(refused->status, 422) << refused->body;
+  auto e = Json::parse(refused->body)["error"];
+  EXPECT_EQ(e["code"], "low_quality");
+  EXPECT_NE(e["message"].get<std::string>().find("below the enrolment floor"), std::string::npos) << refused->body;
+  EXPECT_DOUBLE_EQ(e["floor"].get<double>(), 0.999);
+  EXPECT_LT(e["quality"]["score"].get<double>(), 0.999);
+  EXPECT_GT(e["quality"]["interocular"].get<double>(), 10) << refused->body;
+  EXPECT_EQ(doc.response("POST", "/v1/people/1/faces", 422, "application/json", refused->body), "");
+  EXPECT_EQ(Json::parse(stored->body)["templates"], 0) << "a refused face is not stored";
+  EXPECT_EQ(bad_flag->status, 400);
+  ASSERT_EQ(forced->status, 201) << forced->body;
+  auto added = Json::parse(forced->body);
+  EXPECT_EQ(added["person"]["templates"], 1);
+  EXPECT_FLOAT_EQ(added["quality"].get<float>(), added["face"]["quality"]["score"].get<float>());
+  EXPECT_EQ(doc.response("POST", "/v1/people/1/faces", 201, "application/json", forced->body), "");
+  auto faces = Json::parse(identified->body)["faces"];
+  ASSERT_EQ(faces.size(), 1u) << identified->body;
+  EXPECT_GE(faces[0]["quality"]["score"].get<double>(), 0);
+  EXPECT_EQ(doc.response("POST", "/v1/identify", 200, "application/json", identified->body), "");
+}
+
 TEST(ServiceConfig, LivenessModelMustBeThereWhenAskedFor) {
   if (!std::filesystem::exists(test::shared_dir() / "data" / "att_faces" / "s1"))
     GTEST_SKIP() << "../shared/data/att_faces is absent";
@@ -365,8 +412,11 @@ TEST(OpenApiCheck, FindsWhatTheDocumentDoesNotAllow) {
                          R"({"error": {"status": 404, "code": "no_route", "message": "m"}})"),
             "");
   EXPECT_NE(doc.response("POST", "/v1/identify?top=1", 422, "application/json", R"({"error": "text"})"), "");
-  const std::string face =
-      R"({"box": {"x": 1, "y": 2, "width": 3, "height": 4}, "score": 0.9, "candidates": [], "identity": )";
+  const std::string quality = R"({"score": 0.9, "size": 1, "sharpness": 1, "exposure": 1, "pose": 1,
+    "interocular": 40, "laplacian": 900, "brightness": 0.5, "contrast": 0.2, "clipped": 0, "yaw": 0, "pitch": 0,
+    "roll": 0, "detection": 0.9})";
+  const std::string face = R"({"box": {"x": 1, "y": 2, "width": 3, "height": 4}, "score": 0.9, "quality": )" + quality +
+                           R"(, "candidates": [], "identity": )";
   const std::string ident = R"({"model": "m", "threshold": 0.5, "operating_point": "fmr_1e-3", "faces": [)";
   EXPECT_EQ(doc.response("POST", "/v1/identify", 200, "application/json", ident + face + "null}]}"), "");
   EXPECT_NE(doc.response("POST", "/v1/identify", 200, "application/json", ident + face + "\"Ann\"}]}").find("oneOf"),

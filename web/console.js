@@ -72,6 +72,7 @@ function explain(e, what) {
     image_too_large: 'the image has more pixels than the service accepts',
     bad_image: 'the file is not an image the service can read',
     no_face: 'no face was found in the photo',
+    low_quality: 'the face is too small, blurred, dark or turned away to enrol reliably',
     already_exists: 'a person of that name exists already',
     no_person: 'that person does not exist (any more)',
   };
@@ -268,6 +269,46 @@ async function createPerson(name, metadataText) {
   }
 }
 
+// Uploads one photo to person `p`; the list item shows what the service found or why it refused.
+// Returns false when the person is gone (no use sending more).
+async function uploadFace(p, file, item, status, force = false) {
+  try {
+    const q = force ? '?force=true' : '';
+    const r = await api('POST', `/v1/people/${p.id}/faces${q}`, { body: file, contentType: file.type || 'application/octet-stream' });
+    const b = r.face.box, fq = r.face.quality;
+    status.textContent =
+      `enrolled${force ? ' (forced)' : ''} · quality ${r.quality.toFixed(2)} (size ${fq.size.toFixed(2)}, sharpness ${fq.sharpness.toFixed(2)}, ` +
+      `exposure ${fq.exposure.toFixed(2)}, pose ${fq.pose.toFixed(2)}) · detection ${r.face.score.toFixed(2)} · ` +
+      `face ${Math.round(b.width)}×${Math.round(b.height)} px at (${Math.round(b.x)}, ${Math.round(b.y)})` + (r.note ? ` · ${r.note}` : '');
+    status.className = 'ok';
+    item.dataset.result = 'enrolled';
+  } catch (e) {
+    status.textContent = e instanceof ApiError ? `not enrolled: ${e.message} [${e.code}]` : `not enrolled: ${e.message}`;
+    status.className = 'bad';
+    item.dataset.result = 'refused';
+    if (e instanceof ApiError && e.code === 'low_quality') {
+      const again = el('button', { text: 'Enrol anyway', attrs: { type: 'button', 'data-testid': 'force' } });
+      again.addEventListener('click', async () => {
+        again.remove();
+        await uploadFace(p, file, item, status, true);
+        await refreshPerson(p.id);
+      });
+      status.after(again);
+    }
+    if (e instanceof ApiError && e.status === 401) explain(e, 'Adding a face failed');
+    if (e instanceof ApiError && e.code === 'no_person') {
+      explain(e, 'Adding a face failed');
+      return false;
+    }
+  }
+  return true;
+}
+
+async function refreshPerson(id) {
+  if (people.selected && people.selected.id === id) await selectPerson(id);
+  await loadPeople();
+}
+
 async function addFaces(files) {
   const p = people.selected;
   if (!p) return;
@@ -275,25 +316,9 @@ async function addFaces(files) {
     const status = el('span', { text: 'uploading…', cls: 'muted' });
     const item = el('li', { attrs: { 'data-testid': 'upload' } }, [el('img', { attrs: { src: urlOf(file), alt: file.name } }), el('div', {}, [el('div', { text: file.name }), status])]);
     $('uploads').prepend(item);
-    try {
-      const r = await api('POST', `/v1/people/${p.id}/faces`, { body: file, contentType: file.type || 'application/octet-stream' });
-      const b = r.face.box;
-      status.textContent = `enrolled · quality ${r.quality.toFixed(2)} · detection ${r.face.score.toFixed(2)} · face ${Math.round(b.width)}×${Math.round(b.height)} px at (${Math.round(b.x)}, ${Math.round(b.y)})` + (r.note ? ` · ${r.note}` : '');
-      status.className = 'ok';
-      item.dataset.result = 'enrolled';
-    } catch (e) {
-      status.textContent = e instanceof ApiError ? `not enrolled: ${e.message} [${e.code}]` : `not enrolled: ${e.message}`;
-      status.className = 'bad';
-      item.dataset.result = 'refused';
-      if (e instanceof ApiError && e.status === 401) explain(e, 'Adding a face failed');
-      if (e instanceof ApiError && e.code === 'no_person') {
-        explain(e, 'Adding a face failed');
-        break;
-      }
-    }
+    if (!(await uploadFace(p, file, item, status))) break;
   }
-  if (people.selected && people.selected.id === p.id) await selectPerson(p.id);
-  await loadPeople();
+  await refreshPerson(p.id);
 }
 
 async function deleteSelected() {
@@ -338,7 +363,7 @@ async function identify(file) {
     );
     return el('li', { attrs: { 'data-testid': 'identified-face' } }, [
       el('div', { cls: f.identity ? 'ok' : 'bad', attrs: { 'data-testid': 'identity' }, text: f.identity ? f.identity.name : 'unknown' }),
-      el('div', { cls: 'muted', text: `face ${i + 1} · detection ${f.score.toFixed(2)}` }),
+      el('div', { cls: 'muted', text: `face ${i + 1} · detection ${f.score.toFixed(2)} · quality ${f.quality.score.toFixed(2)}` }),
       rows.length
         ? el('table', { cls: 'candidates' }, [el('thead', {}, [el('tr', {}, [el('th', { text: 'Candidate' }), el('th', { text: 'Similarity' }), el('th', { text: 'Decision' })])]), el('tbody', {}, rows)])
         : el('div', { cls: 'muted', text: 'the gallery is empty' }),

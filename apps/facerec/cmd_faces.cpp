@@ -1,6 +1,7 @@
 // facerec detect | embed | compare | pose
 #include "commands.hpp"
 #include "pipeline_flags.hpp"
+#include "quality_json.hpp"
 
 #include <facerec/analyzer.hpp>
 #include <facerec/error.hpp>
@@ -38,6 +39,7 @@ nlohmann::json face_json(const std::string& image, size_t index, const Face& f, 
     for (const auto& p : f.landmarks) l.push_back({p.x, p.y});
     j["landmarks"] = l;
   }
+  j["quality"] = quality_json(f.quality);
   if (with_embedding) j["embedding"] = f.embedding;
   return j;
 }

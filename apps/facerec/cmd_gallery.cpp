@@ -61,20 +61,38 @@ GalleryOptions GalleryFlags::gallery_options() const {
 }
 
 std::optional<Template> template_from_image(FaceAnalyzer& fa, const std::string& bytes, bool keep_crop,
-                                            std::string* note) {
+                                            std::string* note, Face* face) {
   auto img = decode_image_bytes(bytes);
-  return facerec::template_from_image(fa, img.bgr, detail::sha256_hex(bytes), keep_crop, note);
+  return facerec::template_from_image(fa, img.bgr, detail::sha256_hex(bytes), keep_crop, note, face);
 }
 
 namespace {
 
-std::vector<Template> templates_from_files(FaceAnalyzer& fa, const std::vector<std::string>& images, bool keep_crops) {
+// How enrolment treats faces below the quality floor. A plain value.
+struct QualityGate {
+  double floor = -1;   // < 0: the analyzer's quality model's floor
+  bool force = false;  // enrol them anyway
+};
+
+// The templates of the photos; a photo without a face, or (unless forced) whose face is below the
+// quality floor, is reported and skipped (*refused counts the latter).
+std::vector<Template> templates_from_files(FaceAnalyzer& fa, const std::vector<std::string>& images, bool keep_crops,
+                                           const QualityGate& gate, size_t* refused = nullptr) {
   std::vector<Template> templates;
+  const double floor = gate.floor >= 0 ? gate.floor : fa.quality_model().floor;
   for (const auto& path : images) {
     try {
       std::string note;
-      auto t = template_from_image(fa, detail::read_file(path), keep_crops, &note);
+      Face face;
+      auto t = template_from_image(fa, detail::read_file(path), keep_crops, &note, &face);
       if (!note.empty()) std::cerr << "facerec: " << path << ": " << note << (t ? "\n" : "; skipped\n");
+      if (t && !gate.force) {
+        if (auto why = enrol_refusal(face, floor); !why.empty()) {
+          std::cerr << "facerec: " << path << ": " << why << " (--force); skipped\n";
+          if (refused) ++*refused;
+          continue;
+        }
+      }
       if (t) templates.push_back(std::move(*t));
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::InvalidArgument && e.kind() != ErrorKind::BadInput && e.kind() != ErrorKind::NotFound)
@@ -86,7 +104,7 @@ std::vector<Template> templates_from_files(FaceAnalyzer& fa, const std::vector<s
 }
 
 int enroll(const std::string& name, const std::string& metadata, const std::vector<std::string>& images,
-           const std::string& folders, bool keep_crops, const GalleryFlags& g) {
+           const std::string& folders, bool keep_crops, const QualityGate& gate, const GalleryFlags& g) {
   FaceAnalyzer fa(manifest(), g.options());
   auto store = open_store(g.db, /*create=*/true);
   if (!folders.empty()) {  // one person per sub-folder, one transaction each
@@ -96,7 +114,7 @@ int enroll(const std::string& name, const std::string& metadata, const std::vect
     for (const auto& s : subjects) {
       std::vector<std::string> paths;
       for (const auto& i : s.images) paths.push_back((std::filesystem::path(folders) / i).string());
-      auto templates = templates_from_files(fa, paths, keep_crops);
+      auto templates = templates_from_files(fa, paths, keep_crops, gate);
       done += paths.size();
       if (templates.empty()) {
         std::cerr << "facerec: no face for " << s.id << "; not enrolled\n";
@@ -116,9 +134,11 @@ int enroll(const std::string& name, const std::string& metadata, const std::vect
   }
   if (name.empty()) throw Error(ErrorKind::InvalidArgument, "--name is required (or --folders DIR)");
   if (images.empty()) throw Error(ErrorKind::InvalidArgument, "no images given for " + name);
-  auto templates = templates_from_files(fa, images, keep_crops);
+  size_t refused = 0;
+  auto templates = templates_from_files(fa, images, keep_crops, gate, &refused);
   if (templates.empty())
-    throw Error(ErrorKind::InvalidArgument, "no face found in any image for " + name + "; nothing enrolled");
+    throw Error(ErrorKind::InvalidArgument, (refused ? "no face of enough quality" : "no face found") +
+                                                std::string(" in any image for ") + name + "; nothing enrolled");
   int64_t id = store->enroll(name, metadata, templates);
   std::cout << "enrolled " << name << " (id " << id << "): " << templates.size() << " face(s) from " << images.size()
             << " image(s)\n";
@@ -262,8 +282,13 @@ void add_gallery_commands(CLI::App& app, Action* action) {
     cmd->add_flag("--keep-crops,!--no-crops", *keep,
                   "Store each face crop so the gallery can be re-embedded for another model (default: on)");
     cmd->add_option("images", *images, "Photos of the person (the largest face of each is used)");
+    auto gate = std::make_shared<QualityGate>();
+    cmd->add_option("--min-quality", gate->floor,
+                    "Skip faces whose quality score is below this (default: the quality model's floor)")
+        ->check(CLI::Range(0.0, 1.0));
+    cmd->add_flag("--force", gate->force, "Enrol faces below the quality floor too");
     g->add(cmd, false);
-    cmd->callback([=] { *action = [=] { return enroll(*name, *meta, *images, *folders, *keep, *g); }; });
+    cmd->callback([=] { *action = [=] { return enroll(*name, *meta, *images, *folders, *keep, *gate, *g); }; });
   }
   {
     auto* cmd = app.add_subcommand(

@@ -21,7 +21,7 @@ struct ServeFlags {
   GalleryFlags g;
   std::string host = "127.0.0.1", keys_file, fmr = "1e-3";
   int port = 8080, http_threads = ServiceOptions{}.http_threads, pipelines = 2;
-  double max_body_mb = 10;
+  double max_body_mb = 10, min_quality = -1;
   int64_t max_pixels = 40'000'000;
   bool anonymous = false, keep_crops = true, quiet = false, liveness = false;
   std::string liveness_model = LivenessOptions{}.model;
@@ -66,6 +66,7 @@ int serve(const ServeFlags& f) {
   o.pipelines = f.pipelines;
   o.operating_point = operating_point_for_fmr(f.fmr);
   o.keep_crops = f.keep_crops;
+  o.min_quality = f.min_quality;
   o.liveness = f.liveness;
   o.liveness_options.model = f.liveness_model;
   auto log_mu = std::make_shared<std::mutex>();
@@ -129,6 +130,10 @@ void add_serve_command(CLI::App& app, Action* action) {
       ->capture_default_str()
       ->check(CLI::IsMember({"1e-3", "1e-4", "best"}));
   cmd->add_flag("--keep-crops,!--no-crops", f->keep_crops, "Store face crops for re-embedding (default: on)");
+  cmd->add_option("--min-quality", f->min_quality,
+                  "Refuse faces added below this quality score (422 low_quality unless ?force=true; default: the "
+                  "quality model's floor)")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--liveness", f->liveness,
                 "Check liveness of every face in identify and verify answers by default (a request's "
                 "?liveness=true|false overrides)");

@@ -52,6 +52,8 @@ void add_face_commands(CLI::App& app, Action* action);
 void add_gallery_commands(CLI::App& app, Action* action);
 // serve
 void add_serve_command(CLI::App& app, Action* action);
+// quality, quality fit, quality edc
+void add_quality_commands(CLI::App& app, Action* action);
 // eval lfw
 void add_eval_commands(CLI::App& app, Action* action);
 // liveness, and eval liveness under `eval`

@@ -29,6 +29,6 @@ struct GalleryFlags {
 // The template of the largest face in an encoded image; nullopt when it holds no face. Throws
 // Error(InvalidArgument) for an undecodable image. *note explains skipped or ambiguous images.
 std::optional<Template> template_from_image(FaceAnalyzer& fa, const std::string& bytes, bool keep_crop,
-                                            std::string* note = nullptr);
+                                            std::string* note = nullptr, Face* face = nullptr);
 
 }  // namespace facerec::cli

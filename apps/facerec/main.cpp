@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
   facerec::cli::add_face_commands(app, &action);
   facerec::cli::add_gallery_commands(app, &action);
   facerec::cli::add_serve_command(app, &action);
+  facerec::cli::add_quality_commands(app, &action);
   facerec::cli::add_eval_commands(app, &action);
   facerec::cli::add_data_commands(app, &action);
   facerec::cli::add_models_commands(app, &action);

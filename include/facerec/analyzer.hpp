@@ -13,6 +13,7 @@
 #include <facerec/embed.hpp>
 #include <facerec/face.hpp>
 #include <facerec/landmarks.hpp>
+#include <facerec/quality.hpp>
 
 #include <opencv2/core.hpp>
 
@@ -27,6 +28,10 @@ struct AnalyzerOptions {
   DetectorOptions detector;
   LandmarkerOptions landmarker;
   EmbedderOptions embedder;
+  // The face quality model (quality.hpp): a file written by `facerec quality fit`; empty: the
+  // default (models/quality.json beside the default manifest, unfitted when there is none);
+  // "none": unfitted (scores are the geometric mean of the components).
+  std::string quality_model;
 };
 
 // Speed profiles: named AnalyzerOptions presets, as the CLI's, the service's and Python's
@@ -44,12 +49,13 @@ AnalyzerOptions analyzer_profile(const std::string& name);
 // The profile names, fastest last: {"accurate", "balanced", "edge"}.
 std::vector<std::string> analyzer_profiles();
 
-// One face analyze() found: its detection, landmarks, five points and (when embedded) crop and
-// embedding. A plain value.
+// One face analyze() found: its detection, landmarks, five points, quality and (when embedded)
+// crop and embedding. A plain value.
 struct Face {
   Detection detection;
   std::vector<cv::Point2f> landmarks;  // 68 points, or empty with landmarker "none"
   FivePoints five{};
+  FaceQuality quality;           // score in [0, 1] and its components (quality.hpp)
   cv::Mat aligned;               // the embedder's input crop (BGR)
   std::vector<float> embedding;  // L2-normalised; empty when not embedded
 };
@@ -105,6 +111,8 @@ class FaceAnalyzer {
                 const std::string& operating_point = "fmr_1e-3") const;
   // The calibrated threshold at `operating_point`; throws Error(NotFound) when there is none.
   double threshold(const std::string& operating_point = "fmr_1e-3") const;
+  // The model that scores each face's quality (Face::quality), with its enrolment floor.
+  const QualityModel& quality_model() const;
   // Cosine similarity in [-1, 1] (0 when either vector is zero). Pure.
   // Throws Error(InvalidArgument) when the sizes differ or the vectors are empty.
   static float cosine(const std::vector<float>& a, const std::vector<float>& b);

@@ -20,6 +20,7 @@ struct FaceAnalyzer::Impl {
   std::unique_ptr<FaceEmbedder> embedder;
   std::vector<std::pair<std::string, double>> thresholds;
   std::string model_version;  // "<package>@<version>"
+  QualityModel quality;
 };
 
 std::vector<std::string> analyzer_profiles() { return {"accurate", "balanced", "edge"}; }
@@ -78,6 +79,9 @@ FaceAnalyzer::FaceAnalyzer(const Manifest& manifest, const AnalyzerOptions& o) :
   impl_->detector = make_detector(manifest, o.detector);
   impl_->landmarker = make_landmarker(manifest, o.landmarker);
   impl_->embedder = make_embedder(manifest, o.embedder);
+  impl_->quality = o.quality_model.empty()     ? QualityModel::load_default()
+                   : o.quality_model == "none" ? QualityModel()
+                                               : QualityModel::load(o.quality_model);
   const auto& entry = manifest.model(o.embedder.model);
   impl_->model_version = manifest.model_version(entry.name);
   // thresholds are stored per test-time augmentation variant: "fmr_1e-3" (none), "fmr_1e-3+flip",
@@ -92,9 +96,12 @@ FaceAnalyzer::FaceAnalyzer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) 
 
 FaceAnalyzer FaceAnalyzer::clone() const {
   FaceAnalyzer c(std::unique_ptr<Impl>(new Impl{impl_->opt, impl_->detector->clone(), impl_->landmarker->clone(),
-                                                impl_->embedder->clone(), impl_->thresholds, impl_->model_version}));
+                                                impl_->embedder->clone(), impl_->thresholds, impl_->model_version,
+                                                impl_->quality}));
   return c;
 }
+
+const QualityModel& FaceAnalyzer::quality_model() const { return impl_->quality; }
 
 FaceAnalyzer::~FaceAnalyzer() = default;
 FaceAnalyzer::FaceAnalyzer(FaceAnalyzer&&) noexcept = default;
@@ -109,6 +116,11 @@ std::vector<Face> FaceAnalyzer::analyze(const cv::Mat& bgr, bool embed) {
     // without a landmarker, a face found without keypoints (FaceBoxes) cannot be aligned
     if (f.landmarks.empty() && d.keypoints.size() < 4) continue;
     f.five = five_points(f.landmarks, d);
+    try {
+      f.quality = impl_->quality.assess(measure_quality(bgr, f.five, d.score));
+    } catch (const Error&) {
+      // coinciding eye points: not assessed (score -1)
+    }
     if (embed) {
       f.aligned = impl_->embedder->align(bgr, f.five, f.landmarks);
       f.embedding = impl_->embedder->embed(f.aligned);

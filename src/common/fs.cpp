@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -83,6 +84,15 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::files
   waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+bool under_lfw(const std::filesystem::path& p) {
+  for (const auto& part : std::filesystem::absolute(p).lexically_normal()) {
+    std::string n = part.string();
+    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    if (n == "lfw" || n.rfind("lfw-", 0) == 0 || n.rfind("lfw_", 0) == 0) return true;
+  }
+  return false;
 }
 
 }  // namespace facerec::detail

@@ -18,4 +18,8 @@ struct ProcessResult {
 // Runs argv (no shell) in `cwd`, capturing output. Throws Error(External) if it cannot start.
 ProcessResult run_process(const std::vector<std::string>& argv, const std::filesystem::path& cwd);
 
+// Whether a path has a folder named lfw (any case, e.g. lfw, LFW, lfw-deepfunneled, lfw_funneled):
+// LFW is the test set, which nothing trains or fits on.
+bool under_lfw(const std::filesystem::path& p);
+
 }  // namespace facerec::detail

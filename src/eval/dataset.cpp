@@ -15,6 +15,7 @@
 #include <cmath>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -69,6 +70,41 @@ void append_cache(std::ofstream& out, const std::string& name, const ImageEmbedd
   out.write(reinterpret_cast<const char*>(&d), 4);
   out.write(reinterpret_cast<const char*>(e.embedding.data()), std::streamsize(d * 4));
   out.flush();
+}
+
+// Quality cache file: records of (u32 name length, name, u32 count (0 = no face), count floats: the
+// QualityMeasures values), appended; a torn last record is ignored on load.
+void append_quality(std::ofstream& out, const std::string& name, const QualityMeasures* m) {
+  uint32_t n = uint32_t(name.size()), d = m ? uint32_t(QualityMeasures::kCount) : 0;
+  out.write(reinterpret_cast<const char*>(&n), 4);
+  out.write(name.data(), n);
+  out.write(reinterpret_cast<const char*>(&d), 4);
+  if (m) {
+    auto v = m->values();
+    out.write(reinterpret_cast<const char*>(v.data()), std::streamsize(d * 4));
+  }
+  out.flush();
+}
+
+// name -> measures (found) or nullopt (no face), for every record of a quality cache file
+std::map<std::string, std::optional<QualityMeasures>> load_quality_cache(const std::filesystem::path& p) {
+  std::map<std::string, std::optional<QualityMeasures>> m;
+  std::ifstream in(p, std::ios::binary);
+  while (in) {
+    uint32_t n = 0, d = 0;
+    if (!in.read(reinterpret_cast<char*>(&n), 4) || n > 4096) break;
+    std::string name(n, '\0');
+    if (!in.read(name.data(), n)) break;
+    if (!in.read(reinterpret_cast<char*>(&d), 4) || (d != 0 && d != QualityMeasures::kCount)) break;
+    if (d == 0) {
+      m[name] = std::nullopt;
+      continue;
+    }
+    std::array<float, QualityMeasures::kCount> v{};
+    if (!in.read(reinterpret_cast<char*>(v.data()), std::streamsize(d * 4))) break;
+    m[name] = QualityMeasures::from_values(v);
+  }
+  return m;
 }
 
 }  // namespace
@@ -131,14 +167,34 @@ DatasetEmbedResult embed_plain(const Manifest& manifest, const std::filesystem::
       res.tables[k] = load_embedding_cache(path);
     }
   }
+  // quality measurements: cached beside the first variant's embeddings (they depend on the
+  // detector and landmarks only, which every variant shares)
+  std::map<std::string, std::optional<QualityMeasures>> measured;
+  std::filesystem::path quality_file;
+  if (opt.quality && !res.cache_files.empty()) {
+    quality_file = res.cache_files[0].parent_path() / ("quality-" + res.cache_files[0].filename().string());
+    measured = load_quality_cache(quality_file);
+  }
   std::vector<std::string> todo;
   for (const auto& img : std::set<std::string>(images.begin(), images.end())) {
-    bool missing = false;
+    bool missing = opt.quality && !measured.count(img);
     for (const auto& t : res.tables) missing = missing || !t.count(img);
     if (missing) todo.push_back(img);
   }
   res.computed = todo.size();
-  if (todo.empty()) return res;
+  auto keep_measured = [&] {
+    for (const auto& [name, m] : measured)
+      if (m) res.quality[name] = *m;
+  };
+  if (todo.empty()) {
+    keep_measured();
+    return res;
+  }
+  std::ofstream quality_out;
+  if (!quality_file.empty()) {
+    quality_out.open(quality_file, std::ios::binary | std::ios::app);
+    if (!quality_out) throw Error(ErrorKind::Io, "cannot write the quality cache " + quality_file.string());
+  }
 
   std::vector<std::ofstream> outs(res.cache_files.size());
   for (size_t k = 0; k < outs.size(); ++k) {
@@ -168,6 +224,7 @@ DatasetEmbedResult embed_plain(const Manifest& manifest, const std::filesystem::
       }
       for (size_t i; (i = next++) < todo.size() && !failure;) {
         std::vector<ImageEmbedding> results(opt.variants.size());
+        std::optional<QualityMeasures> quality;
         std::string error;
         try {
           auto img = decode_image_file((root / todo[i]).string());
@@ -190,6 +247,7 @@ DatasetEmbedResult embed_plain(const Manifest& manifest, const std::filesystem::
           if (const Detection* c = nearest_to_centre(dets, bgr.size())) {
             auto points = lm->landmarks(bgr, *c);
             FivePoints five = five_points(points, *c);
+            if (opt.quality) quality = measure_quality(bgr, five, c->score);
             // per embedder: the unit embeddings of the crop, its mirror image, the zoomed crop and
             // its mirror image (those some variant needs)
             std::map<std::string, std::array<std::vector<float>, 4>> per;
@@ -217,6 +275,10 @@ DatasetEmbedResult embed_plain(const Manifest& manifest, const std::filesystem::
           if (k < outs.size()) append_cache(outs[k], todo[i], results[k]);
           res.tables[k][todo[i]] = std::move(results[k]);
         }
+        if (opt.quality) {
+          if (quality_out.is_open()) append_quality(quality_out, todo[i], quality ? &*quality : nullptr);
+          measured[todo[i]] = quality;
+        }
         if (!error.empty() && opt.on_error) opt.on_error(todo[i], error);
         size_t d = ++done;
         if (opt.progress) opt.progress(d, todo.size());
@@ -230,6 +292,7 @@ DatasetEmbedResult embed_plain(const Manifest& manifest, const std::filesystem::
   for (int w = 0; w < std::max(1, opt.workers); ++w) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
   if (failure) std::rethrow_exception(failure);
+  keep_measured();
   return res;
 }
 
@@ -264,6 +327,7 @@ DatasetEmbedResult embed_dataset(const Manifest& manifest, const std::filesystem
   DatasetEmbedResult res;
   res.computed = got.computed;
   res.cache_files = got.cache_files;
+  res.quality = std::move(got.quality);
   for (size_t k = 0; k < opt.variants.size(); ++k) {
     const auto& entry = manifest.model(opt.variants[k].embedder);
     if (entry.fuse.empty()) {

@@ -25,12 +25,13 @@ namespace {
 
 using Json = nlohmann::json;
 
-// An error with its HTTP status and a stable machine-readable code.
+// An error with its HTTP status, a stable machine-readable code, and details for the error body.
 struct HttpError : std::runtime_error {
   int status;
   std::string code;
-  HttpError(int s, std::string c, const std::string& message)
-      : std::runtime_error(message), status(s), code(std::move(c)) {}
+  nlohmann::json details;  // an object whose members join the error body's "error" object
+  HttpError(int s, std::string c, const std::string& message, nlohmann::json d = nullptr)
+      : std::runtime_error(message), status(s), code(std::move(c)), details(std::move(d)) {}
 };
 
 constexpr int kMaxJsonDepth = 32;               // request bodies and metadata: deeper is refused
@@ -56,10 +57,17 @@ void protect(httplib::Response& res, const char* policy = kDataPolicy) {
   res.set_header("Content-Security-Policy", policy);
 }
 
-void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message) {
+void send_error(httplib::Response& res, int status, const std::string& code, const std::string& message,
+                const Json& details = nullptr) {
   protect(res);
   res.status = status;
-  res.set_content(detail::GuardedServer::error_json(status, code, message), "application/json");
+  if (details.is_object()) {
+    Json j{{"error", {{"status", status}, {"code", code}, {"message", message}}}};
+    for (const auto& [k, v] : details.items()) j["error"][k] = v;
+    res.set_content(j.dump(-1, ' ', false, Json::error_handler_t::replace), "application/json");
+  } else {
+    res.set_content(detail::GuardedServer::error_json(status, code, message), "application/json");
+  }
 }
 
 void send_json(httplib::Response& res, const Json& j, int status = 200) {
@@ -101,6 +109,22 @@ Json person_json(const Identity& i) {
 Json box_json(const Face& f) {
   const auto& b = f.detection.box;
   return {{"x", b.x}, {"y", b.y}, {"width", b.width}, {"height", b.height}};
+}
+
+// A face's quality: the score, its components and the measurements (FaceQuality::fields).
+Json quality_json(const FaceQuality& q) {
+  Json j = Json::object();
+  for (const auto& [k, v] : q.fields()) j[k] = v;
+  return j;
+}
+
+// A boolean query parameter: absent -> `dflt`; true|1 / false|0; anything else is a 400.
+bool flag_param(const httplib::Request& req, const std::string& name, bool dflt) {
+  if (!req.has_param(name)) return dflt;
+  const std::string v = req.get_param_value(name);
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  throw HttpError(400, "bad_request", name + " must be true or false");
 }
 
 // Whether `text` contains `part`, ignoring the case of ASCII letters (names are UTF-8 otherwise).
@@ -214,16 +238,7 @@ struct FaceService::Impl {
 
   // Whether this request gets liveness checks: ?liveness=true|false, else the server's setting.
   bool wants_liveness(const httplib::Request& req) const {
-    bool on = opt.liveness;
-    if (req.has_param("liveness")) {
-      const std::string v = req.get_param_value("liveness");
-      if (v == "true" || v == "1")
-        on = true;
-      else if (v == "false" || v == "0")
-        on = false;
-      else
-        throw HttpError(400, "bad_request", "liveness must be true or false");
-    }
+    bool on = flag_param(req, "liveness", opt.liveness);
     if (on && liveness_model.empty())
       throw HttpError(400, "liveness_unavailable", "this service has no liveness model: " + liveness_unavailable);
     return on;
@@ -317,15 +332,21 @@ struct FaceService::Impl {
 
   void add_face(const httplib::Request& req, httplib::Response& res) {
     Identity p = person(parse_id(req.matches[1].str()));
+    const bool force = flag_param(req, "force", false);
     std::string bytes = image_bytes(req, "image");
     std::string note;
+    double floor = 0;
     std::optional<Template> t;
     Face face;
     {
       auto fa = pipelines->acquire();
       t = template_from_image(*fa, decode(bytes), detail::sha256_hex(bytes), opt.keep_crops, &note, &face);
+      floor = opt.min_quality >= 0 ? opt.min_quality : fa->quality_model().floor;
     }
     if (!t) throw HttpError(422, "no_face", "no face found in the image; nothing stored");
+    if (auto why = enrol_refusal(face, floor); !why.empty() && !force)
+      throw HttpError(422, "low_quality", why + " (?force=true); nothing stored",
+                      {{"quality", quality_json(face.quality)}, {"floor", floor}});
     try {
       gallery->add_faces(p.id, {*t});  // fails when the person was deleted meanwhile
     } catch (const Error& e) {
@@ -333,9 +354,10 @@ struct FaceService::Impl {
         throw HttpError(404, "no_person", "person " + std::to_string(p.id) + " was deleted; nothing stored");
       throw;
     }
-    Json out{{"person", person_json(person(p.id))},
-             {"quality", t->quality},
-             {"face", {{"box", box_json(face)}, {"score", face.detection.score}}}};
+    Json out{
+        {"person", person_json(person(p.id))},
+        {"quality", t->quality},
+        {"face", {{"box", box_json(face)}, {"score", face.detection.score}, {"quality", quality_json(face.quality)}}}};
     if (!note.empty()) out["note"] = note;
     send_json(res, out, 201);
   }
@@ -372,6 +394,7 @@ struct FaceService::Impl {
       for (const auto& c : who.candidates) jc.push_back(candidate(c));
       jf.push_back({{"box", box_json(f)},
                     {"score", f.detection.score},
+                    {"quality", quality_json(f.quality)},
                     {"identity", who.identity ? candidate(*who.identity) : Json(nullptr)},
                     {"candidates", jc}});
       if (live) jf.back()["liveness"] = liveness_json(liveness[i], liveness_model);
@@ -435,7 +458,7 @@ struct FaceService::Impl {
       try {
         (this->*m)(req, res);
       } catch (const HttpError& e) {
-        send_error(res, e.status, e.code, e.what());
+        send_error(res, e.status, e.code, e.what(), e.details);
       } catch (const Error& e) {
         switch (e.kind()) {
           case ErrorKind::InvalidArgument:

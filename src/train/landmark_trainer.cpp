@@ -35,8 +35,8 @@ namespace facerec::train {
 
 namespace {
 
-constexpr int kContext = 160;           // context crop side (px)
-constexpr double kContextScale = 2.0;   // context side / detector box side
+constexpr int kContext = 160;                               // context crop side (px)
+constexpr double kContextScale = 2.0;                       // context side / detector box side
 constexpr double kBoxInContext = kContext / kContextScale;  // the box side in context pixels (80)
 
 template <typename C, typename F>
@@ -78,8 +78,8 @@ void for_each_landmark_field(C& c, F&& f) {
 }
 
 // Fields a resumed run may change.
-const std::set<std::string> kMayChange = {"steps",           "log_every", "validate_every", "checkpoint_every",
-                                          "keep_checkpoints", "threads"};
+const std::set<std::string> kMayChange = {
+    "steps", "log_every", "validate_every", "checkpoint_every", "keep_checkpoints", "threads"};
 
 void fail(const std::string& field, const std::string& why) {
   throw Error(ErrorKind::InvalidArgument, "landmark train config: " + field + " " + why);
@@ -93,16 +93,6 @@ struct StoredFace {
 };
 
 double uniform(std::mt19937_64& r, double a, double b) { return std::uniform_real_distribution<double>(a, b)(r); }
-
-// A path with a folder named lfw (any case, e.g. lfw, LFW, lfw-deepfunneled, lfw_funneled).
-bool under_lfw(const std::filesystem::path& p) {
-  for (const auto& part : std::filesystem::absolute(p).lexically_normal()) {
-    std::string n = part.string();
-    std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    if (n == "lfw" || n.rfind("lfw-", 0) == 0 || n.rfind("lfw_", 0) == 0) return true;
-  }
-  return false;
-}
 
 // The context crop around detection box `box` and the points in its pixels.
 StoredFace context_of(const cv::Mat& bgr, const cv::Rect2f& box, const std::vector<cv::Point2f>& pts) {
@@ -140,7 +130,7 @@ LandmarkTrainConfig LandmarkTrainConfig::from_json(const nlohmann::json& j) {
 void LandmarkTrainConfig::validate() const {
   if (labelled.empty()) fail("labelled", "needs at least one 300-W folder");
   for (const auto& p : pseudo)
-    if (under_lfw(p)) fail("pseudo", "must not use LFW (" + p + "): it is the test set");
+    if (detail::under_lfw(p)) fail("pseudo", "must not use LFW (" + p + "): it is the test set");
   if (teacher_passes < 1 || teacher_passes > 4) fail("teacher_passes", "must be in [1, 4]");
   if (max_pseudo < 0) fail("max_pseudo", "must be >= 0");
   if (!(labelled_share > 0 && labelled_share <= 1)) fail("labelled_share", "must be in (0, 1]");
@@ -159,7 +149,8 @@ void LandmarkTrainConfig::validate() const {
   if (warmup_steps < 0) fail("warmup_steps", "must be >= 0");
   if (!(lr > 0)) fail("lr", "must be > 0");
   if (!(weight_decay >= 0)) fail("weight_decay", "must be >= 0");
-  if (log_every < 1 || validate_every < 1 || checkpoint_every < 1) fail("log_every", "and the other intervals must be >= 1");
+  if (log_every < 1 || validate_every < 1 || checkpoint_every < 1)
+    fail("log_every", "and the other intervals must be >= 1");
   if (keep_checkpoints < 1) fail("keep_checkpoints", "must be >= 1");
   if (threads < 0) fail("threads", "must be >= 0");
   train::validate(photometric);
@@ -196,7 +187,8 @@ void LandmarkTrainer::Impl::prepare(const Manifest& manifest, const std::functio
   };
   std::vector<Job> jobs;
   for (const auto& root : cfg.labelled)
-    for (const auto& f : read_300w(root)) jobs.push_back({(std::filesystem::path(root) / f.file).string(), f.points, true});
+    for (const auto& f : read_300w(root))
+      jobs.push_back({(std::filesystem::path(root) / f.file).string(), f.points, true});
   std::vector<std::string> photos;
   for (const auto& root : cfg.pseudo)
     for (const auto& p : list_image_files(root)) photos.push_back((std::filesystem::path(root) / p).string());
@@ -330,7 +322,8 @@ LandmarkTrainer::LandmarkTrainer(const Manifest& manifest, LandmarkTrainConfig c
   const auto stored = d.run / "config.json";
   if (std::filesystem::exists(stored, ec)) {
     if (!resume)
-      throw Error(ErrorKind::AlreadyExists, d.run.string() + " holds a run: resume it (--resume) or use another directory");
+      throw Error(ErrorKind::AlreadyExists,
+                  d.run.string() + " holds a run: resume it (--resume) or use another directory");
     const json old = json::parse(detail::read_file(stored)), now = d.cfg.to_json();
     for (const auto& [k, v] : now.items())
       if (!kMayChange.count(k) && (!old.contains(k) || old.at(k) != v))
@@ -461,7 +454,8 @@ double LandmarkTrainer::validate() {
     auto a = y.accessor<float, 2>();
     for (size_t i = 0; i < crops.size(); ++i) {
       std::vector<cv::Point2f> p(68);
-      for (size_t j = 0; j < 68; ++j) p[j] = cv::Point2f(a[long(i)][long(2 * j)] * float(S), a[long(i)][long(2 * j + 1)] * float(S));
+      for (size_t j = 0; j < 68; ++j)
+        p[j] = cv::Point2f(a[long(i)][long(2 * j)] * float(S), a[long(i)][long(2 * j + 1)] * float(S));
       sum += landmark_nme(p, truth[i]);
     }
   }
@@ -564,7 +558,8 @@ int64_t LandmarkTrainer::run(const std::function<bool(int64_t)>& keep_going,
 
 void LandmarkTrainer::write_report() const {
   const auto& d = *impl_;
-  PlotSeries loss{d.cfg.loss + " loss", {}, {}}, nme{"held-out NME (inter-ocular)", {}, {}}, lr{"learning rate", {}, {}};
+  PlotSeries loss{d.cfg.loss + " loss", {}, {}}, nme{"held-out NME (inter-ocular)", {}, {}},
+      lr{"learning rate", {}, {}};
   for (const auto& j : ckpt::read_log(d.run / "log.jsonl")) {
     const double s = j.value("step", 0.0);
     if (j.contains("validation_nme")) {
@@ -602,8 +597,9 @@ ExportResult export_landmark_run(const Manifest& base, const std::filesystem::pa
                     {{"name", name},
                      {"task", "landmarks"},
                      {"family", "ibug68"},
-                     {"licence", "trained with facerec; the weights follow the terms of the training data (300-W: "
-                                 "research use)"},
+                     {"licence",
+                      "trained with facerec; the weights follow the terms of the training data (300-W: "
+                      "research use)"},
                      {"origin", "facerec train landmarks: " + cfg.backbone.name + ", " + cfg.loss + " loss, " +
                                     std::to_string(cfg.steps) + " steps, checkpoint " + ck.filename().string()},
                      {"outputs",

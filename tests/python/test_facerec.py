@@ -99,6 +99,15 @@ def test_analyze_gives_numpy_faces(analyzer):
         assert np.array_equal(facerec.decode_image_bytes(fh.read()), img)
 
 
+def test_every_face_carries_its_quality(analyzer):
+    face = analyzer.analyze(facerec.decode_image(lfw("George_W_Bush", 1)))[0]
+    q = face.quality
+    assert 0 <= q["score"] <= 1
+    for k in ("size", "sharpness", "exposure", "pose"):
+        assert 0 <= q[k] <= 1, k
+    assert q["interocular"] > 20 and abs(q["yaw"]) < 45 and q["detection"] == pytest.approx(face.score)
+
+
 def test_compare_decides_at_the_calibrated_threshold(analyzer):
     a = analyzer.analyze(facerec.decode_image(lfw("George_W_Bush", 1)))[0].embedding
     b = analyzer.analyze(facerec.decode_image(lfw("George_W_Bush", 2)))[0].embedding

@@ -138,7 +138,7 @@ try {
     await page.getByTestId('face-files').setInputFiles([photo('Tony_Blair', 1), photo('Tony_Blair', 2)]);
     await enrolled(2);
     const result = await page.getByTestId('uploads').innerText();
-    assert.match(result, /quality [\d.]+ · detection [\d.]+ · face \d+×\d+ px/);
+    assert.match(result, /quality [\d.]+ \(size [\d.]+, sharpness [\d.]+, exposure [\d.]+, pose [\d.]+\) · detection [\d.]+ · face \d+×\d+ px/);
     await page.getByTestId('person-panel').filter({ hasText: '2 enrolled faces' }).waitFor();
   });
 
@@ -268,6 +268,34 @@ try {
     assert.ok(server.log.join('').includes('POST /v1/identify 200'), 'the access log was kept');
   });
   await context.close();
+
+  await step('below the quality floor: refused with the reason, then enrolled when the user insists', async () => {
+    // a second service whose floor no photo reaches
+    const strict = await startServe({ key: KEY, args: ['--pipelines', '1', '--min-quality', '0.999'] });
+    const ctx = await browser.newContext();
+    const p2 = await ctx.newPage();
+    p2.setDefaultTimeout(30000);
+    p2.on('pageerror', (e) => problems.push(`script error: ${e.message}`));
+    try {
+      await p2.goto(strict.baseUrl + '/');
+      await p2.getByTestId('api-key').fill(KEY);
+      await p2.getByTestId('sign-in').click();
+      await p2.getByTestId('new-name').fill('Colin_Powell');
+      await p2.getByTestId('create').click();
+      await p2.getByTestId('person-name').filter({ hasText: 'Colin_Powell' }).waitFor();
+      await p2.getByTestId('face-files').setInputFiles(photo('Colin_Powell', 5));
+      const refused = p2.locator('[data-testid=upload][data-result=refused]');
+      await refused.waitFor();
+      assert.match(await refused.innerText(), /below the enrolment floor 1\.00.*\[low_quality\]/s);
+      await p2.getByTestId('force').click();
+      await p2.locator('[data-testid=upload][data-result=enrolled]').waitFor();
+      assert.match(await p2.getByTestId('uploads').innerText(), /enrolled \(forced\) · quality [\d.]+ \(size/);
+      await p2.getByTestId('person-panel').filter({ hasText: '1 enrolled face' }).waitFor();
+    } finally {
+      await ctx.close();
+      await strict.stop();
+    }
+  });
 } finally {
   await browser.close();
   await server.stop();

@@ -21,6 +21,7 @@ export type Candidate = Schemas['Candidate'];
 export type Verification = Schemas['Verification'];
 export type Version = Schemas['Version'];
 export type ErrorBody = Schemas['Error'];
+export type Quality = Schemas['Quality'];
 
 /** An error answered by the service (status >= 400), or no answer at all (status 0, code "network"). */
 export class FacerecError extends Error {
@@ -113,9 +114,12 @@ export class FacerecClient {
   deletePerson(id: number): Promise<number> {
     return call(() => this.raw.DELETE('/v1/people/{id}', { params: { path: { id } } })).then((d) => d.deleted);
   }
-  /** Enrols the largest face of `image` to person `id`. */
-  addFace(id: number, image: Image): Promise<AddedFace> {
-    return call(() => this.raw.POST('/v1/people/{id}/faces', { params: { path: { id } }, ...rawImage(image) }));
+  /** Enrols the largest face of `image` to person `id`; below the service's quality floor it is refused
+   * (FacerecError 422 low_quality) unless `force`. */
+  addFace(id: number, image: Image, options: { force?: boolean } = {}): Promise<AddedFace> {
+    return call(() =>
+      this.raw.POST('/v1/people/{id}/faces', { params: { path: { id }, query: options }, ...rawImage(image) }),
+    );
   }
   /** Every face of `image` with its best `top` candidates; identity null when unknown. */
   identify(image: Image, options: { top?: number; liveness?: boolean } = {}): Promise<Identification> {

@@ -103,7 +103,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Enrol the largest face of an image to a person */
+        /** Enrol the largest face of an image to a person (refused below the quality floor unless forced) */
         post: operations["addFace"];
         delete?: never;
         options?: never;
@@ -222,6 +222,10 @@ export interface components {
                 code: string;
                 /** @description for people: what was wrong and what to do */
                 message: string;
+                /** @description low_quality: the refused face's quality */
+                quality?: components["schemas"]["Quality"];
+                /** @description low_quality: the floor it was below */
+                floor?: number;
             };
         };
         Health: {
@@ -281,10 +285,11 @@ export interface components {
             box: components["schemas"]["Box"];
             /** @description detector confidence */
             score: number;
+            quality: components["schemas"]["Quality"];
         };
         AddedFace: {
             person: components["schemas"]["Person"];
-            /** @description the enrolled face's quality as the gallery stores it */
+            /** @description the enrolled face's quality score, as the gallery stores it */
             quality: number;
             face: components["schemas"]["DetectedFace"];
             /** @description e.g. that the image held several faces and the largest was taken */
@@ -307,6 +312,7 @@ export interface components {
             box: components["schemas"]["Box"];
             /** @description detector confidence */
             score: number;
+            quality: components["schemas"]["Quality"];
             /** @description the best candidate when it reaches the threshold; null: unknown */
             identity: components["schemas"]["Candidate"] | null;
             /** @description best first */
@@ -333,6 +339,37 @@ export interface components {
                 a: components["schemas"]["Liveness"];
                 b?: components["schemas"]["Liveness"];
             };
+        };
+        /** @description a face's quality: the score, its components (1 good) and the measurements they come from (README: Face quality) */
+        Quality: {
+            /** @description [0, 1]: the estimated probability that this face matches a good photo of the same person at the fmr_1e-3 threshold (a fitted model); -1: not assessed */
+            score: number;
+            /** @description component in [0, 1]: (interocular - 10) / 30 */
+            size: number;
+            /** @description component in [0, 1]: (log10(laplacian) - 1) / 1.5 */
+            sharpness: number;
+            /** @description component in [0, 1]: brightness, clipping and contrast */
+            exposure: number;
+            /** @description component in [0, 1]: 1 - max(|yaw|, |pitch|) / 60 */
+            pose: number;
+            /** @description pixels between the eye centres */
+            interocular: number;
+            /** @description variance of the Laplacian of the 112x112 aligned grey crop */
+            laplacian: number;
+            /** @description mean grey level of the face, [0, 1] */
+            brightness: number;
+            /** @description standard deviation of the face's grey levels, [0, 1] */
+            contrast: number;
+            /** @description share of the face's pixels at <= 5 or >= 250 */
+            clipped: number;
+            /** @description degrees, approximate (from five points) */
+            yaw: number;
+            /** @description degrees, approximate */
+            pitch: number;
+            /** @description degrees */
+            roll: number;
+            /** @description the detector's score */
+            detection: number;
         };
     };
     responses: {
@@ -547,7 +584,10 @@ export interface operations {
     };
     addFace: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description enrol the face even below the service's quality floor (otherwise 422 low_quality, with the face's quality) */
+                force?: boolean;
+            };
             header?: never;
             path: {
                 /** @description a person's id */

@@ -174,6 +174,8 @@ try {
       const added = await client.addFace(tony, photo('Tony_Blair', n));
       assert.equal(added.person.id, tony);
       assert.ok(added.face.score > 0.5 && added.face.box.width > 40, JSON.stringify(added));
+      assert.ok(added.face.quality.score >= 0 && added.face.quality.score <= 1, JSON.stringify(added.face.quality));
+      assert.equal(added.quality, added.face.quality.score);
       await client.addFace(colin, photo('Colin_Powell', n));
     }
     assert.equal((await client.getPerson(tony)).templates, 2);

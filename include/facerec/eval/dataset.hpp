@@ -9,6 +9,7 @@
 #include <facerec/embed.hpp>
 #include <facerec/eval/degrade.hpp>
 #include <facerec/eval/eval.hpp>
+#include <facerec/quality.hpp>
 
 #include <cstddef>
 #include <filesystem>
@@ -40,6 +41,7 @@ struct DatasetEmbedOptions {
   AnalyzerOptions pipeline;  // detector and landmarker; embedder backend (model, flip, zoom come from variants)
   std::vector<EmbeddingVariant> variants = {EmbeddingVariant{}};
   bool degraded = false;  // embed degraded copies (see degrade.hpp) instead of the originals
+  bool quality = false;   // also measure each face's quality (DatasetEmbedResult::quality; cached beside)
   DegradationRanges degradation;
   std::filesystem::path cache_dir;  // empty: no cache
   int workers = 2;
@@ -50,7 +52,9 @@ struct DatasetEmbedOptions {
 // What embed_dataset returns. A plain value.
 struct DatasetEmbedResult {
   std::vector<EmbeddingTable> tables;  // one per variant, every requested image present
-  size_t computed = 0;                 // images run through the pipeline now (the rest came from the cache)
+  // with options.quality: the quality measurements of each image's face (absent: no face)
+  std::map<std::string, QualityMeasures> quality;
+  size_t computed = 0;  // images run through the pipeline now (the rest came from the cache)
   std::vector<std::filesystem::path> cache_files;
 };
 

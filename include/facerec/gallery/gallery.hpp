@@ -41,7 +41,7 @@ struct Template {
   std::vector<float> embedding;  // L2-normalised
   std::string model;             // e.g. "face_recognition_model+flip"
   std::string image_sha256;
-  float quality = 0;  // detector score
+  float quality = 0;  // the face's quality score (quality.hpp; the detector score before release 0.3)
   FaceCrop crop;
 };
 

@@ -54,6 +54,9 @@ struct ServiceOptions {
   int pipelines = 2;                         // concurrent face pipelines (CPU bound: about the cores)
   std::string operating_point = "fmr_1e-3";  // known/unknown and same/different decisions
   bool keep_crops = true;                    // store face crops so the gallery can be re-embedded
+  // Faces added below this quality score are refused (422 low_quality, with the quality) unless the
+  // request says ?force=true; negative: the quality model's floor (quality.hpp).
+  double min_quality = -1;
   // Presentation-attack detection in identify and verify responses: a "liveness" field per face
   // (score, live, threshold, model). Off by default; a request's ?liveness=true|false overrides.
   // With liveness on, the model must be imported and calibrated (construction throws otherwise);
