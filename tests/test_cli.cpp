@@ -192,7 +192,69 @@ TEST(Cli, TrainFromARecToAnEvaluatedModel) {
   std::filesystem::remove_all(d);
   std::filesystem::remove_all(data);
 }
+
+// train attributes through the CLI on a label table made of AT&T photos (a made-up "group" factor:
+// s1-s2 vs s3-s4): the report, the confusion of the held-out share, and the labels of a
+// folder-per-identity set, one line per identity with the majority class and its margin.
+TEST(Cli, TrainAttributesLabelsTheIdentitiesOfASet) {
+  if (!std::filesystem::exists(test::shared_dir() / "data" / "att_faces" / "s1"))
+    GTEST_SKIP() << "../shared/data/att_faces is absent";
+  auto data = small_att();
+  auto d = test::temp_dir("cli-attributes");
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  {
+    std::ofstream tsv(d / "labels.tsv");
+    tsv << "file\tgroup\n";
+    for (const auto& e : std::filesystem::recursive_directory_iterator(data))
+      if (e.is_regular_file()) {
+        auto rel = std::filesystem::relative(e.path(), d);
+        const std::string who = e.path().parent_path().filename().string();
+        tsv << rel.generic_string() << "\t" << (who == "s1" || who == "s2" ? "a" : "b") << "\n";
+      }
+  }
+  auto r = run("train attributes --labels " + (d / "labels.tsv").string() + " --out " + (d / "out").string() +
+               " --no-faceres --epochs 60 --holdout 0.3 --no-cache --workers 1 --label att=" + data.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(std::ifstream(d / "out" / "report.json"));
+  EXPECT_EQ(j["heads"]["group"]["classes"], (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(j["train_faces"].get<int>() + j["held_out_faces"].get<int>() + j["no_face"].get<int>(), 12);
+  std::ifstream labels(d / "out" / "att-attributes.tsv");
+  std::string header, line;
+  std::getline(labels, header);
+  EXPECT_EQ(header, "identity\timages\tgroup\tgroup_margin");
+  int identities = 0;
+  while (std::getline(labels, line)) {
+    ++identities;
+    EXPECT_NE(line.find("\t3\t"), std::string::npos) << line;  // three photos each
+  }
+  EXPECT_EQ(identities, 4);
+  EXPECT_TRUE(std::filesystem::exists(d / "out" / "report.html"));
+  EXPECT_EQ(run("train attributes --labels " + (d / "none.tsv").string() + " --out " + (d / "x").string()).code, 3);
+  std::filesystem::remove_all(d);
+  std::filesystem::remove_all(data);
+}
 #endif
+
+// facerec quality: every face's score and components, as text and JSON; a bad image is exit 3.
+TEST(Cli, QualityOfEveryFace) {
+  auto img = test::shared_dir() / "data" / "att_faces" / "s1" / "1.pgm";
+  if (!std::filesystem::exists(img)) GTEST_SKIP() << "../shared/data/att_faces is absent";
+  auto r = run("quality " + img.string() + " --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
+  ASSERT_EQ(j["faces"].size(), 1u) << r.out;
+  const auto& q = j["faces"][0]["quality"];
+  EXPECT_GE(q["score"].get<double>(), 0);
+  EXPECT_LE(q["score"].get<double>(), 1);
+  for (const char* k : {"size", "sharpness", "exposure", "pose", "interocular", "yaw", "laplacian"})
+    EXPECT_TRUE(q.contains(k)) << k;
+  auto t = run("quality " + img.string());
+  EXPECT_NE(t.out.find("quality 0."), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("px between the eyes"), std::string::npos) << t.out;
+  EXPECT_EQ(run("quality /no/such.jpg").code, 3);
+  EXPECT_EQ(run("quality").code, 2);
+}
 
 // data merge on AT&T people under random folder names: A holds s1-s6, B s4-s9, the exclude set
 // s9-s10. The merge finds s4-s6 in both from the faces, leaves s9 out, and writes its files.

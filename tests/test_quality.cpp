@@ -5,6 +5,7 @@
 
 #include <facerec/align.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/attributes.hpp>
 #include <facerec/eval/quality_eval.hpp>
 #include <facerec/gallery/enrol.hpp>
 #include <facerec/quality.hpp>
@@ -190,6 +191,28 @@ TEST(Quality, EnrolmentRefusesFacesBelowTheFloorNamingWhy) {
   EXPECT_EQ(enrol_refusal(f, 0.2), "");
   f.quality.score = -1;  // not assessed
   EXPECT_EQ(enrol_refusal(f, 0.3), "");
+}
+
+// Confusion matrices and identity labels by majority, on counts worked out by hand.
+TEST(Attributes, ConfusionAndMajorityLabels) {
+  auto c = confusion({"a", "b", "c"}, {0, 0, 1, 1, 1, 2}, {0, 1, 1, 1, 0, 2});
+  EXPECT_EQ(c.total(), 6u);
+  EXPECT_EQ(c.counts[1][0], 1u);
+  EXPECT_DOUBLE_EQ(c.accuracy(), 4.0 / 6);
+  EXPECT_DOUBLE_EQ(c.per_class()[0], 0.5);
+  EXPECT_DOUBLE_EQ(c.balanced_accuracy(), (0.5 + 2.0 / 3 + 1.0) / 3);
+  EXPECT_ERROR(confusion({"a"}, {0}, {1}), ErrorKind::InvalidArgument, "out of range");
+  auto labels = label_identities(
+      {{"ann/1.jpg", {1, 0}}, {"ann/2.jpg", {1, 2}}, {"ann/3.jpg", {0, 2}}, {"bob/1.jpg", {0, 1}}}, {2, 3});
+  ASSERT_EQ(labels.size(), 2u);
+  EXPECT_EQ(labels[0].identity, "ann");
+  EXPECT_EQ(labels[0].images, 3u);
+  EXPECT_EQ(labels[0].label, (std::vector<int>{1, 2}));
+  EXPECT_NEAR(labels[0].margin[0], 1.0 / 3, 1e-12);  // 2 votes against 1
+  EXPECT_NEAR(labels[0].margin[1], 1.0 / 3, 1e-12);
+  EXPECT_EQ(labels[1].label, (std::vector<int>{0, 1}));
+  EXPECT_DOUBLE_EQ(labels[1].margin[0], 1.0);
+  EXPECT_ERROR(label_identities({{"x/1.jpg", {0}}}, {2, 2}), ErrorKind::InvalidArgument, "one label per factor");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "test_util.hpp"
 
 #include <facerec/error.hpp>
+#include <facerec/train/attribute_heads.hpp>
 #include <facerec/train/augment.hpp>
 #include <facerec/train/backbones.hpp>
 #include <facerec/train/data.hpp>
@@ -18,12 +19,53 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <set>
 
 namespace facerec::train {
 namespace {
 
 torch::Tensor i64(std::vector<int64_t> v) { return torch::tensor(v, torch::kInt64); }
+
+// Attribute heads learn two factors that depend on different coordinates of the embedding, and
+// refuse what they cannot train on.
+TEST(AttributeHeads, LearnSeparableFactorsAndRefuseBadInput) {
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> n01;
+  std::vector<std::vector<float>> rows;
+  std::vector<std::vector<int>> labels(2);
+  for (int i = 0; i < 400; ++i) {
+    std::vector<float> v(8);
+    for (auto& x : v) x = n01(rng);
+    rows.push_back(v);
+    labels[0].push_back(v[0] > 0 ? 1 : 0);                        // two classes by coordinate 0
+    labels[1].push_back(v[1] < -0.5f ? 0 : v[1] < 0.5f ? 1 : 2);  // three by coordinate 1
+  }
+  labels[1][7] = -1;  // unknown: left out of that factor's loss
+  std::vector<AttributeFactor> factors = {{"sign", {"neg", "pos"}}, {"band", {"low", "mid", "high"}}};
+  AttributeHeadsOptions o;
+  o.epochs = 200;
+  auto heads = AttributeHeads::train(rows, factors, labels, o);
+  int right[2] = {0, 0};
+  for (size_t i = 0; i < rows.size(); ++i) {
+    auto p = heads.predict(rows[i]);
+    ASSERT_EQ(p.size(), 2u);
+    ASSERT_EQ(p[1].size(), 3u);
+    EXPECT_NEAR(p[1][0] + p[1][1] + p[1][2], 1.0f, 1e-5f);
+    for (int f = 0; f < 2; ++f)
+      right[f] += int(std::max_element(p[size_t(f)].begin(), p[size_t(f)].end()) - p[size_t(f)].begin()) ==
+                  labels[size_t(f)][i];
+  }
+  EXPECT_GT(right[0], 380);
+  EXPECT_GT(right[1], 360);
+  EXPECT_ERROR(heads.predict(std::vector<float>(5)), ErrorKind::InvalidArgument, "trained on 8");
+  EXPECT_ERROR(AttributeHeads::train({}, factors, labels, o), ErrorKind::InvalidArgument, "no rows");
+  EXPECT_ERROR(AttributeHeads::train(rows, {{"one", {"x"}}}, {labels[0]}, o), ErrorKind::InvalidArgument,
+               "two classes");
+  auto bad = labels;
+  bad[0][0] = 5;
+  EXPECT_ERROR(AttributeHeads::train(rows, factors, bad, o), ErrorKind::InvalidArgument, "out of range");
+}
 
 TEST(TrainHeads, ArcFaceAndCosFaceLogitsMatchAHandComputation) {
   const double s = 2.0, m = 0.5;
@@ -311,7 +353,9 @@ TEST(TrainLandmarks, WingL1AndL2LossesMatchAHandComputation) {
   EXPECT_NEAR(landmark_loss(pred, target, "l1").item<double>(), (0.5 + 5 + 15) / 4, 1e-6);
   EXPECT_NEAR(landmark_loss(pred, target, "l2").item<double>(), 0.5 * (0.25 + 25 + 225) / 4, 1e-5);
   // continuous where the log part meets the linear part, and linear (slope 1) beyond it
-  auto at = [&](float d) { return landmark_loss(torch::tensor({d}).reshape({1, 1}), torch::zeros({1, 1}), "wing").item<double>(); };
+  auto at = [&](float d) {
+    return landmark_loss(torch::tensor({d}).reshape({1, 1}), torch::zeros({1, 1}), "wing").item<double>();
+  };
   EXPECT_NEAR(at(9.9999f), at(10.0001f), 1e-3);
   EXPECT_NEAR(at(21.f) - at(20.f), 1.0, 1e-5);
   EXPECT_ERROR(landmark_loss(pred, target, "huber"), ErrorKind::InvalidArgument);

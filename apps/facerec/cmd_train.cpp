@@ -150,14 +150,14 @@ int run_landmarks(const RunArgs& a) {
   const int64_t start = t.step();
   std::fprintf(stderr, "[train] %s: step %lld of %lld, %s loss\n", a.run_dir.c_str(), static_cast<long long>(start),
                static_cast<long long>(t.config().steps), t.config().loss.c_str());
-  const int64_t done = t.run(
-      [&](int64_t step) { return !g_interrupted && (a.stop_after == 0 || step - start < a.stop_after); },
-      [](const train::LandmarkProgress& p) {
-        std::fprintf(stderr, "[train] step %lld/%lld  loss %.4f  lr %.5f  %.1f samples/s (data %.0f%%)  ETA %s\n",
-                     static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.lr, p.samples_per_s,
-                     100 * p.data_share, train::clock_text(p.eta_s).c_str());
-      },
-      say);
+  const int64_t done =
+      t.run([&](int64_t step) { return !g_interrupted && (a.stop_after == 0 || step - start < a.stop_after); },
+            [](const train::LandmarkProgress& p) {
+              std::fprintf(stderr, "[train] step %lld/%lld  loss %.4f  lr %.5f  %.1f samples/s (data %.0f%%)  ETA %s\n",
+                           static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, p.lr,
+                           p.samples_per_s, 100 * p.data_share, train::clock_text(p.eta_s).c_str());
+            },
+            say);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   std::fprintf(stderr, "[train] stopped at step %lld; checkpoints in %s/checkpoints, log %s/log.jsonl\n",
@@ -183,7 +183,8 @@ int export_cmd(const ExportArgs& a) {
                r.onnx.string().c_str(), static_cast<long long>(r.parameters), double(r.multiply_adds) / 1e6,
                r.max_diff_reference, r.max_diff_opencv, a.name.c_str(), a.manifest_out.c_str());
   if (Manifest::load(a.manifest_out).model(a.name).task == "landmarks")
-    std::fprintf(stderr, "next: facerec --manifest %s eval landmarks <300-W folder> --landmarker %s,face_landmark_68_model\n",
+    std::fprintf(stderr,
+                 "next: facerec --manifest %s eval landmarks <300-W folder> --landmarker %s,face_landmark_68_model\n",
                  a.manifest_out.c_str(), a.name.c_str());
   else
     std::fprintf(stderr, "next: facerec --manifest %s eval lfw --embedder %s --calibrate ...\n", a.manifest_out.c_str(),
@@ -236,8 +237,10 @@ static void add_run_flags(CLI::App* c, RunArgs& r) {
 }
 
 void add_train_commands(CLI::App& app, Action* action) {
-  auto* tr = app.add_subcommand("train", "Train face networks (libtorch): run, distill, landmarks, export, pack, report, preview");
+  auto* tr = app.add_subcommand(
+      "train", "Train face networks (libtorch): run, distill, landmarks, attributes, export, pack, report, preview");
   tr->require_subcommand(1);
+  add_train_attributes_command(tr, action);
   {
     auto* rn = tr->add_subcommand("run", "Train (or resume) a run: checkpoints, log.jsonl and report.html in RUN_DIR");
     auto r = std::make_shared<RunArgs>();

@@ -62,5 +62,6 @@ void add_liveness_commands(CLI::App& app, CLI::App& eval, Action* action);
 void add_data_commands(CLI::App& app, Action* action);
 // train (only in builds with the training toolchain: FACEREC_HAS_TRAIN)
 void add_train_commands(CLI::App& app, Action* action);
+void add_train_attributes_command(CLI::App* train, Action* action);  // train attributes (cmd_train_attributes.cpp)
 
 }  // namespace facerec::cli
