@@ -236,6 +236,44 @@ TEST(Cli, TrainAttributesLabelsTheIdentitiesOfASet) {
 }
 #endif
 
+// eval fairness through the CLI: AT&T people in two made-up groups, a balanced protocol, per-group
+// rates with intervals, the differentials, and a report `eval compare` pairs by group name.
+TEST(Cli, EvalFairnessReportsEachGroup) {
+  if (!std::filesystem::exists(test::shared_dir() / "data" / "att_faces" / "s1"))
+    GTEST_SKIP() << "../shared/data/att_faces is absent";
+  auto data = small_att();
+  auto d = test::temp_dir("cli-fairness");
+  std::filesystem::remove_all(d);
+  std::filesystem::create_directories(d);
+  std::ofstream(d / "labels.tsv") << "identity\timages\tgroup\tgroup_margin\n"
+                                  << "s1\t3\ta\t1.0\ns2\t3\ta\t1.0\ns3\t3\tb\t1.0\ns4\t3\tb\t0.2\n";
+  auto r = run("eval fairness --images " + data.string() + " --labels " + (d / "labels.tsv").string() +
+               " --groups group --min-genuine 3 --bootstrap 50 --no-cache --workers 1 --report " +
+               (d / "out").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = nlohmann::json::parse(std::ifstream(d / "out" / "report.json"));
+  const auto& hh = j["fairness"].begin().value()["high-high"];
+  ASSERT_TRUE(hh["groups"].contains("a") && hh["groups"].contains("b")) << hh.dump();
+  EXPECT_EQ(j["genuine_per_group"], 6);  // 2 people x 3 pairs each
+  EXPECT_EQ(hh["groups"]["a"]["fnmr"]["count"], 6);
+  EXPECT_EQ(hh["groups"]["a"]["identities"], 2);
+  EXPECT_TRUE(hh["fnmr_ratio"].contains("low"));
+  // a margin floor leaves s4 out: group b has too few pairs left, and is named
+  auto m = run("eval fairness --images " + data.string() + " --labels " + (d / "labels.tsv").string() +
+               " --groups group --min-genuine 3 --min-margin 0.5 --bootstrap 10 --no-cache --workers 1 --report " +
+               (d / "out2").string());
+  ASSERT_EQ(m.code, 0) << m.out;
+  auto j2 = nlohmann::json::parse(std::ifstream(d / "out2" / "report.json"));
+  EXPECT_EQ(j2["people_below_margin"], 1);
+  ASSERT_EQ(j2["left_out"].size(), 1u);
+  EXPECT_EQ(j2["left_out"][0].get<std::string>().rfind("b (1 people", 0), 0u) << j2["left_out"];
+  EXPECT_EQ(run("eval fairness --images " + data.string() + " --labels /no/such.tsv --report " + (d / "x").string())
+                .code,
+            3);
+  std::filesystem::remove_all(d);
+  std::filesystem::remove_all(data);
+}
+
 // facerec quality: every face's score and components, as text and JSON; a bad image is exit 3.
 TEST(Cli, QualityOfEveryFace) {
   auto img = test::shared_dir() / "data" / "att_faces" / "s1" / "1.pgm";

@@ -6,6 +6,7 @@
 #include <facerec/align.hpp>
 #include <facerec/error.hpp>
 #include <facerec/eval/attributes.hpp>
+#include <facerec/eval/fairness.hpp>
 #include <facerec/eval/quality_eval.hpp>
 #include <facerec/gallery/enrol.hpp>
 #include <facerec/quality.hpp>
@@ -213,6 +214,68 @@ TEST(Attributes, ConfusionAndMajorityLabels) {
   EXPECT_EQ(labels[1].label, (std::vector<int>{0, 1}));
   EXPECT_DOUBLE_EQ(labels[1].margin[0], 1.0);
   EXPECT_ERROR(label_identities({{"x/1.jpg", {0}}}, {2, 2}), ErrorKind::InvalidArgument, "one label per factor");
+}
+
+// The balanced protocol and its scoring on synthetic embeddings: group "b"'s genuine pairs are
+// farther apart, so its FNMR is higher; both groups get the same numbers of pairs; a group too small
+// is left out and named; 1:N finds each mate.
+TEST(Fairness, BalancedGroupsAndTheirDifferentials) {
+  std::map<std::string, std::vector<std::string>> people;
+  std::map<std::string, std::string> group_of;
+  EmbeddingTable table;
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> n01;
+  auto unit = [](std::vector<float> v) {
+    float n = 0;
+    for (float x : v) n += x * x;
+    for (float& x : v) x /= std::sqrt(n);
+    return v;
+  };
+  for (int p = 0; p < 60; ++p) {
+    const std::string id = "p" + std::to_string(p), g = p < 30 ? "a" : "b";
+    std::vector<float> centre(32);
+    for (auto& x : centre) x = n01(rng);
+    const float spread = g == "a" ? 0.3f : 1.2f;  // b's photos of one person differ more
+    for (int k = 0; k < 4; ++k) {
+      std::vector<float> v = centre;
+      for (auto& x : v) x += spread * n01(rng);
+      const std::string image = id + "/" + std::to_string(k) + ".jpg";
+      people[id].push_back(image);
+      table[image] = ImageEmbedding{true, unit(v)};
+    }
+    group_of[id] = g;
+  }
+  people["lone"] = {"lone/0.jpg"};
+  group_of["lone"] = "c";
+  FairnessOptions o;
+  o.min_genuine = 20;
+  o.max_impostor = 400;
+  o.bootstrap = 100;
+  auto protocol = make_fairness_protocol(people, group_of, o);
+  ASSERT_EQ(protocol.groups.size(), 2u);
+  ASSERT_EQ(protocol.left_out.size(), 1u);
+  EXPECT_NE(protocol.left_out[0].find("c (1 people"), std::string::npos) << protocol.left_out[0];
+  EXPECT_EQ(protocol.groups[0].genuine.size(), protocol.groups[1].genuine.size());
+  EXPECT_EQ(protocol.groups[0].impostor.size(), 400u);
+  EXPECT_EQ(protocol.groups[1].impostor.size(), 400u);
+  for (const auto& g : protocol.groups)
+    for (const auto& [x, y] : g.impostor) EXPECT_NE(identity_of(x), identity_of(y));
+  auto r = evaluate_fairness(protocol, table, table, 0.5, o);
+  ASSERT_EQ(r.groups.size(), 2u);
+  EXPECT_LT(r.groups[0].fnmr.value, r.groups[1].fnmr.value);
+  EXPECT_LE(r.groups[0].fnmr.low, r.groups[0].fnmr.value);
+  EXPECT_GE(r.groups[0].fnmr.high, r.groups[0].fnmr.value);
+  EXPECT_EQ(r.fnmr_max_group, "b");
+  EXPECT_GT(r.fnmr_ratio.value, 1.0);
+  EXPECT_DOUBLE_EQ(r.groups[0].rank1.value, 1.0);  // tight clusters: every mate ranks first
+  EXPECT_EQ(r.groups[0].rank1.count, 30u * 3);
+  // a missing face is an error of the comparison, never a match
+  EmbeddingTable missing = table;
+  for (auto& [k, v] : missing) v.found = false;
+  auto m = evaluate_fairness(protocol, missing, missing, 0.5, o);
+  EXPECT_DOUBLE_EQ(m.groups[0].fnmr.value, 1.0);
+  EXPECT_DOUBLE_EQ(m.groups[0].fmr.value, 0.0);
+  EXPECT_ERROR(make_fairness_protocol(people, {{"lone", "c"}}, o), ErrorKind::InvalidArgument, "no group");
 }
 
 }  // namespace

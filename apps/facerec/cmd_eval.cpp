@@ -610,7 +610,8 @@ PlotSeries ced(const std::string& name, std::vector<double> v) {
   for (int i = 0; i <= 150; ++i) {
     const double x = i / 1000.0;
     s.x.push_back(x);
-    s.y.push_back(v.empty() ? std::nan("") : double(std::upper_bound(v.begin(), v.end(), x) - v.begin()) / double(v.size()));
+    s.y.push_back(v.empty() ? std::nan("")
+                            : double(std::upper_bound(v.begin(), v.end(), x) - v.begin()) / double(v.size()));
   }
   return s;
 }
@@ -618,10 +619,11 @@ PlotSeries ced(const std::string& name, std::vector<double> v) {
 int eval_landmarks(const LandmarkArgs& a) {
   Json all = Json::array();
   HtmlReport report("Landmark accuracy");
-  report.paragraph("NME: mean point-to-point error over the distance between the outer eye corners (iBUG 36, 45). "
-                   "NME-7: the same over the eye corners, nose tip and mouth corners, which FaceMesh also gives. "
-                   "Each landmarker runs on the detector box holding the annotated face, " +
-                   std::to_string(a.threads) + " thread(s) on " + a.backend + ". facerec " + version() + ".");
+  report.paragraph(
+      "NME: mean point-to-point error over the distance between the outer eye corners (iBUG 36, 45). "
+      "NME-7: the same over the eye corners, nose tip and mouth corners, which FaceMesh also gives. "
+      "Each landmarker runs on the detector box holding the annotated face, " +
+      std::to_string(a.threads) + " thread(s) on " + a.backend + ". facerec " + version() + ".");
   for (const auto& folder : a.folders) {
     DetectorOptions d = a.detector;
     d.backend = a.backend;
@@ -650,10 +652,20 @@ int eval_landmarks(const LandmarkArgs& a) {
     if (a.json) {
       Json rows = Json::array();
       for (const auto& s : ev.scores)
-        rows.push_back({{"landmarker", s.landmarker}, {"faces", s.faces}, {"nme68", s.nme68}, {"median68", s.median68},
-                        {"failures_0.08", s.failures}, {"nme7", s.nme7}, {"ms_per_face", s.ms_per_face}});
-      all.push_back({{"folder", folder}, {"images", ev.images}, {"found", ev.found}, {"detector", d.model},
-                     {"backend", a.backend}, {"threads", a.threads}, {"scores", rows}});
+        rows.push_back({{"landmarker", s.landmarker},
+                        {"faces", s.faces},
+                        {"nme68", s.nme68},
+                        {"median68", s.median68},
+                        {"failures_0.08", s.failures},
+                        {"nme7", s.nme7},
+                        {"ms_per_face", s.ms_per_face}});
+      all.push_back({{"folder", folder},
+                     {"images", ev.images},
+                     {"found", ev.found},
+                     {"detector", d.model},
+                     {"backend", a.backend},
+                     {"threads", a.threads},
+                     {"scores", rows}});
       continue;
     }
     std::printf("%s: %zu annotated faces, %zu found by %s (%s, %d thread(s))\n", folder.c_str(), ev.images, ev.found,
@@ -678,6 +690,7 @@ int eval_landmarks(const LandmarkArgs& a) {
 void add_eval_commands(CLI::App& app, Action* action) {
   auto* ev = app.add_subcommand("eval", "Evaluate the pipeline on standard protocols");
   add_liveness_commands(app, *ev, action);
+  add_fairness_command(ev, action);
   ev->require_subcommand(1);
   auto* lfw = ev->add_subcommand(
       "lfw", "LFW verification (10-fold View 2), optionally 1:N identification and quality pairs, with a report");
@@ -792,7 +805,8 @@ void add_eval_commands(CLI::App& app, Action* action) {
   lmk->add_option("--threads", la->threads, "Threads per network")->capture_default_str();
   lmk->add_option("--max-faces", la->max_faces, "At most this many faces per folder (0: all)")->capture_default_str();
   lmk->add_flag("--json", la->json, "JSON output");
-  lmk->add_option("--report", la->report_dir, "Write landmarks.html (tables, cumulative error curves) into this directory");
+  lmk->add_option("--report", la->report_dir,
+                  "Write landmarks.html (tables, cumulative error curves) into this directory");
   lmk->callback([=] { *action = [=] { return eval_landmarks(*la); }; });
 
   auto* sc = ev->add_subcommand(

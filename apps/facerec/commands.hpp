@@ -56,6 +56,7 @@ void add_serve_command(CLI::App& app, Action* action);
 void add_quality_commands(CLI::App& app, Action* action);
 // eval lfw
 void add_eval_commands(CLI::App& app, Action* action);
+void add_fairness_command(CLI::App* eval, Action* action);  // eval fairness (cmd_fairness.cpp)
 // liveness, and eval liveness under `eval`
 void add_liveness_commands(CLI::App& app, CLI::App& eval, Action* action);
 // data merge

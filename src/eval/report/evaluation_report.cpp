@@ -312,7 +312,7 @@ std::vector<ReportDifference> selected(const std::string& a, const std::string& 
   std::vector<ReportDifference> out;
   for (const auto& d : diffs) {
     bool figure = d.key.rfind("lfw/", 0) == 0 || d.key.rfind("identification/", 0) == 0 ||
-                  d.key.rfind("quality/", 0) == 0 || d.key == "seconds";
+                  d.key.rfind("quality/", 0) == 0 || d.key.rfind("fairness/", 0) == 0 || d.key == "seconds";
     bool per_fold = d.key.find("fold_") != std::string::npos || d.key.find("/cmc/") != std::string::npos;
     if (figure && !per_fold) out.push_back(d);
   }
