@@ -1,5 +1,6 @@
 // facerec detect | embed | compare | pose
 #include "commands.hpp"
+#include "each_image.hpp"
 #include "pipeline_flags.hpp"
 #include "quality_json.hpp"
 
@@ -55,36 +56,6 @@ void draw(cv::Mat& img, const std::vector<Face>& faces) {
     cv::putText(img, s, f.detection.box.tl() + cv::Point2f(0, -4.f * float(t)), cv::FONT_HERSHEY_SIMPLEX, 0.4 * t,
                 cv::Scalar(0, 255, 0), t);
   }
-}
-
-// Runs the pipeline over every image; a bad image is reported and skipped (exit code 3 at the end).
-int for_each_image(const std::vector<std::string>& images, FaceAnalyzer& fa, bool embed,
-                   const std::function<void(const std::string&, const DecodedImage&, const std::vector<Face>&)>& fn) {
-  int bad = 0;
-  for (const auto& path : images) {
-    try {
-      auto img = decode_image_file(path);
-      auto faces = fa.analyze(img.bgr, embed);
-      // report coordinates in the original image when it was reduced while decoding
-      if (img.scale != 1.0) {
-        float k = float(1.0 / img.scale);
-        for (auto& f : faces) {
-          f.detection.box = cv::Rect2f(f.detection.box.x * k, f.detection.box.y * k, f.detection.box.width * k,
-                                       f.detection.box.height * k);
-          for (auto& p : f.detection.keypoints) p *= k;
-          for (auto& p : f.landmarks) p *= k;
-          for (auto& p : f.five) p *= k;
-        }
-      }
-      fn(path, img, faces);
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::InvalidArgument && e.kind() != ErrorKind::BadInput && e.kind() != ErrorKind::NotFound)
-        throw;
-      std::cerr << "facerec: " << e.what() << "\n";
-      ++bad;
-    }
-  }
-  return bad ? kBadInput : kOk;
 }
 
 int detect(const std::vector<std::string>& images, const PipelineFlags& pf, bool json, const std::string& draw_out) {

@@ -7,7 +7,9 @@
 #include "eval_flags.hpp"
 
 #include <facerec/error.hpp>
+#include <facerec/eval/evaluation.hpp>
 #include <facerec/eval/fairness.hpp>
+#include <facerec/eval/labels.hpp>
 #include <facerec/eval/report.hpp>
 
 #include <nlohmann/json.hpp>
@@ -35,15 +37,9 @@ std::map<std::string, std::string> read_groups(const std::string& file, const st
                                                double min_margin, size_t& dropped) {
   std::ifstream in(file);
   if (!in) throw Error(ErrorKind::NotFound, "cannot read the identity labels " + file);
-  auto split = [](const std::string& line) {
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    for (std::string x; std::getline(ss, x, '\t');) f.push_back(x);
-    return f;
-  };
   std::string line;
   std::getline(in, line);
-  auto header = split(line);
+  auto header = split_tabs(line);
   std::vector<size_t> col, margin_col;
   for (const auto& f : factors) {
     auto it = std::find(header.begin(), header.end(), f);
@@ -57,7 +53,7 @@ std::map<std::string, std::string> read_groups(const std::string& file, const st
   dropped = 0;
   for (size_t n = 2; std::getline(in, line); ++n) {
     if (line.empty()) continue;
-    auto f = split(line);
+    auto f = split_tabs(line);
     if (f.size() != header.size())
       throw Error(ErrorKind::BadInput, file + ":" + std::to_string(n) + ": wrong field count");
     std::string g;
@@ -82,13 +78,6 @@ std::string ci(const RateCI& r, int digits = 4) {
 }
 
 Json ci_json(const RateCI& r) { return {{"value", r.value}, {"low", r.low}, {"high", r.high}, {"count", r.count}}; }
-
-double threshold_of(const EmbeddingVariant& v) {
-  const std::string want = "fmr_1e-3" + v.suffix();
-  for (const auto& [k, t] : manifest().model(v.embedder).thresholds)
-    if (k == want) return t;
-  throw Error(ErrorKind::NotFound, v.name() + " has no calibrated " + want + " threshold in the manifest");
-}
 
 int fairness(const FairnessArgs& a) {
   size_t dropped = 0;
@@ -136,7 +125,7 @@ int fairness(const FairnessArgs& a) {
                  ". Intervals: bootstrap 95% (" + std::to_string(a.o.bootstrap) + " resamples). Command: " +
                  command_line());
   for (size_t k = 0; k < variants.size(); ++k) {
-    const double t = threshold_of(variants[k]);
+    const double t = calibrated_threshold(manifest(), variants[k]);
     struct Pairing {
       std::string name;
       const EmbeddingTable *a, *b;
@@ -160,13 +149,19 @@ int fairness(const FairnessArgs& a) {
       std::vector<double> xs, fnmr, fmr;
       for (size_t g = 0; g < r.groups.size(); ++g) {
         const auto& gr = r.groups[g];
-        jr["groups"][gr.group] =
-            Json{{"identities", gr.identities}, {"fnmr", ci_json(gr.fnmr)}, {"fmr", ci_json(gr.fmr)},
-                 {"rank1", ci_json(gr.rank1)},  {"fnir", ci_json(gr.fnir)}, {"fpir", ci_json(gr.fpir)},
-                 {"failed", gr.failed}};
+        jr["groups"][gr.group] = Json{{"identities", gr.identities},
+                                      {"fnmr", ci_json(gr.fnmr)},
+                                      {"fmr", ci_json(gr.fmr)},
+                                      {"rank1", ci_json(gr.rank1)},
+                                      {"fnir", ci_json(gr.fnir)},
+                                      {"fpir", ci_json(gr.fpir)},
+                                      {"fnir_at_fpir", ci_json(gr.fnir_at_fpir)},
+                                      {"fpir_threshold", gr.fpir_threshold},
+                                      {"failed", gr.failed}};
         rows.push_back({gr.group, std::to_string(gr.identities), std::to_string(gr.fnmr.count), ci(gr.fnmr),
                         std::to_string(gr.fmr.count), ci(gr.fmr, 5), std::to_string(gr.rank1.count), ci(gr.rank1, 3),
-                        ci(gr.fnir, 3), std::to_string(gr.fpir.count), ci(gr.fpir, 3), std::to_string(gr.failed)});
+                        ci(gr.fnir, 3), std::to_string(gr.fpir.count), ci(gr.fpir, 3), ci(gr.fnir_at_fpir, 3),
+                        std::to_string(gr.failed)});
         xs.push_back(double(g));
         fnmr.push_back(gr.fnmr.value);
         fmr.push_back(gr.fmr.value);
@@ -174,7 +169,7 @@ int fairness(const FairnessArgs& a) {
       report["fairness"][variants[k].name()][p.name] = jr;  // by name, so that `eval compare` pairs them
       html.heading(variants[k].name() + ", " + p.name + " (threshold " + std::to_string(t) + ")");
       html.table({"group", "people", "genuine", "FNMR [95%]", "impostor", "FMR [95%]", "mated searches", "rank-1",
-                  "FNIR", "non-mated", "FPIR", "failed"},
+                  "FNIR", "non-mated", "FPIR", "FNIR @ FPIR " + std::to_string(a.o.fpir).substr(0, 4), "failed"},
                  rows);
       html.paragraph("FNMR max/min " + ci(r.fnmr_ratio, 2) + " (" + r.fnmr_max_group + " / " + r.fnmr_min_group +
                      "); FMR max/min " + ci(r.fmr_ratio, 2) + " (" + r.fmr_max_group + " / " + r.fmr_min_group +
@@ -215,6 +210,9 @@ void add_fairness_command(CLI::App* eval, Action* action) {
   c->add_option("--genuine", a->o.max_genuine, "Genuine pairs per group, at most")->capture_default_str();
   c->add_option("--impostor", a->o.max_impostor, "Impostor pairs per group, at most")->capture_default_str();
   c->add_option("--min-genuine", a->o.min_genuine, "Leave out groups with fewer genuine pairs")->capture_default_str();
+  c->add_option("--fpir", a->o.fpir, "FNIR is also given at this FPIR, each group at its own threshold")
+      ->capture_default_str()
+      ->check(CLI::Range(0.001, 0.5));
   c->add_option("--bootstrap", a->o.bootstrap, "Bootstrap resamples")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000));

@@ -2,6 +2,7 @@
 // model, and its error-versus-discard evaluation (include/facerec/quality.hpp, eval/quality_eval.hpp).
 #include "commands.hpp"
 #include "common/fs.hpp"
+#include "each_image.hpp"
 #include "eval_flags.hpp"
 #include "pipeline_flags.hpp"
 #include "quality_json.hpp"
@@ -26,40 +27,22 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-// The calibrated fmr_1e-3 threshold of an embedder variant. Throws Error(NotFound) without one.
-double fmr_1e3_threshold(const EmbeddingVariant& v) {
-  const std::string want = "fmr_1e-3" + v.suffix();
-  for (const auto& [k, t] : manifest().model(v.embedder).thresholds)
-    if (k == want) return t;
-  throw Error(ErrorKind::NotFound, v.name() + " has no calibrated " + want + " threshold in the manifest");
-}
-
 int assess(const std::vector<std::string>& images, const PipelineFlags& pf, const std::string& model, bool json) {
   AnalyzerOptions o = pf.options();
   if (!model.empty()) o.quality_model = model;
   FaceAnalyzer fa(manifest(), o);
-  int bad = 0;
-  for (const auto& path : images) {
-    try {
-      auto img = decode_image_file(path);
-      auto faces = fa.analyze(img.bgr, false);
-      if (img.scale != 1.0)  // sizes in the original image's pixels, when it was reduced while decoding
-        for (auto& f : faces) {
-          auto m = f.quality.measures;
-          m.interocular = float(m.interocular / img.scale);
-          f.quality = fa.quality_model().assess(m);
-          f.detection.box =
-              cv::Rect2f(f.detection.box.tl() * float(1 / img.scale), f.detection.box.size() * float(1 / img.scale));
+  return for_each_image(
+      images, fa, false, [&](const std::string& path, const DecodedImage&, const std::vector<Face>& faces) {
+        if (json) {
+          Json arr = Json::array();
+          for (size_t i = 0; i < faces.size(); ++i) {
+            const auto& b = faces[i].detection.box;
+            arr.push_back(
+                {{"face", i}, {"box", {b.x, b.y, b.width, b.height}}, {"quality", quality_json(faces[i].quality)}});
+          }
+          std::cout << Json{{"image", path}, {"faces", arr}}.dump() << "\n";
+          return;
         }
-      if (json) {
-        Json arr = Json::array();
-        for (size_t i = 0; i < faces.size(); ++i) {
-          const auto& b = faces[i].detection.box;
-          arr.push_back(
-              {{"face", i}, {"box", {b.x, b.y, b.width, b.height}}, {"quality", quality_json(faces[i].quality)}});
-        }
-        std::cout << Json{{"image", path}, {"faces", arr}}.dump() << "\n";
-      } else {
         std::cout << path << "\t" << faces.size() << " face(s)\n";
         for (size_t i = 0; i < faces.size(); ++i) {
           const auto& q = faces[i].quality;
@@ -71,15 +54,7 @@ int assess(const std::vector<std::string>& images, const PipelineFlags& pf, cons
               double(q.measures.detection));
         }
         std::fflush(stdout);
-      }
-    } catch (const Error& e) {
-      if (e.kind() != ErrorKind::InvalidArgument && e.kind() != ErrorKind::BadInput && e.kind() != ErrorKind::NotFound)
-        throw;
-      std::cerr << "facerec: " << e.what() << "\n";
-      ++bad;
-    }
-  }
-  return bad ? kBadInput : kOk;
+      });
 }
 
 // The images of identities with at least two, at most `limit` of them in all (whole identities).
@@ -123,7 +98,7 @@ int fit(const FitFlags& f) {
   auto images = paired_images(f.dir, f.limit);
   auto variants = f.e.variants();
   if (variants.size() != 1) throw Error(ErrorKind::InvalidArgument, "quality fit: give one embedder");
-  const double threshold = fmr_1e3_threshold(variants[0]);
+  const double threshold = calibrated_threshold(manifest(), variants[0]);
   auto clean_opt = f.e.options(false), low_opt = f.e.options(true);
   clean_opt.quality = low_opt.quality = true;
   auto clean = embed(f.dir, images, clean_opt, "originals");
@@ -219,7 +194,7 @@ int edc(const EdcFlags& f) {
   QualityModel model = f.model.empty() ? QualityModel::load_default() : QualityModel::load(f.model);
   auto variants = f.e.variants();
   if (variants.size() != 1) throw Error(ErrorKind::InvalidArgument, "quality edc: give one embedder");
-  const double threshold = fmr_1e3_threshold(variants[0]);
+  const double threshold = calibrated_threshold(manifest(), variants[0]);
   Json report{{"title", "Face quality: error versus discard"},
               {"command", command_line()},
               {"embedder", variants[0].name()},

@@ -74,6 +74,13 @@ void record_calibration(Manifest& manifest, const std::vector<EmbeddingVariant>&
   }
 }
 
+double calibrated_threshold(const Manifest& manifest, const EmbeddingVariant& v, const std::string& operating_point) {
+  const std::string want = operating_point + v.suffix();
+  for (const auto& [k, t] : manifest.model(v.embedder).thresholds)
+    if (k == want) return t;
+  throw Error(ErrorKind::NotFound, v.name() + " has no calibrated " + want + " threshold in the manifest");
+}
+
 DetectionEvaluation evaluate_detection(
     FaceDetector& detector, const std::vector<LabelledImage>& labelled, const std::filesystem::path& images_dir,
     const std::function<void(const LabelledImage&, const cv::Mat&, const std::vector<Detection>&,
@@ -147,8 +154,7 @@ std::vector<PosedFace> read_300w(const std::filesystem::path& root) {
 std::vector<cv::Point2f> seven_points(const std::vector<cv::Point2f>& p) {
   static const size_t ibug[7] = {36, 39, 42, 45, 30, 48, 54}, mesh[7] = {33, 133, 362, 263, 1, 61, 291};
   if (p.size() != 68 && p.size() != 468)
-    throw Error(ErrorKind::InvalidArgument,
-                "seven_points: needs 68 or 468 points, not " + std::to_string(p.size()));
+    throw Error(ErrorKind::InvalidArgument, "seven_points: needs 68 or 468 points, not " + std::to_string(p.size()));
   std::vector<cv::Point2f> out;
   for (size_t i = 0; i < 7; ++i) out.push_back(p[(p.size() == 68 ? ibug : mesh)[i]]);
   return out;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <set>
 
@@ -161,27 +162,44 @@ FairnessResult evaluate_fairness(const FairnessProtocol& p, const EmbeddingTable
         if (float s = FaceAnalyzer::cosine(probe, *e); s > top.second) top = {id, s};
       return top;
     };
+    std::vector<float> mate_score;  // the mate's score when it ranks first; -2: a miss at any threshold
     for (const auto& [id, image] : g.mated) {
       const auto* e = emb(b_side, image);
       if (!e) {
         ++r.failed;
         r1.push_back(0);
         fnir.push_back(1);
+        mate_score.push_back(-2.f);
         continue;
       }
       auto top = best(*e);
       r1.push_back(top.first == id);
       fnir.push_back(!(top.first == id && top.second >= t));
+      mate_score.push_back(top.first == id ? top.second : -2.f);
     }
+    std::vector<float> nonmated_top;
     for (const auto& image : g.nonmated) {
       const auto* e = emb(b_side, image);
-      fpir.push_back(e && !gallery.empty() && best(*e).second >= t);
+      const float top = e && !gallery.empty() ? best(*e).second : -2.f;
+      nonmated_top.push_back(top);
+      fpir.push_back(top >= t);
+    }
+    // the group's own threshold for FPIR o.fpir: just above the score of the non-mated search
+    // ranked floor(fpir * n) + 1 from the top, so that at most that share reaches it
+    std::vector<char> fnir_at;
+    if (!nonmated_top.empty()) {
+      std::sort(nonmated_top.begin(), nonmated_top.end(), std::greater<float>());
+      const size_t allowed = size_t(std::floor(o.fpir * double(nonmated_top.size())));
+      const float tg = allowed < nonmated_top.size() ? std::nextafter(nonmated_top[allowed], 2.f) : -1.f;
+      r.fpir_threshold = tg;
+      for (float s : mate_score) fnir_at.push_back(!(s > -2.f && s >= tg));
     }
     r.fnmr = rate(miss, o.bootstrap, rng);
     r.fmr = rate(fm, o.bootstrap, rng);
     r.rank1 = rate(r1, o.bootstrap, rng);
     r.fnir = rate(fnir, o.bootstrap, rng);
     r.fpir = rate(fpir, o.bootstrap, rng);
+    r.fnir_at_fpir = rate(fnir_at, o.bootstrap, rng);
     misses.push_back(std::move(miss));
     false_matches.push_back(std::move(fm));
     res.groups.push_back(r);

@@ -8,17 +8,15 @@
 #include <sstream>
 
 namespace facerec {
-namespace {
-
-std::vector<std::string> split_tabs(const std::string& line) {
+std::vector<std::string> split_tabs(const std::string& text) {
+  std::string line = text;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
   std::vector<std::string> out;
   std::stringstream s(line);
   for (std::string f; std::getline(s, f, '\t');) out.push_back(f);
   if (!line.empty() && line.back() == '\t') out.emplace_back();  // a trailing empty field
   return out;
 }
-
-}  // namespace
 
 size_t LabelTable::factor_index(const std::string& factor) const {
   for (size_t i = 0; i < factors.size(); ++i)

@@ -1,4 +1,5 @@
 #include <facerec/error.hpp>
+#include <facerec/eval/labels.hpp>
 #include <facerec/eval/liveness.hpp>
 
 #include <algorithm>
@@ -12,15 +13,9 @@ namespace facerec {
 std::vector<LivenessSample> read_liveness_labels(const std::filesystem::path& labels_tsv) {
   std::ifstream in(labels_tsv);
   if (!in) throw Error(ErrorKind::NotFound, "cannot read " + labels_tsv.string());
-  auto split = [](const std::string& line) {
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    for (std::string x; std::getline(ss, x, '\t');) f.push_back(x);
-    return f;
-  };
   std::string line;
   if (!std::getline(in, line)) throw Error(ErrorKind::InvalidArgument, labels_tsv.string() + ": empty");
-  auto header = split(line);
+  auto header = split_tabs(line);
   auto col = [&](const std::string& name) {
     auto it = std::find(header.begin(), header.end(), name);
     if (it == header.end())
@@ -31,7 +26,7 @@ std::vector<LivenessSample> read_liveness_labels(const std::filesystem::path& la
   std::vector<LivenessSample> out;
   for (int n = 2; std::getline(in, line); ++n) {
     if (line.empty()) continue;
-    auto f = split(line);
+    auto f = split_tabs(line);
     if (f.size() != header.size())
       throw Error(ErrorKind::InvalidArgument, labels_tsv.string() + ":" + std::to_string(n) + ": expected " +
                                                   std::to_string(header.size()) + " fields");

@@ -48,6 +48,10 @@ std::vector<QualityPairing> quality_pairings(const EmbeddingTable& high, const E
 // variant's suffix) in `manifest`; save() it to keep them. Requires one evaluation per variant.
 void record_calibration(Manifest& manifest, const std::vector<EmbeddingVariant>& variants,
                         const std::vector<PairEvaluation>& evaluations);
+// The threshold record_calibration recorded for `variant` at `operating_point` (its name with the
+// variant's suffix, e.g. "fmr_1e-3+flip"). Throws Error(NotFound) when the manifest has none.
+double calibrated_threshold(const Manifest& manifest, const EmbeddingVariant& variant,
+                            const std::string& operating_point = "fmr_1e-3");
 
 // ---- detection on labelled images ------------------------------------------------------------
 struct DetectionImageResult {
@@ -110,8 +114,8 @@ struct LandmarkScore {
   size_t faces = 0;        // annotated faces the detector found (the others are not scored)
   double nme68 = 0;        // mean landmark_nme (NaN when the landmarker does not give 68 points)
   double median68 = 0;
-  double failures = 0;  // share of faces with NME68 > 0.08 (NaN as nme68)
-  double nme7 = 0;      // mean NME over seven_points (same normalisation): comparable across landmarkers
+  double failures = 0;     // share of faces with NME68 > 0.08 (NaN as nme68)
+  double nme7 = 0;         // mean NME over seven_points (same normalisation): comparable across landmarkers
   double ms_per_face = 0;  // wall time of Landmarker::landmarks, mean
   std::vector<double> per_face68, per_face7;  // every scored face's NME, in file order (68: empty as nme68 NaN)
 };

@@ -28,6 +28,7 @@ struct FairnessOptions {
   size_t max_pairs_per_person = 10;  // genuine pairs from one person, so that no one dominates a group
   size_t max_mated_per_person = 5;
   int bootstrap = 500;  // resamples for the confidence intervals (95%)
+  double fpir = 0.1;    // FNIR is also measured at this FPIR, each group at its own threshold
   uint64_t seed = 20261207;
 };
 
@@ -62,11 +63,13 @@ struct RateCI {
 struct FairnessGroupResult {
   std::string group;
   size_t identities = 0;
-  RateCI fnmr, fmr;   // at the threshold
-  RateCI rank1;       // mated searches whose mate ranks first
-  RateCI fnir;        // mated searches not found (mate not first, or below the threshold)
-  RateCI fpir;        // non-mated searches with a candidate at or above the threshold
-  size_t failed = 0;  // comparisons or searches with a face not found (counted as errors)
+  RateCI fnmr, fmr;           // at the threshold
+  RateCI rank1;               // mated searches whose mate ranks first
+  RateCI fnir;                // mated searches not found (mate not first, or below the threshold)
+  RateCI fpir;                // non-mated searches with a candidate at or above the threshold
+  RateCI fnir_at_fpir;        // FNIR at the group's own threshold for FairnessOptions::fpir
+  double fpir_threshold = 0;  // that threshold
+  size_t failed = 0;          // comparisons or searches with a face not found (counted as errors)
 };
 
 struct FairnessResult {

@@ -29,6 +29,9 @@ struct LabelTable {
 // The level a raw label value stands for (see above). Pure.
 std::string label_level(const std::string& factor, const std::string& value);
 
+// The fields of one TSV line (a trailing CR dropped), empty fields kept. Pure.
+std::vector<std::string> split_tabs(const std::string& line);
+
 // Reads a label TSV. Requires: a header whose first column is "file", every line with as many
 // fields as the header (empty lines skipped), each file listed once. Throws Error(NotFound) when the
 // file cannot be read, Error(BadInput) naming the line otherwise, and when no image is listed.
