@@ -232,6 +232,7 @@ TEST_F(Service, ConsoleIsServedWithoutAKeyUnderAStrictPolicy) {
   EXPECT_EQ(js->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
   EXPECT_NE(js->body.find("sessionStorage"), std::string::npos);
   EXPECT_EQ(anonymous->Get("/console/console.css")->status, 200);
+  EXPECT_EQ(anonymous->Head("/")->status, 200);
   EXPECT_EQ(client_->Get("/console/other.js")->status, 404);
   EXPECT_EQ(anonymous->Get("/console/other.js")->status, 401);  // what is not served needs a key to learn it
   EXPECT_EQ(anonymous->Get("/v1/people")->status, 401);         // the page is open, the API is not

@@ -84,7 +84,8 @@ class FaceAnalyzer {
   explicit FaceAnalyzer(const AnalyzerOptions& options = {});
   // The same with the models of `manifest` (read during construction only: it need not outlive
   // the analyzer). Load the manifest once and pass it to every analyzer. Throws as above, and
-  // Error(NotFound) when the embedder's package is not in the manifest.
+  // Error(NotFound) when the embedder's package is not in the manifest; what QualityModel::load
+  // throws for options.quality_model (or a default models/quality.json that is not valid).
   explicit FaceAnalyzer(const Manifest& manifest, const AnalyzerOptions& options = {});
   ~FaceAnalyzer();
   // Movable, not copyable; a moved-from analyzer may only be destroyed or assigned to.

@@ -548,7 +548,8 @@ struct FaceService::Impl {
               413, "body_too_large",
               "request body of " + cl + " bytes exceeds the service's limit of " + std::to_string(opt.max_body_bytes));
       }
-      if (req.path == "/v1/health" || (req.method == "GET" && served_file(req.path)) || opt.api_keys.empty())
+      if (req.path == "/v1/health" || ((req.method == "GET" || req.method == "HEAD") && served_file(req.path)) ||
+          opt.api_keys.empty())
         return httplib::Server::HandlerResponse::Unhandled;
       std::string key = req.get_header_value("X-API-Key");
       bool ok = false;
