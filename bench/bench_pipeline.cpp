@@ -10,6 +10,7 @@
 #include <facerec/error.hpp>
 #include <facerec/image.hpp>
 #include <facerec/landmarks.hpp>
+#include <facerec/quality.hpp>
 
 #include <benchmark/benchmark.h>
 #include <opencv2/core.hpp>
@@ -99,6 +100,15 @@ void align(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(facerec::dlib_face_chip(p.img, p.face.landmarks, 150, 0.25));
 }
 
+// The face quality every analyzed face gets (warp to the 112 template, Laplacian, statistics, the
+// logistic score): what analyze() adds per face.
+void quality(benchmark::State& st) {
+  auto& p = prepared();
+  const auto model = facerec::QualityModel::load_default();
+  for (auto _ : st)
+    benchmark::DoNotOptimize(model.assess(facerec::measure_quality(p.img, p.face.five, p.face.detection.score)));
+}
+
 void embed(benchmark::State& st, const char* model, bool flip, bool zoom) {
   cv::setNumThreads(int(st.range(0)));
   facerec::EmbedderOptions o;
@@ -157,6 +167,7 @@ BENCHMARK_CAPTURE(yunet, yunet_640x480, 640, 480) THREADS;
 BENCHMARK_CAPTURE(yunet, yunet_1920x1080, 1920, 1080) THREADS;
 BENCHMARK(landmarks) THREADS;
 BENCHMARK(align)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(quality)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(embed, dlib_resnet, "face_recognition_model", false, false) THREADS;
 BENCHMARK_CAPTURE(embed, dlib_resnet_flip, "face_recognition_model", true, false) THREADS;
 BENCHMARK_CAPTURE(embed, dlib_resnet_flip_zoom, "face_recognition_model", true, true) THREADS;  // the default to 0.1

@@ -32,6 +32,26 @@ std::string att(int person, int photo) {
                            (std::to_string(photo) + ".pgm"));
 }
 
+// A service on a loopback port for a test of its own, served until it goes out of scope.
+struct Serving {
+  FaceService service;
+  int port;
+  std::thread thread;
+  explicit Serving(const ServiceOptions& o) : service(o), port(service.bind("127.0.0.1", 0)) {
+    thread = std::thread([this] { service.serve(); });
+  }
+  ~Serving() {
+    service.stop();
+    thread.join();
+  }
+  std::unique_ptr<httplib::Client> client() const {
+    auto c = std::make_unique<httplib::Client>("127.0.0.1", port);
+    c->set_read_timeout(60, 0);
+    c->set_default_headers({{"X-API-Key", kKey}});
+    return c;
+  }
+};
+
 class Service : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -317,20 +337,14 @@ TEST(ServiceConfig, LowQualityFacesAreRefusedUnlessForced) {
   o.api_keys = {kKey};
   o.pipelines = 1;
   o.min_quality = 0.999;  // above what an AT&T photo (92x112, grey) gets
-  FaceService service(o);
-  int port = service.bind("127.0.0.1", 0);
-  std::thread t([&] { service.serve(); });
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(60, 0);
-  c.set_default_headers({{"X-API-Key", kKey}});
-  auto person = c.Post("/v1/people", R"({"name": "s1"})", "application/json");
-  auto refused = c.Post("/v1/people/1/faces", att(1, 1), "image/x-portable-graymap");
-  auto stored = c.Get("/v1/people/1");
-  auto bad_flag = c.Post("/v1/people/1/faces?force=maybe", att(1, 1), "image/x-portable-graymap");
-  auto forced = c.Post("/v1/people/1/faces?force=true", att(1, 1), "image/x-portable-graymap");
-  auto identified = c.Post("/v1/identify", att(1, 2), "image/x-portable-graymap");
-  service.stop();
-  t.join();
+  Serving serving(o);
+  auto c = serving.client();
+  auto person = c->Post("/v1/people", R"({"name": "s1"})", "application/json");
+  auto refused = c->Post("/v1/people/1/faces", att(1, 1), "image/x-portable-graymap");
+  auto stored = c->Get("/v1/people/1");
+  auto bad_flag = c->Post("/v1/people/1/faces?force=maybe", att(1, 1), "image/x-portable-graymap");
+  auto forced = c->Post("/v1/people/1/faces?force=true", att(1, 1), "image/x-portable-graymap");
+  auto identified = c->Post("/v1/identify", att(1, 2), "image/x-portable-graymap");
   ASSERT_TRUE(person && refused && stored && bad_flag && forced && identified);
   test::OpenApiCheck doc(Json::parse(FaceService::openapi()));
   EXPECT_EQ(refused->status, 422) << refused->body;
@@ -365,15 +379,8 @@ TEST(ServiceConfig, LivenessModelMustBeThereWhenAskedFor) {
   o.liveness_options.model = "no-such-model";
   EXPECT_ERROR(FaceService{o}, ErrorKind::NotFound, "no-such-model");
   o.liveness = false;
-  FaceService service(o);
-  int port = service.bind("127.0.0.1", 0);
-  std::thread t([&] { service.serve(); });
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(60, 0);
-  c.set_default_headers({{"X-API-Key", kKey}});
-  auto r = c.Post("/v1/identify?liveness=true", att(1, 6), "application/octet-stream");
-  service.stop();
-  t.join();
+  Serving serving(o);
+  auto r = serving.client()->Post("/v1/identify?liveness=true", att(1, 6), "application/octet-stream");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 400);
   auto j = Json::parse(r->body);

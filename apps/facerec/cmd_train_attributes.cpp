@@ -153,7 +153,11 @@ int attributes(const AttributeArgs& a) {
                  ours.back().accuracy(), ours.back().balanced_accuracy());
   }
   // human-models' faceres beside it, on the same held-out faces (gender and age outputs)
-  if (a.faceres) {
+  // faceres gives gender and age only: compared when the table has both
+  const int gender_factor = index_of(table.factors, "gender"), age_factor = index_of(table.factors, "age");
+  if (a.faceres && (gender_factor < 0 || age_factor < 0))
+    std::fprintf(stderr, "faceres not compared: the label table has no gender and age columns\n");
+  if (a.faceres && gender_factor >= 0 && age_factor >= 0) {
     const auto& entry = manifest().model("faceres");
     AnalyzerOptions o = a.e.options(false).pipeline;
     o.embedder.model = "faceres";
@@ -176,7 +180,7 @@ int attributes(const AttributeArgs& a) {
       return std::pair{outs[gender_out].data[0], age};
     };
     // which end of the gender score is "female": decided on 300 training faces, not the held-out ones
-    const size_t gf = size_t(index_of(table.factors, "gender")), af = size_t(index_of(table.factors, "age"));
+    const size_t gf = size_t(gender_factor), af = size_t(age_factor);
     int agree = 0, seen = 0;
     for (size_t i = 0; i < train_images.size() && seen < 300; i += std::max<size_t>(1, train_images.size() / 300)) {
       auto r = run(train_images[i]);

@@ -72,39 +72,27 @@ void append_cache(std::ofstream& out, const std::string& name, const ImageEmbedd
   out.flush();
 }
 
-// Quality cache file: records of (u32 name length, name, u32 count (0 = no face), count floats: the
-// QualityMeasures values), appended; a torn last record is ignored on load.
-void append_quality(std::ofstream& out, const std::string& name, const QualityMeasures* m) {
-  uint32_t n = uint32_t(name.size()), d = m ? uint32_t(QualityMeasures::kCount) : 0;
-  out.write(reinterpret_cast<const char*>(&n), 4);
-  out.write(name.data(), n);
-  out.write(reinterpret_cast<const char*>(&d), 4);
-  if (m) {
-    auto v = m->values();
-    out.write(reinterpret_cast<const char*>(v.data()), std::streamsize(d * 4));
-  }
-  out.flush();
+// Quality measurements are cached in the embedding cache's record format: the values of
+// QualityMeasures in place of an embedding (no values: no face).
+ImageEmbedding quality_record(const std::optional<QualityMeasures>& m) {
+  if (!m) return {};
+  auto v = m->values();
+  return {true, std::vector<float>(v.begin(), v.end())};
 }
 
-// name -> measures (found) or nullopt (no face), for every record of a quality cache file
+// name -> measures (found) or nullopt (no face); a record of another length is left out (measured again)
 std::map<std::string, std::optional<QualityMeasures>> load_quality_cache(const std::filesystem::path& p) {
-  std::map<std::string, std::optional<QualityMeasures>> m;
-  std::ifstream in(p, std::ios::binary);
-  while (in) {
-    uint32_t n = 0, d = 0;
-    if (!in.read(reinterpret_cast<char*>(&n), 4) || n > 4096) break;
-    std::string name(n, '\0');
-    if (!in.read(name.data(), n)) break;
-    if (!in.read(reinterpret_cast<char*>(&d), 4) || (d != 0 && d != QualityMeasures::kCount)) break;
-    if (d == 0) {
-      m[name] = std::nullopt;
-      continue;
+  std::map<std::string, std::optional<QualityMeasures>> out;
+  for (const auto& [name, e] : load_embedding_cache(p)) {
+    if (!e.found) {
+      out[name] = std::nullopt;
+    } else if (e.embedding.size() == QualityMeasures::kCount) {
+      std::array<float, QualityMeasures::kCount> v{};
+      std::copy(e.embedding.begin(), e.embedding.end(), v.begin());
+      out[name] = QualityMeasures::from_values(v);
     }
-    std::array<float, QualityMeasures::kCount> v{};
-    if (!in.read(reinterpret_cast<char*>(v.data()), std::streamsize(d * 4))) break;
-    m[name] = QualityMeasures::from_values(v);
   }
-  return m;
+  return out;
 }
 
 }  // namespace
@@ -276,7 +264,7 @@ DatasetEmbedResult embed_plain(const Manifest& manifest, const std::filesystem::
           res.tables[k][todo[i]] = std::move(results[k]);
         }
         if (opt.quality) {
-          if (quality_out.is_open()) append_quality(quality_out, todo[i], quality ? &*quality : nullptr);
+          if (quality_out.is_open()) append_cache(quality_out, todo[i], quality_record(quality));
           measured[todo[i]] = quality;
         }
         if (!error.empty() && opt.on_error) opt.on_error(todo[i], error);
