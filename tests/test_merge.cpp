@@ -5,7 +5,12 @@
 #include "test_util.hpp"
 
 #include <facerec/error.hpp>
+#include <facerec/eval/dataset.hpp>
 #include <facerec/eval/merge.hpp>
+
+#include "common/fs.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
@@ -265,6 +270,18 @@ TEST(Merge, WritesTheDatasetItsDecisionsAndAReport) {
     }
   }
   EXPECT_EQ(files, 18u);
+  // every output image's embedding, keyed by its path in the output (a training run's teacher)
+  const auto table = load_embedding_cache(out / "embeddings.bin");
+  EXPECT_EQ(table.size(), 18u);
+  for (const auto& m : plan.output)
+    for (const auto& [i, k] : m.images) {
+      const std::string key = m.name + "/" + std::string(ids[size_t(i)].dataset ? "b_" : "a_") +
+                              std::filesystem::path(ids[size_t(i)].images[size_t(k)]).filename().string();
+      ASSERT_TRUE(table.count(key)) << key;
+      EXPECT_EQ(table.at(key).embedding, ids[size_t(i)].embeddings[size_t(k)]) << key;
+    }
+  const auto meta = nlohmann::json::parse(detail::read_file(out / "embeddings.json"));
+  EXPECT_EQ(meta.at("images").get<size_t>(), 18u);
   std::ifstream tsv(out / "overlaps.tsv");
   std::string header, line;
   std::getline(tsv, header);

@@ -345,6 +345,84 @@ TEST(TrainDistill, CosineAndL2LossesMatchAHandComputation) {
   EXPECT_ERROR(distillation_loss(s, torch::ones({2, 3}), "cosine"), ErrorKind::InvalidArgument, "[N, D]");
 }
 
+// The feature loss: the teacher's map average-pooled to the student's resolution, the relative
+// squared error per pair, the mean over pairs; the adapters pair stages from the deepest.
+TEST(TrainDistill, FeatureLossMatchesAHandComputationAndAdaptersPairTheDeepestStages) {
+  // teacher 1x1x4x4 of 2x2 blocks with values 1, 2, 3, 4: pooled to 2x2 it is [[1, 2], [3, 4]],
+  // standardised (mean 2.5, variance 1.25) [[-1.5, -0.5], [0.5, 1.5]] / sqrt(1.25)
+  auto t = torch::tensor({1.f, 1.f, 2.f, 2.f, 1.f, 1.f, 2.f, 2.f, 3.f, 3.f, 4.f, 4.f, 3.f, 3.f, 4.f, 4.f})
+               .reshape({1, 1, 4, 4});
+  const float k = 1.f / std::sqrt(1.25f + 1e-5f);
+  auto same = torch::tensor({-1.5f * k, -0.5f * k, 0.5f * k, 1.5f * k}).reshape({1, 1, 2, 2});
+  auto s = same + torch::tensor({0.f, 0.f, 0.f, 2.f}).reshape({1, 1, 2, 2});  // off by 2 in one of 4 cells
+  EXPECT_NEAR(feature_distillation_loss({same}, {t}).item<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(feature_distillation_loss({s}, {t}).item<double>(), 1.0, 1e-5);  // 2² / 4
+  EXPECT_NEAR(feature_distillation_loss({s, s}, {t, t}).item<double>(), 1.0, 1e-5) << "mean over pairs";
+  EXPECT_NEAR(feature_distillation_loss({same, s}, {t, t}).item<double>(), 0.5, 1e-5);
+  // the teacher's scale and offset do not matter
+  EXPECT_NEAR(feature_distillation_loss({s}, {t * 10 + 3}).item<double>(), 1.0, 1e-4);
+  // the gradient reaches the student only
+  auto sg = s.clone().requires_grad_(true), tg = t.clone().requires_grad_(true);
+  feature_distillation_loss({sg}, {tg}).backward();
+  EXPECT_GT(sg.grad().abs().sum().item<double>(), 0.0);
+  EXPECT_FALSE(tg.grad().defined() && tg.grad().abs().sum().item<double>() > 0) << "the teacher is a target";
+  EXPECT_ERROR(feature_distillation_loss({}, {}), ErrorKind::InvalidArgument, "as many");
+  EXPECT_ERROR(feature_distillation_loss({s}, {t, t}), ErrorKind::InvalidArgument, "as many");
+  EXPECT_ERROR(feature_distillation_loss({s}, {torch::zeros({1, 2, 4, 4})}), ErrorKind::InvalidArgument, "one N and C");
+
+  // three student stages (8, 16, 32 channels), two teacher stages (24, 48): the deepest two pair
+  FeatureAdapters a(std::vector<int64_t>{8, 16, 32}, std::vector<int64_t>{24, 48});
+  EXPECT_EQ(a->pairs(), 2u);
+  std::vector<torch::Tensor> st{torch::rand({2, 8, 16, 16}), torch::rand({2, 16, 8, 8}), torch::rand({2, 32, 4, 4})};
+  std::vector<torch::Tensor> te{torch::rand({2, 24, 14, 14}), torch::rand({2, 48, 7, 7})};
+  const auto l = a->forward(st, te);
+  EXPECT_EQ(l.dim(), 0);
+  EXPECT_GT(l.item<double>(), 0.0);
+  // trained alone, the adapters fit a teacher that is a 1x1 map of the student's stages
+  using torch::indexing::Slice;
+  std::vector<torch::Tensor> target{
+      torch::cat({st[1], -st[1].index({Slice(), Slice(0, 8)})}, 1).detach(),                 // 24 channels
+      torch::cat({st[2] * 3 + 1, st[2].index({Slice(), Slice(0, 16)}) * 0.5}, 1).detach()};  // 48 channels
+  torch::optim::Adam opt(a->parameters(), torch::optim::AdamOptions(0.05));
+  const double first = a->forward(st, target).item<double>();
+  double last = first;
+  for (int i = 0; i < 200; ++i) {
+    opt.zero_grad();
+    auto li = a->forward(st, target);
+    li.backward();
+    opt.step();
+    last = li.item<double>();
+  }
+  EXPECT_LT(last, 0.01 * first) << "a linear map of the student's channels is learnable";
+  EXPECT_ERROR(a->forward({st[1], st[2]}, te), ErrorKind::InvalidArgument, "made for 3");
+  EXPECT_ERROR(a->forward({st[0], st[0], st[0]}, te), ErrorKind::InvalidArgument, "channels");
+  EXPECT_ERROR(FeatureAdapters(std::vector<int64_t>{}, std::vector<int64_t>{4}), ErrorKind::InvalidArgument, "stage");
+}
+
+// The stage features a backbone gives for feature distillation: the last map at each resolution.
+TEST(TrainBackbones, StageFeaturesAreTheLastMapAtEachResolution) {
+  torch::manual_seed(3);
+  for (const auto& [name, width] :
+       std::vector<std::pair<std::string, double>>{{"mobilefacenet", 0.5}, {"iresnet18", 0.25}}) {
+    auto net = make_backbone({name, 64, 64, width, 0.0});
+    net->eval();
+    torch::NoGradGuard g;
+    const auto x = torch::rand({2, 3, 64, 64});
+    const auto r = forward_with_stages(*net, x);
+    EXPECT_TRUE(torch::allclose(r.embedding, net->forward(x))) << name << ": the embedding is forward's";
+    std::vector<int64_t> sides;
+    for (const auto& t : r.stages) {
+      EXPECT_EQ(t.size(0), 2);
+      sides.push_back(t.size(2));
+    }
+    // MobileFaceNet halves four times from 64 (stride 2 stem: 32, 16, 8, 4); IResNet keeps 64 in its
+    // stem, then four stride-2 stages: 64, 32, 16, 8, 4
+    const std::vector<int64_t> want =
+        name == "mobilefacenet" ? std::vector<int64_t>{32, 16, 8, 4} : std::vector<int64_t>{64, 32, 16, 8, 4};
+    EXPECT_EQ(sides, want) << name;
+  }
+}
+
 TEST(TrainLandmarks, WingL1AndL2LossesMatchAHandComputation) {
   const auto pred = torch::tensor({0.5f, -5.f, 15.f, 0.f}).reshape({1, 4}), target = torch::zeros({1, 4});
   const double w = 10, e = 2, c = w - w * std::log(1 + w / e);

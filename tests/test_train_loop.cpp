@@ -7,12 +7,13 @@
 #include <facerec/backend.hpp>
 #include <facerec/embed.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/dataset.hpp>
+#include <facerec/image.hpp>
+#include <facerec/landmarks.hpp>
 #include <facerec/models.hpp>
 #include <facerec/train/backbones.hpp>
 #include <facerec/train/data.hpp>
 #include <facerec/train/landmark_trainer.hpp>
-#include <facerec/image.hpp>
-#include <facerec/landmarks.hpp>
 #include <facerec/train/trainer.hpp>
 
 #include "common/fs.hpp"
@@ -248,6 +249,105 @@ TEST(TrainDistill, AStudentLearnsTheTeachersEmbeddingAndResumesExactly) {
   bad.teacher_input = "noisy";
   EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "teacher_input");
   std::filesystem::remove_all(run);
+  std::filesystem::remove_all(teacher_run);
+  std::filesystem::remove_all(data);
+}
+
+// Distillation from a table of teacher embeddings (as `data merge` writes them: a pipeline
+// embedder's, the fused default's included) and from a network teacher's stage features through
+// 1x1 adapters: the student comes to agree with the table, the feature loss falls, a resumed run
+// ends bit-identical, and bad set-ups are clear errors.
+TEST(TrainDistill, FromATableOfEmbeddingsAndFromIntermediateFeatures) {
+  auto data = synthetic_crops(8, 5);
+  auto teacher_run = test::temp_dir("run-feature-teacher");
+  std::filesystem::remove_all(teacher_run);
+  {
+    Trainer t(test::manifest(), tiny_config(data), teacher_run, false);  // 32x32 in
+    t.run();
+  }
+  const auto ck = latest_checkpoint(teacher_run);
+  ASSERT_FALSE(ck.empty());
+  // the table: a direction per identity plus a little noise per image, 24-d; p0/0.png has none
+  const auto dir = test::temp_dir("teacher-table");
+  EmbeddingTable table;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> n01(0.f, 1.f);
+  for (int i = 0; i < 8; ++i) {
+    std::vector<float> centre(24);
+    for (auto& v : centre) v = n01(rng);
+    for (int j = 0; j < 5; ++j) {
+      auto e = centre;
+      for (auto& v : e) v += 0.1f * n01(rng);
+      if (i || j) table["p" + std::to_string(i) + "/" + std::to_string(j) + ".png"] = {true, e};
+    }
+  }
+  table["p0/0.png"] = {false, {}};
+  write_embedding_table(dir / "embeddings.bin", table);
+  EXPECT_EQ(load_teacher_table(dir / "embeddings.bin").size(), 39u);
+  EXPECT_EQ(teacher_table_dim(dir / "embeddings.bin"), 24);
+
+  auto c = tiny_config(data);
+  c.backbone = {"mobilefacenet", 24, 16, 0.25, 0.0};
+  c.loss = "none";
+  c.teacher = "embeddings:" + (dir / "embeddings.bin").string();
+  c.feature_teacher = ck.string();
+  c.feature_weight = 1.0;
+  c.optimizer = "adamw";
+  c.lr = 3e-3;
+  c.weight_decay = 0;
+  c.steps = 60;
+  c.log_every = 10;
+  auto run = test::temp_dir("run-table-student");
+  std::filesystem::remove_all(run);
+  {
+    Trainer t(test::manifest(), c, run, false);
+    const auto in = t.inputs({"p0/0.png", "p1/0.png"}, 3);
+    EXPECT_FALSE(in.teacher.defined()) << "a table teacher needs no input";
+    EXPECT_EQ(in.feature_teacher.sizes(), (std::vector<int64_t>{2, 3, 32, 32})) << "the feature teacher's own side";
+    t.run();
+  }
+  std::vector<double> cosine, feature;
+  std::ifstream in(run / "log.jsonl");
+  for (std::string l; std::getline(in, l);) {
+    auto j = nlohmann::json::parse(l);
+    if (!j.contains("loss")) continue;
+    ASSERT_TRUE(j.contains("teacher_cosine") && j.contains("feature_loss")) << l;
+    cosine.push_back(j["teacher_cosine"].get<double>());
+    feature.push_back(j["feature_loss"].get<double>());
+  }
+  ASSERT_EQ(cosine.size(), 6u);
+  std::printf("table + feature distillation: cos(student, table) %.3f -> %.3f, feature loss %.3f -> %.3f\n",
+              cosine.front(), cosine.back(), feature.front(), feature.back());
+  EXPECT_GT(cosine.back(), cosine.front() + 0.2);
+  EXPECT_LT(feature.back(), 0.8 * feature.front());
+  c.steps = 12;
+  c.log_every = 3;
+  expect_bit_identical(c, "table teacher + feature adapters");
+
+  auto bad = c;
+  bad.teacher = "embeddings:" + (dir / "none.bin").string();
+  EXPECT_ERROR(bad.validate(), ErrorKind::NotFound, "no such file");
+  bad = c;
+  bad.backbone.embedding = 32;
+  EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "embeddings of one size");
+  bad = c;
+  bad.feature_teacher.clear();
+  EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "feature_teacher");
+  bad = c;
+  bad.feature_weight = 0;
+  EXPECT_ERROR(bad.validate(), ErrorKind::InvalidArgument, "feature_weight");
+  write_embedding_table(dir / "empty.bin", EmbeddingTable{{"p0/0.png", {false, {}}}});
+  bad = c;
+  bad.teacher = "embeddings:" + (dir / "empty.bin").string();
+  EXPECT_ERROR(bad.validate(), ErrorKind::BadModel, "no embedding");
+  // a network teacher gives the feature teacher too when none is named
+  bad = tiny_config(data);
+  bad.backbone = {"mobilefacenet", 32, 16, 0.25, 0.0};
+  bad.teacher = ck.string();
+  bad.feature_weight = 0.5;
+  EXPECT_NO_THROW(bad.validate());
+  std::filesystem::remove_all(run);
+  std::filesystem::remove_all(dir);
   std::filesystem::remove_all(teacher_run);
   std::filesystem::remove_all(data);
 }

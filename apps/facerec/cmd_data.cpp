@@ -69,7 +69,7 @@ int merge(const MergeArgs& a) {
   }
   std::fprintf(stderr, "merge: comparing identities (%s)...\n", o.variants[0].name().c_str());
   const auto plan = plan_merge(ids, names, int(a.inputs.size()), a.options);
-  write_merge(plan, ids, names, roots, a.out, a.copy);
+  write_merge(plan, ids, names, roots, a.out, a.copy, o.variants[0].name());
   std::map<std::string, size_t> counts;
   for (const auto& d : plan.overlaps) ++counts[d.decision];
   for (const auto& d : plan.duplicates) ++counts["duplicate image, " + d.decision];
@@ -87,8 +87,8 @@ int merge(const MergeArgs& a) {
   if (plan.without_centroid)
     std::printf("%-48s %zu\n", "identities without a face (kept, unchecked)", plan.without_centroid);
   for (const auto& n : plan.notes) std::printf("note: %s\n", n.c_str());
-  std::printf("output: %zu identities, %zu images in %s (overlaps.tsv, sources.tsv, report.html)\n", plan.output.size(),
-              images, a.out.c_str());
+  std::printf("output: %zu identities, %zu images in %s (overlaps.tsv, sources.tsv, embeddings.bin, report.html)\n",
+              plan.output.size(), images, a.out.c_str());
   return kOk;
 }
 

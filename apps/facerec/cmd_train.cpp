@@ -115,21 +115,21 @@ int run(const RunArgs& a) {
   const int64_t start = t.step();
   std::fprintf(stderr, "[train] %s: step %lld of %lld\n", a.run_dir.c_str(), static_cast<long long>(start),
                static_cast<long long>(t.config().steps));
-  const int64_t done =
-      t.run([&](int64_t step) { return !g_interrupted && (a.stop_after == 0 || step - start < a.stop_after); },
-            [no_head = t.config().loss == "none"](const train::TrainProgress& p) {
-              char what[64] = "";
-              if (std::isnan(p.teacher_cosine))
-                std::snprintf(what, sizeof what, "acc %.3f", p.accuracy);
-              else if (no_head)
-                std::snprintf(what, sizeof what, "cos(teacher) %.4f", p.teacher_cosine);
-              else
-                std::snprintf(what, sizeof what, "acc %.3f  cos(teacher) %.4f", p.accuracy, p.teacher_cosine);
-              std::fprintf(stderr, "[train] step %lld/%lld  loss %.4f  %s  lr %.5f  %.1f samples/s  ETA %s\n",
-                           static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, what, p.lr,
-                           p.samples_per_s, train::clock_text(p.eta_s).c_str());
-            },
-            [](const std::string& m) { std::fprintf(stderr, "[train] %s\n", m.c_str()); });
+  const int64_t done = t.run(
+      [&](int64_t step) { return !g_interrupted && (a.stop_after == 0 || step - start < a.stop_after); },
+      [no_head = t.config().loss == "none"](const train::TrainProgress& p) {
+        char what[96] = "";
+        int n = 0;
+        if (!no_head) n += std::snprintf(what + n, sizeof what - size_t(n), "acc %.3f", p.accuracy);
+        if (!std::isnan(p.teacher_cosine))
+          n += std::snprintf(what + n, sizeof what - size_t(n), "%scos(teacher) %.4f", n ? "  " : "", p.teacher_cosine);
+        if (!std::isnan(p.feature_loss))
+          std::snprintf(what + n, sizeof what - size_t(n), "%sfeatures %.4f", n ? "  " : "", p.feature_loss);
+        std::fprintf(stderr, "[train] step %lld/%lld  loss %.4f  %s  lr %.5f  %.1f samples/s  ETA %s\n",
+                     static_cast<long long>(p.step), static_cast<long long>(p.steps), p.loss, what, p.lr,
+                     p.samples_per_s, train::clock_text(p.eta_s).c_str());
+      },
+      [](const std::string& m) { std::fprintf(stderr, "[train] %s\n", m.c_str()); });
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   std::fprintf(stderr, "[train] stopped at step %lld; checkpoint in %s/checkpoints, report %s/report.html\n",

@@ -7,6 +7,8 @@
 #include <facerec/landmarks.hpp>
 #include <facerec/models.hpp>
 
+#include "common/fs.hpp"
+
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace facerec {
@@ -63,7 +66,7 @@ std::string cache_key(const Manifest& m, const AnalyzerOptions& o, const Embeddi
   return std::to_string(std::hash<std::string>{}(k));
 }
 
-void append_cache(std::ofstream& out, const std::string& name, const ImageEmbedding& e) {
+void append_cache(std::ostream& out, const std::string& name, const ImageEmbedding& e) {
   uint32_t n = uint32_t(name.size()), d = uint32_t(e.found ? e.embedding.size() : 0);
   out.write(reinterpret_cast<const char*>(&n), 4);
   out.write(name.data(), n);
@@ -136,6 +139,12 @@ std::filesystem::path embedding_cache_file(const Manifest& manifest, const std::
   if (legacy != path && !std::filesystem::exists(path) && std::filesystem::exists(legacy))
     std::filesystem::rename(legacy, path, ec);
   return path;
+}
+
+void write_embedding_table(const std::filesystem::path& file, const EmbeddingTable& table) {
+  std::ostringstream out;
+  for (const auto& [name, e] : table) append_cache(out, name, e);
+  detail::write_file_atomic(file, out.str());
 }
 
 std::filesystem::path default_embedding_cache_dir() { return models_dir().parent_path() / "embeddings"; }

@@ -2,12 +2,14 @@
 // impostor identity pairs, mutual best matches merged, exclude-set matches left out, near-duplicate
 // images found by image-pair similarity (see merge.hpp).
 #include <facerec/error.hpp>
+#include <facerec/eval/dataset.hpp>
 #include <facerec/eval/merge.hpp>
 #include <facerec/eval/report.hpp>
 
 #include "common/dot.hpp"
 #include "common/fs.hpp"
 
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -380,7 +382,8 @@ void check_merge_output(const std::filesystem::path& out, const std::vector<std:
 }
 
 void write_merge(const MergePlan& plan, const std::vector<MergeIdentity>& ids, const std::vector<std::string>& names,
-                 const std::vector<std::filesystem::path>& roots, const std::filesystem::path& out, bool copy) {
+                 const std::vector<std::filesystem::path>& roots, const std::filesystem::path& out, bool copy,
+                 const std::string& embedder) {
   namespace fs = std::filesystem;
   if (roots.size() != names.size()) throw Error(ErrorKind::InvalidArgument, "merge: one root per dataset");
   check_merge_output(out, roots);
@@ -395,6 +398,8 @@ void write_merge(const MergePlan& plan, const std::vector<MergeIdentity>& ids, c
   try {
     fs::create_directories(tmp);
     std::string sources = "image\tsource\n";
+    EmbeddingTable embeddings;  // of every output image, keyed as in the output
+    size_t dim = 0;
     for (const auto& m : plan.output) {
       fs::create_directories(tmp / m.name);
       for (const auto& [i, k] : m.images) {
@@ -405,9 +410,20 @@ void write_merge(const MergePlan& plan, const std::vector<MergeIdentity>& ids, c
         else
           fs::create_symlink(src, tmp / m.name / file);
         sources += tsv_cell(m.name + "/" + file) + "\t" + tsv_cell(src.string()) + "\n";
+        const auto& e = ids[size_t(i)].embeddings[size_t(k)];
+        embeddings[m.name + "/" + file] = ImageEmbedding{!e.empty(), e};
+        dim = std::max(dim, e.size());
       }
     }
     detail::write_file_atomic(tmp / "sources.tsv", sources);
+    write_embedding_table(tmp / "embeddings.bin", embeddings);
+    detail::write_file_atomic(tmp / "embeddings.json", nlohmann::json{{"embedder", embedder},
+                                                                      {"dimensions", dim},
+                                                                      {"images", embeddings.size()},
+                                                                      {"file", "embeddings.bin"},
+                                                                      {"format", "facerec embedding cache records"}}
+                                                               .dump(2) +
+                                                           "\n");
     std::string tsv = "a\tb\tscore\tdecision\n";
     char num[32];
     for (const auto& d : plan.overlaps) {

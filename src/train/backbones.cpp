@@ -11,12 +11,15 @@
 
 namespace facerec::train {
 
+void record_stage(const torch::Tensor& y);  // below; also called by onnx_net.cpp
+
 namespace {
 
 namespace nn = torch::nn;
 using detail::OnnxBuilder;
 
-thread_local int64_t* g_madds = nullptr;  // set while multiply_adds() runs one sample
+thread_local int64_t* g_madds = nullptr;                      // set while multiply_adds() runs one sample
+thread_local std::vector<torch::Tensor>* g_stages = nullptr;  // set while forward_with_stages() runs
 
 torch::Tensor run_conv(nn::Conv2dImpl& c, const torch::Tensor& x) {
   auto y = c.forward(x);
@@ -237,7 +240,9 @@ MobileFaceNetImpl::MobileFaceNetImpl(const BackboneOptions& o) : BackboneImpl(o)
 
 torch::Tensor MobileFaceNetImpl::forward(const torch::Tensor& x) {
   check_input(x, options_);
-  return body_->forward(x).flatten(1);
+  auto y = x;
+  for (auto& m : *body_) record_stage(y = m.forward(y));
+  return y.flatten(1);
 }
 
 std::string MobileFaceNetImpl::emit_onnx(OnnxBuilder& b, const std::string& input) const {
@@ -283,7 +288,10 @@ IResNetImpl::IResNetImpl(const BackboneOptions& o) : BackboneImpl(o) {
 
 torch::Tensor IResNetImpl::forward(const torch::Tensor& x) {
   check_input(x, options_);
-  auto y = bn2_->forward(stages_->forward(stem_->forward(x)));
+  auto y = stem_->forward(x);
+  record_stage(y);
+  for (auto& m : *stages_) record_stage(y = m.forward(y));
+  y = bn2_->forward(y);
   y = dropout_->forward(y).flatten(1);
   return features_->forward(run_linear(*fc_, y));
 }
@@ -320,8 +328,8 @@ LandmarkNetImpl::LandmarkNetImpl(const BackboneOptions& o) : BackboneImpl(o) {
   nn::Sequential s;
   int64_t in = channels(16, o.width);
   s->push_back(ConvBn(3, in, 3, 2, 1, true, -1, true));
-  for (const auto& [c, stride] : std::vector<std::pair<int64_t, int64_t>>{
-           {32, 1}, {64, 2}, {64, 1}, {128, 2}, {128, 1}, {128, 2}, {128, 1}}) {
+  for (const auto& [c, stride] :
+       std::vector<std::pair<int64_t, int64_t>>{{32, 1}, {64, 2}, {64, 1}, {128, 2}, {128, 1}, {128, 2}, {128, 1}}) {
     const int64_t out = channels(c, o.width);
     s->push_back(ConvBn(in, in, 3, stride, in, true, -1, true));
     s->push_back(ConvBn(in, out, 1, 1, 1, true, -1, true));
@@ -347,8 +355,10 @@ torch::Tensor LandmarkNetImpl::forward(const torch::Tensor& x) {
 std::string LandmarkNetImpl::emit_onnx(OnnxBuilder& b, const std::string& input) const {
   const auto x = emit_body(b, body_, input, "landmarknet");
   const int64_t out = fc_->options.out_features(), in = fc_->options.in_features();
-  return b.node("Gemm", {x, b.initializer("fc_w", {out, in}, values(fc_->weight)), b.initializer("fc_b", {out}, values(fc_->bias))},
-                "fc", {{"transB", int64_t(1)}});
+  return b.node(
+      "Gemm",
+      {x, b.initializer("fc_w", {out, in}, values(fc_->weight)), b.initializer("fc_b", {out}, values(fc_->bias))}, "fc",
+      {{"transB", int64_t(1)}});
 }
 
 Backbone make_backbone(const BackboneOptions& o) {
@@ -363,9 +373,10 @@ Backbone make_backbone(const BackboneOptions& o) {
   if (o.name == "mobilefacenet") return std::make_shared<MobileFaceNetImpl>(o);
   if (o.name.rfind("iresnet", 0) == 0) return std::make_shared<IResNetImpl>(o);
   if (o.name == "landmarknet") return std::make_shared<LandmarkNetImpl>(o);
-  throw Error(ErrorKind::InvalidArgument,
-              "unknown backbone '" + o.name +
-                  "' (known: mobilefacenet, iresnet18, iresnet34, iresnet50, iresnet100, landmarknet, onnx:<file or model>)");
+  throw Error(
+      ErrorKind::InvalidArgument,
+      "unknown backbone '" + o.name +
+          "' (known: mobilefacenet, iresnet18, iresnet34, iresnet50, iresnet100, landmarknet, onnx:<file or model>)");
 }
 
 torch::Tensor backbone_input(const std::vector<cv::Mat>& crops) {
@@ -383,6 +394,30 @@ torch::Tensor backbone_input(const std::vector<cv::Mat>& crops) {
 
 void add_multiply_adds(int64_t n) {
   if (g_madds) *g_madds += n;
+}
+
+void record_stage(const torch::Tensor& y) {
+  if (g_stages && y.dim() == 4) g_stages->push_back(y);
+}
+
+StageForward forward_with_stages(BackboneImpl& net, const torch::Tensor& x) {
+  std::vector<torch::Tensor> all;
+  StageForward r;
+  g_stages = &all;
+  try {
+    r.embedding = net.forward(x);
+  } catch (...) {
+    g_stages = nullptr;
+    throw;
+  }
+  g_stages = nullptr;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const auto& t = all[i];
+    if (t.size(2) < 2 || t.size(3) < 2) continue;
+    const bool last_here = i + 1 == all.size() || all[i + 1].size(2) != t.size(2) || all[i + 1].size(3) != t.size(3);
+    if (last_here) r.stages.push_back(t);
+  }
+  return r;
 }
 
 int64_t multiply_adds(BackboneImpl& net) {

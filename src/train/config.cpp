@@ -61,6 +61,8 @@ void for_each_config_field(C& c, F&& f) {
   f("teacher_input", c.teacher_input);
   f("distill_loss", c.distill_loss);
   f("distill_weight", c.distill_weight);
+  f("feature_teacher", c.feature_teacher);
+  f("feature_weight", c.feature_weight);
   f("optimizer", c.optimizer);
   f("lr", c.lr);
   f("momentum", c.momentum);
@@ -133,7 +135,15 @@ void TrainConfig::validate() const {
     fail("pk_k", "must be >= 2 and divide the batch into at least 2 identities");
   if (loss != "arcface" && loss != "cosface" && loss != "softmax" && loss != "triplet" && loss != "none")
     fail("loss", "must be arcface, cosface, softmax, triplet or none");
-  if (loss == "none" && teacher.empty()) fail("loss", "none needs a teacher (distillation is then the only loss)");
+  if (loss == "none" && teacher.empty() && feature_weight == 0)
+    fail("loss", "none needs a teacher (distillation is then the only loss)");
+  if (!(feature_weight >= 0)) fail("feature_weight", "must be >= 0");
+  if (feature_weight > 0 && feature_teacher.empty() && (teacher.empty() || teacher.rfind("embeddings:", 0) == 0))
+    fail("feature_teacher",
+         "is needed for feature_weight > 0 when the teacher is not a network (onnx:<model> or a "
+         "run's checkpoint)");
+  if (!feature_teacher.empty() && feature_weight == 0)
+    fail("feature_weight", "must be > 0 with a feature_teacher (else the teacher's features are not used)");
   if (teacher_input != "clean" && teacher_input != "augmented") fail("teacher_input", "must be clean or augmented");
   if (distill_loss != "cosine" && distill_loss != "l2") fail("distill_loss", "must be cosine or l2");
   if (!(distill_weight > 0)) fail("distill_weight", "must be > 0");
@@ -168,17 +178,22 @@ void TrainConfig::validate() const {
     fail("embedding",
          "the backbone " + backbone.name + " gives " + std::to_string(net->options().embedding) + " values");
   if (!teacher.empty()) {
-    const auto t = make_teacher(*this);
-    if (t->options().embedding != backbone.embedding)
-      fail("teacher", teacher + " gives " + std::to_string(t->options().embedding) + " values, the student " +
+    const int64_t dim = teacher.rfind("embeddings:", 0) == 0 ? teacher_table_dim(teacher.substr(11))
+                                                             : make_teacher(*this)->options().embedding;
+    if (dim != backbone.embedding)
+      fail("teacher", teacher + " gives " + std::to_string(dim) + " values, the student " +
                           std::to_string(backbone.embedding) + ": distillation compares embeddings of one size");
   }
+  if (!feature_teacher.empty()) make_network_teacher(feature_teacher);  // throws for a bad name or file
 }
 
 std::string loss_text(const TrainConfig& c) {
-  const std::string distill = c.teacher.empty() ? ""
-                                                : c.distill_loss + " distillation from " + c.teacher +
-                                                      (c.teacher_input == "clean" ? " (on clean crops)" : "");
+  std::string distill = c.teacher.empty() ? ""
+                                          : c.distill_loss + " distillation from " + c.teacher +
+                                                (c.teacher_input == "clean" ? " (on clean crops)" : "");
+  if (c.feature_weight > 0)
+    distill += (distill.empty() ? "" : " + ") + std::string("feature distillation from ") +
+               (c.feature_teacher.empty() ? c.teacher : c.feature_teacher);
   if (c.loss == "none") return distill;
   return c.loss + " loss" + (distill.empty() ? "" : " + " + distill);
 }

@@ -2,6 +2,7 @@
 #include <facerec/error.hpp>
 #include <facerec/train/losses.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 namespace facerec::train {
@@ -102,6 +103,62 @@ torch::Tensor distillation_loss(const torch::Tensor& student, const torch::Tenso
   throw Error(ErrorKind::InvalidArgument, "distillation: the loss is cosine or l2, not " + kind);
 }
 
+torch::Tensor feature_distillation_loss(const std::vector<torch::Tensor>& student,
+                                        const std::vector<torch::Tensor>& teacher) {
+  if (student.empty() || student.size() != teacher.size())
+    throw Error(ErrorKind::InvalidArgument, "feature distillation: as many student as teacher maps (>= 1) needed");
+  torch::Tensor total;
+  for (size_t i = 0; i < student.size(); ++i) {
+    const auto &s = student[i], &t = teacher[i];
+    if (s.dim() != 4 || t.dim() != 4 || s.size(0) != t.size(0) || s.size(1) != t.size(1))
+      throw Error(ErrorKind::InvalidArgument, "feature distillation: pair " + std::to_string(i) +
+                                                  " needs maps [N, C, h, w] of one N and C on both sides");
+    auto tp =
+        t.size(2) == s.size(2) && t.size(3) == s.size(3) ? t : torch::adaptive_avg_pool2d(t, {s.size(2), s.size(3)});
+    // standardised per channel over the batch and positions: every channel and stage weighs alike
+    tp = tp.detach();
+    const auto mean = tp.mean({0, 2, 3}, true);
+    const auto var = (tp - mean).pow(2).mean({0, 2, 3}, true);
+    const auto l = (s - (tp - mean) / (var + 1e-5).sqrt()).pow(2).mean();
+    total = i == 0 ? l : total + l;
+  }
+  return total / double(student.size());
+}
+
+FeatureAdaptersImpl::FeatureAdaptersImpl(const std::vector<int64_t>& sc, const std::vector<int64_t>& tc)
+    : student_stages_(sc.size()), teacher_stages_(tc.size()) {
+  if (sc.empty() || tc.empty())
+    throw Error(ErrorKind::InvalidArgument, "feature adapters: both networks need at least one stage");
+  const size_t n = std::min(sc.size(), tc.size());
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t in = sc[sc.size() - n + i], out = tc[tc.size() - n + i];
+    if (in < 1 || out < 1) throw Error(ErrorKind::InvalidArgument, "feature adapters: channel counts must be > 0");
+    convs_.push_back(
+        register_module("a" + std::to_string(i), torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1).bias(true))));
+  }
+}
+
+torch::Tensor FeatureAdaptersImpl::forward(const std::vector<torch::Tensor>& student,
+                                           const std::vector<torch::Tensor>& teacher) {
+  if (student.size() != student_stages_ || teacher.size() != teacher_stages_)
+    throw Error(ErrorKind::InvalidArgument, "feature adapters: made for " + std::to_string(student_stages_) +
+                                                " student and " + std::to_string(teacher_stages_) +
+                                                " teacher stages, given " + std::to_string(student.size()) + " and " +
+                                                std::to_string(teacher.size()));
+  const size_t n = convs_.size();
+  std::vector<torch::Tensor> s, t;
+  for (size_t i = 0; i < n; ++i) {
+    const auto& x = student[student.size() - n + i];
+    if (x.size(1) != convs_[i]->options.in_channels())
+      throw Error(ErrorKind::InvalidArgument, "feature adapters: stage " + std::to_string(i) + " has " +
+                                                  std::to_string(x.size(1)) + " channels, the adapter takes " +
+                                                  std::to_string(convs_[i]->options.in_channels()));
+    s.push_back(convs_[i]->forward(x));
+    t.push_back(teacher[teacher.size() - n + i]);
+  }
+  return feature_distillation_loss(s, t);
+}
+
 torch::Tensor landmark_loss(const torch::Tensor& prediction, const torch::Tensor& target, const std::string& kind,
                             double w, double epsilon) {
   if (!prediction.sizes().equals(target.sizes()) || prediction.numel() == 0)
@@ -109,8 +166,10 @@ torch::Tensor landmark_loss(const torch::Tensor& prediction, const torch::Tensor
   const auto d = prediction - target;
   if (kind == "l1") return d.abs().mean();
   if (kind == "l2") return (0.5 * d * d).mean();
-  if (kind != "wing") throw Error(ErrorKind::InvalidArgument, "landmark_loss: unknown kind '" + kind + "' (wing, l1, l2)");
-  if (!(w > 0 && epsilon > 0)) throw Error(ErrorKind::InvalidArgument, "landmark_loss: wing needs w > 0 and epsilon > 0");
+  if (kind != "wing")
+    throw Error(ErrorKind::InvalidArgument, "landmark_loss: unknown kind '" + kind + "' (wing, l1, l2)");
+  if (!(w > 0 && epsilon > 0))
+    throw Error(ErrorKind::InvalidArgument, "landmark_loss: wing needs w > 0 and epsilon > 0");
   const double c = w - w * std::log(1.0 + w / epsilon);
   const auto a = d.abs();
   return torch::where(a < w, w * torch::log1p(a / epsilon), a - c).mean();

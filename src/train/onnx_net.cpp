@@ -18,6 +18,7 @@ namespace facerec::train {
 
 // Counts multiply-adds while multiply_adds() measures (backbones.cpp).
 void add_multiply_adds(int64_t n);
+void record_stage(const torch::Tensor& y);
 
 namespace {
 
@@ -192,6 +193,7 @@ torch::Tensor OnnxNetImpl::forward(const torch::Tensor& x) {
       y = torch::matmul(get(n.inputs[0]), b);
       add_multiply_adds(b.numel());
     }
+    record_stage(y);
     v[n.output] = y;
   }
   return get(graph_->output);

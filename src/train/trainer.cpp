@@ -2,14 +2,15 @@
 // JSON log and the HTML report (the config: config.cpp; the export: export.cpp).
 #include <facerec/backend.hpp>
 #include <facerec/error.hpp>
+#include <facerec/eval/dataset.hpp>
 #include <facerec/eval/eval.hpp>
 #include <facerec/eval/report.hpp>
 #include <facerec/train/trainer.hpp>
 #include <facerec/version.hpp>
 
 #include "common/fs.hpp"
-#include "train/checkpoint.hpp"
 #include "common/sha256.hpp"
+#include "train/checkpoint.hpp"
 
 #include <opencv2/imgproc.hpp>
 
@@ -52,22 +53,21 @@ void load_backbone(BackboneImpl& net, const std::filesystem::path& checkpoint) {
   read_part(checkpoint, ar, "backbone", net);
 }
 
-Backbone make_teacher(const TrainConfig& c) {
-  if (c.teacher.empty()) throw Error(ErrorKind::InvalidArgument, "train config: no teacher");
+Backbone make_network_teacher(const std::string& spec) {
   Backbone t;
-  if (c.teacher.rfind("onnx:", 0) == 0) {
+  if (spec.rfind("onnx:", 0) == 0) {
     BackboneOptions o;
-    o.name = c.teacher;
+    o.name = spec;
     t = make_backbone(o);
   } else {
-    const std::filesystem::path ck = c.teacher, cfg = ck.parent_path().parent_path() / "config.json";
+    const std::filesystem::path ck = spec, cfg = ck.parent_path().parent_path() / "config.json";
     std::error_code ec;
     if (!std::filesystem::is_regular_file(ck, ec))
-      throw Error(ErrorKind::NotFound, "teacher " + c.teacher +
-                                           ": no such checkpoint (a teacher is onnx:<file or model> or "
-                                           "<run>/checkpoints/step-N.pt)");
+      throw Error(ErrorKind::NotFound, "teacher " + spec +
+                                           ": no such checkpoint (a teacher is onnx:<file or model>, "
+                                           "<run>/checkpoints/step-N.pt or embeddings:<file>)");
     if (!std::filesystem::is_regular_file(cfg, ec))
-      throw Error(ErrorKind::NotFound, "teacher " + c.teacher + ": no " + cfg.string() + " beside its run");
+      throw Error(ErrorKind::NotFound, "teacher " + spec + ": no " + cfg.string() + " beside its run");
     TrainConfig tc;
     try {
       tc = TrainConfig::from_json(json::parse(detail::read_file(cfg)));
@@ -82,6 +82,43 @@ Backbone make_teacher(const TrainConfig& c) {
   return t;
 }
 
+Backbone make_teacher(const TrainConfig& c) {
+  if (c.teacher.empty()) throw Error(ErrorKind::InvalidArgument, "train config: no teacher");
+  if (c.teacher.rfind("embeddings:", 0) == 0)
+    throw Error(ErrorKind::InvalidArgument, "train config: the teacher " + c.teacher + " is a table, not a network");
+  return make_network_teacher(c.teacher);
+}
+
+std::map<std::string, std::vector<float>> load_teacher_table(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(file, ec))
+    throw Error(ErrorKind::NotFound, "teacher embeddings " + file.string() + ": no such file");
+  std::map<std::string, std::vector<float>> t;
+  size_t dim = 0;
+  for (auto& [key, e] : load_embedding_cache(file)) {
+    if (!e.found) continue;
+    if (dim == 0) dim = e.embedding.size();
+    if (e.embedding.size() != dim)
+      throw Error(ErrorKind::BadModel, "teacher embeddings " + file.string() + ": embeddings of " +
+                                           std::to_string(dim) + " and " + std::to_string(e.embedding.size()) +
+                                           " values");
+    double n = 0;
+    for (float v : e.embedding) n += double(v) * v;
+    if (!(n > 0) || !std::isfinite(n)) continue;
+    for (float& v : e.embedding) v = float(v / std::sqrt(n));
+    t.emplace(key, std::move(e.embedding));
+  }
+  if (t.empty())
+    throw Error(ErrorKind::BadModel, "teacher embeddings " + file.string() +
+                                         ": no embedding in it (it is written by facerec data merge as "
+                                         "<out>/embeddings.bin)");
+  return t;
+}
+
+int64_t teacher_table_dim(const std::filesystem::path& file) {
+  return int64_t(load_teacher_table(file).begin()->second.size());
+}
+
 // ---- the trainer --------------------------------------------------------------------------
 
 struct Trainer::Impl {
@@ -92,13 +129,16 @@ struct Trainer::Impl {
   IdentitySplit split;
   std::unique_ptr<Sampler> sampler;
   Backbone net;
-  Backbone teacher;  // frozen, eval mode; null without distillation
+  Backbone teacher;  // frozen, eval mode; null without distillation or with a table teacher
+  std::map<std::string, std::vector<float>> teacher_table;  // teacher = embeddings:<file>
+  Backbone feature_net;  // the feature teacher (frozen; may be `teacher`); null without
+  FeatureAdapters adapters{nullptr};
   MarginHead head{nullptr};
   std::unique_ptr<torch::optim::Optimizer> opt;
   int64_t step = 0;
   // the logging window (steps since the last log line): kept in checkpoints so a resumed run logs
   // the same averages
-  double loss_sum = 0, acc_sum = 0, cos_sum = 0;
+  double loss_sum = 0, acc_sum = 0, cos_sum = 0, feature_sum = 0;
   int64_t since_log = 0;
   // LFW View 1, aligned once
   std::unique_ptr<FolderReader> lfw_reader;
@@ -209,6 +249,8 @@ void make_optimizer(Trainer::Impl& d) {
     if (p.requires_grad()) params.push_back(p);
   if (d.head)
     for (auto& p : d.head->parameters()) params.push_back(p);
+  if (d.adapters)
+    for (auto& p : d.adapters->parameters()) params.push_back(p);
   const auto& c = d.cfg;
   if (c.optimizer == "adamw")
     d.opt =
@@ -220,6 +262,14 @@ void make_optimizer(Trainer::Impl& d) {
 
 void set_lr(torch::optim::Optimizer& opt, double lr) {
   for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+}
+
+// The key of a training image in a teacher table: the key itself, or the photo's path (an aligned
+// crop's key is the photo's path + ".png").
+std::string teacher_key(const std::map<std::string, std::vector<float>>& table, const std::string& key) {
+  if (table.count(key)) return key;
+  if (key.size() > 4 && key.compare(key.size() - 4, 4, ".png") == 0) return key.substr(0, key.size() - 4);
+  return key;
 }
 
 // Embeddings (L2-normalised, [N, D]) of crops in eval mode, batches of 64 (the training mode is restored).
@@ -282,7 +332,41 @@ Trainer::Trainer(const Manifest& manifest, TrainConfig config, std::filesystem::
   torch::manual_seed(d.cfg.seed);
   prepare_data(d, [](const std::string& m) { std::fprintf(stderr, "[train] %s\n", m.c_str()); });
   d.net = make_backbone(d.cfg.backbone);
-  if (!d.cfg.teacher.empty()) d.teacher = make_teacher(d.cfg);
+  if (d.cfg.teacher.rfind("embeddings:", 0) == 0) {
+    d.teacher_table = load_teacher_table(d.cfg.teacher.substr(11));
+    size_t covered = 0;
+    for (const auto& s : d.split.train) covered += d.teacher_table.count(teacher_key(d.teacher_table, s.image)) > 0;
+    std::fprintf(stderr, "[train] teacher embeddings for %zu of %zu training images\n", covered, d.split.train.size());
+    if (covered == 0)
+      throw Error(ErrorKind::InvalidArgument, d.cfg.teacher +
+                                                  " has no embedding of any training image (its keys are "
+                                                  "image paths relative to the data folder)");
+  } else if (!d.cfg.teacher.empty()) {
+    d.teacher = make_teacher(d.cfg);
+  }
+  if (d.cfg.feature_weight > 0) {
+    d.feature_net = d.cfg.feature_teacher.empty() ? d.teacher : make_network_teacher(d.cfg.feature_teacher);
+    // the adapters are sized by one pass of each network
+    torch::NoGradGuard g;
+    const bool was = d.net->is_training();
+    d.net->eval();
+    const auto fs = forward_with_stages(*d.net, torch::zeros({1, 3, d.cfg.backbone.input, d.cfg.backbone.input}));
+    const int64_t T = d.feature_net->options().input;
+    const auto ft = forward_with_stages(*d.feature_net, torch::zeros({1, 3, T, T}));
+    d.net->train(was);
+    std::vector<int64_t> sc, tc;
+    for (const auto& t : fs.stages) sc.push_back(t.size(1));
+    for (const auto& t : ft.stages) tc.push_back(t.size(1));
+    d.adapters = FeatureAdapters(sc, tc);
+    std::string pairs;
+    for (size_t i = 0; i < d.adapters->pairs(); ++i) {
+      const auto& a = fs.stages[fs.stages.size() - d.adapters->pairs() + i];
+      const auto& b = ft.stages[ft.stages.size() - d.adapters->pairs() + i];
+      pairs += (i ? ", " : "") + std::to_string(a.size(1)) + "x" + std::to_string(a.size(2)) + "² -> " +
+               std::to_string(b.size(1)) + "x" + std::to_string(b.size(2)) + "²";
+    }
+    std::fprintf(stderr, "[train] feature distillation: %zu stage pairs (%s)\n", d.adapters->pairs(), pairs.c_str());
+  }
   if (d.cfg.loss != "triplet" && d.cfg.loss != "none") {
     MarginHeadOptions ho;
     ho.kind = parse_head_kind(d.cfg.loss);
@@ -300,6 +384,7 @@ Trainer::Trainer(const Manifest& manifest, TrainConfig config, std::filesystem::
       auto ar = open_archive(ck);
       read_part(ck, ar, "backbone", *d.net);
       if (d.head) read_part(ck, ar, "head", *d.head);
+      if (d.adapters) read_part(ck, ar, "adapters", *d.adapters);
       try {
         torch::serialize::InputArchive a;
         ar.read("optimizer", a);
@@ -321,6 +406,7 @@ Trainer::Trainer(const Manifest& manifest, TrainConfig config, std::filesystem::
       d.loss_sum = mj.value("window_loss_sum", 0.0);
       d.acc_sum = mj.value("window_accuracy_sum", 0.0);
       d.cos_sum = mj.value("window_teacher_cosine_sum", 0.0);
+      d.feature_sum = mj.value("window_feature_loss_sum", 0.0);
       d.since_log = mj.value("window_steps", int64_t(0));
       // the log keeps what happened up to the checkpoint
       std::ifstream in(d.run / "log.jsonl");
@@ -381,33 +467,45 @@ torch::Tensor Trainer::input_from(const FaceReader& reader, const std::vector<st
 Trainer::Inputs Trainer::inputs(const std::vector<std::string>& keys, int64_t step) const {
   const auto& d = *impl_;
   const auto& c = d.cfg;
-  const int S = int(c.backbone.input), T = d.teacher ? int(d.teacher->options().input) : 0;
-  std::vector<cv::Mat> student, teacher;
+  const int S = int(c.backbone.input);
+  const bool own_features = d.feature_net && d.feature_net != d.teacher;
+  std::vector<cv::Mat> student, teacher, features;
+  // a teacher's view: the crop at its own side T, mirrored as the student's copy was (clean), or
+  // the student's augmented copy
+  auto view = [&](const std::string& key, const cv::Mat& img, const cv::Mat& aug, const AugmentRecord& rec, int T) {
+    cv::Mat t = c.teacher_input == "augmented" ? aug : (T == S ? img : crop_at(*d.reader, key, T));
+    if (c.teacher_input == "clean" && rec.flip) cv::flip(t, t, 1);
+    if (t.rows != T) cv::resize(t, t, cv::Size(T, T), 0, 0, t.rows > T ? cv::INTER_AREA : cv::INTER_LINEAR);
+    return t;
+  };
   for (size_t i = 0; i < keys.size(); ++i) {
     cv::Mat img = crop_at(*d.reader, keys[i], S);
     AugmentRecord rec;
     cv::Mat aug = c.augment ? augment(img, c.augmentation, mix(mix(c.seed, uint64_t(step)), i), &rec) : img;
-    if (d.teacher) {
-      // the teacher's view: the crop at its own size, mirrored as the student's copy was
-      cv::Mat t = c.teacher_input == "augmented" ? aug : (T == S ? img : crop_at(*d.reader, keys[i], T));
-      if (c.teacher_input == "clean" && rec.flip) cv::flip(t, t, 1);
-      if (t.rows != T) cv::resize(t, t, cv::Size(T, T), 0, 0, t.rows > T ? cv::INTER_AREA : cv::INTER_LINEAR);
-      teacher.push_back(t);
-    }
+    if (d.teacher) teacher.push_back(view(keys[i], img, aug, rec, int(d.teacher->options().input)));
+    if (own_features) features.push_back(view(keys[i], img, aug, rec, int(d.feature_net->options().input)));
     student.push_back(aug);
   }
-  return {backbone_input(student), d.teacher ? backbone_input(teacher) : torch::Tensor()};
+  Inputs r;
+  r.student = backbone_input(student);
+  if (d.teacher) r.teacher = backbone_input(teacher);
+  if (own_features) r.feature_teacher = backbone_input(features);
+  return r;
 }
 
 void Trainer::save_checkpoint() {
   auto& d = *impl_;
   const auto pt = checkpoint_path(d.run, d.step);
-  torch::serialize::OutputArchive ar, bb, hd, op;
+  torch::serialize::OutputArchive ar, bb, hd, op, ad;
   d.net->save(bb);
   ar.write("backbone", bb);
   if (d.head) {
     d.head->save(hd);
     ar.write("head", hd);
+  }
+  if (d.adapters) {
+    d.adapters->save(ad);
+    ar.write("adapters", ad);
   }
   d.opt->save(op);
   ar.write("optimizer", op);
@@ -418,6 +516,7 @@ void Trainer::save_checkpoint() {
                               {"window_loss_sum", d.loss_sum},
                               {"window_accuracy_sum", d.acc_sum},
                               {"window_teacher_cosine_sum", d.cos_sum},
+                              {"window_feature_loss_sum", d.feature_sum},
                               {"window_steps", d.since_log},
                               {"facerec", version()}},
                          d.cfg.keep_checkpoints);
@@ -516,6 +615,7 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
   double& loss_sum = d.loss_sum;
   double& acc_sum = d.acc_sum;
   double& cos_sum = d.cos_sum;
+  double& feature_sum = d.feature_sum;
   int64_t& since_log = d.since_log;
   while (d.step < c.steps) {
     const auto idx = d.sampler->batch(uint64_t(d.step));
@@ -528,7 +628,15 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
     torch::manual_seed(mix(c.seed, uint64_t(d.step) + 1));  // dropout and anything else libtorch draws
     const auto in = inputs(keys, d.step);
     auto labels = torch::tensor(lab, torch::kInt64);
-    auto emb = d.net->forward(in.student);
+    torch::Tensor emb;
+    std::vector<torch::Tensor> student_stages;
+    if (d.adapters) {
+      auto f = forward_with_stages(*d.net, in.student);
+      emb = f.embedding;
+      student_stages = std::move(f.stages);
+    } else {
+      emb = d.net->forward(in.student);
+    }
     torch::Tensor loss = torch::zeros({});
     double acc = 0, cosine = 0;
     if (c.loss == "triplet") {
@@ -551,17 +659,41 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
       loss = torch::nn::functional::cross_entropy(logits, labels);
       acc = (logits.argmax(1) == labels).to(torch::kFloat64).mean().item<double>();
     }
+    torch::Tensor t, e, rows;  // teacher and student unit embeddings of the rows that have a teacher
     if (d.teacher) {
-      torch::Tensor t;
+      torch::NoGradGuard g;
+      t = torch::nn::functional::normalize(d.teacher->forward(in.teacher),
+                                           torch::nn::functional::NormalizeFuncOptions().dim(1));
+    } else if (!d.teacher_table.empty()) {
+      std::vector<int64_t> have;
+      std::vector<float> values;
+      for (size_t i = 0; i < keys.size(); ++i) {
+        const auto it = d.teacher_table.find(teacher_key(d.teacher_table, keys[i]));
+        if (it == d.teacher_table.end()) continue;
+        have.push_back(int64_t(i));
+        values.insert(values.end(), it->second.begin(), it->second.end());
+      }
+      if (!have.empty()) {
+        rows = torch::tensor(have, torch::kInt64);
+        t = torch::from_blob(values.data(), {int64_t(have.size()), c.backbone.embedding}, torch::kFloat32).clone();
+      }
+    }
+    if (t.defined()) {
+      e = torch::nn::functional::normalize(rows.defined() ? emb.index_select(0, rows) : emb,
+                                           torch::nn::functional::NormalizeFuncOptions().dim(1));
+      loss = loss + c.distill_weight * distillation_loss(e, t, c.distill_loss);
+      cosine = (e * t).sum(1).mean().item<double>();
+    }
+    double feature = 0;
+    if (d.adapters) {
+      std::vector<torch::Tensor> tf;
       {
         torch::NoGradGuard g;
-        t = torch::nn::functional::normalize(d.teacher->forward(in.teacher),
-                                             torch::nn::functional::NormalizeFuncOptions().dim(1));
+        tf = forward_with_stages(*d.feature_net, in.feature_teacher.defined() ? in.feature_teacher : in.teacher).stages;
       }
-      const auto e = torch::nn::functional::normalize(emb, torch::nn::functional::NormalizeFuncOptions().dim(1));
-      const auto cos = (e * t).sum(1);
-      loss = loss + c.distill_weight * distillation_loss(e, t, c.distill_loss);
-      cosine = cos.mean().item<double>();
+      const auto fl = d.adapters->forward(student_stages, tf);
+      loss = loss + c.feature_weight * fl;
+      feature = fl.item<double>();
     }
     const double lv = loss.item<double>();
     if (!std::isfinite(lv))
@@ -579,6 +711,7 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
     loss_sum += lv;
     acc_sum += acc;
     cos_sum += cosine;
+    feature_sum += feature;
     if (d.step % c.log_every == 0 || d.step == c.steps) {
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       TrainProgress p;
@@ -586,16 +719,19 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
       p.steps = c.steps;
       p.loss = loss_sum / double(since_log);
       p.accuracy = acc_sum / double(since_log);
-      p.teacher_cosine = d.teacher ? cos_sum / double(since_log) : std::nan("");
+      const bool embedding_teacher = d.teacher || !d.teacher_table.empty();
+      p.teacher_cosine = embedding_teacher ? cos_sum / double(since_log) : std::nan("");
+      p.feature_loss = d.adapters ? feature_sum / double(since_log) : std::nan("");
       p.lr = lr;
       p.samples_per_s = double(steps_timed * c.batch) / std::max(el, 1e-9);
       p.eta_s = el / double(steps_timed) * double(c.steps - d.step);
       json line{
           {"step", p.step}, {"loss", p.loss}, {"accuracy", p.accuracy}, {"lr", lr}, {"samples_per_s", p.samples_per_s}};
-      if (d.teacher) line["teacher_cosine"] = p.teacher_cosine;
+      if (embedding_teacher) line["teacher_cosine"] = p.teacher_cosine;
+      if (d.adapters) line["feature_loss"] = p.feature_loss;
       d.log(line);
       if (on_progress) on_progress(p);
-      loss_sum = acc_sum = cos_sum = 0;
+      loss_sum = acc_sum = cos_sum = feature_sum = 0;
       since_log = 0;
     }
     const bool stop = keep_going && !keep_going(d.step);
@@ -620,7 +756,7 @@ void Trainer::write_report() const {
   const auto& d = *impl_;
   PlotSeries loss{"loss", {}, {}}, acc{"training accuracy", {}, {}}, lr{"learning rate", {}, {}},
       held{"held-out identities", {}, {}}, lfw{"LFW View 1", {}, {}}, rate{"samples/s", {}, {}},
-      tcos{"cos(student, teacher)", {}, {}};
+      tcos{"cos(student, teacher)", {}, {}}, feat{"feature loss", {}, {}};
   json last_val;
   for (const auto& j : ckpt::read_log(d.run / "log.jsonl")) {
     const double s = j.value("step", 0.0);
@@ -646,6 +782,10 @@ void Trainer::write_report() const {
         tcos.x.push_back(s);
         tcos.y.push_back(j.value("teacher_cosine", 0.0));
       }
+      if (j.contains("feature_loss")) {
+        feat.x.push_back(s);
+        feat.y.push_back(j.value("feature_loss", 0.0));
+      }
     }
   }
   const auto& c = d.cfg;
@@ -666,10 +806,15 @@ void Trainer::write_report() const {
   PlotSpec lrs{"Learning rate", "step", "lr"};
   std::vector<std::string> figs{svg_plot(ls, {loss})};
   if (c.loss != "none") figs.push_back(svg_plot(as, {acc}));
-  if (d.teacher) {
+  if (!tcos.x.empty()) {
     PlotSpec ts{"Agreement with the teacher", "step", "mean cos(student, teacher)"};
     ts.y_max = 1;
     figs.push_back(svg_plot(ts, {tcos}));
+  }
+  if (!feat.x.empty()) {
+    PlotSpec fs{"Intermediate features", "step", "relative squared error to the teacher's stages"};
+    fs.y_min = 0;
+    figs.push_back(svg_plot(fs, {feat}));
   }
   figs.push_back(svg_plot(vs, {held, lfw}));
   figs.push_back(svg_plot(lrs, {lr}));

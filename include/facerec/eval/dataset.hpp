@@ -129,6 +129,10 @@ std::filesystem::path embedding_cache_file(const Manifest& manifest, const std::
 // empty table). Never throws Error.
 EmbeddingTable load_embedding_cache(const std::filesystem::path& file);
 
+// Writes `table` in the cache's record format (atomically: a reader sees the old file or the whole
+// new one). Throws Error(Io) when writing fails.
+void write_embedding_table(const std::filesystem::path& file, const EmbeddingTable& table);
+
 // The default cache directory (next to the model cache: ~/.cache/facerec/embeddings).
 std::filesystem::path default_embedding_cache_dir();
 

@@ -122,12 +122,15 @@ void check_merge_output(const std::filesystem::path& out, const std::vector<std:
 // holding a symbolic link to (or, with `copy`, a copy of) each image, named
 // "<dataset name>_<file>"; sources.tsv (output image, source path); overlaps.tsv (one line per
 // decision: dataset:identity, dataset:identity, score, decision; then the near-duplicates with
-// their images); report.html (figures, and sample faces of every overlap and duplicate). It is
+// their images); report.html (figures, and sample faces of every overlap and duplicate);
+// embeddings.bin (every output image's embedding, keyed by its path in `out`, in the embedding
+// cache's record format: a training run's teacher, `teacher=embeddings:<out>/embeddings.bin`) and
+// embeddings.json (`embedder`: which embedder made them, their size, count). It is
 // written into "<out>.partial" and renamed when complete; the inputs are never modified.
 // Throws Error(AlreadyExists) when `out` exists, Error(InvalidArgument) when `out` lies inside an
 // input, Error(Io) when writing fails.
 void write_merge(const MergePlan& plan, const std::vector<MergeIdentity>& identities,
                  const std::vector<std::string>& dataset_names, const std::vector<std::filesystem::path>& roots,
-                 const std::filesystem::path& out, bool copy);
+                 const std::filesystem::path& out, bool copy, const std::string& embedder = "");
 
 }  // namespace facerec

@@ -26,8 +26,8 @@
 //
 // Thread safety: as torch::nn::Module (not for concurrent forward/backward on one instance).
 // export_onnx and multiply_adds only read the module.
-#include <opencv2/core.hpp>
 #include <torch/torch.h>
+#include <opencv2/core.hpp>
 
 #include <filesystem>
 #include <map>
@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace facerec::detail {
 class OnnxBuilder;
@@ -147,6 +148,17 @@ torch::Tensor backbone_input(const std::vector<cv::Mat>& bgr_crops);
 int64_t multiply_adds(BackboneImpl& net);
 inline int64_t multiply_adds(const Backbone& net) { return multiply_adds(*net); }
 inline int64_t multiply_adds(MobileFaceNet& net) { return multiply_adds(*net.ptr()); }
+
+// A forward pass that also returns the network's stage features, for intermediate-feature
+// distillation: the last feature map [N, C, h, w] at each spatial resolution the network passes
+// through (h, w >= 2), in order (for MobileFaceNet at 112: 56, 28, 14, 7; for an imported ONNX
+// network, the last node output at each resolution). Gradients flow as in forward.
+struct StageForward {
+  torch::Tensor embedding;            // as forward
+  std::vector<torch::Tensor> stages;  // largest resolution first
+};
+// Throws as net.forward.
+StageForward forward_with_stages(BackboneImpl& net, const torch::Tensor& x);
 
 // The serialised ONNX model (opset 10) of the backbone in eval mode: input `input_name`
 // [batch, 3, input, input] float, output `output_name` [batch, embedding] (not normalised: the

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace facerec::train {
 
@@ -70,6 +71,38 @@ TripletLoss batch_hard_triplet_loss(const torch::Tensor& embeddings, const torch
 // "cosine": mean of 1 − cos(s, t); "l2": mean of |s − t|² (= 2 − 2 cos on unit vectors). Throws
 // Error(InvalidArgument) for other shapes or kinds.
 torch::Tensor distillation_loss(const torch::Tensor& student, const torch::Tensor& teacher, const std::string& kind);
+
+// Intermediate-feature distillation (after FitNets, Romero et al. 2015): for each pair of a student
+// stage map s_i [N, C_i, h_i, w_i] already adapted to the teacher's channels and the teacher's stage
+// map t_i [N, C_i, H_i, W_i], the teacher's map is average-pooled to the student's resolution
+// (adaptive pooling, so 56 -> 32 works as 28 -> 14) and standardised per channel (mean 0, variance 1
+// over the batch and positions; a constant, no gradient), and
+//   loss_i = mean((s_i − standardised(pool(t_i)))²)
+// so that channels and stages of any scale weigh alike; the loss is the mean over pairs.
+// Requires: as many maps on both sides (>= 1), equal N and C per pair. Throws
+// Error(InvalidArgument) otherwise.
+torch::Tensor feature_distillation_loss(const std::vector<torch::Tensor>& student_adapted,
+                                        const std::vector<torch::Tensor>& teacher);
+
+// The adapters of feature distillation (what it represents): one 1x1 convolution (with bias) per
+// stage pair, from the student's channels to the teacher's. Stages pair from the deepest: with
+// `student_channels` and `teacher_channels` of different lengths the shallower extra stages of the
+// longer side are not used. Thread safety: as torch::nn::Module.
+class FeatureAdaptersImpl : public torch::nn::Module {
+ public:
+  // Requires: both lists non-empty, every count > 0. Throws Error(InvalidArgument) otherwise.
+  FeatureAdaptersImpl(const std::vector<int64_t>& student_channels, const std::vector<int64_t>& teacher_channels);
+  // The feature loss of the student's and teacher's stage maps (as forward_with_stages gives them,
+  // all of them: the pairing above is applied here). Throws Error(InvalidArgument) for other stage
+  // counts or channels than the constructor's.
+  torch::Tensor forward(const std::vector<torch::Tensor>& student, const std::vector<torch::Tensor>& teacher);
+  size_t pairs() const { return convs_.size(); }
+
+ private:
+  size_t student_stages_ = 0, teacher_stages_ = 0;
+  std::vector<torch::nn::Conv2d> convs_;
+};
+TORCH_MODULE(FeatureAdapters);
 
 // Landmark regression losses on point coordinates [N, 2K] (pixels of the network input), averaged
 // over the N·2K coordinates of the difference d = prediction − target:

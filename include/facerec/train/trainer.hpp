@@ -22,6 +22,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,10 +56,20 @@ struct TrainConfig {
   // onnx:<file or manifest model> (an imported or exported model, with its weights), or a
   // checkpoint of a run (<run>/checkpoints/step-N.pt; its architecture from <run>/config.json).
   // Its input side may differ from the student's (each gets the crop at its own size).
+  // Or embeddings:<file>: the teacher's embeddings of the training images, computed beforehand by
+  // any embedder of the pipeline (the fused default included): the embedding-cache records
+  // `facerec data merge` writes as <out>/embeddings.bin (keyed by image path relative to the data
+  // folder; photos without a face there get no distillation term).
   std::string teacher;
   std::string teacher_input = "clean";  // clean: the sample before augmentation (mirrored with it) | augmented
   std::string distill_loss = "cosine";  // cosine: 1 - cos(s, t) | l2: |s - t|^2 (both on unit vectors)
   double distill_weight = 1.0;
+  // intermediate-feature distillation (on when feature_weight > 0): the stage maps of a network
+  // teacher (feature_teacher, else `teacher` when it is a network) reconstructed from the student's
+  // through 1x1 adapters (FeatureAdapters, losses.hpp), added with feature_weight. The teacher sees
+  // the crop at its own side, as for `teacher_input`.
+  std::string feature_teacher;
+  double feature_weight = 0;
   // optimiser and schedule
   std::string optimizer = "sgd";  // sgd | adamw
   double lr = 0.1, momentum = 0.9, weight_decay = 5e-4;
@@ -86,6 +97,15 @@ struct TrainConfig {
 // Error(InvalidArgument) when there is none, Error(NotFound) / Error(BadModel) for a missing or
 // corrupt file, and as make_backbone.
 Backbone make_teacher(const TrainConfig& config);
+// A frozen network teacher named as `teacher` is (onnx:... or a run's checkpoint), in eval mode.
+// Throws as make_teacher.
+Backbone make_network_teacher(const std::string& spec);
+// Teacher embeddings of training images (embeddings:<file>): image key -> embedding (L2-normalised
+// here). Throws Error(NotFound) for a missing file, Error(BadModel) for a file with no embedding or
+// embeddings of different lengths.
+std::map<std::string, std::vector<float>> load_teacher_table(const std::filesystem::path& file);
+// The embedding length of such a file (as load_teacher_table, which it calls).
+int64_t teacher_table_dim(const std::filesystem::path& file);
 
 // What the run minimises, in words ("arcface loss + cosine distillation from onnx:m"), for reports.
 std::string loss_text(const TrainConfig& config);
@@ -108,6 +128,7 @@ struct TrainProgress {
   int64_t step = 0, steps = 0;
   double loss = 0, accuracy = 0, lr = 0, samples_per_s = 0, eta_s = 0;
   double teacher_cosine = 0;  // distillation: mean cos(student, teacher) over the window (NaN without a teacher)
+  double feature_loss = 0;    // feature distillation: the mean feature loss over the window (NaN without)
 };
 
 class Trainer {
@@ -145,7 +166,8 @@ class Trainer {
   // with a teacher, the teacher's [N, 3, T, T] (config.teacher_input: the crops before augmentation,
   // mirrored where the student's copy was, or the augmented copies; at the teacher's side T).
   struct Inputs {
-    torch::Tensor student, teacher;  // teacher undefined without one
+    torch::Tensor student, teacher;  // teacher: for a network teacher (undefined without one)
+    torch::Tensor feature_teacher;   // for the feature teacher when it is another network
   };
   Inputs inputs(const std::vector<std::string>& keys, int64_t step) const;
   std::filesystem::path run_dir() const;
