@@ -95,7 +95,7 @@ int merge(const MergeArgs& a) {
 }  // namespace
 
 void add_data_commands(CLI::App& app, Action* action) {
-  auto* data = app.add_subcommand("data", "Dataset tools: merge, calib-set");
+  auto* data = app.add_subcommand("data", "Dataset tools: merge, calib-set, repose, pose-balance");
   data->require_subcommand(1);
   auto* m = data->add_subcommand(
       "merge",

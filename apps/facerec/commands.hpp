@@ -61,6 +61,8 @@ void add_fairness_command(CLI::App* eval, Action* action);  // eval fairness (cm
 void add_liveness_commands(CLI::App& app, CLI::App& eval, Action* action);
 // data merge
 void add_data_commands(CLI::App& app, Action* action);
+// data repose, data pose-balance and eval pose-pairs (cmd_pose_data.cpp)
+void add_pose_data_commands(CLI::App* data, CLI::App* eval, Action* action);
 // train (only in builds with the training toolchain: FACEREC_HAS_TRAIN)
 void add_train_commands(CLI::App& app, Action* action);
 void add_train_attributes_command(CLI::App* train, Action* action);  // train attributes (cmd_train_attributes.cpp)

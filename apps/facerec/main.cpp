@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   facerec::cli::add_quality_commands(app, &action);
   facerec::cli::add_eval_commands(app, &action);
   facerec::cli::add_data_commands(app, &action);
+  facerec::cli::add_pose_data_commands(app.get_subcommand("data"), app.get_subcommand("eval"), &action);
   facerec::cli::add_models_commands(app, &action);
 #ifdef FACEREC_HAS_TRAIN
   facerec::cli::add_train_commands(app, &action);

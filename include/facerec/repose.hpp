@@ -41,11 +41,12 @@ struct ReposeOptions {
 
 // A re-posed face. A plain value.
 struct ReposedFace {
-  cv::Mat image;              // BGR, the input's size and type
-  HeadPose source;            // the fitted pose of the face in the input
-  double yaw = 0, pitch = 0;  // the pose the face was turned to (source + the requested change)
-  double mirrored_share = 0;  // share of the drawn face area whose texture came from the mirror half
-  cv::Rect face_box;          // where the re-rendered face lies in `image`
+  cv::Mat image;                    // BGR, the input's size and type
+  HeadPose source;                  // the fitted pose of the face in the input
+  double yaw = 0, pitch = 0;        // the pose the face was turned to (source + the requested change)
+  double mirrored_share = 0;        // share of the drawn face area whose texture came from the mirror half
+  cv::Rect face_box;                // where the re-rendered face lies in `image`
+  std::vector<cv::Point2f> points;  // the turned face's points (one per model vertex), in `image`
 };
 
 // Turns the face of `bgr` whose FaceMesh points are `points` by `yaw_delta` and `pitch_delta`

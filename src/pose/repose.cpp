@@ -152,6 +152,7 @@ ReposedFace repose_face(const cv::Mat& bgr, const std::vector<cv::Point2f>& poin
   }
   out.mirrored_share = drawn > 0 ? mirrored / drawn : 0;
   out.face_box = cv::boundingRect(target) & cv::Rect(0, 0, size.width, size.height);
+  out.points = target;
 
   // blend through the feathered coverage
   const double feather = options.feather_px > 0 ? options.feather_px : std::max(1.0, 0.02 * out.face_box.width);
