@@ -16,6 +16,8 @@
 # distillation term's gradient is of the order of ArcFace's), not tuned.
 # Resumable: run it again and each run continues from its last checkpoint.
 #   bash scripts/distill.sh          (OUT=runs/distill, SHARED=../shared, STEPS=600, RUNS="c b a")
+# A longer budget for some runs on the same data and aligned crops:
+#   OUT=runs/distill-long DATA=runs/distill/data ALIGNED=runs/distill/aligned STEPS=3000 RUNS=b bash scripts/distill.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
@@ -23,14 +25,15 @@ OUT=${OUT:-runs/distill}
 STEPS=${STEPS:-600}
 RUNS=${RUNS:-c b a}
 FR=build/apps/facerec/facerec
-DATA=$OUT/data
+DATA=${DATA:-$OUT/data}
+ALIGNED=${ALIGNED:-$OUT/aligned}
 mkdir -p "$OUT"
 if [ ! -f "$DATA/embeddings.bin" ]; then
   rm -rf "$DATA"
   "$FR" data merge "$SHARED/data/celeba-small" "$SHARED/data/celeba-wild" "$SHARED/data/att_faces" \
     --exclude "$SHARED/data/lfw/images" --out "$DATA" | tee "$OUT/merge.txt"
 fi
-common=(--set "data=$DATA" --set data_kind=photos --set "cache=$OUT/aligned"
+common=(--set "data=$DATA" --set data_kind=photos --set "cache=$ALIGNED"
   --set input=64 --set embedding=320 --set batch=64 --set "steps=$STEPS" --set warmup_steps=60
   --set lr=0.1 --set optimizer=sgd --set schedule=cosine --set min_images=2 --set validation_share=0.1
   --set validate_every=300 --set checkpoint_every=50 --set log_every=20 --set threads=2

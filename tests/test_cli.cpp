@@ -21,6 +21,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <vector>
 
 namespace facerec {
 namespace {
@@ -247,9 +248,9 @@ TEST(Cli, EvalFairnessReportsEachGroup) {
   std::filesystem::create_directories(d);
   std::ofstream(d / "labels.tsv") << "identity\timages\tgroup\tgroup_margin\n"
                                   << "s1\t3\ta\t1.0\ns2\t3\ta\t1.0\ns3\t3\tb\t1.0\ns4\t3\tb\t0.2\n";
-  auto r = run("eval fairness --images " + data.string() + " --labels " + (d / "labels.tsv").string() +
-               " --groups group --min-genuine 3 --bootstrap 50 --no-cache --workers 1 --report " +
-               (d / "out").string());
+  auto r =
+      run("eval fairness --images " + data.string() + " --labels " + (d / "labels.tsv").string() +
+          " --groups group --min-genuine 3 --bootstrap 50 --no-cache --workers 1 --report " + (d / "out").string());
   ASSERT_EQ(r.code, 0) << r.out;
   auto j = nlohmann::json::parse(std::ifstream(d / "out" / "report.json"));
   const auto& hh = j["fairness"].begin().value()["high-high"];
@@ -267,9 +268,8 @@ TEST(Cli, EvalFairnessReportsEachGroup) {
   EXPECT_EQ(j2["people_below_margin"], 1);
   ASSERT_EQ(j2["left_out"].size(), 1u);
   EXPECT_EQ(j2["left_out"][0].get<std::string>().rfind("b (1 people", 0), 0u) << j2["left_out"];
-  EXPECT_EQ(run("eval fairness --images " + data.string() + " --labels /no/such.tsv --report " + (d / "x").string())
-                .code,
-            3);
+  EXPECT_EQ(
+      run("eval fairness --images " + data.string() + " --labels /no/such.tsv --report " + (d / "x").string()).code, 3);
   std::filesystem::remove_all(d);
   std::filesystem::remove_all(data);
 }
@@ -292,6 +292,98 @@ TEST(Cli, QualityOfEveryFace) {
   EXPECT_NE(t.out.find("px between the eyes"), std::string::npos) << t.out;
   EXPECT_EQ(run("quality /no/such.jpg").code, 3);
   EXPECT_EQ(run("quality").code, 2);
+}
+
+// data repose then data pose-balance, the user's way: every image gets its pose, each gets views
+// turned in yaw at its own size, the balanced set adds views to the side bins, and existing
+// outputs or a missing mesh are clear errors.
+TEST(Cli, DataReposeAndPoseBalanceBuildABalancedSet) {
+  const auto wild = test::shared_dir() / "data" / "celeba-wild";
+  const auto obj = test::shared_dir() / "models" / "mesh" / "canonical_face_model.obj";
+  if (!std::filesystem::exists(wild) || !std::filesystem::exists(obj))
+    GTEST_SKIP() << "../shared/data/celeba-wild or ../shared/models/mesh is absent";
+  const auto d = test::temp_dir("cli-repose");
+  std::filesystem::remove_all(d);
+  // the first two identities of celeba-wild, two photos each
+  std::vector<std::filesystem::path> ids;
+  for (const auto& e : std::filesystem::directory_iterator(wild))
+    if (e.is_directory()) ids.push_back(e.path());
+  std::sort(ids.begin(), ids.end());
+  ASSERT_GE(ids.size(), 2u);
+  std::map<std::string, cv::Size> sizes;
+  for (size_t i = 0; i < 2; ++i) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(ids[i])) files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    std::filesystem::create_directories(d / "in" / ids[i].filename());
+    for (size_t k = 0; k < 2 && k < files.size(); ++k) {
+      std::filesystem::create_symlink(files[k], d / "in" / ids[i].filename() / files[k].filename());
+      const auto img = cv::imread(files[k].string());
+      sizes[ids[i].filename().string() + "/" + files[k].stem().string()] = img.size();
+    }
+  }
+  auto r = run("data repose " + (d / "in").string() + " --out " + (d / "views").string() + " --mesh " + obj.string() +
+               " --yaw=-25,25");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream in(d / "views" / "poses.tsv");
+  std::string line;
+  std::getline(in, line);
+  size_t real = 0, synthetic = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::istringstream cells(line);
+    for (std::string c; std::getline(cells, c, '\t');) f.push_back(c);
+    ASSERT_EQ(f.size(), 9u) << line;
+    if (f[0] == "real") {
+      ++real;
+      continue;
+    }
+    ++synthetic;
+    const std::filesystem::path view = f[1];
+    const auto img = cv::imread(view.string());
+    ASSERT_FALSE(img.empty()) << view;
+    // named after its source, at the source's size, at the source's yaw plus the turn
+    const std::string stem = view.stem().string();
+    const std::string key = view.parent_path().filename().string() + "/" + stem.substr(0, stem.find("_yaw"));
+    ASSERT_TRUE(sizes.count(key)) << key;
+    EXPECT_EQ(img.size(), sizes[key]) << view;
+  }
+  EXPECT_EQ(real, 4u) << r.out;
+  EXPECT_GE(synthetic, 6u) << r.out;  // two turns of each photo, unless one would pass |yaw| 60
+  EXPECT_TRUE(std::filesystem::exists(d / "views" / "contact.png"));
+  auto b = run("data pose-balance " + (d / "views" / "poses.tsv").string() + " --out " + (d / "balanced").string() +
+               " --bin 15 --range 45");
+  ASSERT_EQ(b.code, 0) << b.out;
+  size_t linked = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(d / "balanced"))
+    if (e.is_symlink()) {
+      EXPECT_TRUE(std::filesystem::exists(e.path())) << "the link resolves: " << e.path();
+      ++linked;
+    }
+  EXPECT_GT(linked, real) << "views were added to the side bins\n" << b.out;
+  // every real image is in, whatever its yaw
+  std::ifstream bal(d / "balanced" / "balance.tsv");
+  std::getline(bal, line);
+  size_t real_in = 0;
+  while (std::getline(bal, line)) real_in += line.find("\treal\t") != std::string::npos;
+  EXPECT_EQ(real_in, real);
+  // an existing output, a malformed table, no mesh: errors with a message, nothing overwritten
+  auto again = run("data pose-balance " + (d / "views" / "poses.tsv").string() + " --out " + (d / "balanced").string());
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.out.find("exists"), std::string::npos) << again.out;
+  {
+    std::ofstream bad(d / "bad.tsv");
+    bad << "image\tyaw\n";
+  }
+  auto malformed = run("data pose-balance " + (d / "bad.tsv").string() + " --out " + (d / "b2").string());
+  EXPECT_NE(malformed.code, 0);
+  EXPECT_NE(malformed.out.find("not a pose table"), std::string::npos) << malformed.out;
+  EXPECT_FALSE(std::filesystem::exists(d / "b2"));
+  auto no_mesh = run("data repose " + (d / "in").string() + " --out " + (d / "v2").string() + " --mesh " +
+                     (d / "none.obj").string());
+  EXPECT_NE(no_mesh.code, 0);
+  EXPECT_FALSE(std::filesystem::exists(d / "v2"));
+  std::filesystem::remove_all(d);
 }
 
 // data merge on AT&T people under random folder names: A holds s1-s6, B s4-s9, the exclude set

@@ -209,13 +209,17 @@ int pose_balance(const BalanceArgs& a) {
   std::vector<std::vector<const PoseRow*>> real(bins), synth(bins);
   size_t outside = 0;
   std::set<std::string> seen;
+  std::vector<const PoseRow*> real_outside;  // kept: every real image is
   for (const auto& r : rows) {
+    if (!seen.insert(r.path).second) continue;  // listed twice
     const int b = bin_of(r.yaw);
     if (b < 0 || b >= nbins) {
-      ++outside;
+      if (r.kind == "real")
+        real_outside.push_back(&r);
+      else
+        ++outside;
       continue;
     }
-    if (!seen.insert(r.path).second) continue;  // listed twice
     (r.kind == "real" ? real : synth)[size_t(b)].push_back(&r);
   }
   size_t target = a.per_bin;
@@ -224,6 +228,20 @@ int pose_balance(const BalanceArgs& a) {
   std::string tsv = "image\tkind\tyaw\tbin\tsource\n";
   std::vector<std::vector<std::string>> hist;
   size_t written = 0;
+  auto link_into = [&](const PoseRow* r, const std::string& range) {
+    const fs::path src = r->path;
+    const std::string id = r->identity.empty() ? "_" : r->identity;
+    fs::path link = tmp / id / src.filename();
+    for (int n = 2; fs::exists(fs::symlink_status(link)); ++n)
+      link = tmp / id / (src.stem().string() + "-" + std::to_string(n) + src.extension().string());
+    fs::create_directories(link.parent_path());
+    fs::create_symlink(fs::absolute(src), link);
+    char yaw[32];
+    std::snprintf(yaw, sizeof yaw, "%.2f", r->yaw);
+    tsv += link.lexically_relative(tmp).string() + "\t" + r->kind + "\t" + yaw + "\t" + range + "\t" + r->source + "\n";
+    ++written;
+  };
+  for (const auto* r : real_outside) link_into(r, "outside");
   for (int b = 0; b < nbins; ++b) {
     // every real image; synthetic views, in a fixed order (a hash of the path), up to the target
     auto s = synth[size_t(b)];
@@ -238,27 +256,17 @@ int pose_balance(const BalanceArgs& a) {
     std::snprintf(range, sizeof range, "[%+.0f, %+.0f)", -a.range + b * a.bin, -a.range + (b + 1) * a.bin);
     hist.push_back({range, std::to_string(real[size_t(b)].size()), std::to_string(s.size()),
                     std::to_string(take.size() - real[size_t(b)].size()), std::to_string(take.size())});
-    for (const auto* r : take) {
-      const fs::path src = r->path;
-      const std::string id = r->identity.empty() ? "_" : r->identity;
-      fs::path link = tmp / id / src.filename();
-      for (int n = 2; fs::exists(fs::symlink_status(link)); ++n)
-        link = tmp / id / (src.stem().string() + "-" + std::to_string(n) + src.extension().string());
-      fs::create_directories(link.parent_path());
-      fs::create_symlink(fs::absolute(src), link);
-      char yaw[32];
-      std::snprintf(yaw, sizeof yaw, "%.2f", r->yaw);
-      tsv += fs::relative(link, tmp).string() + "\t" + r->kind + "\t" + yaw + "\t" + range + "\t" + r->source + "\n";
-      ++written;
-    }
+    for (const auto* r : take) link_into(r, range);
   }
   detail::write_file_atomic(tmp / "balance.tsv", tsv);
   fs::rename(tmp, a.out);
   std::printf("%-16s %8s %10s %10s %8s\n", "yaw bin", "real", "synthetic", "taken", "total");
   for (const auto& h : hist)
     std::printf("%-16s %8s %10s %10s %8s\n", h[0].c_str(), h[1].c_str(), h[2].c_str(), h[3].c_str(), h[4].c_str());
-  std::printf("target %zu per bin; %zu images beyond |yaw| %.0f left out; output: %zu images in %s (balance.tsv)\n",
-              target, outside, a.range, written, a.out.c_str());
+  std::printf(
+      "target %zu per bin; %zu real images beyond |yaw| %.0f kept, %zu views there left out; output: %zu "
+      "images in %s (balance.tsv)\n",
+      target, real_outside.size(), a.range, outside, written, a.out.c_str());
   return kOk;
 }
 
