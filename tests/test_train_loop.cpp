@@ -346,6 +346,23 @@ TEST(TrainDistill, FromATableOfEmbeddingsAndFromIntermediateFeatures) {
   bad.teacher = ck.string();
   bad.feature_weight = 0.5;
   EXPECT_NO_THROW(bad.validate());
+  {
+    auto shared = bad;
+    shared.steps = 4;
+    shared.log_every = 2;
+    auto shared_run = test::temp_dir("run-shared-teacher");
+    std::filesystem::remove_all(shared_run);
+    Trainer t(test::manifest(), shared, shared_run, false);
+    EXPECT_FALSE(t.inputs({"p0/0.png"}, 0).feature_teacher.defined()) << "one teacher view serves both losses";
+    t.run();
+    std::ifstream log(shared_run / "log.jsonl");
+    std::string first;
+    std::getline(log, first);
+    const auto j = nlohmann::json::parse(first);
+    EXPECT_TRUE(j.contains("teacher_cosine") && j.contains("feature_loss")) << first;
+    EXPECT_GT(j.value("feature_loss", 0.0), 0.0);
+    std::filesystem::remove_all(shared_run);
+  }
   std::filesystem::remove_all(run);
   std::filesystem::remove_all(dir);
   std::filesystem::remove_all(teacher_run);

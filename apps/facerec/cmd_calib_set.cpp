@@ -102,9 +102,7 @@ int calib_set(const CalibSetFlags& fl) {
     rows.resize(fl.max_pool);
     std::sort(rows.begin(), rows.end());
   }
-  std::string mesh = fl.mesh;
-  if (mesh.empty())
-    if (const char* env = std::getenv("FACEREC_FACE_MESH")) mesh = env;
+  const std::string mesh = face_mesh_path(fl.mesh);
   std::optional<FaceModel3D> model;
   AnalyzerOptions ao;
   if (!mesh.empty()) {

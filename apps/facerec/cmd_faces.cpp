@@ -97,9 +97,7 @@ int detect(const std::vector<std::string>& images, const PipelineFlags& pf, bool
 
 // Head pose of every face from its 468 FaceMesh points against the 3D face model `mesh`.
 int pose(const std::vector<std::string>& images, const PipelineFlags& pf, const std::string& mesh, bool json) {
-  std::string obj = mesh;
-  if (obj.empty())
-    if (const char* env = std::getenv("FACEREC_FACE_MESH")) obj = env;
+  const std::string obj = face_mesh_path(mesh);
   if (obj.empty())
     throw Error(ErrorKind::InvalidArgument,
                 "pose: give --mesh (MediaPipe's canonical_face_model.obj, 468 vertices) or set FACEREC_FACE_MESH");

@@ -35,9 +35,7 @@ namespace fs = std::filesystem;
 using Json = nlohmann::ordered_json;
 
 FaceModel3D face_model(const std::string& mesh) {
-  std::string obj = mesh;
-  if (obj.empty())
-    if (const char* env = std::getenv("FACEREC_FACE_MESH")) obj = env;
+  const std::string obj = face_mesh_path(mesh);
   if (obj.empty())
     throw Error(ErrorKind::InvalidArgument,
                 "give --mesh (MediaPipe's canonical_face_model.obj, 468 vertices) or set FACEREC_FACE_MESH");
@@ -177,14 +175,15 @@ int repose(const ReposeArgs& a) {
   if (!sheet_rows.empty()) {
     cv::Mat sheet;
     cv::vconcat(sheet_rows, sheet);
-    cv::imwrite((tmp / "contact.png").string(), sheet);
+    if (!cv::imwrite((tmp / "contact.png").string(), sheet))
+      throw Error(ErrorKind::Io, "cannot write " + (tmp / "contact.png").string());
   }
   fs::rename(tmp, out);
   std::printf(
       "%zu images read (views for every %zu), %zu views written, %zu without a FaceMesh face, %zu with a "
       "poor model fit, %zu views beyond |yaw| %.0f skipped, %zu unreadable\n",
       chosen.size(), a.views_every, views, no_face, bad_fit, out_of_range, a.max_yaw, unreadable);
-  std::printf("output: %s (poses.tsv, contact.png)\n", out.string().c_str());
+  std::printf("output: %s (poses.tsv%s)\n", out.string().c_str(), sheet_rows.empty() ? "" : ", contact.png");
   return unreadable ? kBadInput : kOk;
 }
 
@@ -382,6 +381,12 @@ int pose_pairs(const PosePairsArgs& a) {
 }
 
 }  // namespace
+
+std::string face_mesh_path(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("FACEREC_FACE_MESH");
+  return env ? env : "";
+}
 
 void add_pose_data_commands(CLI::App* data, CLI::App* eval, Action* action) {
   {

@@ -61,6 +61,8 @@ void add_fairness_command(CLI::App* eval, Action* action);  // eval fairness (cm
 void add_liveness_commands(CLI::App& app, CLI::App& eval, Action* action);
 // data merge
 void add_data_commands(CLI::App& app, Action* action);
+// The 3D face model file a command uses: `flag` (--mesh), else $FACEREC_FACE_MESH, else "" (cmd_pose_data.cpp).
+std::string face_mesh_path(const std::string& flag);
 // data repose, data pose-balance and eval pose-pairs (cmd_pose_data.cpp)
 void add_pose_data_commands(CLI::App* data, CLI::App* eval, Action* action);
 // train (only in builds with the training toolchain: FACEREC_HAS_TRAIN)

@@ -660,10 +660,18 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
       acc = (logits.argmax(1) == labels).to(torch::kFloat64).mean().item<double>();
     }
     torch::Tensor t, e, rows;  // teacher and student unit embeddings of the rows that have a teacher
+    std::vector<torch::Tensor> teacher_stages;
     if (d.teacher) {
       torch::NoGradGuard g;
-      t = torch::nn::functional::normalize(d.teacher->forward(in.teacher),
-                                           torch::nn::functional::NormalizeFuncOptions().dim(1));
+      torch::Tensor te;
+      if (d.adapters && d.feature_net == d.teacher) {  // one pass gives both
+        auto f = forward_with_stages(*d.teacher, in.teacher);
+        te = f.embedding;
+        teacher_stages = std::move(f.stages);
+      } else {
+        te = d.teacher->forward(in.teacher);
+      }
+      t = torch::nn::functional::normalize(te, torch::nn::functional::NormalizeFuncOptions().dim(1));
     } else if (!d.teacher_table.empty()) {
       std::vector<int64_t> have;
       std::vector<float> values;
@@ -686,12 +694,11 @@ int64_t Trainer::run(const std::function<bool(int64_t)>& keep_going,
     }
     double feature = 0;
     if (d.adapters) {
-      std::vector<torch::Tensor> tf;
-      {
+      if (teacher_stages.empty()) {
         torch::NoGradGuard g;
-        tf = forward_with_stages(*d.feature_net, in.feature_teacher.defined() ? in.feature_teacher : in.teacher).stages;
+        teacher_stages = forward_with_stages(*d.feature_net, in.feature_teacher).stages;
       }
-      const auto fl = d.adapters->forward(student_stages, tf);
+      const auto fl = d.adapters->forward(student_stages, teacher_stages);
       loss = loss + c.feature_weight * fl;
       feature = fl.item<double>();
     }
