@@ -41,14 +41,11 @@ common=(--set "data=$DATA" --set data_kind=photos --set "cache=$ALIGNED"
 arcface=(--set loss=arcface --set s=32 --set m=0.4 --set sampler=shuffle)
 teacher=(--set "teacher=embeddings:$DATA/embeddings.bin" --set distill_loss=cosine --set distill_weight=10)
 features=(--set feature_teacher=onnx:mobilefacenet-ms1m --set feature_weight=1)
+. scripts/train_lib.sh
 run() {
   local name=$1
   shift
-  if [ -f "$OUT/$name/config.json" ]; then
-    "$FR" train run "$OUT/$name" --resume --set "steps=$STEPS"
-  else
-    "$FR" train run "$OUT/$name" "${common[@]}" "$@"
-  fi
+  train_run "$OUT/$name" "$STEPS" "${common[@]}" "$@"
 }
 for r in $RUNS; do
   case $r in

@@ -22,12 +22,9 @@ mkdir -p "$OUT"
 [ -d "$OUT/balanced" ] || "$FR" data pose-balance "$OUT/views/poses.tsv" --out "$OUT/balanced" --bin 15 --range 45 |
   tee "$OUT/balance.txt"
 # run (d): distill.sh's run (c) on the balanced set
-if [ -f "$OUT/d/config.json" ]; then
-  "$FR" train run "$OUT/d" --resume --set "steps=$STEPS"
-else
-  "$FR" train run "$OUT/d" --config "$DISTILL/c/config.json" --set "data=$OUT/balanced" --set "cache=$OUT/aligned" \
-    --set "steps=$STEPS"
-fi
+. scripts/train_lib.sh
+train_run "$OUT/d" "$STEPS" --config "$DISTILL/c/config.json" --set "data=$OUT/balanced" --set "cache=$OUT/aligned" \
+  --set "steps=$STEPS"
 "$FR" train export "$OUT/d" --name student-pose --manifest-out "$DISTILL/manifest.json"
 # LFW's poses (every image), then verification by yaw difference: run (c) without and (d) with the views
 [ -d "$OUT/lfw-poses" ] || "$FR" data repose "$SHARED/data/lfw/images" --out "$OUT/lfw-poses" --mesh "$MESH" --yaw none

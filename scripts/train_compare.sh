@@ -20,14 +20,11 @@ common=(--set "data=$DATA" --set data_kind=photos --set "cache=$OUT/aligned"
   --set lr=0.1 --set optimizer=sgd --set schedule=cosine --set min_images=2 --set validation_share=0.1
   --set validate_every=500 --set checkpoint_every=100 --set log_every=20 --set threads=2
   --set "lfw_images=$SHARED/data/lfw/images" --set "lfw_pairs=$SHARED/data/lfw/pairsDevTest.txt")
+. scripts/train_lib.sh
 run() {
   local name=$1
   shift
-  if [ -f "$OUT/$name/config.json" ]; then
-    "$FR" train run "$OUT/$name" --resume --set "steps=$STEPS"
-  else
-    "$FR" train run "$OUT/$name" "${common[@]}" "$@"
-  fi
+  train_run "$OUT/$name" "$STEPS" "${common[@]}" "$@"
 }
 embedders=()
 for n in $LOSSES; do

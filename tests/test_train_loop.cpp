@@ -23,6 +23,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -70,6 +72,21 @@ std::vector<torch::Tensor> state(BackboneImpl& net) {
   for (const auto& p : net.parameters()) out.push_back(p.detach().clone());
   for (const auto& b : net.buffers()) out.push_back(b.detach().clone());
   return out;
+}
+
+// The values of `key` in every logged training step of a run (NaN where a step lacks it).
+std::vector<double> logged(const std::filesystem::path& run, const std::string& key) {
+  std::vector<double> v;
+  std::ifstream in(run / "log.jsonl");
+  for (std::string l; std::getline(in, l);) {
+    const auto j = nlohmann::json::parse(l);
+    if (j.contains("loss")) v.push_back(j.contains(key) ? j[key].get<double>() : std::nan(""));
+  }
+  return v;
+}
+
+bool any_nan(const std::vector<double>& v) {
+  return std::any_of(v.begin(), v.end(), [](double x) { return std::isnan(x); });
 }
 
 void expect_bit_identical(TrainConfig c, const std::string& what) {
@@ -218,15 +235,8 @@ TEST(TrainDistill, AStudentLearnsTheTeachersEmbeddingAndResumesExactly) {
     EXPECT_TRUE(torch::equal(in.student, t.input({"p0/0.png", "p1/0.png"}, true, 3)));
     t.run();
   }
-  std::vector<double> loss, cosine;
-  std::ifstream in(run / "log.jsonl");
-  for (std::string l; std::getline(in, l);) {
-    auto j = nlohmann::json::parse(l);
-    if (!j.contains("loss")) continue;
-    loss.push_back(j["loss"].get<double>());
-    ASSERT_TRUE(j.contains("teacher_cosine")) << l;
-    cosine.push_back(j["teacher_cosine"].get<double>());
-  }
+  const auto loss = logged(run, "loss"), cosine = logged(run, "teacher_cosine");
+  ASSERT_FALSE(any_nan(cosine)) << "every step logs the cosine to the teacher";
   ASSERT_EQ(loss.size(), 6u);
   std::printf("distillation: cos(student, teacher) %.3f at step 10, %.3f at step 60\n", cosine.front(), cosine.back());
   EXPECT_LT(loss.back(), 0.5 * loss.front());
@@ -306,15 +316,8 @@ TEST(TrainDistill, FromATableOfEmbeddingsAndFromIntermediateFeatures) {
     EXPECT_EQ(in.feature_teacher.sizes(), (std::vector<int64_t>{2, 3, 32, 32})) << "the feature teacher's own side";
     t.run();
   }
-  std::vector<double> cosine, feature;
-  std::ifstream in(run / "log.jsonl");
-  for (std::string l; std::getline(in, l);) {
-    auto j = nlohmann::json::parse(l);
-    if (!j.contains("loss")) continue;
-    ASSERT_TRUE(j.contains("teacher_cosine") && j.contains("feature_loss")) << l;
-    cosine.push_back(j["teacher_cosine"].get<double>());
-    feature.push_back(j["feature_loss"].get<double>());
-  }
+  const auto cosine = logged(run, "teacher_cosine"), feature = logged(run, "feature_loss");
+  ASSERT_FALSE(any_nan(cosine) || any_nan(feature)) << "every step logs both";
   ASSERT_EQ(cosine.size(), 6u);
   std::printf("table + feature distillation: cos(student, table) %.3f -> %.3f, feature loss %.3f -> %.3f\n",
               cosine.front(), cosine.back(), feature.front(), feature.back());
@@ -355,12 +358,11 @@ TEST(TrainDistill, FromATableOfEmbeddingsAndFromIntermediateFeatures) {
     Trainer t(test::manifest(), shared, shared_run, false);
     EXPECT_FALSE(t.inputs({"p0/0.png"}, 0).feature_teacher.defined()) << "one teacher view serves both losses";
     t.run();
-    std::ifstream log(shared_run / "log.jsonl");
-    std::string first;
-    std::getline(log, first);
-    const auto j = nlohmann::json::parse(first);
-    EXPECT_TRUE(j.contains("teacher_cosine") && j.contains("feature_loss")) << first;
-    EXPECT_GT(j.value("feature_loss", 0.0), 0.0);
+    const auto shared_cosine = logged(shared_run, "teacher_cosine");
+    const auto shared_feature = logged(shared_run, "feature_loss");
+    ASSERT_FALSE(shared_cosine.empty());
+    EXPECT_FALSE(any_nan(shared_cosine) || any_nan(shared_feature)) << "both losses logged";
+    EXPECT_GT(shared_feature.front(), 0.0);
     std::filesystem::remove_all(shared_run);
   }
   std::filesystem::remove_all(run);

@@ -42,11 +42,11 @@ FaceModel3D face_model(const std::string& mesh) {
   return load_face_model_obj(obj);
 }
 
+// "a,b,c" as numbers ("" or "none": none). Throws Error(InvalidArgument) naming `what`.
 std::vector<double> parse_list(const std::string& text, const std::string& what) {
   std::vector<double> v;
-  if (text.empty() || text == "none") return v;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
+  if (text == "none") return v;
+  for (const auto& item : split_list(text)) {
     try {
       size_t used = 0;
       v.push_back(std::stod(item, &used));
@@ -89,7 +89,8 @@ struct ReposeArgs {
 };
 
 int repose(const ReposeArgs& a) {
-  const auto model = face_model(a.mesh);
+  const FaceReposer reposer(face_model(a.mesh));
+  const auto& model = reposer.model();
   const auto yaws = parse_list(a.yaw, "--yaw"), pitches = parse_list(a.pitch, "--pitch");
   for (double y : yaws)
     if (std::abs(y) > 90) throw Error(ErrorKind::InvalidArgument, "--yaw: turns of at most 90 degrees");
@@ -123,11 +124,10 @@ int repose(const ReposeArgs& a) {
         PoseRow real{"real", chosen[k].string(), identity, h.yaw, h.pitch, h.roll, h.reprojection_error,
                      0,      chosen[k].string()};
         table += pose_table_line(real) + "\n";
-        if (k % a.views_every != 0 || yaws.empty()) {
-          // the pose only
-        } else if (h.reprojection_error > ro.max_fit_px) {
+        const bool render = k % a.views_every == 0 && !yaws.empty();
+        if (render && h.reprojection_error > ro.max_fit_px) {
           ++bad_fit;
-        } else {
+        } else if (render) {
           std::vector<cv::Mat> row{face_tile(img.bgr, cv::Rect(face->detection.box), 96)};
           for (double dy : yaws)
             for (double dp : pitches) {
@@ -135,7 +135,7 @@ int repose(const ReposeArgs& a) {
                 ++out_of_range;
                 continue;
               }
-              const auto r = repose_face(img.bgr, face->landmarks, model, dy, dp, ro);
+              const auto r = reposer.turn(img.bgr, face->landmarks, h, dy, dp, ro);
               char suffix[64];
               std::snprintf(suffix, sizeof suffix, "_yaw%+03d%s", int(std::lround(dy)),
                             dp != 0 ? ("_pitch" + std::to_string(int(std::lround(dp)))).c_str() : "");
@@ -307,17 +307,7 @@ int pose_pairs(const PosePairsArgs& a) {
   std::vector<PlotSeries> acc_series, fnmr_series;
   Json out = Json::array();
   for (size_t k = 0; k < variants.size(); ++k) {
-    const auto& table = emb.tables[k];
-    std::vector<double> scores;
-    for (const auto& p : pairs) {
-      const auto &ea = table.at(p.a), &eb = table.at(p.b);
-      double s = std::nan("");
-      if (ea.found && eb.found) {
-        s = 0;
-        for (size_t d = 0; d < ea.embedding.size(); ++d) s += double(ea.embedding[d]) * eb.embedding[d];
-      }
-      scores.push_back(s);
-    }
+    const auto scores = pair_scores(emb.tables[k], emb.tables[k], pairs);
     const auto v = evaluate_verification(scores, same, folds);
     const auto bins = verification_by_yaw_difference(scores, same, folds, v.fold_threshold, diff, edges);
     std::printf("%s: 10-fold accuracy %.2f%%\n%-14s %7s %8s %9s %9s %9s\n", variants[k].name().c_str(),

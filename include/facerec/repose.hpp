@@ -49,12 +49,35 @@ struct ReposedFace {
   std::vector<cv::Point2f> points;  // the turned face's points (one per model vertex), in `image`
 };
 
-// Turns the face of `bgr` whose FaceMesh points are `points` by `yaw_delta` and `pitch_delta`
-// degrees (signs as HeadPose) and renders it.
-// Requires: a non-empty 8-bit BGR image, points.size() == model.vertices.size() >= 6, a model with
-// triangles, |yaw_delta| <= 90 and |pitch_delta| <= 90.
-// Throws Error(InvalidArgument) otherwise, and Error(BadInput) when the fit is worse than
-// options.max_fit_px (the points are not a face the model explains).
+// A re-poser for one face model (what it represents): the model and what rendering derives from
+// it once — its left-right vertex pairs and the winding of triangles that face the camera — so
+// that many faces and views are rendered without deriving them again.
+// Thread safety: const after construction; turn() may be called from several threads.
+class FaceReposer {
+ public:
+  // Requires: a model with vertices and triangles whose indices name vertices. Throws
+  // Error(InvalidArgument) otherwise.
+  explicit FaceReposer(FaceModel3D model);
+  const FaceModel3D& model() const { return model_; }
+
+  // Turns the face of `bgr` whose FaceMesh points are `points` and whose fitted pose is `source`
+  // (estimate_head_pose with the same model and options.focal_px) by `yaw_delta` and `pitch_delta`
+  // degrees (signs as HeadPose) and renders it.
+  // Requires: a non-empty 8-bit BGR image, points.size() == model().vertices.size() >= 6,
+  // |yaw_delta| <= 90 and |pitch_delta| <= 90.
+  // Throws Error(InvalidArgument) otherwise, and Error(BadInput) when source.reprojection_error is
+  // worse than options.max_fit_px (the points are not a face the model explains).
+  ReposedFace turn(const cv::Mat& bgr, const std::vector<cv::Point2f>& points, const HeadPose& source, double yaw_delta,
+                   double pitch_delta = 0, const ReposeOptions& options = {}) const;
+
+ private:
+  FaceModel3D model_;
+  std::vector<int> mirror_;
+  double facing_ = 1;  // the sign of the signed area of a triangle facing the camera
+};
+
+// One face, one view: FaceReposer(model).turn(bgr, points, the pose fitted here, ...). Throws as
+// FaceReposer and turn (and as estimate_head_pose).
 ReposedFace repose_face(const cv::Mat& bgr, const std::vector<cv::Point2f>& points, const FaceModel3D& model,
                         double yaw_delta, double pitch_delta = 0, const ReposeOptions& options = {});
 

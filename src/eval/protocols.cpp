@@ -39,22 +39,32 @@ std::string identity_of(const std::string& image) {
   return slash == std::string::npos ? std::string() : image.substr(0, slash);
 }
 
+std::vector<double> pair_scores(const EmbeddingTable& a_side, const EmbeddingTable& b_side,
+                                const std::vector<LfwPair>& pairs) {
+  std::vector<double> scores;
+  scores.reserve(pairs.size());
+  for (const auto& p : pairs) {
+    const auto &a = lookup(a_side, p.a), &b = lookup(b_side, p.b);
+    scores.push_back(a.found && b.found ? double(dot(a.embedding, b.embedding)) : std::nan(""));
+  }
+  return scores;
+}
+
 PairEvaluation evaluate_pairs(const EmbeddingTable& a_side, const EmbeddingTable& b_side,
                               const std::vector<LfwPair>& pairs, const std::vector<std::string>& sweep_images,
                               double fixed_threshold, int threads, size_t max_impostor_pairs) {
   PairEvaluation out;
-  std::vector<double> scores, genuine;
+  const std::vector<double> scores = pair_scores(a_side, b_side, pairs);
+  std::vector<double> genuine;
   std::vector<bool> same;
   std::vector<int> folds;
-  for (const auto& p : pairs) {
-    const auto &a = lookup(a_side, p.a), &b = lookup(b_side, p.b);
-    double s = a.found && b.found ? double(dot(a.embedding, b.embedding)) : std::nan("");
-    scores.push_back(s);
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    const auto& p = pairs[i];
     same.push_back(p.same);
     folds.push_back(p.fold);
     if (p.same) {
       ++out.genuine_pairs;
-      if (!std::isnan(s)) genuine.push_back(s);
+      if (!std::isnan(scores[i])) genuine.push_back(scores[i]);
     }
   }
   out.verification = evaluate_verification(scores, same, folds);

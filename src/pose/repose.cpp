@@ -39,6 +39,16 @@ void warp_triangle(const cv::Mat& from, cv::Mat& to, cv::Mat& cover, const std::
   cover(box).setTo(cv::Scalar(255), mask);
 }
 
+// The image and points turn() needs. Throws Error(InvalidArgument) naming what is wrong.
+void check_face(const cv::Mat& bgr, const std::vector<cv::Point2f>& points, const FaceModel3D& model) {
+  if (bgr.empty() || bgr.type() != CV_8UC3)
+    throw Error(ErrorKind::InvalidArgument, "repose: needs a non-empty 8-bit BGR image");
+  if (points.size() != model.vertices.size())
+    throw Error(ErrorKind::InvalidArgument, "repose: " + std::to_string(points.size()) + " points for a model of " +
+                                                std::to_string(model.vertices.size()) +
+                                                " vertices (FaceMesh's 468 are needed)");
+}
+
 }  // namespace
 
 std::vector<int> mirror_vertices(const FaceModel3D& model) {
@@ -62,25 +72,43 @@ std::vector<int> mirror_vertices(const FaceModel3D& model) {
   return mirror;
 }
 
+FaceReposer::FaceReposer(FaceModel3D model) : model_(std::move(model)) {
+  if (model_.vertices.size() < 6)
+    throw Error(ErrorKind::InvalidArgument, "repose: the face model has under 6 vertices");
+  if (model_.triangles.empty()) throw Error(ErrorKind::InvalidArgument, "repose: the face model has no triangles");
+  for (const auto& t : model_.triangles)
+    for (int v : t)
+      if (v < 0 || size_t(v) >= model_.vertices.size())
+        throw Error(ErrorKind::InvalidArgument, "repose: a triangle names a missing vertex");
+  mirror_ = mirror_vertices(model_);
+  // which way a triangle facing the camera winds: as most of the frontal model's do
+  double frontal = 0;
+  for (const auto& t : model_.triangles) {
+    const auto &a = model_.vertices[size_t(t[0])], &b = model_.vertices[size_t(t[1])],
+               &c = model_.vertices[size_t(t[2])];
+    frontal += signed_area2({a.x, a.y}, {b.x, b.y}, {c.x, c.y});
+  }
+  facing_ = frontal >= 0 ? 1.0 : -1.0;
+}
+
 ReposedFace repose_face(const cv::Mat& bgr, const std::vector<cv::Point2f>& points, const FaceModel3D& model,
                         double yaw_delta, double pitch_delta, const ReposeOptions& options) {
-  if (bgr.empty() || bgr.type() != CV_8UC3)
-    throw Error(ErrorKind::InvalidArgument, "repose: needs a non-empty 8-bit BGR image");
-  if (points.size() != model.vertices.size() || points.size() < 6)
-    throw Error(ErrorKind::InvalidArgument, "repose: " + std::to_string(points.size()) + " points for a model of " +
-                                                std::to_string(model.vertices.size()) +
-                                                " vertices (FaceMesh's 468 are needed)");
-  if (model.triangles.empty()) throw Error(ErrorKind::InvalidArgument, "repose: the face model has no triangles");
+  const FaceReposer r(model);
+  check_face(bgr, points, model);  // before the fit, which would say less
+  return r.turn(bgr, points, estimate_head_pose(points, model, bgr.size(), options.focal_px), yaw_delta, pitch_delta,
+                options);
+}
+
+ReposedFace FaceReposer::turn(const cv::Mat& bgr, const std::vector<cv::Point2f>& points, const HeadPose& source,
+                              double yaw_delta, double pitch_delta, const ReposeOptions& options) const {
+  const FaceModel3D& model = model_;
+  check_face(bgr, points, model);
   if (!(std::abs(yaw_delta) <= 90 && std::abs(pitch_delta) <= 90))
     throw Error(ErrorKind::InvalidArgument, "repose: turns of at most 90 degrees");
-  for (const auto& t : model.triangles)
-    for (int v : t)
-      if (v < 0 || size_t(v) >= model.vertices.size())
-        throw Error(ErrorKind::InvalidArgument, "repose: a triangle names a missing vertex");
 
   ReposedFace out;
   const cv::Size size = bgr.size();
-  out.source = estimate_head_pose(points, model, size, options.focal_px);
+  out.source = source;
   const auto& h = out.source;
   if (options.max_fit_px > 0 && h.reprojection_error > options.max_fit_px)
     throw Error(ErrorKind::BadInput, "repose: the face model fits the points to " +
@@ -108,17 +136,11 @@ ReposedFace repose_face(const cv::Mat& bgr, const std::vector<cv::Point2f>& poin
     target[i] = cv::Point2f(float(f * w[0] / w[2] + cx), float(f * w[1] / w[2] + cy));
   }
 
-  // which way a triangle facing the camera winds: as most of the frontal model's do
-  double frontal = 0;
-  for (const auto& t : model.triangles) {
-    const auto &a = model.vertices[size_t(t[0])], &b = model.vertices[size_t(t[1])], &c = model.vertices[size_t(t[2])];
-    frontal += signed_area2({a.x, a.y}, {b.x, b.y}, {c.x, c.y});
-  }
-  const double facing = frontal >= 0 ? 1.0 : -1.0;
+  const double facing = facing_;
   auto area = [&](const std::vector<cv::Point2f>& p, int a, int b, int c) {
     return facing * signed_area2(p[size_t(a)], p[size_t(b)], p[size_t(c)]);
   };
-  const auto mirror = mirror_vertices(model);
+  const auto& mirror = mirror_;
 
   // far to near
   std::vector<size_t> order(model.triangles.size());

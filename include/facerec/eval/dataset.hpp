@@ -97,6 +97,12 @@ struct PairEvaluation {
   std::vector<CurvePoint> roc, pr;
 };
 
+// The cosine of every pair (pair.a from `a_side`, pair.b from `b_side`; NaN where either image has
+// no face), in the pairs' order: the scores evaluate_pairs and the stratified evaluations read.
+// Throws Error(InvalidArgument) when a pair's image is missing from its table.
+std::vector<double> pair_scores(const EmbeddingTable& a_side, const EmbeddingTable& b_side,
+                                const std::vector<LfwPair>& pairs);
+
 // Scores every pair with pair.a taken from `a_side` and pair.b from `b_side` (the same table for
 // high-high or low-low; different tables for low-vs-high). The FMR thresholds come from the
 // impostor sweep: every pair of images of different identities among `sweep_images` (a from
